@@ -1,0 +1,398 @@
+"""Customers and their history: products, orders, feedback and service interactions.
+
+The score fields on :class:`Customer` belong to the analytics pipeline: it alone writes them
+(in bulk), they are read-only everywhere else, and they stay null until the first run.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from .normalise import normalise_email, normalise_phone
+
+# E.164: a plus, a non-zero country digit, at most 15 digits in all.
+E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
+
+
+class Channel(models.TextChoices):
+    ERP = "erp", _("ERP")
+    ECOMMERCE = "ecommerce", _("E-commerce")
+    STORE = "store", _("Store")
+    SOCIAL = "social", _("Social")
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("Email")
+    API = "api", _("API")
+    MANUAL = "manual", _("Manual")
+    OTHER = "other", _("Other")
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    CHURNED = "churned", _("Churned")
+
+
+class Level(models.TextChoices):
+    """High/medium/low, used by value segments, value tiers and churn risk."""
+
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+class RfmSegment(models.TextChoices):
+    CHAMPIONS = "Champions", _("Champions")
+    LOYAL = "Loyal Customers", _("Loyal Customers")
+    POTENTIAL_LOYALISTS = "Potential Loyalists", _("Potential Loyalists")
+    NEW = "New Customers", _("New Customers")
+    PROMISING = "Promising", _("Promising")
+    NEED_ATTENTION = "Need Attention", _("Need Attention")
+    ABOUT_TO_SLEEP = "About to Sleep", _("About to Sleep")
+    AT_RISK = "At Risk", _("At Risk")
+    CANT_LOSE = "Can't Lose Them", _("Can't Lose Them")
+    HIBERNATING = "Hibernating", _("Hibernating")
+
+
+class LifecycleStage(models.TextChoices):
+    PROSPECT = "prospect", _("Prospect")
+    NEW = "new", _("New")
+    ACTIVE = "active", _("Active")
+    AT_RISK = "at_risk", _("At risk")
+    CHURNED = "churned", _("Churned")
+    REACTIVATED = "reactivated", _("Reactivated")
+
+
+# Written only by the analytics pipeline; read-only in the admin, the UI and the API.
+SCORE_FIELDS = (
+    "order_count", "total_spent", "first_order_at", "last_order_at", "recency_days",
+    "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "value_segment", "value_tier",
+    "churn_probability", "churn_risk", "churn_reasons", "p_alive", "expected_orders_90d",
+    "clv_12m", "lifecycle_stage", "loyalty_score", "sentiment_score", "satisfaction_group",
+    "scores_updated_at",
+)
+# Contact details shown only to users with the ``customers.view_pii`` permission.
+PII_FIELDS = ("email", "phone", "birth_date")
+
+
+class CustomerQuerySet(models.QuerySet):
+    def live(self) -> CustomerQuerySet:
+        """Customers that have not been merged into another record."""
+        return self.filter(merged_into__isnull=True)
+
+
+def _score_range(field: str, low: float, high: float) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": low, f"{field}__lte": high}),
+        name=f"customer_{field}_range",
+    )
+
+
+class Customer(models.Model):
+    external_id = models.CharField(
+        _("external id"), max_length=64, unique=True, null=True, blank=True,
+        help_text=_("Identifier in the source system (ERP, shop); imports and the API match on it."),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"), blank=True, db_index=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True,
+                             help_text=_("E.164, for example +8613800138000."))
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True, db_index=True)
+    country = models.CharField(_("country"), max_length=100, blank=True)
+    channel = models.CharField(_("source channel"), max_length=20, choices=Channel.choices,
+                               default=Channel.MANUAL)
+    signup_date = models.DateField(_("signup date"), null=True, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True,
+                              blank=True, on_delete=models.SET_NULL, related_name="owned_customers")
+    marketing_consent = models.BooleanField(_("marketing consent"), default=False)
+    marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE,
+        help_text=_("Churned only when known explicitly, for example a cancelled contract."),
+    )
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True,
+                                  help_text=_("Imported columns the model does not know."))
+    merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="merged_from")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    # Scores (analytics pipeline only).
+    order_count = models.PositiveIntegerField(_("orders"), null=True, blank=True)
+    total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2,
+                                      null=True, blank=True)
+    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
+    recency_days = models.PositiveIntegerField(_("days since last order"), null=True, blank=True)
+    rfm_r = models.PositiveSmallIntegerField(_("RFM recency"), null=True, blank=True)
+    rfm_f = models.PositiveSmallIntegerField(_("RFM frequency"), null=True, blank=True)
+    rfm_m = models.PositiveSmallIntegerField(_("RFM monetary"), null=True, blank=True)
+    rfm_segment = models.CharField(_("RFM segment"), max_length=32, choices=RfmSegment.choices,
+                                   null=True, blank=True)
+    value_segment = models.CharField(_("value segment"), max_length=10, choices=Level.choices,
+                                     null=True, blank=True)
+    value_tier = models.CharField(_("value tier"), max_length=10, choices=Level.choices,
+                                  null=True, blank=True)
+    churn_probability = models.FloatField(_("churn probability"), null=True, blank=True)
+    churn_risk = models.CharField(_("churn risk"), max_length=10, choices=Level.choices,
+                                  null=True, blank=True)
+    churn_reasons = models.JSONField(_("churn reasons"), null=True, blank=True)
+    p_alive = models.FloatField(_("probability alive"), null=True, blank=True)
+    expected_orders_90d = models.FloatField(_("expected orders in 90 days"), null=True, blank=True)
+    clv_12m = models.DecimalField(_("12-month CLV"), max_digits=14, decimal_places=2,
+                                  null=True, blank=True)
+    lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=12,
+                                       choices=LifecycleStage.choices, null=True, blank=True)
+    loyalty_score = models.FloatField(_("loyalty"), null=True, blank=True)
+    sentiment_score = models.FloatField(_("sentiment"), null=True, blank=True)
+    satisfaction_group = models.CharField(_("satisfaction group"), max_length=20,
+                                          null=True, blank=True)
+    scores_updated_at = models.DateTimeField(_("scores updated at"), null=True, blank=True)
+
+    history = HistoricalRecords(excluded_fields=list(SCORE_FIELDS) + ["updated_at"])
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["id"]
+        permissions = [
+            ("view_pii", "Can see customers' contact details"),
+            ("export_customer", "Can export customer lists"),
+            ("import_data", "Can import data"),
+            ("merge_customer", "Can merge duplicate customers"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="customer_email_lower"),
+            models.CheckConstraint(condition=Q(phone="") | Q(phone__regex=E164_REGEX),
+                                   name="customer_phone_e164"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="customer_external_id_not_blank"),
+            models.CheckConstraint(condition=Q(total_spent__isnull=True) | Q(total_spent__gte=0),
+                                   name="customer_total_spent_non_negative"),
+            models.CheckConstraint(condition=Q(clv_12m__isnull=True) | Q(clv_12m__gte=0),
+                                   name="customer_clv_non_negative"),
+            _score_range("rfm_r", 1, 5),
+            _score_range("rfm_f", 1, 5),
+            _score_range("rfm_m", 1, 5),
+            _score_range("churn_probability", 0, 1),
+            _score_range("p_alive", 0, 1),
+            _score_range("loyalty_score", 0, 1),
+            _score_range("sentiment_score", -1, 1),
+        ]
+        indexes = [
+            models.Index(fields=[field], name=f"customer_{field}_idx") for field in (
+                "name", "rfm_segment", "value_segment", "value_tier", "churn_probability",
+                "churn_risk", "clv_12m", "lifecycle_stage", "last_order_at", "total_spent",
+                "recency_days", "loyalty_score", "p_alive", "sentiment_score", "order_count",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id or f"#{self.pk}"
+
+    def clean(self) -> None:
+        errors = {}
+        for field, normalise in (("email", normalise_email), ("phone", normalise_phone)):
+            try:
+                setattr(self, field, normalise(getattr(self, field)))
+            except ValidationError as exc:
+                errors[field] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        # Every path that saves one record (admin, API, import, shell) stores the normalised
+        # forms; an invalid value fails here rather than reaching the database constraint.
+        self.email = normalise_email(self.email)
+        self.phone = normalise_phone(self.phone)
+        self.external_id = self.external_id or None
+        super().save(*args, **kwargs)
+
+
+class Product(models.Model):
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    category = models.CharField(_("category"), max_length=100, blank=True, db_index=True)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class OrderStatus(models.TextChoices):
+    COMPLETED = "completed", _("Completed")
+    PENDING = "pending", _("Pending")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Order(models.Model):
+    external_id = models.CharField(_("external id"), max_length=64, unique=True, null=True,
+                                   blank=True)
+    # PROTECT: deleting a customer must never silently delete their purchase history.
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
+                                 related_name="orders")
+    ordered_at = models.DateTimeField(_("ordered at"))
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices,
+                               default=Channel.STORE)
+    status = models.CharField(_("status"), max_length=10, choices=OrderStatus.choices,
+                              default=OrderStatus.COMPLETED)
+    total_amount = models.DecimalField(_("total amount"), max_digits=14, decimal_places=2)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-ordered_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_amount__gte=0),
+                                   name="order_total_amount_non_negative"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="order_external_id_not_blank"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "ordered_at"], name="order_customer_date_idx"),
+            models.Index(fields=["ordered_at"], name="order_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id or f"#{self.pk}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.external_id = self.external_id or None
+        super().save(*args, **kwargs)
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE,
+                              related_name="items")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT,
+                                related_name="order_items")
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("order item")
+        verbose_name_plural = _("order items")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderitem_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0),
+                                   name="orderitem_unit_price_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id}"
+
+    @property
+    def line_total(self):
+        return self.quantity * self.unit_price
+
+
+class SentimentLabel(models.TextChoices):
+    POSITIVE = "positive", _("Positive")
+    NEUTRAL = "neutral", _("Neutral")
+    NEGATIVE = "negative", _("Negative")
+
+
+class ComplaintReason(models.TextChoices):
+    PRICE = "price", _("Price")
+    SERVICE = "service", _("Service")
+    QUALITY = "product quality", _("Product quality")
+    DELIVERY = "delivery", _("Delivery")
+    OTHER = "other", _("Other")
+
+
+class Feedback(models.Model):
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
+                                 related_name="feedback")
+    order = models.ForeignKey(Order, verbose_name=_("order"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="feedback")
+    product = models.ForeignKey(Product, verbose_name=_("product"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="feedback")
+    created_at = models.DateTimeField(_("created at"))
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices,
+                               default=Channel.ECOMMERCE)
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    text = models.TextField(_("text"), blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    # Filled by analytics once, when the record arrives (they depend on this record alone).
+    sentiment_score = models.FloatField(_("sentiment"), null=True, blank=True)
+    sentiment_label = models.CharField(_("sentiment label"), max_length=10,
+                                       choices=SentimentLabel.choices, blank=True)
+    complaint_reason = models.CharField(_("complaint reason"), max_length=20,
+                                        choices=ComplaintReason.choices, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                                   name="feedback_rating_1_5"),
+            models.CheckConstraint(
+                condition=Q(sentiment_score__isnull=True)
+                | Q(sentiment_score__gte=-1, sentiment_score__lte=1),
+                name="feedback_sentiment_range"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "created_at"], name="feedback_customer_date_idx"),
+            models.Index(fields=["created_at"], name="feedback_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.created_at:%Y-%m-%d}"
+
+
+class InteractionKind(models.TextChoices):
+    CALL = "call", _("Call")
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Chat")
+    VISIT = "visit", _("Visit")
+    COMPLAINT = "complaint", _("Complaint")
+
+
+class Interaction(models.Model):
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
+                                 related_name="interactions")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff"), null=True,
+                              blank=True, on_delete=models.SET_NULL, related_name="interactions")
+    kind = models.CharField(_("kind"), max_length=10, choices=InteractionKind.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    outcome = models.CharField(_("outcome"), max_length=200, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "occurred_at"], name="interaction_cust_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+# Intake models live in their own module; importing them here registers them with the app.
+from .intake.models import *  # noqa: E402,F401,F403

@@ -1,0 +1,168 @@
+"""Fixtures shared by the whole suite: roles and users, a real Celery worker, a real browser.
+
+Tests marked ``services`` need PostgreSQL, Redis and a Celery worker; tests marked ``browser`` need
+headless Chromium. On a laptop without them those tests are skipped with the reason; with
+``CI=true`` a missing service fails the test instead, so CI cannot pass by skipping.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a laptop, fail in CI."""
+    if IN_CI:
+        pytest.fail(f"CI requires this service: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port),
+                                      timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def services_missing() -> str | None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return "DATABASE_URL does not point at PostgreSQL"
+    if not settings.CELERY_BROKER_URL:
+        return "CELERY_BROKER_URL is not set"
+    if not _reachable(settings.CELERY_BROKER_URL, 6379):
+        return f"the Celery broker at {settings.CELERY_BROKER_URL} does not answer"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process_unless_services(request):
+    """Tests without the ``services`` mark run tasks in-process, as the laptop default does."""
+    from crm_site.celery import app
+
+    if request.node.get_closest_marker("services"):
+        missing = services_missing()
+        if missing:
+            unavailable(missing)
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def role_user(db, django_user_model):
+    """Make a staff user in one of the role groups: ``role_user("Sales")``."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from customers.roles import sync_roles
+
+    # Transactional tests flush the tables, groups from the data migration included.
+    sync_roles(apps)
+
+    def make(role: str, username: str | None = None, **extra):
+        user = django_user_model.objects.create_user(
+            username=username or f"test-{role.lower()}", password="pw-for-tests", is_staff=True, **extra)
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real ``celery worker`` process bound to the test database, for ``services`` tests."""
+    missing = services_missing()
+    if missing:
+        unavailable(missing)
+    from django.db import connection
+
+    from crm_site.celery import app
+
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    app.control.purge()
+    log = open(ROOT / "celery-worker-test.log", "w")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "crm_site", "worker", "--loglevel=INFO",
+         "--concurrency=2", "--hostname=pytest@%h", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            pytest.fail(f"the Celery worker exited with {worker.returncode}; see {log.name}")
+        if app.control.ping(timeout=1):
+            break
+    else:
+        worker.terminate()
+        pytest.fail("the Celery worker did not answer a ping within 60 s")
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by Playwright (its own browser download is impossible here)."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures
+    # and tests around it are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(page):
+    """Log ``user`` in through the real login form."""
+
+    def do(user, password: str = "pw-for-tests"):
+        page.goto("/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", password)
+        page.click("button[type=submit]:has-text('Log in')")
+        page.wait_for_load_state()
+        return page
+
+    return do

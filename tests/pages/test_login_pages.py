@@ -1,0 +1,32 @@
+"""The login flow and the home page in a real browser."""
+import pytest
+
+from customers.models import Customer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_anonymous_visitor_lands_on_login_and_gets_in(page, login, role_user, live_server, tmp_path):
+    Customer.objects.create(name="Wang Fang")
+    page.goto("/")
+    assert "/login/" in page.url
+    assert page.locator("h1").inner_text() == "Log in"
+
+    user = role_user("Sales")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "wrong password")
+    page.click("button:has-text('Log in')")
+    assert page.locator("[role=alert]").is_visible()
+
+    login(user)
+    assert page.url == live_server.url + "/"
+    assert page.locator("#kpi-customers").inner_text() == "1"
+    assert "No scores yet" in page.content()
+    page.screenshot(path=str(tmp_path / "home.png"))
+
+
+def test_language_switcher_shows_chinese(page, login, role_user):
+    login(role_user("Manager"))
+    page.select_option("#language", "zh-hans")
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
