@@ -1,0 +1,145 @@
+"""Lifecycle stage of every customer: prospect, new, active, at_risk, churned, reactivated.
+
+Why rules and not a model: the stage is a label staff act on ("call the at-risk ones"), so it must
+be explainable in one sentence, and each customer's row carries a ``lifecycle_reason`` saying
+which rule fired. The rules judge silence against the customer's *own* rhythm: 60 days without
+an order is alarming for a weekly buyer and normal for a twice-a-year one.
+
+Definitions (days are calendar days; orders on one day count as one purchase day; only orders at
+or before ``as_of`` exist):
+
+* typical gap -- median of the customer's gaps between purchase days, floored at
+  ``MIN_TYPICAL_GAP_DAYS``. Customers with a single purchase day have no gap of their own and use
+  the population fallback: the median of everyone's typical gap (``DEFAULT_TYPICAL_GAP_DAYS``
+  when nobody has bought twice).
+* p_alive -- BG/NBD P(alive) from :mod:`analytics.engine.clv`. BG/NBD gives exactly 1 to anyone
+  without a repeat purchase (they cannot have dropped out yet under the model), so p_alive is
+  only used for customers with at least two purchase days. Missing values mean "no opinion".
+
+Rules, first match wins:
+
+1. ``churned`` -- the customer's status is "churned" (staff or the customer said so; this beats
+   any inference, even a recent order).
+2. ``prospect`` -- no order yet.
+3. ``new`` -- one purchase day, within the last ``NEW_CUSTOMER_DAYS``.
+4. ``reactivated`` -- last purchase within ``REACTIVATION_WINDOW_DAYS``, and the gap before it was
+   longer than ``AT_RISK_GAP_MULTIPLE`` x the typical gap measured on the *earlier* gaps (the
+   silence would have made them at risk or churned before they came back).
+5. ``churned`` -- silent for more than ``CHURN_GAP_MULTIPLE`` x typical gap, and p_alive below
+   ``CHURN_P_ALIVE`` (or not informative, see above).
+6. ``at_risk`` -- silent for more than ``AT_RISK_GAP_MULTIPLE`` x typical gap, or p_alive below
+   ``AT_RISK_P_ALIVE``.
+7. ``active`` -- everyone else.
+
+The multiples 2x / 4x are business heuristics chosen here ("skipped one purchase" / "skipped
+about three"), not published constants. The p_alive cuts are likewise a business choice: BG/NBD
+P(alive) falls smoothly as silence grows, with no natural cut-off, so 0.5 reads "more likely gone
+than not" and 0.1 "almost surely gone". Change them here, in one place.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+LIFECYCLE_STAGES = ("prospect", "new", "active", "at_risk", "churned", "reactivated")
+
+# A first purchase is "new" for a month: long enough for a welcome journey, short enough that the
+# stage means something.
+NEW_CUSTOMER_DAYS = 30
+# A returning customer stays "reactivated" for a month after coming back, then is judged normally.
+REACTIVATION_WINDOW_DAYS = 30
+# Silence beyond 2x the usual gap = a purchase was skipped; beyond 4x = several were.
+AT_RISK_GAP_MULTIPLE = 2.0
+CHURN_GAP_MULTIPLE = 4.0
+# p_alive thresholds, see module docstring.
+AT_RISK_P_ALIVE = 0.5
+CHURN_P_ALIVE = 0.1
+# Two purchases on consecutive days would otherwise set a 1-day rhythm and flag the customer
+# as at risk after three quiet days.
+MIN_TYPICAL_GAP_DAYS = 7.0
+# Used only when no customer has bought twice, so there is no population rhythm to borrow.
+DEFAULT_TYPICAL_GAP_DAYS = 30.0
+
+LIFECYCLE_COLUMNS = ["lifecycle_stage", "lifecycle_reason", "purchase_days", "recency_days",
+                     "typical_gap_days", "gap_source", "p_alive"]
+
+
+def _gap_stats(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per customer: purchase days, first/last day, median gap, last gap, median of earlier gaps."""
+    ordered_at = pd.to_datetime(orders["ordered_at"])
+    mask = (ordered_at <= as_of).to_numpy()
+    days = (pd.DataFrame({"customer_id": orders["customer_id"].to_numpy()[mask],
+                          "day": ordered_at[mask].dt.normalize().to_numpy()})
+            .drop_duplicates().sort_values(["customer_id", "day"], kind="stable"))
+    days["gap"] = days.groupby("customer_id")["day"].diff() / pd.Timedelta(days=1)
+    grouped = days.groupby("customer_id", sort=True)
+    stats = pd.DataFrame({
+        "purchase_days": grouped.size(),
+        "first_day": grouped["day"].min(),
+        "last_day": grouped["day"].max(),
+        "median_gap": grouped["gap"].median(),
+        "last_gap": grouped["gap"].last(),
+    })
+    # Gaps before the last one: drop each customer's final gap, then take the median.
+    earlier = days[days.duplicated("customer_id", keep="last") & days["gap"].notna()]
+    stats["median_earlier_gap"] = earlier.groupby("customer_id")["gap"].median()
+    return stats
+
+
+def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Timestamp,
+                     p_alive: pd.Series | None = None) -> pd.DataFrame:
+    """Lifecycle stage for every row of ``customers``, indexed by customer_id.
+
+    Columns: lifecycle_stage (one of ``LIFECYCLE_STAGES``), lifecycle_reason (which rule fired),
+    purchase_days, recency_days (days from the last order to ``as_of``; NaN for prospects),
+    typical_gap_days, gap_source ("own" | "population" | "" for prospects), p_alive (as given,
+    NaN when unknown). Orders of customers missing from ``customers`` are ignored.
+    """
+    as_of = pd.Timestamp(as_of)
+    ids = pd.Index(customers["customer_id"].astype("int64"), name="customer_id")
+    stats = _gap_stats(orders, as_of).reindex(ids)
+
+    own_gap = stats["median_gap"].clip(lower=MIN_TYPICAL_GAP_DAYS)
+    population_gap = float(own_gap.median()) if own_gap.notna().any() else DEFAULT_TYPICAL_GAP_DAYS
+    population_gap = max(population_gap, MIN_TYPICAL_GAP_DAYS)
+    typical_gap = own_gap.fillna(population_gap)
+    earlier_gap = stats["median_earlier_gap"].clip(lower=MIN_TYPICAL_GAP_DAYS).fillna(population_gap)
+
+    n_days = stats["purchase_days"].fillna(0).astype("int64")
+    has_orders = n_days > 0
+    recency = (as_of - stats["last_day"]) / pd.Timedelta(days=1)
+    since_first = (as_of - stats["first_day"]) / pd.Timedelta(days=1)
+
+    alive = (p_alive.reindex(ids).astype("float64") if p_alive is not None
+             else pd.Series(np.nan, index=ids))
+    # p_alive only carries information for repeat buyers (module docstring).
+    informative = alive.notna() & (n_days >= 2)
+    status = customers["status"].fillna("").astype(str).str.lower().to_numpy()
+
+    conditions = [
+        ("churned", "status_churned", status == "churned"),
+        ("prospect", "no_orders", (~has_orders).to_numpy()),
+        ("new", "first_order_recent", ((n_days == 1) & (since_first <= NEW_CUSTOMER_DAYS)).to_numpy()),
+        ("reactivated", "returned_after_long_gap",
+         ((n_days >= 2) & (recency <= REACTIVATION_WINDOW_DAYS)
+          & (stats["last_gap"] > AT_RISK_GAP_MULTIPLE * earlier_gap)).to_numpy()),
+        ("churned", "silent_over_4x_gap",
+         ((recency > CHURN_GAP_MULTIPLE * typical_gap)
+          & (~informative | (alive < CHURN_P_ALIVE))).to_numpy()),
+        ("at_risk", "silent_over_2x_gap", (recency > AT_RISK_GAP_MULTIPLE * typical_gap).to_numpy()),
+        ("at_risk", "p_alive_low", (informative & (alive < AT_RISK_P_ALIVE)).to_numpy()),
+    ]
+    stage = np.select([c for _, _, c in conditions], [s for s, _, _ in conditions], default="active")
+    reason = np.select([c for _, _, c in conditions], [r for _, r, _ in conditions],
+                       default="within_usual_gap")
+
+    out = pd.DataFrame({
+        "lifecycle_stage": stage,
+        "lifecycle_reason": reason,
+        "purchase_days": n_days.to_numpy(),
+        "recency_days": recency.to_numpy(),
+        "typical_gap_days": typical_gap.where(has_orders).to_numpy(),
+        "gap_source": np.where(~has_orders, "", np.where(stats["median_gap"].notna(), "own", "population")),
+        "p_alive": alive.to_numpy(),
+    }, index=ids)
+    return out[LIFECYCLE_COLUMNS]

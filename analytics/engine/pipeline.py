@@ -1,0 +1,187 @@
+"""Run every model on one set of frames and assemble the per-customer score table.
+
+This is the engine's single entry point for a full run. A model that cannot be fitted on the
+data at hand (a shop with twenty customers has no BG/NBD fit, one month of history has no
+seasonal forecast) is skipped with its reason in ``skipped``; its score columns stay empty for
+everyone rather than holding numbers nobody should trust. Every other model still runs.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import bundles, churn, clv, feedback, forecast, lifecycle, loyalty, recommend, rfm, segments
+
+# The score columns this module fills, named as the Customer model's score fields.
+SCORE_COLUMNS = [
+    "order_count", "total_spent", "first_order_at", "last_order_at", "recency_days", "rfm_r",
+    "rfm_f", "rfm_m", "rfm_segment", "value_segment", "value_tier", "churn_probability",
+    "churn_risk", "churn_reasons", "p_alive", "expected_orders_90d", "clv_12m", "lifecycle_stage",
+    "loyalty_score", "sentiment_score", "satisfaction_group",
+]
+EXPECTED_ORDERS_DAYS = 90
+# Bundles on a retail catalogue: support 0.3 % keeps apriori fast (bench/bundles.py) and the
+# rules numerous enough to cover most products; 20 % confidence keeps weak pairs out.
+BUNDLE_MIN_SUPPORT = 0.003
+BUNDLE_MIN_CONFIDENCE = 0.2
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    churn_window_days: int = 90
+    value_segments_k: int | None = None
+    annual_discount_rate: float = clv.DEFAULT_ANNUAL_DISCOUNT_RATE
+    bundle_min_support: float = BUNDLE_MIN_SUPPORT
+    bundle_min_confidence: float = BUNDLE_MIN_CONFIDENCE
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EngineOutput:
+    scores: pd.DataFrame                 # index customer_id, SCORE_COLUMNS
+    segment_profiles: pd.DataFrame       # index segment, see segments.SegmentResult
+    recommendations: pd.DataFrame        # see recommend.Recommendations.items
+    rules: pd.DataFrame                  # see bundles.mine_rules
+    forecast: forecast.RevenueForecast | None
+    cards: dict[str, dict[str, Any]]
+    skipped: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[str, int], None]
+STAGES = ("rfm", "clv", "segments", "churn", "loyalty", "lifecycle", "satisfaction",
+          "recommendations", "bundles", "forecast")
+
+
+def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataFrame,
+               products: pd.DataFrame, feedback_frame: pd.DataFrame, interactions: pd.DataFrame,
+               as_of: pd.Timestamp, settings: EngineSettings = EngineSettings(),
+               on_stage: ProgressCallback | None = None) -> EngineOutput:
+    as_of = pd.Timestamp(as_of)
+    ids = pd.Index(customers["customer_id"].astype("int64"), name="customer_id")
+    scores = pd.DataFrame(index=ids, columns=SCORE_COLUMNS, dtype="object")
+    cards: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    results: dict[str, Any] = {}
+    common = {"customers": customers, "orders": orders, "feedback": feedback_frame,
+              "interactions": interactions, "as_of": as_of}
+
+    def stage(name: str, compute: Callable[[], Any]) -> Any:
+        if on_stage:
+            on_stage(name, int(100 * STAGES.index(name) / len(STAGES)))
+        started = time.perf_counter()
+        try:
+            results[name] = compute()
+        except (ValueError, clv.InsufficientDataError) as exc:
+            # Too little or too uniform data for this model; the others still run.
+            skipped[name] = str(exc)
+            results[name] = None
+        timings[name] = round(time.perf_counter() - started, 3)
+        return results[name]
+
+    table = stage("rfm", lambda: rfm.rfm_scores(orders, as_of=as_of))
+    if table is not None and not table.empty:
+        for column in ("order_count", "total_spent", "first_order_at", "last_order_at", "rfm_r",
+                       "rfm_f", "rfm_m", "rfm_segment"):
+            scores.loc[table.index, column] = table[column]
+        scores.loc[table.index, "recency_days"] = np.floor(table["recency_days"]).astype("int64")
+
+    monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
+    value = stage("clv", lambda: clv.clv_score(orders, as_of=as_of, monthly_discount_rate=monthly_rate))
+    p_alive = None
+    if value is not None:
+        frame = value.customers
+        p_alive = frame["p_alive"]
+        scores.loc[frame.index, "p_alive"] = frame["p_alive"].clip(0, 1)
+        scores.loc[frame.index, "clv_12m"] = frame["clv"].clip(lower=0).round(2)
+        scores.loc[frame.index, "value_tier"] = frame["value_tier"]
+        horizon = EXPECTED_ORDERS_DAYS / clv.DEFAULT_TIME_UNIT_DAYS
+        scores.loc[frame.index, "expected_orders_90d"] = clv.bgnbd_conditional_expected_purchases(
+            value.bgnbd, frame, horizon)
+        cards["clv"] = {"name": "clv", "notes": value.notes, "bgnbd": value.bgnbd.as_dict(),
+                        "gamma_gamma": value.gamma_gamma.as_dict() if value.gamma_gamma else None}
+
+    segmented = stage("segments", lambda: segments.segment_customers(
+        customers=customers, orders=orders, as_of=as_of, k=settings.value_segments_k, seed=settings.seed))
+    if segmented is not None:
+        scores.loc[segmented.assignments.index, "value_segment"] = segmented.assignments["value_label"]
+        cards["segments"] = segmented.card.as_dict()
+
+    churned = stage("churn", lambda: churn.predict_churn(
+        **common, horizon_days=settings.churn_window_days, seed=settings.seed))
+    if churned is not None:
+        frame = churned.scores
+        scores.loc[frame.index, "churn_probability"] = frame["churn_probability"].clip(0, 1)
+        scores.loc[frame.index, "churn_risk"] = frame["churn_risk"]
+        scores.loc[frame.index, "churn_reasons"] = [json.dumps(r) for r in frame["churn_reasons"]]
+        cards["churn"] = churned.card.as_dict()
+
+    loyal = stage("loyalty", lambda: loyalty.predict_loyalty(**common, seed=settings.seed))
+    if loyal is not None:
+        scores.loc[loyal.scores.index, "loyalty_score"] = loyal.scores["loyalty_score"].clip(0, 1)
+        cards["loyalty"] = loyal.card.as_dict()
+
+    stages = stage("lifecycle", lambda: lifecycle.lifecycle_stages(
+        customers, orders, as_of=as_of, p_alive=p_alive))
+    if stages is not None:
+        scores.loc[stages.index, "lifecycle_stage"] = stages["lifecycle_stage"]
+
+    satisfied = stage("satisfaction", lambda: feedback.satisfaction_groups(
+        feedback_frame, as_of=as_of, seed=settings.seed))
+    if satisfied is not None and not satisfied.customers.empty:
+        frame = satisfied.customers.loc[satisfied.customers.index.isin(ids)]
+        scores.loc[frame.index, "sentiment_score"] = frame["sentiment_score"].clip(-1, 1)
+        scores.loc[frame.index, "satisfaction_group"] = frame["satisfaction_group"]
+        cards["satisfaction"] = satisfied.card.as_dict()
+
+    recs = stage("recommendations", lambda: recommend.recommend_products(
+        customers=customers, products=products, items=items, feedback=feedback_frame, as_of=as_of))
+    if recs is not None:
+        cards["recommendations"] = recs.card.as_dict()
+
+    mined = stage("bundles", lambda: bundles.product_bundles(
+        items, as_of=as_of, min_support=settings.bundle_min_support,
+        min_confidence=settings.bundle_min_confidence, seed=settings.seed))
+    if mined is not None:
+        cards["bundles"] = mined.card.as_dict()
+
+    revenue = stage("forecast", lambda: forecast.forecast_revenue(orders, as_of=as_of))
+    if revenue is not None:
+        cards["forecast"] = revenue.card.as_dict()
+    for name, reason in skipped.items():
+        cards[name] = {"name": name, "skipped": reason}
+
+    return EngineOutput(
+        scores=scores,
+        segment_profiles=segmented.profiles if segmented is not None else pd.DataFrame(),
+        recommendations=recs.items if recs is not None else pd.DataFrame(),
+        rules=mined.rules if mined is not None else pd.DataFrame(),
+        forecast=revenue,
+        cards=_json_safe(cards),
+        skipped=skipped,
+        timings=timings,
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """Model cards go into a JSON column: turn numpy scalars and NaN into plain values."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)

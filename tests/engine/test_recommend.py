@@ -1,0 +1,119 @@
+"""Item-based recommendations (scikit-surprise KNNWithMeans)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.engine import recommend
+
+AS_OF = pd.Timestamp("2026-06-30")
+
+
+def _items(rows):
+    """rows: (order_id, customer_id, product_id, "YYYY-MM-DD")."""
+    return pd.DataFrame(
+        {"order_id": [r[0] for r in rows], "customer_id": [r[1] for r in rows],
+         "product_id": [r[2] for r in rows],
+         "quantity": 1, "unit_price": 1.0, "ordered_at": pd.to_datetime([r[3] for r in rows])}
+    ).astype({"order_id": "int64", "customer_id": "int64", "product_id": "int64", "quantity": "int64"})
+
+
+def _products(ids):
+    return pd.DataFrame({"product_id": ids, "sku": [f"S{i}" for i in ids], "name": [f"P{i}" for i in ids],
+                         "category": "x", "price": 1.0}).astype({"product_id": "int64"})
+
+
+def test_ratings_from_counts_and_feedback():
+    items = _items([(1, 1, 10, "2026-01-01"), (2, 1, 10, "2026-02-01"), (3, 1, 10, "2026-03-01"),
+                    (4, 1, 10, "2026-04-01"), (5, 1, 10, "2026-05-01"), (5, 1, 11, "2026-05-01"),
+                    (6, 2, 12, "2026-05-10"), (7, 2, 13, "2026-07-01")])
+    feedback = pd.DataFrame({"feedback_id": [1, 2], "customer_id": [2, 1], "rating": [1.0, 5.0],
+                             "created_at": pd.to_datetime(["2026-05-12", "2026-01-20"]),
+                             "text": "", "language": "en", "sentiment_score": np.nan, "complaint_reason": ""})
+    r = recommend.build_ratings(items=items, feedback=feedback, as_of=AS_OF)
+    r = r.set_index(["customer_id", "product_id"])
+    # five separate orders saturate at 5; the 2026-01-20 feedback is linked to order 1 (product 10),
+    # averaging 5 and 5.
+    assert r.loc[(1, 10), "rating"] == pytest.approx(5.0)
+    assert r.loc[(1, 11), "rating"] == pytest.approx(recommend.BASE_RATING)
+    # one purchase (3) blended with a 1-star review two days later: (3 + 1) / 2
+    assert r.loc[(2, 12), "rating"] == pytest.approx(2.0)
+    assert (2, 13) not in r.index  # bought after as_of
+
+
+def test_similar_product_beats_a_more_popular_one():
+    """Group A buys 1, 2, 3 together (in varying amounts); group B, bigger, buys 4, 5, 6.
+
+    A newcomer who bought 1 and 2 should be offered 3 (similar) before 4 (more popular), with
+    1 or 2 as the reason; a customer with no history gets popular products only.
+    """
+    rows, order = [], 0
+    for c in range(1, 9):
+        for product in (1, 2, 3):
+            for _ in range(1 + c % 4):
+                order += 1
+                rows.append((order, c, product, f"2026-0{1 + order % 5}-0{1 + order % 9}"))
+    for c in range(20, 30):
+        for product in (4, 5, 6):
+            for _ in range(1 + c % 3):
+                order += 1
+                rows.append((order, c, product, f"2026-0{1 + order % 5}-0{1 + order % 9}"))
+    rows += [(order + 1, 50, 1, "2026-05-01"), (order + 2, 50, 2, "2026-05-02")]
+    items = _items(rows)
+    customers = pd.DataFrame({"customer_id": sorted(set(items["customer_id"]) | {60})})
+    ratings = recommend.build_ratings(items=items, feedback=None, as_of=AS_OF)
+    recs = recommend._recommend(ratings, customers["customer_id"].to_numpy(), np.arange(1, 8))
+    newcomer = recs.loc[50]
+    assert newcomer.iloc[0]["product_id"] == 3
+    assert newcomer.iloc[0]["source"] == "similar"
+    assert newcomer.iloc[0]["reason_product_id"] in (1, 2)
+    assert not set(newcomer["product_id"]) & {1, 2}
+    stranger = recs.loc[60]
+    assert (stranger["source"] == "popular").all() and stranger["reason_product_id"].isna().all()
+    assert stranger.iloc[0]["product_id"] in (4, 5, 6)
+
+
+@pytest.fixture(scope="module")
+def result(demo, as_of):
+    return recommend.recommend_products(customers=demo.customers, products=demo.products, items=demo.items,
+                                        feedback=demo.feedback, as_of=as_of)
+
+
+def test_beats_popularity_on_last_basket(result):
+    card = result.card
+    assert card.metrics["hit_rate_at_10"] > card.baseline["hit_rate_at_10"]
+    assert card.params["n_evaluated"] > 1000
+
+
+def test_every_customer_gets_ten_unbought_products(result, demo, as_of):
+    recs = result.items
+    assert set(recs.index) == set(demo.customers["customer_id"])
+    assert (recs.groupby(level=0).size() == recommend.TOP_N).all()
+    assert (recs.groupby(level=0)["rank"].apply(list).map(lambda r: r == list(range(1, 11)))).all()
+    past = demo.items.loc[demo.items["ordered_at"] < as_of]
+    bought = set(zip(past["customer_id"], past["product_id"]))
+    assert not bought & set(zip(recs.index, recs["product_id"]))
+    # The reason is always something the customer did buy.
+    similar = recs.loc[recs["source"] == "similar"]
+    assert len(similar) > 0.5 * len(recs)
+    assert set(zip(similar.index, similar["reason_product_id"].astype("int64"))) <= bought
+    # Scores never increase down a customer's list.
+    assert (recs.groupby(level=0)["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+
+
+def test_customers_without_history_get_popular_products(result, demo, as_of):
+    buyers = set(demo.items.loc[demo.items["ordered_at"] < as_of, "customer_id"])
+    strangers = sorted(set(demo.customers["customer_id"]) - buyers)
+    assert strangers
+    recs = result.items.loc[strangers]
+    assert (recs["source"] == "popular").all()
+    assert recs.groupby(level=0)["product_id"].apply(tuple).nunique() == 1  # everyone the same list
+
+
+def test_deterministic(small_demo, as_of):
+    kw = dict(customers=small_demo.customers, products=small_demo.products, items=small_demo.items,
+              feedback=small_demo.feedback, as_of=as_of)
+    a, b = recommend.recommend_products(**kw), recommend.recommend_products(**kw)
+    pd.testing.assert_frame_equal(a.items, b.items)
+    assert a.card == b.card
