@@ -1,0 +1,201 @@
+"""The one place that moves data between the ORM and the engine.
+
+Reading builds the engine's frames (:mod:`analytics.engine.frames`) with one query per table:
+``COPY ... TO STDOUT`` on PostgreSQL, parsed by pandas, and a plain cursor elsewhere. Writing puts
+every customer's score fields back in one statement per table inside one transaction: on
+PostgreSQL a COPY into a temporary table and a single ``UPDATE ... FROM``; elsewhere
+``bulk_update`` in batches. Either way the new scores appear all at once or not at all.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+
+from analytics.engine import frames as F
+from customers.bulk import is_postgres
+from customers.models import SCORE_FIELDS, Customer
+
+# Rows per UPDATE statement when bulk_update is used (SQLite): large enough to amortise the
+# statement, small enough to stay under SQLite's limit on bound parameters.
+BULK_UPDATE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Frames:
+    customers: pd.DataFrame
+    orders: pd.DataFrame
+    items: pd.DataFrame
+    products: pd.DataFrame
+    feedback: pd.DataFrame
+    interactions: pd.DataFrame
+
+
+def _read(sql: str, columns: Sequence[str], params: Sequence = ()) -> pd.DataFrame:
+    """Run ``sql`` and return its rows as a frame with ``columns``."""
+    with connection.cursor() as cursor:
+        if is_postgres():
+            # COPY streams text that pandas parses in C: several times faster than building a
+            # Python tuple per row. Parameters are inlined by psycopg's client-side binding.
+            query = cursor.cursor.mogrify(sql, params) if params else sql
+            buffer = io.BytesIO()
+            with cursor.cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for block in copy:
+                    buffer.write(block)
+            buffer.seek(0)
+            if buffer.getbuffer().nbytes == 0:
+                return pd.DataFrame({c: [] for c in columns})
+            return pd.read_csv(buffer, names=list(columns), header=None, keep_default_na=False,
+                               na_values=[""], low_memory=False)
+        cursor.execute(sql, params)
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=list(columns))
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        values = pd.to_datetime(frame[column], utc=True, format="mixed")
+        frame[column] = values.dt.tz_convert(None).astype("datetime64[ns]")
+    return frame
+
+
+def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None) -> Frames:
+    """Everything the engine needs up to ``as_of``, optionally for some customers only."""
+    from customers.models import Feedback, Interaction, Order, OrderItem, Product
+
+    as_of_aware = pd.Timestamp(as_of).tz_localize("UTC") if pd.Timestamp(as_of).tzinfo is None else as_of
+
+    def only(column: str) -> str:
+        """An extra condition restricting ``column`` to the requested customers, if any."""
+        if customer_ids is None:
+            return ""
+        return f" AND {column} IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})"
+
+    c, o, i, p = _table(Customer), _table(Order), _table(OrderItem), _table(Product)
+    fb, it = _table(Feedback), _table(Interaction)
+
+    customers = _read(
+        f"SELECT id, signup_date, status, gender, region, city, channel, marketing_consent "
+        f"FROM {c} WHERE merged_into_id IS NULL{only('id')}",
+        F.CUSTOMER_COLUMNS)
+    customers["signup_date"] = pd.to_datetime(customers["signup_date"]).astype("datetime64[ns]")
+    customers["consent"] = customers["consent"].map(
+        lambda v: v in (True, "t", "true", 1, "1")).astype(bool)
+    for column in ("status", "gender", "region", "city", "channel"):
+        customers[column] = customers[column].fillna("").astype(str)
+
+    cutoff = as_of_aware.isoformat()
+    orders = _read(
+        f"SELECT id, customer_id, ordered_at, total_amount, channel FROM {o} "
+        f"WHERE status = 'completed' AND ordered_at <= %s{only('customer_id')}",
+        F.ORDER_COLUMNS, [cutoff])
+    orders = _dates(orders, "ordered_at")
+    orders["total_amount"] = orders["total_amount"].astype(float)
+
+    items = _read(
+        f"SELECT it.order_id, o.customer_id, it.product_id, it.quantity, it.unit_price, o.ordered_at "
+        f"FROM {i} it JOIN {o} o ON o.id = it.order_id "
+        f"WHERE o.status = 'completed' AND o.ordered_at <= %s{only('o.customer_id')}",
+        F.ITEM_COLUMNS, [cutoff])
+    items = _dates(items, "ordered_at")
+    items["unit_price"] = items["unit_price"].astype(float)
+
+    products = _read(f"SELECT id, sku, name, category, price FROM {p}", F.PRODUCT_COLUMNS)
+    products["price"] = products["price"].astype(float)
+
+    feedback = _read(
+        f"SELECT id, customer_id, created_at, rating, text, language, sentiment_score, "
+        f"complaint_reason FROM {fb} WHERE created_at <= %s{only('customer_id')}",
+        F.FEEDBACK_COLUMNS, [cutoff])
+    feedback = _dates(feedback, "created_at")
+    for column in ("rating", "sentiment_score"):
+        feedback[column] = pd.to_numeric(feedback[column], errors="coerce").astype(float)
+    for column in ("text", "language", "complaint_reason"):
+        feedback[column] = feedback[column].fillna("").astype(str)
+
+    interactions = _read(
+        f"SELECT customer_id, occurred_at, kind, outcome FROM {it} "
+        f"WHERE occurred_at <= %s{only('customer_id')}",
+        F.INTERACTION_COLUMNS, [cutoff])
+    interactions = _dates(interactions, "occurred_at")
+
+    for frame, column in ((customers, "customer_id"), (orders, "order_id"), (orders, "customer_id"),
+                          (items, "order_id"), (items, "customer_id"), (items, "product_id"),
+                          (items, "quantity"), (products, "product_id"), (feedback, "feedback_id"),
+                          (feedback, "customer_id"), (interactions, "customer_id")):
+        frame[column] = frame[column].astype("int64")
+    return Frames(customers, orders, items, products, feedback, interactions)
+
+
+def _sql_type(field) -> str:
+    internal = field.get_internal_type()
+    return {
+        "PositiveIntegerField": "integer", "PositiveSmallIntegerField": "smallint",
+        "FloatField": "double precision", "DecimalField": "numeric",
+        "DateTimeField": "timestamptz", "JSONField": "jsonb", "CharField": "text",
+    }[internal]
+
+
+def _utc(value: pd.Timestamp) -> pd.Timestamp:
+    """The engine's timestamps are naive UTC; the database wants them marked as such."""
+    return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+
+
+def _copy_value(value) -> str | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return _utc(value).isoformat()
+    return str(value)
+
+
+@transaction.atomic
+def write_scores(scores: pd.DataFrame) -> int:
+    """Write ``scores`` (indexed by customer id, columns among SCORE_FIELDS) in one transaction.
+
+    JSON columns hold JSON text already (the caller serialises them). Returns rows written.
+    """
+    columns = [c for c in scores.columns if c in SCORE_FIELDS]
+    if scores.empty:
+        return 0
+    fields = {f.name: f for f in Customer._meta.fields}
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE score_stage (id bigint PRIMARY KEY, "
+                + ", ".join(f"{c} {_sql_type(fields[c])}" for c in columns)
+                + ") ON COMMIT DROP")
+            with cursor.cursor.copy(f"COPY score_stage (id, {', '.join(columns)}) FROM STDIN") as copy:
+                for row in scores[columns].itertuples(index=True, name=None):
+                    copy.write_row([row[0], *(_copy_value(v) for v in row[1:])])
+            cursor.execute(
+                f"UPDATE {_table(Customer)} AS c SET "
+                + ", ".join(f"{col} = s.{col}" for col in columns)
+                + " FROM score_stage AS s WHERE c.id = s.id")
+            return cursor.rowcount
+    import json
+
+    written = 0
+    records = scores[columns].to_dict("index")
+    batch: list[Customer] = []
+    for customer_id, values in records.items():
+        customer = Customer(pk=customer_id)
+        for column, value in values.items():
+            if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+                value = None
+            elif isinstance(value, pd.Timestamp):
+                value = _utc(value).to_pydatetime()
+            elif fields[column].get_internal_type() == "JSONField" and isinstance(value, str):
+                value = json.loads(value)
+            setattr(customer, column, value)
+        batch.append(customer)
+    for start in range(0, len(batch), BULK_UPDATE_BATCH):
+        written += Customer.objects.bulk_update(batch[start:start + BULK_UPDATE_BATCH], columns)
+    return written

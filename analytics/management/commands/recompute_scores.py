@@ -1,0 +1,57 @@
+"""``manage.py recompute_scores``: start a full score run (or join the one already running)."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from analytics.models import ScoreRun
+from analytics.services import score_run_request
+
+
+def run_as_json(run: ScoreRun) -> dict:
+    return {
+        "id": run.pk, "kind": run.kind, "status": run.status, "as_of": run.as_of.isoformat(),
+        "stage": run.stage, "progress": run.progress, "counts": run.counts, "timings": run.timings,
+        "duration_seconds": run.duration_seconds, "models": run.model_cards, "error": run.error,
+    }
+
+
+class Command(BaseCommand):
+    help = "Recompute every customer's scores (RFM, segments, churn, CLV, lifecycle, ...)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--as-of", help="score as of this date (YYYY-MM-DD); default now")
+        parser.add_argument("--sync", action="store_true",
+                            help="run in this process and wait, instead of queueing for a worker")
+        parser.add_argument("--format", choices=["text", "json"], default="text")
+
+    def handle(self, *args, as_of=None, sync=False, format="text", **options):
+        when = None
+        if as_of:
+            try:
+                when = pd.Timestamp(as_of)
+            except ValueError as exc:
+                raise CommandError(f"--as-of {as_of!r} is not a date (use YYYY-MM-DD)") from exc
+            when = (when.tz_localize("UTC") if when.tzinfo is None else when).to_pydatetime()
+            if when > timezone.now():
+                raise CommandError("--as-of is in the future")
+        try:
+            run = score_run_request(as_of=when, run_now=sync)
+        except Exception:
+            run = ScoreRun.objects.filter(kind=ScoreRun.Kind.FULL).first()
+            if format == "json" and run is not None:
+                self.stdout.write(json.dumps(run_as_json(run)))
+            raise
+        if format == "json":
+            self.stdout.write(json.dumps(run_as_json(run)))
+            return
+        self.stdout.write(f"Run #{run.pk}: {run.get_status_display()}"
+                          + (f" in {run.duration_seconds:.1f} s" if run.duration_seconds else ""))
+        for name, card in sorted(run.model_cards.items()):
+            if "skipped" in card:
+                self.stdout.write(f"  {name}: skipped ({card['skipped']})")
+        if run.status == ScoreRun.Status.FAILED:
+            raise CommandError(run.error)

@@ -1,0 +1,135 @@
+"""Run state and the results of the analytics pipeline that do not live on Customer.
+
+A :class:`ScoreRun` row records each run; everything else here is written by a run and keeps the
+id of the run that wrote it, so a page can show results and the run they came from together.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class ScoreRun(models.Model):
+    class Kind(models.TextChoices):
+        FULL = "full", _("Full")
+        INCREMENTAL = "incremental", _("Incremental")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.FULL)
+    as_of = models.DateTimeField(_("as of"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.QUEUED)
+    stage = models.CharField(_("stage"), max_length=40, blank=True)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    timings = models.JSONField(_("seconds per stage"), default=dict, blank=True)
+    counts = models.JSONField(_("row counts"), default=dict, blank=True)
+    model_cards = models.JSONField(_("model cards"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The lock: an active full run holds it until this moment; each stage extends it. A run
+    # whose worker died stops extending it, and the next request takes the lock over.
+    lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # At most one full run queued or running, enforced by the database.
+            models.UniqueConstraint(fields=["kind"], condition=Q(kind="full", status__in=["queued", "running"]),
+                                    name="one_active_full_run"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="scorerun_progress_max_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} run #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class ModelArtifact(models.Model):
+    """A fitted model of a run, kept so one customer can be rescored without refitting."""
+
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="artifacts")
+    name = models.CharField(max_length=40)
+    payload = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="artifact_unique_per_run")]
+
+
+class SegmentProfile(models.Model):
+    """One K-means value segment of a run: its centre, size, spend and a readable rule."""
+
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="segments")
+    cluster = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=10)
+    size = models.PositiveIntegerField()
+    mean_spend = models.FloatField()
+    revenue_share = models.FloatField()
+    centre = models.JSONField(default=dict)
+    rule = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-mean_spend"]
+
+
+class Recommendation(models.Model):
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE,
+                                 related_name="recommendations")
+    product = models.ForeignKey("customers.Product", on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+    because_of = models.ForeignKey("customers.Product", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["customer", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "rank"], name="recommendation_rank_unique"),
+        ]
+
+
+class AssociationRule(models.Model):
+    """A bundle: customers who buy the antecedent products also buy the consequent."""
+
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="rules")
+    antecedents = models.JSONField(help_text="product ids")
+    consequents = models.JSONField(help_text="product ids")
+    support = models.FloatField()
+    confidence = models.FloatField()
+    lift = models.FloatField()
+
+    class Meta:
+        ordering = ["-lift"]
+
+
+class RevenueForecast(models.Model):
+    """Monthly revenue: actual history and the forecast with its interval."""
+
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="forecast")
+    month = models.DateField()
+    actual = models.FloatField(null=True, blank=True)
+    forecast = models.FloatField(null=True, blank=True)
+    lower = models.FloatField(null=True, blank=True)
+    upper = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["month"]

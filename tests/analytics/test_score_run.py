@@ -1,0 +1,117 @@
+"""A full score run on the database: every score field filled, one run at a time, all or nothing."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from io import StringIO
+
+import pandas as pd
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from analytics import services
+from analytics.models import AssociationRule, Recommendation, RevenueForecast, ScoreRun, SegmentProfile
+from customers.demo.loader import DEMO_USERS, _flush, demo_seed
+from customers.models import Customer, Feedback
+
+AS_OF = datetime(2026, 10, 1, tzinfo=timezone.utc)
+# Filled for every customer with at least one order.
+BUYER_FIELDS = (
+    "order_count", "total_spent", "first_order_at", "last_order_at", "recency_days", "rfm_r", "rfm_f",
+    "rfm_m", "rfm_segment", "value_segment", "value_tier", "churn_probability", "churn_risk",
+    "churn_reasons", "p_alive", "expected_orders_90d", "clv_12m", "lifecycle_stage", "loyalty_score",
+    "scores_updated_at",
+)
+
+
+@pytest.fixture(scope="module")
+def scored_db(django_db_setup, django_db_blocker):
+    """400 demo customers scored once by ``recompute_scores --sync --format json``."""
+    with django_db_blocker.unblock():
+        demo_seed(n_customers=400, seed=7, as_of=pd.Timestamp("2026-10-01"), flush=True)
+        out = StringIO()
+        call_command("recompute_scores", "--sync", "--as-of", "2026-10-01", "--format", "json", stdout=out)
+        yield json.loads(out.getvalue())
+        # Committed outside any test's transaction: leave the database as other tests expect it.
+        ScoreRun.objects.all().delete()
+        _flush()
+        get_user_model().objects.filter(username__in=DEMO_USERS).delete()
+
+
+@pytest.mark.django_db
+def test_full_run_fills_every_score_of_every_buyer(scored_db):
+    assert scored_db["status"] == "succeeded", scored_db["error"]
+    assert scored_db["counts"]["scored"] == Customer.objects.count() == 400
+    buyers = Customer.objects.filter(orders__status="completed", orders__ordered_at__lte=AS_OF).distinct()
+    assert buyers.count() > 300
+    for field in BUYER_FIELDS:
+        assert not buyers.filter(**{f"{field}__isnull": True}).exists(), field
+    prospects = Customer.objects.exclude(pk__in=buyers)
+    assert set(prospects.values_list("lifecycle_stage", flat=True)) <= {"prospect", "churned"}
+    with_feedback = Customer.objects.filter(feedback__isnull=False).distinct()
+    assert not with_feedback.filter(satisfaction_group__isnull=True).exists()
+    # Scores obey the ranges the database also enforces.
+    for customer in buyers.only(*BUYER_FIELDS)[:50]:
+        assert 1 <= customer.rfm_r <= 5 and 0 <= customer.churn_probability <= 1
+        assert isinstance(customer.churn_reasons, list)
+        assert all(set(r) == {"feature", "direction", "weight"} for r in customer.churn_reasons)
+
+
+@pytest.mark.django_db
+def test_run_reports_model_cards_against_baselines(scored_db):
+    models = scored_db["models"]
+    churn, loyalty, segments = models["churn"], models["loyalty"], models["segments"]
+    assert churn["roc_auc"] > 0.5 and "baseline_roc_auc" in churn
+    assert loyalty["roc_auc"] > loyalty["baseline_roc_auc"]
+    assert segments["silhouette"] > segments["baseline_silhouette"]
+    assert scored_db["timings"]["read"] >= 0 and "write" in scored_db["timings"]
+
+
+@pytest.mark.django_db
+def test_run_writes_recommendations_segments_rules_and_forecast(scored_db):
+    assert Recommendation.objects.count() == scored_db["counts"]["recommendations"] > 0
+    assert SegmentProfile.objects.count() >= 3
+    assert set(SegmentProfile.objects.values_list("label", flat=True)) >= {"high", "low"}
+    assert AssociationRule.objects.exists()
+    assert RevenueForecast.objects.filter(forecast__isnull=False).count() == 12
+    # Feedback is analysed once, on the record itself.
+    assert not Feedback.objects.exclude(text="").filter(sentiment_score__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_second_request_joins_the_active_run():
+    active = ScoreRun.objects.create(as_of=AS_OF, status="running",
+                                     lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    assert services.score_run_request(as_of=AS_OF).pk == active.pk
+    assert ScoreRun.objects.filter(status__in=ScoreRun.ACTIVE).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_abandoned_run_loses_its_lock():
+    stale = ScoreRun.objects.create(as_of=AS_OF, status="running",
+                                    lease_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    fresh = services.score_run_request(as_of=AS_OF)
+    stale.refresh_from_db()
+    assert fresh.pk != stale.pk
+    assert stale.status == "failed" and "lease" in stale.error
+
+
+@pytest.mark.django_db
+def test_a_failed_run_leaves_the_previous_scores_whole(scored_db, monkeypatch):
+    before = list(Customer.objects.order_by("pk").values_list("pk", "rfm_segment", "clv_12m", "churn_probability"))
+    recs_before = Recommendation.objects.count()
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full while writing")
+
+    # Fail in the middle of the write, after the new scores went into the customers table
+    # inside the write's transaction.
+    monkeypatch.setattr(services, "bulk_insert", explode)
+    with pytest.raises(RuntimeError):
+        services.score_run_request(as_of=AS_OF + timedelta(days=30), run_now=True)
+    run = ScoreRun.objects.first()
+    assert run.status == "failed" and "disk full" in run.error
+    after = list(Customer.objects.order_by("pk").values_list("pk", "rfm_segment", "clv_12m", "churn_probability"))
+    assert after == before
+    assert Recommendation.objects.count() == recs_before
