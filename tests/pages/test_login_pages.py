@@ -27,6 +27,6 @@ def test_anonymous_visitor_lands_on_login_and_gets_in(page, login, role_user, li
 
 def test_language_switcher_shows_chinese(page, login, role_user):
     login(role_user("Manager"))
-    page.select_option("#language", "zh-hans")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.select_option("#language", "zh-hans")
     assert page.locator("html").get_attribute("lang") == "zh-hans"
