@@ -9,6 +9,7 @@ PostgreSQL a COPY into a temporary table and a single ``UPDATE ... FROM``; elsew
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,7 +67,8 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame
 
 
-def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None) -> Frames:
+def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
+                with_products: bool = True) -> Frames:
     """Everything the engine needs up to ``as_of``, optionally for some customers only."""
     from customers.models import Feedback, Interaction, Order, OrderItem, Product
 
@@ -107,7 +109,8 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None) 
     items = _dates(items, "ordered_at")
     items["unit_price"] = items["unit_price"].astype(float)
 
-    products = _read(f"SELECT id, sku, name, category, price FROM {p}", F.PRODUCT_COLUMNS)
+    products = _read(f"SELECT id, sku, name, category, price FROM {p}"
+                     + ("" if with_products else " WHERE 1 = 0"), F.PRODUCT_COLUMNS)
     products["price"] = products["price"].astype(float)
 
     feedback = _read(
@@ -157,45 +160,52 @@ def _copy_value(value) -> str | None:
 
 
 @transaction.atomic
-def write_scores(scores: pd.DataFrame) -> int:
-    """Write ``scores`` (indexed by customer id, columns among SCORE_FIELDS) in one transaction.
+def write_rows(model, frame: pd.DataFrame) -> int:
+    """Update ``model`` rows from ``frame`` (indexed by primary key, columns named as fields).
 
-    JSON columns hold JSON text already (the caller serialises them). Returns rows written.
+    One statement on PostgreSQL (COPY into a temporary table, then ``UPDATE ... FROM``), batched
+    ``bulk_update`` elsewhere. JSON columns hold JSON text already. Returns rows written.
     """
-    columns = [c for c in scores.columns if c in SCORE_FIELDS]
-    if scores.empty:
+    if frame.empty:
         return 0
-    fields = {f.name: f for f in Customer._meta.fields}
+    fields = {f.name: f for f in model._meta.concrete_fields}
+    columns = list(frame.columns)
     if is_postgres():
+        stage = f"stage_{model._meta.db_table}"
         with connection.cursor() as cursor:
+            # A caller's outer transaction may already hold this temporary table.
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
             cursor.execute(
-                "CREATE TEMPORARY TABLE score_stage (id bigint PRIMARY KEY, "
-                + ", ".join(f"{c} {_sql_type(fields[c])}" for c in columns)
-                + ") ON COMMIT DROP")
-            with cursor.cursor.copy(f"COPY score_stage (id, {', '.join(columns)}) FROM STDIN") as copy:
-                for row in scores[columns].itertuples(index=True, name=None):
+                f"CREATE TEMPORARY TABLE {stage} (id bigint PRIMARY KEY, "
+                + ", ".join(f"{c} {_sql_type(fields[c])}" for c in columns) + ") ON COMMIT DROP")
+            with cursor.cursor.copy(f"COPY {stage} (id, {', '.join(columns)}) FROM STDIN") as copy:
+                for row in frame.itertuples(index=True, name=None):
                     copy.write_row([row[0], *(_copy_value(v) for v in row[1:])])
             cursor.execute(
-                f"UPDATE {_table(Customer)} AS c SET "
-                + ", ".join(f"{col} = s.{col}" for col in columns)
-                + " FROM score_stage AS s WHERE c.id = s.id")
+                f"UPDATE {_table(model)} AS t SET " + ", ".join(f"{c} = s.{c}" for c in columns)
+                + f" FROM {stage} AS s WHERE t.id = s.id")
             return cursor.rowcount
-    import json
-
+    json_columns = {c for c in columns if fields[c].get_internal_type() == "JSONField"}
     written = 0
-    records = scores[columns].to_dict("index")
-    batch: list[Customer] = []
-    for customer_id, values in records.items():
-        customer = Customer(pk=customer_id)
+    batch = []
+    for pk, values in frame.to_dict("index").items():
+        instance = model(pk=pk)
         for column, value in values.items():
             if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
                 value = None
             elif isinstance(value, pd.Timestamp):
                 value = _utc(value).to_pydatetime()
-            elif fields[column].get_internal_type() == "JSONField" and isinstance(value, str):
+            elif column in json_columns and isinstance(value, str):
                 value = json.loads(value)
-            setattr(customer, column, value)
-        batch.append(customer)
+            elif isinstance(value, np.generic):
+                value = value.item()
+            setattr(instance, column, value)
+        batch.append(instance)
     for start in range(0, len(batch), BULK_UPDATE_BATCH):
-        written += Customer.objects.bulk_update(batch[start:start + BULK_UPDATE_BATCH], columns)
+        written += model.objects.bulk_update(batch[start:start + BULK_UPDATE_BATCH], columns)
     return written
+
+
+def write_scores(scores: pd.DataFrame) -> int:
+    """Write customers' score fields (``scores`` indexed by customer id) in one transaction."""
+    return write_rows(Customer, scores[[c for c in scores.columns if c in SCORE_FIELDS]])

@@ -9,19 +9,25 @@ killed leaves the previous scores whole.
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 import traceback
+import zlib
 from datetime import datetime, timedelta
 
 import pandas as pd
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from analytics import adapter
 from analytics.engine.feedback import analyse_feedback
 from analytics.engine.pipeline import EngineSettings, run_engine
-from analytics.models import AssociationRule, Recommendation, RevenueForecast, ScoreRun, SegmentProfile
+from analytics.engine.incremental import ScoringSnapshot, rescore
+from analytics.models import (
+    AssociationRule, ModelArtifact, Recommendation, RevenueForecast, ScoreRun, SegmentProfile,
+)
 from customers.bulk import bulk_insert
 from customers.models import Feedback
 
@@ -90,17 +96,11 @@ def feedback_analyse_pending(*, feedback_ids: list[int] | None = None) -> int:
         return 0
     frame = pd.DataFrame(rows, columns=["feedback_id", "text", "rating"])
     analysed = analyse_feedback(frame)
-    updates = []
-    for feedback_id, values in analysed.iterrows():
-        score = values["sentiment_score"]
-        updates.append(Feedback(
-            pk=int(feedback_id), language=values["language"] or "",
-            sentiment_score=None if pd.isna(score) else float(max(-1.0, min(1.0, score))),
-            sentiment_label=values["sentiment_label"] or "",
-            complaint_reason=values["complaint_reason"] or ""))
-    Feedback.objects.bulk_update(updates, ["language", "sentiment_score", "sentiment_label",
-                                           "complaint_reason"], batch_size=adapter.BULK_UPDATE_BATCH)
-    return len(updates)
+    analysed["sentiment_score"] = analysed["sentiment_score"].clip(-1, 1)
+    for column in ("language", "sentiment_label", "complaint_reason"):
+        analysed[column] = analysed[column].fillna("")
+    return adapter.write_rows(Feedback, analysed[["language", "sentiment_score", "sentiment_label",
+                                                  "complaint_reason"]])
 
 
 def score_run_execute(*, run_id: int) -> ScoreRun:
@@ -203,9 +203,71 @@ def _write_results(run_id: int, output) -> dict[str, int]:
                 upper=None if pd.isna(row["upper"]) else float(row["upper"])))
     RevenueForecast.objects.bulk_create(points)
 
+    ModelArtifact.objects.exclude(run_id=run_id).delete()
+    if output.snapshot is not None:
+        ModelArtifact.objects.create(run_id=run_id, name=SNAPSHOT_ARTIFACT,
+                                     payload=zlib.compress(pickle.dumps(output.snapshot)))
+
     counts = {"scored": written, "segments": len(profiles), "recommendations": len(recs),
               "rules": len(rules), "forecast_months": len(points)}
     ScoreRun.objects.filter(pk=run_id).update(
         status=ScoreRun.Status.SUCCEEDED, finished_at=now, stage="done", progress=100,
         model_cards=output.cards, counts=counts)
     return counts
+
+
+# --- Incremental rescoring -------------------------------------------------------------------
+
+SNAPSHOT_ARTIFACT = "scoring_snapshot"
+# Events for one customer within this many seconds share one rescore: an order with ten lines
+# and its feedback arrive together, and the rescore reads whatever is committed when it runs.
+RESCORE_DEBOUNCE_SECONDS = 3
+_snapshot_cache: dict[int, ScoringSnapshot] = {}
+
+
+def customer_rescore_queue(*, customer_ids) -> None:
+    """Queue a rescore of these customers after the current transaction commits (debounced)."""
+    from analytics.tasks import customer_rescore
+
+    ids = sorted({int(i) for i in customer_ids})
+
+    def queue() -> None:
+        fresh = [i for i in ids if cache.add(f"rescore-pending:{i}", 1, RESCORE_DEBOUNCE_SECONDS)]
+        if fresh:
+            customer_rescore.apply_async(args=[fresh], countdown=0 if settings.CELERY_TASK_ALWAYS_EAGER
+                                         else RESCORE_DEBOUNCE_SECONDS)
+
+    transaction.on_commit(queue)
+
+
+def _latest_snapshot() -> tuple[int, ScoringSnapshot] | None:
+    artifact = (ModelArtifact.objects.filter(name=SNAPSHOT_ARTIFACT, run__status=ScoreRun.Status.SUCCEEDED)
+                .order_by("-run_id").only("run_id").first())
+    if artifact is None:
+        return None
+    if artifact.run_id not in _snapshot_cache:
+        payload = ModelArtifact.objects.values_list("payload", flat=True).get(pk=artifact.pk)
+        _snapshot_cache.clear()  # keep one snapshot in memory per process
+        _snapshot_cache[artifact.run_id] = pickle.loads(zlib.decompress(bytes(payload)))
+    return artifact.run_id, _snapshot_cache[artifact.run_id]
+
+
+def customer_rescore(*, customer_ids, as_of: datetime | None = None) -> int:
+    """Recompute RFM, CLV, churn, loyalty and lifecycle of a few customers with the stored models.
+
+    Returns the number of customers written; 0 when no full run has produced models yet.
+    """
+    latest = _latest_snapshot()
+    if latest is None:
+        return 0
+    run_id, snapshot = latest
+    for i in customer_ids:
+        cache.delete(f"rescore-pending:{int(i)}")
+    when = pd.Timestamp(as_of or _now()).tz_convert("UTC").tz_localize(None)
+    frames = adapter.read_frames(when, customer_ids=list(customer_ids), with_products=False)
+    if frames.customers.empty:
+        return 0
+    scores = rescore(snapshot, customers=frames.customers, orders=frames.orders,
+                     feedback=frames.feedback, interactions=frames.interactions, as_of=when)
+    scores["scores_updated_at"] = pd.Timestamp(_now())
+    return adapter.write_scores(scores)

@@ -14,6 +14,17 @@ def score_run_full(run_id: int) -> int:
     return run_id
 
 
+@shared_task
+def score_run_nightly() -> int:
+    """Beat's nightly full run; joins the active run instead of starting a second one."""
+    return services.score_run_request().pk
+
+
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def feedback_analyse(feedback_ids: list[int]) -> int:
     return services.feedback_analyse_pending(feedback_ids=feedback_ids)
+
+
+@shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+def customer_rescore(customer_ids: list[int]) -> int:
+    return services.customer_rescore(customer_ids=customer_ids)

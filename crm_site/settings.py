@@ -6,6 +6,7 @@ DATABASE_URL and CELERY_BROKER_URL (see README "Configuration").
 """
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -146,8 +147,14 @@ CELERY_TASK_TIME_LIMIT = env("CELERY_TASK_TIME_LIMIT", 3600, to_int)
 CELERY_TASK_SOFT_TIME_LIMIT = env("CELERY_TASK_SOFT_TIME_LIMIT", 3300, to_int)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# The periodic schedule lives here and only here.
-CELERY_BEAT_SCHEDULE: dict = {}
+# The periodic schedule lives here and only here (django-celery-beat copies it into its tables,
+# where an admin can pause it).
+CELERY_BEAT_SCHEDULE = {
+    "nightly-full-score-run": {
+        "task": "analytics.tasks.score_run_nightly",
+        "schedule": crontab(hour=env("SCORE_RUN_HOUR", 2, to_int), minute=0),
+    },
+}
 
 REDIS_URL = env("REDIS_URL", "")
 CACHES = {

@@ -29,6 +29,7 @@ between them is not unique; treat reasons as a conversation starter, not a causa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,11 @@ class ChurnResult:
 
     scores: pd.DataFrame
     card: ModelCard
+    # The production models and their input columns, kept so a single customer can be rescored
+    # between full runs (analytics.engine.incremental).
+    model: Any = None
+    logistic: Any = None
+    columns: tuple[str, ...] = ()
 
 
 def _candidates(seed: int) -> dict[str, object]:
@@ -235,7 +241,8 @@ def predict_churn(
                 "churn_rate_eval": float(y_eval.mean())},
         notes="baseline: recency rank (AUC, PR-AUC, lift); churn rate by recency decile (Brier)",
     )
-    return ChurnResult(scores=scores, card=card)
+    return ChurnResult(scores=scores, card=card, model=final_model, logistic=logistic,
+                       columns=tuple(x_final.columns))
 
 
 def _likely_complaint_reasons(

@@ -86,22 +86,36 @@ def _gap_stats(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return stats
 
 
+def _population_gap(own_gap: pd.Series) -> float:
+    gap = float(own_gap.median()) if own_gap.notna().any() else DEFAULT_TYPICAL_GAP_DAYS
+    return max(gap, MIN_TYPICAL_GAP_DAYS)
+
+
+def population_gap(orders: pd.DataFrame, *, as_of: pd.Timestamp) -> float:
+    """The typical gap between purchase days across all customers: the fallback rhythm."""
+    stats = _gap_stats(orders, pd.Timestamp(as_of))
+    return _population_gap(stats["median_gap"].clip(lower=MIN_TYPICAL_GAP_DAYS))
+
+
 def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Timestamp,
-                     p_alive: pd.Series | None = None) -> pd.DataFrame:
+                     p_alive: pd.Series | None = None,
+                     population_gap_days: float | None = None) -> pd.DataFrame:
     """Lifecycle stage for every row of ``customers``, indexed by customer_id.
 
     Columns: lifecycle_stage (one of ``LIFECYCLE_STAGES``), lifecycle_reason (which rule fired),
     purchase_days, recency_days (days from the last order to ``as_of``; NaN for prospects),
     typical_gap_days, gap_source ("own" | "population" | "" for prospects), p_alive (as given,
     NaN when unknown). Orders of customers missing from ``customers`` are ignored.
+    ``population_gap_days`` overrides the population's typical gap, for rescoring a few customers
+    with the figure of the last full run (see :func:`population_gap`).
     """
     as_of = pd.Timestamp(as_of)
     ids = pd.Index(customers["customer_id"].astype("int64"), name="customer_id")
     stats = _gap_stats(orders, as_of).reindex(ids)
 
     own_gap = stats["median_gap"].clip(lower=MIN_TYPICAL_GAP_DAYS)
-    population_gap = float(own_gap.median()) if own_gap.notna().any() else DEFAULT_TYPICAL_GAP_DAYS
-    population_gap = max(population_gap, MIN_TYPICAL_GAP_DAYS)
+    population_gap = (population_gap_days if population_gap_days is not None
+                      else _population_gap(own_gap))
     typical_gap = own_gap.fillna(population_gap)
     earlier_gap = stats["median_earlier_gap"].clip(lower=MIN_TYPICAL_GAP_DAYS).fillna(population_gap)
 

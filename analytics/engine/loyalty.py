@@ -15,6 +15,7 @@ calibrated with ``CalibratedClassifierCV`` since forest votes are known to be sq
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
@@ -40,6 +41,9 @@ class LoyaltyResult:
 
     scores: pd.DataFrame
     card: ModelCard
+    # Kept for rescoring one customer between full runs (analytics.engine.incremental).
+    model: Any = None
+    columns: tuple[str, ...] = ()
 
 
 def _forest(seed: int) -> CalibratedClassifierCV:
@@ -101,4 +105,4 @@ def predict_loyalty(
                 "repeat_rate_eval": float(y_eval.mean())},
         notes="baseline: order count so far (rank for AUC; repeat rate by frequency bin for Brier)",
     )
-    return LoyaltyResult(scores=scores, card=card)
+    return LoyaltyResult(scores=scores, card=card, model=final, columns=tuple(x_eval.columns))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import bundles, churn, clv, feedback, forecast, lifecycle, loyalty, recommend, rfm, segments
+from . import bundles, churn, clv, feedback, forecast, incremental, lifecycle, loyalty, recommend, rfm, segments
 
 # The score columns this module fills, named as the Customer model's score fields.
 SCORE_COLUMNS = [
@@ -52,6 +52,7 @@ class EngineOutput:
     cards: dict[str, dict[str, Any]]
     skipped: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
+    snapshot: incremental.ScoringSnapshot | None = None   # for rescoring between full runs
 
 
 ProgressCallback = Callable[[str, int], None]
@@ -158,7 +159,11 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
     for name, reason in skipped.items():
         cards[name] = {"name": name, "skipped": reason}
 
+    snapshot = incremental.snapshot_build(
+        orders=orders, as_of=as_of, rfm_table=table, clv_result=value, churn_result=churned,
+        loyalty_result=loyal, monthly_discount_rate=monthly_rate)
     return EngineOutput(
+        snapshot=snapshot,
         scores=scores,
         segment_profiles=segmented.profiles if segmented is not None else pd.DataFrame(),
         recommendations=recs.items if recs is not None else pd.DataFrame(),

@@ -115,3 +115,45 @@ def test_a_failed_run_leaves_the_previous_scores_whole(scored_db, monkeypatch):
     after = list(Customer.objects.order_by("pk").values_list("pk", "rfm_segment", "clv_12m", "churn_probability"))
     assert after == before
     assert Recommendation.objects.count() == recs_before
+
+
+@pytest.mark.django_db
+def test_a_new_order_rescores_its_customer_with_the_stored_models(scored_db, django_capture_on_commit_callbacks):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from customers.models import Order
+
+    customer = Customer.objects.filter(order_count__gte=2, status="active").order_by("-recency_days").first()
+    before = Customer.objects.get(pk=customer.pk)
+    assert before.recency_days > 30
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        Order.objects.create(customer=customer, ordered_at=timezone.now(), total_amount=Decimal("80.00"))
+    assert len(callbacks) == 1
+    after = Customer.objects.get(pk=customer.pk)
+    assert after.order_count == before.order_count + 1
+    assert after.recency_days == 0
+    assert after.rfm_r == 5
+    assert after.scores_updated_at > before.scores_updated_at
+    assert after.churn_probability < before.churn_probability
+    assert after.lifecycle_stage in ("active", "reactivated")
+
+
+@pytest.mark.django_db
+def test_an_order_rolled_back_queues_no_rescore(scored_db, django_capture_on_commit_callbacks):
+    from decimal import Decimal
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from customers.models import Order
+
+    customer = Customer.objects.filter(order_count__gte=1).first()
+    before = Customer.objects.values("order_count", "scores_updated_at").get(pk=customer.pk)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Order.objects.create(customer=customer, ordered_at=timezone.now(), total_amount=Decimal("5"))
+            raise RuntimeError("payment declined")
+    assert callbacks == []
+    assert Customer.objects.values("order_count", "scores_updated_at").get(pk=customer.pk) == before

@@ -1,0 +1,151 @@
+"""Rescore a few customers between full runs with the models the last full run fitted.
+
+A full run ends by freezing a :class:`ScoringSnapshot`: the population's sorted R, F and M
+values (so a new value finds its quintile without re-ranking everyone), the BG/NBD and
+Gamma-Gamma parameters, the CLV tier cut points, the population's typical purchase gap, and the
+fitted churn and loyalty models with their input columns. :func:`rescore` then recomputes RFM,
+CLV, p_alive, churn, loyalty and lifecycle for the customers whose history just changed, in
+milliseconds, without refitting anything. Value segments and satisfaction groups keep their
+last full-run values: they describe the customer's place among all others and are refreshed by
+the next full run.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import churn as churn_model
+from . import clv, lifecycle, rfm
+from .features import build_features, model_matrix
+
+N_BINS = rfm.N_SCORE_BINS
+
+
+@dataclass(frozen=True)
+class ScoringSnapshot:
+    as_of: pd.Timestamp
+    recency_sorted: np.ndarray
+    frequency_sorted: np.ndarray
+    monetary_sorted: np.ndarray
+    bgnbd: clv.BGNBDParams | None
+    gamma_gamma: clv.GammaGammaParams | None
+    mean_purchase_value: float
+    clv_cut_high: float
+    clv_cut_medium: float
+    monthly_discount_rate: float
+    population_gap_days: float
+    churn: Any = None
+    churn_logistic: Any = None
+    churn_columns: tuple[str, ...] = ()
+    loyalty: Any = None
+    loyalty_columns: tuple[str, ...] = ()
+
+
+def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.DataFrame | None,
+                   clv_result: clv.CLVResult | None, churn_result: Any, loyalty_result: Any,
+                   monthly_discount_rate: float) -> ScoringSnapshot:
+    """Freeze what a full run learned, for :func:`rescore`."""
+    table = rfm_table if rfm_table is not None else pd.DataFrame(
+        {"recency_days": [], "order_count": [], "total_spent": []})
+    if clv_result is not None:
+        values = clv_result.customers["clv"].to_numpy(dtype="float64")
+        high_share, medium_share = clv.HIGH_TIER_SHARE, clv.MEDIUM_TIER_SHARE
+        cut_high = float(np.quantile(values, 1 - high_share)) if len(values) else np.inf
+        cut_medium = float(np.quantile(values, 1 - high_share - medium_share)) if len(values) else np.inf
+    else:
+        cut_high = cut_medium = np.inf
+    amounts = orders["total_amount"].astype("float64")
+    return ScoringSnapshot(
+        as_of=pd.Timestamp(as_of),
+        recency_sorted=np.sort(table["recency_days"].to_numpy(dtype="float64")),
+        frequency_sorted=np.sort(table["order_count"].to_numpy(dtype="float64")),
+        monetary_sorted=np.sort(table["total_spent"].to_numpy(dtype="float64")),
+        bgnbd=clv_result.bgnbd if clv_result is not None else None,
+        gamma_gamma=clv_result.gamma_gamma if clv_result is not None else None,
+        mean_purchase_value=float(amounts.mean()) if len(amounts) else 0.0,
+        clv_cut_high=cut_high, clv_cut_medium=cut_medium,
+        monthly_discount_rate=monthly_discount_rate,
+        population_gap_days=lifecycle.population_gap(orders, as_of=as_of),
+        churn=getattr(churn_result, "model", None),
+        churn_logistic=getattr(churn_result, "logistic", None),
+        churn_columns=tuple(getattr(churn_result, "columns", ())),
+        loyalty=getattr(loyalty_result, "model", None),
+        loyalty_columns=tuple(getattr(loyalty_result, "columns", ())),
+    )
+
+
+def _quintile(population: np.ndarray, values: np.ndarray, *, higher_is_better: bool) -> np.ndarray:
+    """Score 1..5 by the share of the population a value beats (or, for recency, undercuts)."""
+    if len(population) == 0:
+        return np.full(len(values), 3, dtype="int64")
+    if higher_is_better:
+        beaten = np.searchsorted(population, values, side="left")
+    else:
+        beaten = len(population) - np.searchsorted(population, values, side="right")
+    return np.clip(1 + (N_BINS * beaten) // len(population), 1, N_BINS).astype("int64")
+
+
+def _matrix(features: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    # A few customers lack most one-hot levels; absent levels are zero, as in the full run.
+    return model_matrix(features).reindex(columns=list(columns), fill_value=0.0)
+
+
+def rescore(snapshot: ScoringSnapshot, *, customers: pd.DataFrame, orders: pd.DataFrame,
+            feedback: pd.DataFrame, interactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Score columns (as in :data:`analytics.engine.pipeline.SCORE_COLUMNS`) for ``customers``."""
+    as_of = pd.Timestamp(as_of)
+    ids = pd.Index(customers["customer_id"].astype("int64"), name="customer_id")
+    out = pd.DataFrame(index=ids)
+
+    table = rfm.rfm_scores(orders, as_of=as_of) if len(orders) else pd.DataFrame()
+    if not table.empty:
+        for column in ("order_count", "total_spent", "first_order_at", "last_order_at"):
+            out.loc[table.index, column] = table[column]
+        out.loc[table.index, "recency_days"] = np.floor(table["recency_days"]).astype("int64")
+        r = _quintile(snapshot.recency_sorted, table["recency_days"].to_numpy(), higher_is_better=False)
+        f = _quintile(snapshot.frequency_sorted, table["order_count"].to_numpy(dtype="float64"),
+                      higher_is_better=True)
+        m = _quintile(snapshot.monetary_sorted, table["total_spent"].to_numpy(), higher_is_better=True)
+        out.loc[table.index, "rfm_r"], out.loc[table.index, "rfm_f"], out.loc[table.index, "rfm_m"] = r, f, m
+        out.loc[table.index, "rfm_segment"] = [rfm.RF_SEGMENTS[(a, b)] for a, b in zip(r, f)]
+
+    p_alive = None
+    if snapshot.bgnbd is not None and not table.empty:
+        summary = clv.clv_summary(orders, as_of=as_of, time_unit_days=snapshot.bgnbd.time_unit_days)
+        p_alive = clv.bgnbd_p_alive(snapshot.bgnbd, summary)
+        if snapshot.gamma_gamma is not None:
+            spend = clv.gamma_gamma_expected_spend(snapshot.gamma_gamma, summary)
+        else:
+            spend = pd.Series(snapshot.mean_purchase_value, index=summary.index)
+        value = clv.clv_from_models(snapshot.bgnbd, spend, summary,
+                                    monthly_discount_rate=snapshot.monthly_discount_rate).clip(lower=0)
+        out.loc[summary.index, "p_alive"] = p_alive.clip(0, 1)
+        out.loc[summary.index, "clv_12m"] = value.round(2)
+        out.loc[summary.index, "value_tier"] = np.where(
+            value >= snapshot.clv_cut_high, "high", np.where(value >= snapshot.clv_cut_medium, "medium", "low"))
+        out.loc[summary.index, "expected_orders_90d"] = clv.bgnbd_conditional_expected_purchases(
+            snapshot.bgnbd, summary, 90 / snapshot.bgnbd.time_unit_days)
+
+    if (snapshot.churn is not None or snapshot.loyalty is not None) and not table.empty:
+        features = build_features(customers=customers, orders=orders, feedback=feedback,
+                                  interactions=interactions, cutoff=as_of)
+        buyers = features.loc[features["frequency"] > 0]
+        if snapshot.churn is not None and len(buyers):
+            x = _matrix(buyers, snapshot.churn_columns)
+            probability = pd.Series(snapshot.churn.predict_proba(x)[:, 1], index=x.index)
+            out.loc[x.index, "churn_probability"] = probability.clip(0, 1)
+            out.loc[x.index, "churn_risk"] = churn_model.risk_band(probability)
+            reasons = churn_model.churn_reasons(snapshot.churn_logistic, x)
+            out.loc[x.index, "churn_reasons"] = [json.dumps(r) for r in reasons]
+        if snapshot.loyalty is not None and len(buyers):
+            x = _matrix(buyers, snapshot.loyalty_columns)
+            out.loc[x.index, "loyalty_score"] = np.clip(snapshot.loyalty.predict_proba(x)[:, 1], 0, 1)
+
+    stages = lifecycle.lifecycle_stages(customers, orders, as_of=as_of, p_alive=p_alive,
+                                        population_gap_days=snapshot.population_gap_days)
+    out["lifecycle_stage"] = stages["lifecycle_stage"]
+    return out
