@@ -166,6 +166,25 @@ def _fit_predict(history: pd.Series, horizon: int, interval: float, method: str)
     return frame
 
 
+def _naive_forecast(history: pd.Series, horizon: int, interval: float, method: str) -> pd.DataFrame:
+    """The baseline as a forecast with an interval.
+
+    Seasonal naive is a seasonal random walk, y(t) = y(t-12) + e: within a year ahead the error
+    is one year-over-year change, so the band is z * sd(year-over-year changes), flat.
+    """
+    if method != "holt_winters_seasonal":
+        return _fit_predict(history, horizon, interval, "naive")
+    values = history.to_numpy(dtype="float64")
+    mean = _baseline_forecast(history, horizon, method)
+    sigma = float(np.std(values[SEASON_LENGTH:] - values[:-SEASON_LENGTH], ddof=1))
+    steps_years = np.ceil(np.arange(1, horizon + 1) / SEASON_LENGTH)
+    half = float(norm.ppf(0.5 + interval / 2)) * sigma * np.sqrt(steps_years)
+    frame = pd.DataFrame({"forecast": mean, "lower": mean - half, "upper": mean + half},
+                         index=_future_index(history, horizon)).clip(lower=0.0)
+    frame.index.name = "month"
+    return frame
+
+
 def _baseline_forecast(history: pd.Series, horizon: int, method: str) -> np.ndarray:
     """Seasonal-naive (same month last year) for seasonal models, else the last value."""
     values = history.to_numpy(dtype="float64")
@@ -232,6 +251,16 @@ def forecast_revenue(
     forecast = _fit_predict(history, horizon, interval, method)
     metrics, baseline, backtest = _backtest(history, interval)
     params.update(backtest)
+    if metrics and baseline and np.isfinite(metrics["mape"]) and metrics["mape"] > baseline["mape"]:
+        # The model lost its own backtest to the naive forecast: serve the naive one, and say so.
+        # (Seen on seasonal data with under two years of history, where a trend-only model
+        # cannot follow the season.)
+        forecast = _naive_forecast(history, horizon, interval, method)
+        params["served"] = "seasonal_naive" if method == "holt_winters_seasonal" else "naive"
+        params["served_because"] = "the model's holdout MAPE was worse than the baseline's"
+        method = params["served"]
+    else:
+        params["served"] = method
     notes = (
         "Holdout MAPE over months with revenue; baseline = seasonal naive for the seasonal model, "
         "last value otherwise. Intervals: closed-form ETS(A,*,*) prediction intervals."

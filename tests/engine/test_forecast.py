@@ -133,3 +133,13 @@ def test_negative_forecasts_are_clipped():
     assert result.forecast["forecast"].iloc[0] > 0
     assert result.forecast["forecast"].iloc[-1] == 0.0  # the falling trend crosses zero, clipped
     assert (result.forecast.fillna(0) >= 0).all().all()
+
+
+def test_a_model_that_loses_its_backtest_serves_the_naive_forecast():
+    # Seasonal data with under two years of history: the trend-only model cannot follow the season.
+    orders = synthetic_orders(20, seed=3, trend=0.0, season=3000.0, noise=100.0)
+    result = forecast_revenue(orders, as_of=as_of_after(20))
+    assert result.card.metrics["mape"] > result.card.baseline["mape"]
+    assert result.card.params["served"] == result.method == "naive"
+    assert np.allclose(result.forecast["forecast"], result.history.iloc[-1])
+    assert (result.forecast["upper"] > result.forecast["lower"]).all()
