@@ -47,6 +47,7 @@ from .features import (
     binned_rate_baseline,
     build_features,
     feature_label,
+    fit_sample,
     labelled_snapshot,
     model_matrix,
     top_decile_lift,
@@ -196,6 +197,9 @@ def predict_churn(
     for name, y in (("fit", y_fit), ("evaluation", y_eval)):
         if y.nunique() < 2:
             raise ValueError(f"the {name} window has only one class; not enough history to fit churn")
+    n_fit_available = len(x_fit)
+    x_fit, y_fit = fit_sample(x_fit, y_fit, seed=seed)
+    x_train, y_train = fit_sample(x_final, y_final, seed=seed)
 
     candidate_auc = {}
     for name, model in _candidates(seed).items():
@@ -215,8 +219,8 @@ def predict_churn(
     )
 
     # Production fit: the latest window with a complete label.
-    final_model = _calibrated(base_model, len(x_final)).fit(x_final, y_final)
-    logistic = clone(_candidates(seed)["logistic_regression"]).fit(x_final, y_final)
+    final_model = _calibrated(base_model, len(x_train)).fit(x_train, y_train)
+    logistic = clone(_candidates(seed)["logistic_regression"]).fit(x_train, y_train)
     features_now = build_features(**frames, cutoff=as_of)
     x_now = model_matrix(features_now.loc[features_now["frequency"] > 0])[x_final.columns]
 
@@ -237,7 +241,8 @@ def predict_churn(
         baseline=baseline,
         params={"label": label, "horizon_days": horizon_days, "candidate_roc_auc": candidate_auc,
                 "calibration": calibrated.method, "holdout": holdout, "seed": seed,
-                "n_fit": int(len(x_fit)), "n_eval": int(len(x_eval)),
+                "n_fit": int(len(x_fit)), "n_fit_available": int(n_fit_available),
+                "n_eval": int(len(x_eval)),
                 "churn_rate_eval": float(y_eval.mean())},
         notes="baseline: recency rank (AUC, PR-AUC, lift); churn rate by recency decile (Brier)",
     )

@@ -22,7 +22,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from .features import binned_rate_baseline, build_features, labelled_snapshot, model_matrix
+from .features import binned_rate_baseline, build_features, fit_sample, labelled_snapshot, model_matrix
 from .frames import ModelCard
 
 LOYALTY_HORIZON_DAYS = 90
@@ -78,6 +78,8 @@ def predict_loyalty(
         if y.nunique() < 2:
             raise ValueError(f"the {name} window has only one class; not enough history to fit loyalty")
 
+    n_fit_available = len(x_fit)
+    x_fit, y_fit = fit_sample(x_fit, y_fit, seed=seed)
     model = _forest(seed).fit(x_fit, y_fit)
     p_eval = model.predict_proba(x_eval[x_fit.columns])[:, 1]
     metrics = {
@@ -91,7 +93,7 @@ def predict_loyalty(
         ),
     }
 
-    final = _forest(seed).fit(x_eval, y_eval)
+    final = _forest(seed).fit(*fit_sample(x_eval, y_eval, seed=seed))
     features_now = build_features(**frames, cutoff=as_of)
     x_now = model_matrix(features_now.loc[features_now["frequency"] > 0])[x_eval.columns]
     scores = pd.DataFrame({"loyalty_score": final.predict_proba(x_now)[:, 1]}, index=x_now.index)
@@ -101,7 +103,8 @@ def predict_loyalty(
         metrics=metrics,
         baseline=baseline,
         params={"horizon_days": horizon_days, "seed": seed, **{k: v for k, v in FOREST_PARAMS.items()},
-                "calibration": CALIBRATION_METHOD, "n_fit": int(len(x_fit)), "n_eval": int(len(x_eval)),
+                "calibration": CALIBRATION_METHOD, "n_fit": int(len(x_fit)),
+                "n_fit_available": int(n_fit_available), "n_eval": int(len(x_eval)),
                 "repeat_rate_eval": float(y_eval.mean())},
         notes="baseline: order count so far (rank for AUC; repeat rate by frequency bin for Brier)",
     )
