@@ -152,11 +152,15 @@ def _utc(value: pd.Timestamp) -> pd.Timestamp:
 
 
 def _copy_value(value) -> str | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, pd.Timestamp):
         return _utc(value).isoformat()
     return str(value)
+
+
+_INTEGER_FIELDS = {"IntegerField", "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField",
+                   "BigIntegerField"}
 
 
 @transaction.atomic
@@ -170,6 +174,11 @@ def write_rows(model, frame: pd.DataFrame) -> int:
         return 0
     fields = {f.name: f for f in model._meta.concrete_fields}
     columns = list(frame.columns)
+    integers = [c for c in columns if fields[c].get_internal_type() in _INTEGER_FIELDS]
+    if integers:
+        # Frames assembled column by column hold counts as floats (3.0), which an integer
+        # column refuses to COPY; nullable Int64 keeps the gaps as NULL.
+        frame = frame.astype({c: "Int64" for c in integers})
     if is_postgres():
         stage = f"stage_{model._meta.db_table}"
         with connection.cursor() as cursor:
@@ -191,7 +200,8 @@ def write_rows(model, frame: pd.DataFrame) -> int:
     for pk, values in frame.to_dict("index").items():
         instance = model(pk=pk)
         for column, value in values.items():
-            if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+            if value is None or value is pd.NaT or value is pd.NA or (
+                    isinstance(value, float) and np.isnan(value)):
                 value = None
             elif isinstance(value, pd.Timestamp):
                 value = _utc(value).to_pydatetime()

@@ -87,42 +87,54 @@ def role_user(db, django_user_model):
     return make
 
 
+def start_worker(*extra: str, log_name: str = "celery-worker-test.log") -> subprocess.Popen:
+    """Start a real ``celery worker`` bound to the test database; wait until it answers a ping."""
+    from django.db import connection
+
+    from crm_site.celery import app
+
+    db = connection.settings_dict
+    database_url = (f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+                    f"{db['PORT'] or 5432}/{db['NAME']}")
+    env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    log = open(ROOT / log_name, "w")  # noqa: SIM115 - the process owns it until it exits
+    hostname = f"pytest-{log_name.split('.')[0]}@%h"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "crm_site", "worker", "--loglevel=INFO",
+         f"--hostname={hostname}", "--without-gossip", "--without-mingle", *extra],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    expected = hostname.replace("%h", socket.gethostname())
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            pytest.fail(f"the Celery worker exited with {worker.returncode}; see {log.name}")
+        if any(expected in reply for reply in app.control.ping(timeout=1)):
+            return worker
+    worker.terminate()
+    pytest.fail("the Celery worker did not answer a ping within 60 s")
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker):
     """A real ``celery worker`` process bound to the test database, for ``services`` tests."""
     missing = services_missing()
     if missing:
         unavailable(missing)
-    from django.db import connection
-
     from crm_site.celery import app
 
-    db = connection.settings_dict
-    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
     app.control.purge()
-    log = open(ROOT / "celery-worker-test.log", "w")  # noqa: SIM115 - closed below
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crm_site", "worker", "--loglevel=INFO",
-         "--concurrency=2", "--hostname=pytest@%h", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            pytest.fail(f"the Celery worker exited with {worker.returncode}; see {log.name}")
-        if app.control.ping(timeout=1):
-            break
-    else:
-        worker.terminate()
-        pytest.fail("the Celery worker did not answer a ping within 60 s")
+    worker = start_worker("--concurrency=2")
     yield worker
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-    log.close()
+    stop_worker(worker)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,16 @@ from customers.models import Customer
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _roles():
+    """Transactional tests flush every table, the role groups the demo logins need included."""
+    from django.apps import apps
+
+    from customers.roles import sync_roles
+
+    sync_roles(apps)
+
+
 def _wait_for(run_id: int, timeout: float = 240) -> ScoreRun:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -62,3 +72,73 @@ def test_concurrent_requests_make_one_run(celery_worker_process):
     assert len(set(ids)) == 1
     assert ScoreRun.objects.count() == 1
     _wait_for(ids[0])
+
+
+def test_killing_the_worker_mid_run_leaves_the_old_scores(celery_worker_process):
+    """A worker killed during a run: old scores intact, the run taken over once its lease ends."""
+    import os
+    import signal
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.tasks import score_run_full
+    from tests.conftest import start_worker, stop_worker
+
+    demo_seed(n_customers=300, seed=9, as_of=pd.Timestamp("2026-10-01"))
+    first = services.score_run_request(run_now=True)
+    assert first.status == ScoreRun.Status.SUCCEEDED
+    before = list(Customer.objects.order_by("pk").values_list("pk", "clv_12m", "churn_probability",
+                                                               "scores_updated_at"))
+
+    # A worker of its own, on its own queue, running tasks in its main process (solo pool) so
+    # that SIGKILL stops the run mid-way like a crashed machine would.
+    victim = start_worker("--pool=solo", "--queues=kill-test", log_name="celery-worker-kill.log")
+    run = ScoreRun.objects.create(as_of=timezone.now(), lease_expires_at=timezone.now() + timedelta(minutes=5))
+    score_run_full.apply_async(args=[run.pk], queue="kill-test")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status == ScoreRun.Status.RUNNING and run.progress >= 5:
+            break
+        time.sleep(0.2)
+    else:
+        stop_worker(victim)
+        pytest.fail(f"the run never got going: {run.status} {run.stage}")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+
+    run.refresh_from_db()
+    assert run.status == ScoreRun.Status.RUNNING  # nobody will finish it ...
+    after = list(Customer.objects.order_by("pk").values_list("pk", "clv_12m", "churn_probability",
+                                                              "scores_updated_at"))
+    assert after == before  # ... and nothing of it is visible
+
+    # Its lease runs out; the next request takes over and the shared worker completes a new run.
+    ScoreRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    fresh = services.score_run_request()
+    run.refresh_from_db()
+    assert run.status == ScoreRun.Status.FAILED and "lease" in run.error
+    assert _wait_for(fresh.pk).status == ScoreRun.Status.SUCCEEDED
+
+
+def test_a_new_order_is_scored_by_the_worker_within_seconds(celery_worker_process):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from customers.models import Order
+
+    demo_seed(n_customers=300, seed=11, as_of=pd.Timestamp("2026-10-01"))
+    assert services.score_run_request(run_now=True).status == ScoreRun.Status.SUCCEEDED
+    customer = Customer.objects.filter(order_count__gte=2, status="active").order_by("-recency_days").first()
+    before = customer.order_count
+    Order.objects.create(customer=customer, ordered_at=timezone.now(), total_amount=Decimal("42.00"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        customer.refresh_from_db()
+        if customer.order_count == before + 1:
+            break
+        time.sleep(0.2)
+    assert customer.order_count == before + 1, "the worker did not rescore the customer in 30 s"
+    assert customer.recency_days == 0
