@@ -27,6 +27,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.import_data",
         *(f"campaigns.{a}_campaign" for a in CRUD),
         "campaigns.view_campaignmember", "analytics.view_scorerun",
+        "analytics.view_associationrule",
     ],
     SERVICE: [
         "customers.view_customer", "customers.view_order", "customers.view_orderitem",

@@ -1,23 +1,199 @@
-"""Staff pages for customers."""
+"""Staff pages for customers: the dashboard, the customer list with its CSV export, and the
+customer 360. Views parse input, call a selector or a service, and render."""
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import csv
+from functools import wraps
 
-from .models import Customer, Feedback, Order
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from . import selectors
+from .forms import CustomerFilter, InteractionForm
+from .models import Customer, Level, RfmSegment
+from .navigation import user_may
+from .services import interaction_log
+
+PAGE_SIZE = 50
+# Rows fetched per database round trip while streaming an export: large enough to keep the
+# query count low, small enough to keep memory flat on a million-row list.
+EXPORT_CHUNK = 2000
+PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777",
+           "#65a30d", "#ea580c", "#475569"]
+LEVEL_COLOURS = {"high": "#dc2626", "medium": "#f59e0b", "low": "#16a34a"}
+
+
+def page_permission(page: str):
+    """403 unless the user holds one of the permissions named for ``page`` in navigation."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not user_may(request.user, page):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def chart(kind: str, labels, datasets: list[dict], **options) -> dict:
+    """A Chart.js configuration (rendered with json_script, drawn by static/js/charts.js)."""
+    for i, dataset in enumerate(datasets):
+        dataset["label"] = str(dataset.get("label", ""))
+        dataset.setdefault("backgroundColor", PALETTE[i % len(PALETTE)])
+        dataset.setdefault("borderColor", dataset["backgroundColor"])
+    return {"type": kind, "data": {"labels": [str(label) for label in labels], "datasets": datasets},
+            "options": options}
+
+
+def choice_labels(choices, keys) -> list[str]:
+    names = dict(choices)
+    return [str(names.get(k, k)) for k in keys]
+
+
+def level_chart(field: str, label: str) -> dict | None:
+    keys, counts = selectors.counts_by(field, ["high", "medium", "low"])
+    if not keys:
+        return None
+    return chart("doughnut", choice_labels(Level.choices, keys), [
+        {"label": label, "data": counts, "backgroundColor": [LEVEL_COLOURS[k] for k in keys]}])
+
+
+def dashboard_charts() -> dict:
+    from analytics.selectors import latest_forecast
+    from analytics.views import forecast_chart
+
+    charts = {}
+    keys, counts = selectors.counts_by("rfm_segment", selectors.RFM_ORDER)
+    if keys:
+        charts["rfm"] = chart("bar", choice_labels(RfmSegment.choices, keys),
+                              [{"label": _("Customers"), "data": counts}], indexAxis="y")
+    charts["value"] = level_chart("value_segment", _("Customers"))
+    labels, counts = selectors.probability_histogram("churn_probability")
+    if any(counts):
+        charts["churn"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
+                                                 "backgroundColor": "#dc2626"}])
+    labels, counts = selectors.clv_histogram()
+    if any(counts):
+        charts["clv"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
+                                               "backgroundColor": "#16a34a"}])
+    rows = latest_forecast()
+    if rows:
+        charts["forecast"] = forecast_chart(rows)
+    months = selectors.sentiment_by_month()
+    if months:
+        charts["sentiment"] = chart("line", [m["month"].strftime("%Y-%m") for m in months], [
+            {"label": _("Mean sentiment (−1 to 1)"), "data": [round(m["mean"], 3) for m in months]}],
+            scales={"y": {"min": -1, "max": 1}})
+    return {k: v for k, v in charts.items() if v}
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The landing page: headline counts and the latest score time."""
-    customers = Customer.objects.live().aggregate(
-        total=Count("id"),
-        scored=Count("id", filter=Q(scores_updated_at__isnull=False)),
-        scores_updated_at=Max("scores_updated_at"),
-    )
+    """The dashboard: headline figures with their change, the score charts, the last run."""
+    from analytics.models import ScoreRun
+
     context = {
-        "customers": customers,
-        "order_count": Order.objects.count(),
-        "feedback_count": Feedback.objects.count(),
+        "kpis": selectors.dashboard_kpis(),
+        "charts": dashboard_charts(),
+        "last_run": ScoreRun.objects.select_related("requested_by").first(),
+        "scores_updated_at": selectors.scores_updated_at(),
     }
     return render(request, "home.html", context)
+
+
+def _filtered(request: HttpRequest) -> CustomerFilter:
+    return CustomerFilter(request.GET or None, queryset=Customer.objects.live().select_related("owner"),
+                          user=request.user)
+
+
+@page_permission("customers")
+def customer_list(request: HttpRequest) -> HttpResponse:
+    filterset = _filtered(request)
+    paginator = Paginator(filterset.qs, PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    status = 400 if filterset.is_bound and filterset.form.errors else 200
+    return render(request, "customers/list.html", {
+        "filter": filterset, "page": page, "may_pii": selectors.can_view_pii(request.user),
+        "total": paginator.count,
+    }, status=status)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@page_permission("export")
+def customer_export(request: HttpRequest) -> HttpResponse:
+    """The filtered list as CSV; contact columns only for users who may see them."""
+    filterset = _filtered(request)
+    if filterset.is_bound and not filterset.form.is_valid():
+        return HttpResponse("\n".join(f"{field}: {' '.join(errors)}"
+                                      for field, errors in filterset.form.errors.items()),
+                            status=400, content_type="text/plain; charset=utf-8")
+    columns = ["id", "external_id", "name"]
+    if selectors.can_view_pii(request.user):
+        columns += ["email", "phone", "birth_date"]
+    columns += ["city", "region", "country", "marketing_consent", "order_count", "total_spent",
+                "last_order_at", "recency_days", "rfm_segment", "value_segment", "value_tier",
+                "churn_probability", "churn_risk", "clv_12m", "p_alive", "lifecycle_stage",
+                "loyalty_score", "sentiment_score"]
+    rows = filterset.qs.values_list(*columns).iterator(chunk_size=EXPORT_CHUNK)
+    writer = csv.writer(_Echo())
+
+    def stream():
+        yield "\ufeff"  # a byte-order mark so spreadsheet programs read the Chinese names as UTF-8
+        yield writer.writerow(columns)
+        for row in rows:
+            yield writer.writerow(["" if v is None else v for v in row])
+
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
+    return response
+
+
+@page_permission("customers")
+@require_http_methods(["GET", "POST"])
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        customer = selectors.customer_360(pk=pk)
+    except Customer.DoesNotExist:
+        raise Http404(_("No customer with id %(id)s.") % {"id": pk}) from None
+    form = InteractionForm()
+    status = 200
+    if request.method == "POST":
+        if not user_may(request.user, "log_interaction"):
+            raise PermissionDenied
+        form = InteractionForm(request.POST)
+        if form.is_valid():
+            try:
+                interaction_log(customer=customer, staff=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, _("Interaction logged."))
+                return redirect("customers:detail", pk=customer.pk)
+        status = 400
+    may_pii = selectors.can_view_pii(request.user)
+    contact = {
+        "email": customer.email if may_pii else selectors.mask_email(customer.email),
+        "phone": customer.phone if may_pii else selectors.mask_phone(customer.phone),
+        "birth_date": customer.birth_date if may_pii else ("****-**-**" if customer.birth_date else ""),
+    }
+    orders = list(customer.orders.all())
+    return render(request, "customers/detail.html", {
+        "customer": customer, "contact": contact, "may_pii": may_pii, "form": form,
+        "orders": orders, "feedback": list(customer.feedback.all()),
+        "interactions": list(customer.interactions.all()),
+        "recommendations": list(customer.recommendations.all()),
+        "churn_text": selectors.churn_explanation(customer),
+        "usual_gap": selectors.usual_gap_days(customer),
+        "reasons": [selectors.reason_label(r) for r in (customer.churn_reasons or [])],
+    }, status=status)

@@ -20,7 +20,7 @@ def test_anonymous_visitor_lands_on_login_and_gets_in(page, login, role_user, li
 
     login(user)
     assert page.url == live_server.url + "/"
-    assert page.locator("#kpi-customers").inner_text() == "1"
+    assert page.locator("#kpi-customers .value").inner_text() == "1"
     assert "No scores yet" in page.content()
     page.screenshot(path=str(tmp_path / "home.png"))
 

@@ -1,0 +1,188 @@
+"""Reads for the analytics pages. Results come from the latest successful full run (each result
+row keeps its run id); customer figures come from the score fields. A fixed number of queries
+per page, whatever the number of customers."""
+from __future__ import annotations
+
+from collections import Counter
+
+from django.core.cache import cache
+from django.db.models import Avg, Count, F, Q, Sum
+from django.db.models.functions import Mod
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from customers.models import Customer, Feedback, Product
+
+from .models import AssociationRule, RevenueForecast, ScoreRun, SegmentProfile
+
+# Plain-language playbook per RFM segment (after the usual RFM segment guides, e.g. Putler's
+# "RFM analysis for successful customer segmentation").
+RFM_STRATEGIES = {
+    "Champions": gettext_lazy("Reward them: early access, loyalty perks, ask for reviews and referrals."),
+    "Loyal Customers": gettext_lazy("Upsell higher-value products and enrol them in the loyalty programme."),
+    "Potential Loyalists": gettext_lazy("Offer membership or a loyalty programme; recommend related products."),
+    "New Customers": gettext_lazy("Onboard them well: a welcome series and a reason for the second order."),
+    "Promising": gettext_lazy("Build awareness: free trials, samples, a small first-repeat incentive."),
+    "Need Attention": gettext_lazy("Time-limited offers based on their past purchases."),
+    "About to Sleep": gettext_lazy("Share popular products and a modest discount to reconnect."),
+    "At Risk": gettext_lazy("Personal win-back: a call or email, renewals, helpful resources."),
+    "Can't Lose Them": gettext_lazy("Win them back with a strong offer; talk to them and ask what went wrong."),
+    "Hibernating": gettext_lazy("Low-cost reactivation; otherwise do not spend much on them."),
+}
+# Customers sampled for the p_alive vs frequency scatter: enough to see the shape, small enough
+# for the browser to draw quickly.
+SCATTER_SAMPLE = 600
+# Feedback texts read for the word clouds: the most recent ones tell what customers say now.
+WORDCLOUD_TEXTS = 5000
+CACHE_SECONDS = 3600
+
+
+def latest_run() -> ScoreRun | None:
+    return ScoreRun.objects.filter(kind=ScoreRun.Kind.FULL, status=ScoreRun.Status.SUCCEEDED).first()
+
+
+def latest_forecast() -> list[RevenueForecast]:
+    run = latest_run()
+    return list(RevenueForecast.objects.filter(run=run)) if run else []
+
+
+def segment_profiles(run: ScoreRun | None) -> list[SegmentProfile]:
+    return list(SegmentProfile.objects.filter(run=run)) if run else []
+
+
+def rfm_grid() -> dict:
+    """Customers per (R, F) score, as rows R=5..1 by columns F=1..5, with the largest cell."""
+    cells = {(r, f): n for r, f, n in Customer.objects.live().filter(rfm_r__isnull=False, rfm_f__isnull=False)
+             .values_list("rfm_r", "rfm_f").annotate(n=Count("id")).values_list("rfm_r", "rfm_f", "n")}
+    top = max(cells.values(), default=0)
+    rows = [{"r": r, "cells": [{"f": f, "n": cells.get((r, f), 0),
+                                "alpha": round(cells.get((r, f), 0) / top, 2) if top else 0}
+                               for f in range(1, 6)]} for r in range(5, 0, -1)]
+    return {"rows": rows, "max": top}
+
+
+def rfm_segment_summary() -> list[dict]:
+    """Per RFM segment: customers, mean CLV, mean churn probability, and what to do."""
+    from customers.models import RfmSegment
+
+    rows = {row["rfm_segment"]: row for row in Customer.objects.live().filter(rfm_segment__isnull=False)
+            .values("rfm_segment").annotate(n=Count("id"), clv=Avg("clv_12m"), churn=Avg("churn_probability"),
+                                            spent=Sum("total_spent"))}
+    return [{"key": seg.value, "label": seg.label, "strategy": RFM_STRATEGIES[seg.value], **rows[seg.value]}
+            for seg in RfmSegment if seg.value in rows]
+
+
+def top_churn_reasons(run: ScoreRun | None, *, limit: int = 10) -> list[tuple[str, str, int]]:
+    """The reasons most often named for customers at medium or high risk: (feature, direction,
+    customers). Counted from the stored reason lists in one streamed query, cached per run."""
+    key = f"analytics:churn-reasons:{run.pk if run else 0}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    counter: Counter = Counter()
+    reasons = (Customer.objects.live().filter(churn_risk__in=["high", "medium"])
+               .exclude(churn_reasons__isnull=True).values_list("churn_reasons", flat=True))
+    for customer_reasons in reasons.iterator(chunk_size=5000):
+        for reason in customer_reasons or []:
+            counter[(reason.get("feature", ""), reason.get("direction", ""))] += 1
+    result = [(feature, direction, n) for (feature, direction), n in counter.most_common(limit)]
+    cache.set(key, result, CACHE_SECONDS)
+    return result
+
+
+def value_tiers() -> list[dict]:
+    return list(Customer.objects.live().filter(value_tier__isnull=False).values("value_tier")
+                .annotate(n=Count("id"), clv=Sum("clv_12m"), mean_clv=Avg("clv_12m"))
+                .order_by("value_tier"))
+
+
+def alive_frequency_sample(size: int = SCATTER_SAMPLE) -> list[dict]:
+    """Every k-th scored customer by id (deterministic, no ORDER BY RANDOM on a large table)."""
+    scored = Customer.objects.live().filter(p_alive__isnull=False, order_count__isnull=False)
+    total = scored.count()
+    step = max(1, total // size)
+    sample = scored.annotate(slot=Mod(F("id"), step)).filter(slot=0) if step > 1 else scored
+    return [{"x": f, "y": round(p, 3)} for f, p in sample.values_list("order_count", "p_alive")[:size]]
+
+
+def bundle_rules(run: ScoreRun | None, *, product_id: int | None = None, limit: int = 200) -> list[dict]:
+    """Association rules of the run with product names, strongest lift first (two queries)."""
+    if run is None:
+        return []
+    rules = list(AssociationRule.objects.filter(run=run).order_by("-lift")
+                 .values("antecedents", "consequents", "support", "confidence", "lift"))
+    if product_id is not None:
+        rules = [r for r in rules if product_id in r["antecedents"] or product_id in r["consequents"]]
+    rules = rules[:limit]
+    ids = {pid for r in rules for pid in (*r["antecedents"], *r["consequents"])}
+    products = Product.objects.in_bulk(ids)
+    for rule in rules:
+        rule["if_bought"] = [products[p] for p in rule["antecedents"] if p in products]
+        rule["then_buy"] = [products[p] for p in rule["consequents"] if p in products]
+    return rules
+
+
+def bundle_products(run: ScoreRun | None) -> list[Product]:
+    """Products that appear in any rule of the run, for the filter."""
+    if run is None:
+        return []
+    ids = set()
+    for antecedents, consequents in AssociationRule.objects.filter(run=run).values_list("antecedents", "consequents"):
+        ids.update(antecedents)
+        ids.update(consequents)
+    return list(Product.objects.filter(pk__in=ids).order_by("name"))
+
+
+def complaint_groups(*, examples: int = 3) -> list[dict]:
+    """Negative feedback per complaint reason, with the most recent texts as examples."""
+    from customers.models import ComplaintReason
+
+    negative = Feedback.objects.filter(sentiment_label="negative")
+    counts = dict(negative.values_list("complaint_reason").annotate(n=Count("id"))
+                  .values_list("complaint_reason", "n"))
+    groups = []
+    labels = dict(ComplaintReason.choices)
+    for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        groups.append({"reason": reason, "label": labels.get(reason, _("Not classified")), "n": n,
+                       "examples": list(negative.filter(complaint_reason=reason)
+                                        .values_list("text", flat=True)[:examples])})
+    return groups
+
+
+def feedback_summary() -> dict:
+    return Feedback.objects.aggregate(
+        total=Count("id"), analysed=Count("id", filter=Q(sentiment_score__isnull=False)),
+        negative=Count("id", filter=Q(sentiment_label="negative")),
+        positive=Count("id", filter=Q(sentiment_label="positive")), mean=Avg("sentiment_score"))
+
+
+def wordcloud_png(language: str) -> bytes | None:
+    """The word cloud of recent feedback in ``language`` ("en" or "zh"), cached per feedback count."""
+    import pandas as pd
+
+    from analytics.engine.feedback import keywords_by_language, render_wordcloud
+
+    stamp = Feedback.objects.aggregate(n=Count("id"))["n"]
+    key = f"analytics:wordcloud:{language}:{stamp}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached or None
+    rows = list(Feedback.objects.exclude(text="").filter(language=language)
+                .order_by("-created_at").values_list("text", "language")[:WORDCLOUD_TEXTS])
+    png = b""
+    if rows:
+        terms = keywords_by_language(pd.DataFrame(rows, columns=["text", "language"])).get(language)
+        if terms is not None and len(terms):
+            png = render_wordcloud(terms.to_dict(), width=700, height=350).png
+    cache.set(key, png, CACHE_SECONDS)
+    return png or None
+
+
+def score_runs(limit: int = 30) -> list[ScoreRun]:
+    return list(ScoreRun.objects.select_related("requested_by")[:limit])
+
+
+def feedback_languages() -> dict[str, int]:
+    """Feedback texts per detected language, so a word cloud is only offered when it has words."""
+    return dict(Feedback.objects.exclude(text="").exclude(language="").values_list("language")
+                .annotate(n=Count("id")).values_list("language", "n"))

@@ -1,0 +1,177 @@
+"""Analytics pages: segments, churn, lifetime value, bundles, feedback, forecast and score runs.
+They read results stored by the last successful run; none recomputes a model."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from customers import selectors as customer_selectors
+from customers.models import Level
+from customers.views import chart, level_chart, page_permission
+
+from . import selectors
+from .models import RevenueForecast, ScoreRun
+from .services import score_run_request
+
+WORDCLOUD_LANGUAGES = ("en", "zh")
+
+
+def forecast_chart(rows: list[RevenueForecast]) -> dict:
+    def series(attr):
+        return [None if getattr(r, attr) is None else round(getattr(r, attr), 2) for r in rows]
+
+    return chart("line", [r.month.strftime("%Y-%m") for r in rows], [
+        {"label": _("Actual revenue"), "data": series("actual"), "backgroundColor": "#2563eb"},
+        {"label": _("Forecast"), "data": series("forecast"), "backgroundColor": "#7c3aed",
+         "borderDash": [6, 4]},
+        {"label": _("Interval, upper"), "data": series("upper"), "backgroundColor": "rgba(124,58,237,.15)",
+         "borderColor": "rgba(124,58,237,.3)", "pointRadius": 0, "fill": False},
+        {"label": _("Interval, lower"), "data": series("lower"), "backgroundColor": "rgba(124,58,237,.15)",
+         "borderColor": "rgba(124,58,237,.3)", "pointRadius": 0, "fill": "-1"},
+    ])
+
+
+def _run_context() -> dict:
+    run = selectors.latest_run()
+    return {"run": run, "cards": run.model_cards if run else {}}
+
+
+@page_permission("segments")
+def segments(request: HttpRequest) -> HttpResponse:
+    context = _run_context()
+    summary = selectors.rfm_segment_summary()
+    context.update(profiles=selectors.segment_profiles(context["run"]), grid=selectors.rfm_grid(),
+                   rfm_segments=summary)
+    if summary:
+        context["charts"] = {"rfm": chart("bar", [s["label"] for s in summary],
+                                          [{"label": _("Customers"), "data": [s["n"] for s in summary]}],
+                                          indexAxis="y")}
+    return render(request, "analytics/segments.html", context)
+
+
+@page_permission("churn")
+def churn(request: HttpRequest) -> HttpResponse:
+    context = _run_context()
+    charts = {"risk": level_chart("churn_risk", _("Customers"))}
+    labels, counts = customer_selectors.probability_histogram("churn_probability")
+    if any(counts):
+        charts["histogram"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
+                                                     "backgroundColor": "#dc2626"}])
+    reasons = selectors.top_churn_reasons(context["run"])
+    context.update(charts={k: v for k, v in charts.items() if v},
+                   reasons=[{"label": customer_selectors.reason_label({"feature": f, "direction": d}), "n": n}
+                            for f, d, n in reasons],
+                   card=context["cards"].get("churn"))
+    return render(request, "analytics/churn.html", context)
+
+
+@page_permission("clv")
+def clv(request: HttpRequest) -> HttpResponse:
+    context = _run_context()
+    charts = {}
+    labels, counts = customer_selectors.clv_histogram()
+    if any(counts):
+        charts["histogram"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
+                                                     "backgroundColor": "#16a34a"}])
+    sample = selectors.alive_frequency_sample()
+    if sample:
+        charts["scatter"] = chart("scatter", [], [{"label": _("Customers (sample)"), "data": sample}],
+                                  scales={"x": {"title": {"display": True, "text": _("Orders")}},
+                                          "y": {"min": 0, "max": 1, "title": {"display": True,
+                                                                            "text": _("Probability alive")}}})
+    tiers = selectors.value_tiers()
+    tier_names = dict(Level.choices)
+    for tier in tiers:
+        tier["label"] = tier_names.get(tier["value_tier"], tier["value_tier"])
+    context.update(charts=charts, tiers=tiers, card=context["cards"].get("clv"),
+                   sample_size=len(sample))
+    return render(request, "analytics/clv.html", context)
+
+
+@page_permission("bundles")
+def bundles(request: HttpRequest) -> HttpResponse:
+    context = _run_context()
+    product_id = None
+    raw = request.GET.get("product", "")
+    error = ""
+    if raw:
+        try:
+            product_id = int(raw)
+        except ValueError:
+            error = _("product: must be a product id (a whole number), not %(value)r.") % {"value": raw}
+    context.update(rules=selectors.bundle_rules(context["run"], product_id=product_id),
+                   products=selectors.bundle_products(context["run"]), product_id=product_id,
+                   error=error, card=context["cards"].get("bundles"))
+    return render(request, "analytics/bundles.html", context, status=400 if error else 200)
+
+
+@page_permission("feedback")
+def feedback(request: HttpRequest) -> HttpResponse:
+    months = customer_selectors.sentiment_by_month()
+    charts = {}
+    if months:
+        labels = [m["month"].strftime("%Y-%m") for m in months]
+        charts["sentiment"] = chart("line", labels, [
+            {"label": _("Mean sentiment (−1 to 1)"), "data": [round(m["mean"], 3) for m in months]}],
+            scales={"y": {"min": -1, "max": 1}})
+        charts["volume"] = chart("bar", labels, [
+            {"label": _("Feedback"), "data": [m["n"] for m in months], "backgroundColor": "#2563eb"},
+            {"label": _("Negative"), "data": [m["negative"] for m in months], "backgroundColor": "#dc2626"}])
+    return render(request, "analytics/feedback.html", {
+        "charts": charts, "summary": selectors.feedback_summary(),
+        "groups": selectors.complaint_groups(), "feedback_languages": selectors.feedback_languages(),
+    })
+
+
+@page_permission("feedback")
+def wordcloud(request: HttpRequest, language: str) -> HttpResponse:
+    if language not in WORDCLOUD_LANGUAGES:
+        raise Http404(_("No word cloud for language %(language)s.") % {"language": language})
+    png = selectors.wordcloud_png(language)
+    if png is None:
+        raise Http404(_("No analysed feedback in this language yet."))
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=600"
+    return response
+
+
+@page_permission("forecast")
+def forecast(request: HttpRequest) -> HttpResponse:
+    context = _run_context()
+    rows = selectors.latest_forecast()
+    context.update(rows=[r for r in rows if r.forecast is not None], card=context["cards"].get("forecast"),
+                   charts={"forecast": forecast_chart(rows)} if rows else {})
+    return render(request, "analytics/forecast.html", context)
+
+
+@page_permission("runs")
+def runs(request: HttpRequest) -> HttpResponse:
+    return render(request, "analytics/runs.html", {"runs": selectors.score_runs()})
+
+
+@page_permission("runs")
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(ScoreRun.objects.select_related("requested_by"), pk=pk)
+    return render(request, "analytics/run_detail.html", {"run": run})
+
+
+@page_permission("runs")
+def run_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """Polled every two seconds by the progress bar."""
+    run = get_object_or_404(ScoreRun, pk=pk)
+    return JsonResponse({"id": run.pk, "status": run.status, "status_label": str(run.get_status_display()),
+                         "stage": run.stage, "progress": run.progress,
+                         "finished": run.status not in ScoreRun.ACTIVE, "error": run.error})
+
+
+@require_POST
+@page_permission("run_start")
+def run_start(request: HttpRequest) -> HttpResponse:
+    """Queue a full run (or join the active one) and show its progress."""
+    run = score_run_request(requested_by=request.user)
+    messages.info(request, _("Analysis run #%(id)s is %(status)s.") % {
+        "id": run.pk, "status": run.get_status_display().lower()})
+    return redirect("analytics:run_detail", pk=run.pk)

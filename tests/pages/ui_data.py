@@ -1,0 +1,94 @@
+"""A small scored data set for the staff-page tests: what a finished analysis run leaves behind
+(score fields, a ScoreRun with model cards, segments, rules, a forecast, recommendations)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from analytics.models import (
+    AssociationRule,
+    Recommendation,
+    RevenueForecast,
+    ScoreRun,
+    SegmentProfile,
+)
+from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
+
+MODEL_CARDS = {
+    "churn": {"name": "churn_logistic_regression_calibrated", "roc_auc": 0.86, "baseline_roc_auc": 0.80,
+              "brier": 0.15, "baseline_brier": 0.14, "params": {"horizon_days": 90},
+              "notes": "baseline: recency rank"},
+    "forecast": {"name": "forecast.revenue", "mape": 0.1, "baseline_mape": 0.2},
+    "bundles": {"name": "bundles.association_rules", "hit_rate": 0.19, "baseline_hit_rate": 0.03},
+    "clv": {"name": "clv", "bgnbd": {"r": 0.78}},
+    "segments": {"name": "kmeans_rfm_segments", "silhouette": 0.38, "baseline_silhouette": 0.22},
+}
+
+
+def add_customers(n: int, *, start: int = 0, products: list[Product] | None = None,
+                  run: ScoreRun | None = None) -> list[Customer]:
+    """``n`` scored customers, each with two orders, feedback, an interaction and a recommendation."""
+    now = timezone.now()
+    products = products or make_products()
+    customers = []
+    for i in range(start, start + n):
+        risk = ("high", "medium", "low")[i % 3]
+        customer = Customer.objects.create(
+            name=f"Customer {i:03d}", external_id=f"C{i:03d}", email=f"person{i}@example.com",
+            phone=f"+8613800{i:06d}", region=("North", "South")[i % 2], marketing_consent=i % 2 == 0,
+            signup_date=(now - timedelta(days=400)).date(), order_count=2, total_spent=Decimal("40.00"),
+            first_order_at=now - timedelta(days=220), last_order_at=now - timedelta(days=140),
+            recency_days=140, rfm_r=1 + i % 5, rfm_f=1 + (i // 5) % 5, rfm_m=3,
+            rfm_segment=("At Risk", "Champions", "Hibernating")[i % 3], value_segment=risk,
+            value_tier=risk, churn_probability=(0.72, 0.45, 0.1)[i % 3], churn_risk=risk,
+            churn_reasons=[{"feature": "days since last order", "direction": "high", "weight": 2.0}],
+            p_alive=0.4, expected_orders_90d=0.3, clv_12m=Decimal(10 + i), lifecycle_stage="active",
+            loyalty_score=0.5, sentiment_score=0.2, scores_updated_at=now,
+        )
+        for days in (220, 140):
+            order = Order.objects.create(customer=customer, ordered_at=now - timedelta(days=days),
+                                         total_amount=Decimal("20.00"))
+            OrderItem.objects.create(order=order, product=products[0], quantity=2, unit_price=Decimal("10.00"))
+        Feedback.objects.create(customer=customer, created_at=now - timedelta(days=30), rating=1,
+                                text="The delivery was late and the box was broken", language="en",
+                                sentiment_score=-0.6, sentiment_label="negative", complaint_reason="delivery")
+        Interaction.objects.create(customer=customer, kind="call", occurred_at=now - timedelta(days=10),
+                                   outcome="Called back")
+        if run is not None:
+            Recommendation.objects.create(customer=customer, product=products[1], rank=1, score=1.0,
+                                          because_of=products[0], run=run)
+        customers.append(customer)
+    return customers
+
+
+def make_products() -> list[Product]:
+    return [Product.objects.get_or_create(sku=sku, defaults={"name": name, "price": Decimal(10)})[0]
+            for sku, name in (("TEA", "Green tea"), ("CUP", "Tea cup"), ("POT", "Tea pot"))]
+
+
+def make_run() -> ScoreRun:
+    now = timezone.now()
+    run = ScoreRun.objects.create(kind="full", as_of=now, status="succeeded", progress=100, stage="done",
+                                  started_at=now, finished_at=now, model_cards=MODEL_CARDS,
+                                  timings={"churn": 0.5}, counts={"customers": 6})
+    SegmentProfile.objects.create(run=run, cluster=0, label="high", size=2, mean_spend=40.0, revenue_share=0.6,
+                                  centre={}, rule="high value: more than 4 orders")
+    products = make_products()
+    AssociationRule.objects.create(run=run, antecedents=[products[0].pk], consequents=[products[1].pk],
+                                   support=0.05, confidence=0.4, lift=3.5)
+    AssociationRule.objects.create(run=run, antecedents=[products[2].pk], consequents=[products[1].pk],
+                                   support=0.02, confidence=0.3, lift=2.0)
+    for k in range(6):
+        month = date(2026, 1 + k, 1)
+        future = k >= 4
+        RevenueForecast.objects.create(run=run, month=month, actual=None if future else 100.0 + k,
+                                       forecast=120.0 if future else None,
+                                       lower=100.0 if future else None, upper=140.0 if future else None)
+    return run
+
+
+def scored_world(n: int = 6) -> tuple[ScoreRun, list[Customer]]:
+    run = make_run()
+    return run, add_customers(n, products=make_products(), run=run)
