@@ -28,7 +28,7 @@ from analytics.engine.incremental import ScoringSnapshot, rescore
 from analytics.models import (
     AssociationRule, ModelArtifact, Recommendation, RevenueForecast, ScoreRun, SegmentProfile,
 )
-from customers.bulk import bulk_insert
+from customers.bulk import bulk_insert, is_postgres
 from customers.models import Feedback
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,21 @@ def score_run_execute(*, run_id: int) -> ScoreRun:
     return run
 
 
+def _replace_all(model) -> None:
+    """Empty ``model``'s table inside the current transaction.
+
+    On PostgreSQL TRUNCATE (transactional there) instead of deleting a million rows one by one;
+    readers of the table wait for the commit rather than seeing it empty.
+    """
+    if is_postgres():
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {connection.ops.quote_name(model._meta.db_table)}")
+    else:
+        model.objects.all().delete()
+
+
 @transaction.atomic
 def _write_results(run_id: int, output) -> dict[str, int]:
     """Scores, profiles, recommendations, rules, forecast and the run's success: all or none."""
@@ -169,7 +184,7 @@ def _write_results(run_id: int, output) -> dict[str, int]:
         for segment, row in profiles.iterrows()
     ])
 
-    Recommendation.objects.all().delete()
+    _replace_all(Recommendation)
     recs = output.recommendations
     if not recs.empty:
         rows = pd.DataFrame({
