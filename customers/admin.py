@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from .intake.models import CustomerMerge, ImportJob
 from .models import (
     PII_FIELDS, SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product,
 )
@@ -129,3 +130,19 @@ class InteractionAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     raw_id_fields = ("customer", "staff")
     show_full_result_count = False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "status", "total", "created", "updated", "unchanged", "rejected",
+                    "created_by", "created_at")
+    list_select_related = ("created_by",)
+    list_filter = ("kind", "status")
+    readonly_fields = [f.name for f in ImportJob._meta.fields]
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(admin.ModelAdmin):
+    list_display = ("id", "survivor", "duplicate", "merged_by", "merged_at", "undone_at")
+    list_select_related = ("survivor", "duplicate", "merged_by")
+    readonly_fields = [f.name for f in CustomerMerge._meta.fields]

@@ -37,12 +37,17 @@ def bulk_insert(model: type[models.Model], rows: pd.DataFrame) -> None:
 
 
 def copy_rows(model: type[models.Model], rows: pd.DataFrame) -> None:
-    """Stream ``rows`` into ``model``'s table with COPY (CSV, ``\\N`` for NULL).
+    """Stream ``rows`` into ``model``'s table with COPY; money-like floats to two decimals."""
+    copy_frame(connection.ops.quote_name(model._meta.db_table), rows, float_format="%.2f")
+
+
+def copy_frame(table: str, rows: pd.DataFrame, *, float_format: str | None = None) -> None:
+    """Stream ``rows`` into ``table`` (an SQL name) with COPY (CSV, ``\\N`` for NULL).
 
     With ``NULL '\\N'`` an unquoted empty field is an empty string, which is what Django stores
     for blank CharFields; with the default NULL it would become NULL and break NOT NULL columns.
+    Timezone-aware datetime columns are written in UTC.
     """
-    table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in rows.columns)
     sql = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
     rows = rows.copy()
@@ -59,8 +64,55 @@ def copy_rows(model: type[models.Model], rows: pd.DataFrame) -> None:
         for start in range(0, len(rows), COPY_CHUNK_ROWS):
             buffer = io.StringIO()
             rows.iloc[start:start + COPY_CHUNK_ROWS].to_csv(
-                buffer, header=False, index=False, na_rep="\\N", float_format="%.2f")
+                buffer, header=False, index=False, na_rep="\\N", float_format=float_format)
             copy.write(buffer.getvalue())
+
+
+def drop_secondary_indexes(tables: list[str]) -> list[str]:
+    """Drop foreign keys, unique constraints and secondary indexes of ``tables`` (PostgreSQL).
+
+    Returns the statements that recreate them, to run once the rows are in. This is PostgreSQL's
+    "Populating a Database" advice (https://www.postgresql.org/docs/current/populate.html):
+    building an index or validating a foreign key once over the loaded table is far cheaper than
+    maintaining it row by row. Django creates foreign keys DEFERRABLE INITIALLY DEFERRED, so
+    without this each of the ~3 million references is checked by a trigger at COMMIT (about a
+    minute for the full demo). Definitions are read back from the catalogue, so exactly what the
+    migrations created is restored. Runs inside the load's transaction: a failure rolls the drops
+    back too. Primary keys and check constraints stay.
+    """
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.conrelid::regclass::text, c.conname, c.contype, pg_get_constraintdef(c.oid)
+                 FROM pg_constraint c
+                WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype IN ('f', 'u')""", [tables])
+        constraints = cursor.fetchall()
+        cursor.execute(
+            """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+                 FROM pg_index i
+                WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
+            [tables])
+        indexes = cursor.fetchall()
+        # ALTER TABLE refuses a table with deferred checks still pending from earlier writes in
+        # this transaction (a caller's own atomic block): run those checks now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for table, name, _, _ in constraints:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {q(name)}")
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+    # Unique constraints before foreign keys: a foreign key may rely on a unique index.
+    ordered = sorted(constraints, key=lambda c: c[2] != "u")
+    return ([definition for _, definition in indexes]
+            + [f"ALTER TABLE {table} ADD CONSTRAINT {q(name)} {definition}"
+               for table, name, _, definition in ordered]
+            + ["SET CONSTRAINTS ALL DEFERRED"])   # back to Django's INITIALLY DEFERRED behaviour
+
+
+def execute_all(statements: list[str]) -> None:
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
 
 
 def _python_value(value):

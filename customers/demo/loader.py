@@ -37,7 +37,7 @@ from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from customers.bulk import bulk_create_rows, copy_rows, is_postgres
+from customers.bulk import bulk_create_rows, copy_rows, drop_secondary_indexes, execute_all, is_postgres
 from customers.demo.generator import DemoData, generate_demo
 from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
 from customers.roles import ROLES
@@ -195,53 +195,6 @@ def _interaction_rows(data: DemoData, customer_offset: int, staff: dict[str, mod
     })
 
 
-def _drop_secondary_indexes(tables: list[str]) -> list[str]:
-    """Drop foreign keys, unique constraints and secondary indexes of ``tables`` (PostgreSQL).
-
-    Returns the statements that recreate them, to run once the rows are in. This is PostgreSQL's
-    "Populating a Database" advice (https://www.postgresql.org/docs/current/populate.html):
-    building an index or validating a foreign key once over the loaded table is far cheaper than
-    maintaining it row by row. Django creates foreign keys DEFERRABLE INITIALLY DEFERRED, so
-    without this each of the ~3 million references is checked by a trigger at COMMIT (about a
-    minute for the full demo). Definitions are read back from the catalogue, so exactly what the
-    migrations created is restored. Runs inside the load's transaction: a failure rolls the drops
-    back too. Primary keys and check constraints stay.
-    """
-    q = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT c.conrelid::regclass::text, c.conname, c.contype, pg_get_constraintdef(c.oid)
-                 FROM pg_constraint c
-                WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype IN ('f', 'u')""", [tables])
-        constraints = cursor.fetchall()
-        cursor.execute(
-            """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-                 FROM pg_index i
-                WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
-                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
-            [tables])
-        indexes = cursor.fetchall()
-        # ALTER TABLE refuses a table with deferred checks still pending from earlier writes in
-        # this transaction (a caller's own atomic block): run those checks now.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for table, name, _, _ in constraints:
-            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {q(name)}")
-        for name, _ in indexes:
-            cursor.execute(f"DROP INDEX {name}")
-    # Unique constraints before foreign keys: a foreign key may rely on a unique index.
-    ordered = sorted(constraints, key=lambda c: c[2] != "u")
-    return ([definition for _, definition in indexes]
-            + [f"ALTER TABLE {table} ADD CONSTRAINT {q(name)} {definition}"
-               for table, name, _, definition in ordered]
-            + ["SET CONSTRAINTS ALL DEFERRED"])   # back to Django's INITIALLY DEFERRED behaviour
-
-
-def _execute(statements: list[str]) -> None:
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-
-
 def _products(data: DemoData, write) -> tuple[np.ndarray, int]:
     """Database id per local product id (index 0 unused); inserts only SKUs not yet present."""
     existing = dict(Product.objects.filter(sku__in=list(data.products["sku"])).values_list("sku", "pk"))
@@ -297,7 +250,7 @@ def demo_load(*, data: DemoData, flush: bool = False) -> LoadResult:
         restore: list[str] = []
         if postgres:
             bulk_tables = [m._meta.db_table for m in (Customer, Order, OrderItem, Feedback, Interaction)]
-            restore = timed("drop_indexes", _drop_secondary_indexes, bulk_tables)
+            restore = timed("drop_indexes", drop_secondary_indexes, bulk_tables)
         stages = (
             ("customers", Customer, lambda: _customer_rows(data, customer_offset, now)),
             ("orders", Order, lambda: _order_rows(data, order_offset, customer_offset)),
@@ -310,7 +263,7 @@ def demo_load(*, data: DemoData, flush: bool = False) -> LoadResult:
             timed(stage, write, model, rows)
             counts[stage] = len(rows)
         if restore:
-            timed("rebuild_indexes", _execute, restore)
+            timed("rebuild_indexes", execute_all, restore)
 
         started = time.perf_counter()
         with connection.cursor() as cursor:

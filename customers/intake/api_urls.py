@@ -1,1 +1,10 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("imports/<str:kind>/", api.ImportView.as_view(), name="api-import"),
+    path("duplicates/", api.DuplicateListView.as_view(), name="api-duplicates"),
+    path("merges/", api.MergeCreateView.as_view(), name="api-merges"),
+    path("merges/<int:pk>/undo/", api.MergeUndoView.as_view(), name="api-merge-undo"),
+]

@@ -1,1 +1,104 @@
-"""Models of the intake: import jobs, duplicate candidates and merges (loaded by customers.models)."""
+"""Models of the intake: import jobs and customer merges (loaded by customers.models).
+
+Both are run-state rows in the sense of the house style: an import job records its status,
+progress and counts as it goes, so a crashed import is visible; a merge records everything it
+changed, so it can be undone.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+__all__ = ["CustomerMerge", "ImportJob", "ImportKind"]
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("Customers")
+    PRODUCTS = "products", _("Products")
+    ORDERS = "orders", _("Orders")
+    FEEDBACK = "feedback", _("Feedback")
+    INTERACTIONS = "interactions", _("Interactions")
+
+
+class ImportJob(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft (uploaded, not started)")
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("original file name"), max_length=255, blank=True)
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True,
+                               help_text=_("File column -> field; an empty field ignores the column."))
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.DRAFT)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    total = models.PositiveIntegerField(_("rows read"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    errors_file = models.FileField(_("rejected rows (CSV)"), upload_to="imports/rejected/%Y/%m/",
+                                   blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
+                                   null=True, on_delete=models.SET_NULL, related_name="import_jobs")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    ACTIVE = (Status.PENDING, Status.RUNNING)
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="importjob_progress_max_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.original_name or self.file.name} ({self.status})"
+
+    def as_progress(self) -> dict:
+        return {
+            "id": self.pk, "kind": self.kind, "status": self.status,
+            "status_label": str(self.get_status_display()), "progress": self.progress,
+            "total": self.total, "created": self.created, "updated": self.updated,
+            "unchanged": self.unchanged, "rejected": self.rejected, "error": self.error,
+            "finished": self.status not in self.ACTIVE,
+        }
+
+
+class CustomerMerge(models.Model):
+    """One merge of ``duplicate`` into ``survivor``, with what it needs to be undone."""
+
+    survivor = models.ForeignKey("customers.Customer", verbose_name=_("survivor"),
+                                 on_delete=models.PROTECT, related_name="merges_received")
+    duplicate = models.ForeignKey("customers.Customer", verbose_name=_("duplicate"),
+                                  on_delete=models.PROTECT, related_name="merges_given")
+    field_choices = models.JSONField(_("field choices"), default=dict, blank=True,
+                                     help_text=_("Field -> 'survivor' or 'duplicate'."))
+    survivor_before = models.JSONField(_("survivor's values before"), default=dict)
+    duplicate_before = models.JSONField(_("duplicate's values before"), default=dict)
+    moved = models.JSONField(_("moved records"), default=dict,
+                             help_text=_("Ids of the orders, feedback and interactions moved."))
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("merged by"), null=True,
+                                  on_delete=models.SET_NULL, related_name="customer_merges")
+    merged_at = models.DateTimeField(_("merged at"), auto_now_add=True)
+    undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("undone by"), null=True,
+                                  blank=True, on_delete=models.SET_NULL, related_name="+")
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.duplicate_id} -> {self.survivor_id}"

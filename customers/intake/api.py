@@ -1,0 +1,155 @@
+"""REST endpoints of the intake: bulk imports, duplicate candidates, merges and their undo."""
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers.models import Customer
+
+from . import duplicates as dedupe
+from .fields import KINDS
+from .models import CustomerMerge
+from .services import ImportOptions, import_records
+
+# Records per POST: a batch this size validates and writes in a few seconds, well inside a
+# request timeout; larger loads belong in a file import, which runs as a background job.
+MAX_BATCH = 10_000
+
+
+def has_perm(perm: str) -> type[BasePermission]:
+    class HasPerm(BasePermission):
+        def has_permission(self, request, view):
+            return bool(request.user and request.user.has_perm(perm))
+
+    HasPerm.__name__ = f"Has_{perm.replace('.', '_')}"
+    return HasPerm
+
+
+ImportResultSerializer = inline_serializer("ImportResult", {
+    "total": serializers.IntegerField(), "created": serializers.IntegerField(),
+    "updated": serializers.IntegerField(), "unchanged": serializers.IntegerField(),
+    "rejected": serializers.IntegerField(),
+    "errors": serializers.ListField(child=serializers.DictField()),
+})
+
+
+class ImportView(APIView):
+    """Import a JSON list of records of one kind; the answer counts every record's outcome."""
+
+    permission_classes = [IsAuthenticated, has_perm("customers.import_data")]
+
+    @extend_schema(
+        request={"application/json": {"type": "array", "maxItems": MAX_BATCH,
+                                      "items": {"type": "object", "additionalProperties": True}}},
+        responses={200: ImportResultSerializer},
+        parameters=[OpenApiParameter("create_missing_customers", bool, description="Create stub customers for unknown ids."),
+                    OpenApiParameter("dry_run", bool, description="Validate and count only.")],
+    )
+    def post(self, request, kind: str):
+        if kind not in KINDS:
+            return Response({"kind": [f"Unknown kind {kind!r}; one of {', '.join(KINDS)}."]},
+                            status=status.HTTP_404_NOT_FOUND)
+        records = request.data
+        if not isinstance(records, list):
+            return Response({"non_field_errors": ["Send a JSON list of records."]}, status=400)
+        if len(records) > MAX_BATCH:
+            return Response({"non_field_errors": [(f"At most {MAX_BATCH} records per request; got "
+                                                   f"{len(records)}. Import larger sets as a file.")]},
+                            status=400)
+        bad = next((i for i, r in enumerate(records, start=1) if not isinstance(r, dict)), None)
+        if bad is not None:
+            return Response({"non_field_errors": [f"Record {bad} is not a JSON object."]}, status=400)
+        flag = lambda name: str(request.query_params.get(name, "")).lower() in ("1", "true", "yes")
+        result = import_records(kind=kind, records=records, user=request.user,
+                                options=ImportOptions(create_missing_customers=flag("create_missing_customers")),
+                                dry_run=flag("dry_run"))
+        return Response(result.as_dict())
+
+
+class DuplicateCustomerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "external_id", "name", "city", "email", "phone"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context["request"].user.has_perm("customers.view_pii"):
+            data.pop("email")
+            data.pop("phone")
+        return data
+
+
+class DuplicateListView(APIView):
+    """Pairs of live customers that may be the same person, best first."""
+
+    permission_classes = [IsAuthenticated, has_perm("customers.view_customer")]
+
+    @extend_schema(responses={200: inline_serializer("DuplicatePage", {
+        "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
+        "previous": serializers.CharField(allow_null=True),
+        "results": serializers.ListField(child=serializers.DictField())})})
+    def get(self, request):
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(dedupe.duplicate_pairs(), request, view=self)
+        ids = {pk for pair in page for pk in (pair.customer_id, pair.other_id)}
+        customers = Customer.objects.in_bulk(ids)
+        context = {"request": request}
+        results = [{
+            "score": pair.score, "reason": pair.reason,
+            "customer": DuplicateCustomerSerializer(customers[pair.customer_id], context=context).data,
+            "other": DuplicateCustomerSerializer(customers[pair.other_id], context=context).data,
+        } for pair in page]
+        return paginator.get_paginated_response(results)
+
+
+class MergeInputSerializer(serializers.Serializer):
+    survivor = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    duplicate = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    field_choices = serializers.DictField(child=serializers.ChoiceField(["survivor", "duplicate"]),
+                                          required=False, default=dict)
+
+
+class MergeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerMerge
+        fields = ["id", "survivor", "duplicate", "field_choices", "moved", "merged_by", "merged_at",
+                  "undone_at", "undone_by"]
+
+
+class MergeCreateView(APIView):
+    """Merge one customer into another; the answer is the merge record (with what moved)."""
+
+    permission_classes = [IsAuthenticated, has_perm("customers.merge_customer")]
+
+    @extend_schema(request=MergeInputSerializer, responses={201: MergeSerializer})
+    def post(self, request):
+        data = MergeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            merge = dedupe.customer_merge(user=request.user, **data.validated_data)
+        except ValueError as exc:
+            return Response({"non_field_errors": [str(exc)]}, status=400)
+        except PermissionDenied as exc:
+            return Response({"detail": str(exc)}, status=403)
+        return Response(MergeSerializer(merge).data, status=status.HTTP_201_CREATED)
+
+
+class MergeUndoView(APIView):
+    """Undo a merge: both customers and all their records are as they were before it."""
+
+    permission_classes = [IsAuthenticated, has_perm("customers.merge_customer")]
+
+    @extend_schema(request=None, responses={200: MergeSerializer})
+    def post(self, request, pk: int):
+        merge = get_object_or_404(CustomerMerge, pk=pk)
+        try:
+            merge = dedupe.customer_merge_undo(merge=merge, user=request.user)
+        except ValueError as exc:
+            return Response({"non_field_errors": [str(exc)]}, status=400)
+        return Response(MergeSerializer(merge).data)

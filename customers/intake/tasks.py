@@ -1,0 +1,14 @@
+"""Celery tasks of the intake: thin wrappers that take ids and call a service."""
+from celery import shared_task
+
+
+# acks_late: a worker killed mid-import leaves the message queued; the job row is then
+# "running" and the service will not start it twice (re-running is safe anyway: imports are
+# idempotent, so a person can re-import the same file).
+@shared_task(acks_late=True, time_limit=4 * 3600, soft_time_limit=4 * 3600 - 300)
+def import_job_execute(job_id: int) -> int:
+    # Imported here: this module is loaded with the models, before the app registry is ready.
+    from .services import import_job_run
+
+    import_job_run(job_id=job_id)
+    return job_id

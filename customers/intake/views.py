@@ -1,0 +1,167 @@
+"""Staff pages of the intake: upload, preview, job progress, duplicates and merges.
+
+Each view parses the request, calls a service in ``services`` or ``duplicates``, and renders.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from customers.models import Customer
+
+from . import duplicates as dedupe
+from .fields import KINDS
+from .models import CustomerMerge, ImportJob, ImportKind
+from .readers import FileFormatError, open_table
+from .services import ImportOptions, import_job_start, import_job_upload, import_preview
+
+RECENT_IMPORTS = 20
+PAIRS_PER_PAGE = 50
+
+import_required = permission_required("customers.import_data", raise_exception=True)
+merge_required = permission_required("customers.merge_customer", raise_exception=True)
+
+
+class UploadForm(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("What the file holds"), choices=ImportKind.choices)
+    file = forms.FileField(label=gettext_lazy("CSV or XLSX file"))
+    create_missing_customers = forms.BooleanField(
+        label=gettext_lazy("Create a customer for an unknown customer id (orders, feedback, interactions)"),
+        required=False)
+
+
+@import_required
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = import_job_upload(
+                kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"], user=request.user,
+                options=ImportOptions(create_missing_customers=form.cleaned_data["create_missing_customers"]))
+        except (FileFormatError, ValueError) as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("intake:preview", pk=job.pk)
+    jobs = ImportJob.objects.select_related("created_by")[:RECENT_IMPORTS]
+    return render(request, "intake/import.html", {"form": form, "jobs": jobs},
+                  status=400 if form.errors else 200)
+
+
+@import_required
+def import_job_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if job.status != ImportJob.Status.DRAFT:
+        return redirect("intake:job", pk=job.pk)
+    with job.file.open("rb") as stream:
+        headers = open_table(stream, name=job.file.name).headers
+    mapping = dict(job.mapping)
+    if request.method == "POST":
+        mapping = {h: request.POST.get(f"map-{i}", "") for i, h in enumerate(headers)}
+        if request.POST.get("action") == "start":
+            try:
+                import_job_start(job=job, mapping=mapping, user=request.user)
+            except ValueError as exc:
+                messages.error(request, str(exc))
+            else:
+                return redirect("intake:job", pk=job.pk)
+    with job.file.open("rb") as stream:
+        preview = import_preview(kind=job.kind, stream=stream, name=job.file.name, user=request.user,
+                                 mapping=mapping, options=ImportOptions.from_dict(job.options))
+    columns = [{"index": i, "header": h, "field": preview.mapping.get(h, "")} for i, h in enumerate(headers)]
+    result = preview.result
+    return render(request, "intake/preview.html", {
+        "job": job, "columns": columns, "fields": KINDS[job.kind].fields,
+        "required": KINDS[job.kind].required, "preview": preview,
+        "valid": result.created + result.updated + result.unchanged,
+    })
+
+
+@import_required
+def import_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=pk)
+    return render(request, "intake/job.html", {"job": job})
+
+
+@import_required
+def import_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    return JsonResponse(job.as_progress())
+
+
+@import_required
+def import_job_rejected(request: HttpRequest, pk: int) -> FileResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if not job.errors_file:
+        raise Http404(_("This import rejected no rows."))
+    return FileResponse(job.errors_file.open("rb"), as_attachment=True, filename=f"rejected-{job.pk}.csv",
+                        content_type="text/csv")
+
+
+@permission_required("customers.view_customer", raise_exception=True)
+def duplicate_list(request: HttpRequest) -> HttpResponse:
+    pairs = dedupe.duplicate_pairs()
+    page = Paginator(pairs, PAIRS_PER_PAGE).get_page(request.GET.get("page"))
+    ids = {pk for pair in page for pk in (pair.customer_id, pair.other_id)}
+    customers = Customer.objects.annotate(n_orders=Count("orders", distinct=True)).in_bulk(ids)
+    rows = [{"pair": pair, "a": customers[pair.customer_id], "b": customers[pair.other_id]} for pair in page]
+    merges = CustomerMerge.objects.select_related("survivor", "duplicate", "merged_by")[:20]
+    return render(request, "intake/duplicates.html", {
+        "page": page, "rows": rows, "merges": merges, "pair_count": len(pairs),
+        "show_pii": request.user.has_perm("customers.view_pii"),
+        "can_merge": request.user.has_perm("customers.merge_customer"),
+    })
+
+
+@merge_required
+def merge_customers(request: HttpRequest, survivor: int, duplicate: int) -> HttpResponse:
+    live = Customer.objects.live().select_related("owner")
+    survivor_obj = get_object_or_404(live, pk=survivor)
+    duplicate_obj = get_object_or_404(live, pk=duplicate)
+    if request.method == "POST":
+        choices = {name: request.POST.get(f"choice-{name}", "survivor") for name in dedupe.MERGE_FIELDS}
+        try:
+            merge = dedupe.customer_merge(survivor=survivor_obj, duplicate=duplicate_obj,
+                                          field_choices=choices, user=request.user)
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("%(duplicate)s (#%(duplicate_id)s) was merged into %(survivor)s "
+                                        "(#%(survivor_id)s).")
+                             % {"duplicate": duplicate_obj, "survivor": survivor_obj,
+                                "duplicate_id": duplicate_obj.pk, "survivor_id": survivor_obj.pk})
+            return redirect(f"{_duplicates_url()}#merge-{merge.pk}")
+    rows = []
+    for name in dedupe.MERGE_FIELDS:
+        a, b = getattr(survivor_obj, name), getattr(duplicate_obj, name)
+        rows.append({"name": name, "label": Customer._meta.get_field(name).verbose_name,
+                     "survivor": a, "duplicate": b, "same": a == b,
+                     "take_duplicate": a in (None, "", {}) and b not in (None, "", {})})
+    return render(request, "intake/merge.html", {"survivor": survivor_obj, "duplicate": duplicate_obj,
+                                                 "rows": rows})
+
+
+@merge_required
+@require_POST
+def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    merge = get_object_or_404(CustomerMerge, pk=pk)
+    try:
+        dedupe.customer_merge_undo(merge=merge, user=request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The merge was undone."))
+    return redirect("intake:duplicates")
+
+
+def _duplicates_url() -> str:
+    from django.urls import reverse
+
+    return reverse("intake:duplicates")
