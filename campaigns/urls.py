@@ -1,2 +1,20 @@
+from django.urls import path
+
+from . import views
+
 app_name = "campaigns"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.campaign_index, name="list"),
+    path("new/", views.campaign_create, name="create"),
+    path("preview/", views.audience_preview_json, name="preview"),
+    path("playbooks/", views.playbook_index, name="playbooks"),
+    path("playbooks/<slug:key>/use/", views.playbook_use, name="playbook_use"),
+    path("tasks/", views.task_queue, name="tasks"),
+    path("tasks/<int:pk>/", views.task_update, name="task_update"),
+    path("<int:pk>/", views.campaign_detail, name="detail"),
+    path("<int:pk>/edit/", views.campaign_edit, name="edit"),
+    path("<int:pk>/launch/", views.campaign_launch, name="launch"),
+    path("<int:pk>/results/", views.campaign_results, name="results"),
+    path("<int:pk>/results/refresh/", views.campaign_results_refresh, name="results_refresh"),
+    path("<int:pk>/results.csv", views.campaign_results_csv, name="results_csv"),
+]

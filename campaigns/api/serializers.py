@@ -1,0 +1,79 @@
+"""API shapes for campaigns and service tasks. Validation only: writes go through services."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..forms import AudienceForm
+from ..models import Campaign, CampaignMember, ServiceTask
+from ..services import EDITABLE_FIELDS
+
+
+def validate_audience(value) -> dict:
+    """The same rules as the page: :class:`campaigns.forms.AudienceForm`."""
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Must be an object of filters.")
+    unknown = sorted(set(value) - set(AudienceForm.base_fields))
+    if unknown:
+        raise serializers.ValidationError(f"Unknown filters: {', '.join(unknown)}.")
+    form = AudienceForm(data=value)
+    if not form.is_valid():
+        raise serializers.ValidationError({
+            field: [e["message"] for e in errors] for field, errors in form.errors.get_json_data().items()})
+    return form.audience()
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    audience = serializers.JSONField(required=False, default=dict)
+    created_by = serializers.StringRelatedField()
+    launched_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = Campaign
+        fields = ["id", *EDITABLE_FIELDS, "status", "audience", "bundle_products", "playbook",
+                  "created_by", "created_at", "launched_at", "launched_by", "results",
+                  "results_updated_at"]
+        read_only_fields = ["status", "bundle_products", "playbook", "created_at", "launched_at",
+                            "results", "results_updated_at"]
+
+    def validate_audience(self, value):
+        return validate_audience(value)
+
+    def validate_kind(self, value):
+        request = self.context.get("request")
+        if value == Campaign.Kind.SERVICE and request and not request.user.has_perm(
+                "campaigns.manage_service_campaign"):
+            raise serializers.ValidationError("Only managers create service campaigns.")
+        return value
+
+
+class AudiencePreviewSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Campaign.Kind.choices, default=Campaign.Kind.MARKETING)
+    frequency_cap_days = serializers.IntegerField(min_value=0, max_value=365, default=0)
+    audience = serializers.JSONField(default=dict)
+
+    def validate_audience(self, value):
+        return validate_audience(value)
+
+
+class AudiencePreviewResultSerializer(serializers.Serializer):
+    size = serializers.IntegerField()
+    clv_total = serializers.FloatField()
+    by_value_segment = serializers.DictField(child=serializers.IntegerField())
+
+
+class CampaignMemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CampaignMember
+        fields = ["id", "customer", "group", "stratum", "scores", "coupon_code", "offered_products"]
+
+
+class ServiceTaskSerializer(serializers.ModelSerializer):
+    campaign_name = serializers.CharField(source="campaign.name", read_only=True)
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    assignee = serializers.StringRelatedField()
+
+    class Meta:
+        model = ServiceTask
+        fields = ["id", "campaign", "campaign_name", "customer", "customer_name", "assignee",
+                  "status", "due_on", "outcome", "created_at", "updated_at", "closed_at"]
+        read_only_fields = ["campaign", "customer", "due_on", "created_at", "updated_at", "closed_at"]

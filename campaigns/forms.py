@@ -1,0 +1,109 @@
+"""Forms for the staff pages. :class:`AudienceForm` is also what the API validates an audience
+definition with, so the page and the API accept exactly the same filters."""
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from analytics.models import AssociationRule
+from customers.models import Level, LifecycleStage, Product, RfmSegment
+
+from .models import Campaign, ServiceTask
+
+BUNDLE_CHOICES = 50
+
+
+class ListField(forms.Field):
+    """A list given as a JSON list (API) or a comma-separated string (form)."""
+
+    def __init__(self, *, item: forms.Field, **kwargs):
+        self.item = item
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in (None, "", []):
+            return []
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise forms.ValidationError(_("Enter a list of values."))
+        return [self.item.clean(part) for part in value]
+
+    def prepare_value(self, value):
+        return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+class AudienceForm(forms.Form):
+    rfm_segments = forms.MultipleChoiceField(label=_("RFM segments"), choices=RfmSegment.choices,
+                                             required=False, widget=forms.CheckboxSelectMultiple)
+    value_segments = forms.MultipleChoiceField(label=_("Value segments"), choices=Level.choices,
+                                               required=False, widget=forms.CheckboxSelectMultiple)
+    value_tiers = forms.MultipleChoiceField(label=_("Value tiers"), choices=Level.choices,
+                                            required=False, widget=forms.CheckboxSelectMultiple)
+    lifecycle_stages = forms.MultipleChoiceField(label=_("Lifecycle stages"),
+                                                 choices=LifecycleStage.choices, required=False,
+                                                 widget=forms.CheckboxSelectMultiple)
+    churn_min = forms.FloatField(label=_("Churn probability from"), required=False, min_value=0, max_value=1)
+    churn_max = forms.FloatField(label=_("Churn probability to"), required=False, min_value=0, max_value=1)
+    clv_min = forms.FloatField(label=_("12-month CLV from"), required=False, min_value=0)
+    clv_max = forms.FloatField(label=_("12-month CLV to"), required=False, min_value=0)
+    sentiment_min = forms.FloatField(label=_("Sentiment from"), required=False, min_value=-1, max_value=1)
+    sentiment_max = forms.FloatField(label=_("Sentiment to"), required=False, min_value=-1, max_value=1)
+    regions = ListField(label=_("Regions"), item=forms.CharField(max_length=100),
+                        help_text=_("Comma-separated."))
+    no_contact_days = forms.IntegerField(
+        label=_("No contact for (days)"), required=False, min_value=1, max_value=3650,
+        help_text=_("Only customers with no interaction in this many days."))
+    negative_feedback_days = forms.IntegerField(
+        label=_("Negative feedback within (days)"), required=False, min_value=1, max_value=3650)
+    bought_any = ListField(label=_("Bought any of (product ids)"), item=forms.IntegerField(min_value=1))
+    not_bought_any = ListField(label=_("Never bought any of (product ids)"),
+                               item=forms.IntegerField(min_value=1))
+
+    def clean(self):
+        data = super().clean()
+        for low, high in (("churn_min", "churn_max"), ("clv_min", "clv_max"),
+                          ("sentiment_min", "sentiment_max")):
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+                self.add_error(high, _("Must not be below the lower bound."))
+        products = set(data.get("bought_any") or []) | set(data.get("not_bought_any") or [])
+        if products:
+            known = set(Product.objects.filter(pk__in=products).values_list("pk", flat=True))
+            for field in ("bought_any", "not_bought_any"):
+                unknown = sorted(set(data.get(field) or []) - known)
+                if unknown:
+                    self.add_error(field, _("Unknown product ids: %(ids)s.") % {
+                        "ids": ", ".join(map(str, unknown))})
+        return data
+
+    def audience(self) -> dict:
+        """The cleaned definition without empty filters, as stored on the campaign."""
+        return {key: value for key, value in self.cleaned_data.items() if value not in (None, "", [])}
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = ["name", "objective", "kind", "channel", "starts_on", "ends_on", "discount_percent",
+                  "coupon_pattern", "recommend_products", "bundle", "cost_per_contact",
+                  "attribution_days", "task_due_days", "frequency_cap_days", "control_share", "seed"]
+        widgets = {"starts_on": forms.DateInput(attrs={"type": "date"}),
+                   "ends_on": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The strongest rules only: a select of thousands of bundles helps nobody.
+        strongest = AssociationRule.objects.order_by("-lift").values_list("pk", flat=True)[:BUNDLE_CHOICES]
+        self.fields["bundle"].queryset = (AssociationRule.objects.filter(pk__in=list(strongest))
+                                          .order_by("-lift"))
+        self.fields["bundle"].label_from_instance = lambda rule: (
+            f"{rule.antecedents} -> {rule.consequents} (lift {rule.lift:.2f})")
+        if user is not None and not user.has_perm("campaigns.manage_service_campaign"):
+            self.fields["kind"].choices = [(Campaign.Kind.MARKETING, Campaign.Kind.MARKETING.label)]
+
+
+class ServiceTaskForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=ServiceTask.Status.choices)
+    outcome = forms.CharField(label=_("Outcome notes"), required=False, max_length=2000,
+                              widget=forms.Textarea(attrs={"rows": 2}))

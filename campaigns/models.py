@@ -1,0 +1,250 @@
+"""Campaigns act on the scores: an audience frozen at launch, a holdout control group, offers or
+service tasks for the treated members, and the measured uplift afterwards.
+
+A launched campaign never changes its membership: each :class:`CampaignMember` keeps a snapshot
+of the scores that put the customer in the audience, so results stay explainable after the
+analytics pipeline rescores everyone.
+"""
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def random_seed() -> int:
+    """A fresh seed per campaign: with one shared seed, overlapping audiences would put the same
+    customers in every control group. Stored, so the draw can be reproduced."""
+    return secrets.randbelow(2**31)
+
+
+class CampaignQuerySet(models.QuerySet):
+    def visible_to(self, user) -> CampaignQuerySet:
+        """Campaigns a user may see: everything with ``view_campaign``, nothing otherwise."""
+        if user.has_perm("campaigns.view_campaign"):
+            return self
+        return self.none()
+
+
+class Campaign(models.Model):
+    class Objective(models.TextChoices):
+        RETENTION = "retention", _("Retention")
+        WIN_BACK = "win_back", _("Win-back")
+        UPSELL = "upsell", _("Upsell / cross-sell")
+        VIP_CARE = "vip_care", _("VIP care")
+        SERVICE_RECOVERY = "service_recovery", _("Service recovery")
+
+    class Kind(models.TextChoices):
+        MARKETING = "marketing", _("Marketing")
+        SERVICE = "service", _("Service")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+        PHONE = "phone", _("Phone call")
+        APP = "app", _("App push")
+        MAIL = "mail", _("Direct mail")
+        IN_STORE = "in_store", _("In store")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        FINISHED = "finished", _("Finished")
+
+    EDITABLE = (Status.DRAFT, Status.SCHEDULED)
+
+    name = models.CharField(_("name"), max_length=200)
+    objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.MARKETING)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices,
+                               default=Channel.EMAIL)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.DRAFT)
+    # Offer (marketing campaigns).
+    discount_percent = models.DecimalField(
+        _("discount (%)"), max_digits=5, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)])
+    coupon_pattern = models.CharField(
+        _("coupon code pattern"), max_length=40, blank=True,
+        help_text=_("For example SPRING-{code}; {code} becomes eight random characters. "
+                    "Blank: no coupons."))
+    recommend_products = models.PositiveSmallIntegerField(
+        _("recommended products per member"), default=0,
+        validators=[MaxValueValidator(10)],
+        help_text=_("Offer each member their top recommendations; 0 for none."))
+    bundle = models.ForeignKey("analytics.AssociationRule", verbose_name=_("bundle"), null=True,
+                               blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Bundles are replaced by each score run; the products are copied here when the bundle is
+    # chosen so the offer survives the rule.
+    bundle_products = models.JSONField(_("bundle products"), default=list, blank=True)
+    cost_per_contact = models.DecimalField(
+        _("cost per contact"), max_digits=10, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(0)],
+        help_text=_("What reaching one treated member costs (message, call time)."))
+    # Timing and measurement.
+    starts_on = models.DateField(_("start"), null=True, blank=True)
+    ends_on = models.DateField(_("end"), null=True, blank=True)
+    attribution_days = models.PositiveSmallIntegerField(
+        _("attribution window (days)"), default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)])
+    task_due_days = models.PositiveSmallIntegerField(
+        _("service task due after (days)"), default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(90)])
+    # Audience.
+    audience = models.JSONField(_("audience filters"), default=dict, blank=True)
+    frequency_cap_days = models.PositiveSmallIntegerField(
+        _("frequency cap (days)"), default=14, validators=[MaxValueValidator(365)],
+        help_text=_("Skip customers contacted by another campaign in this many days; 0 to allow."))
+    control_share = models.DecimalField(
+        _("control share"), max_digits=3, decimal_places=2, default=Decimal("0.10"),
+        validators=[MinValueValidator(0), MaxValueValidator(Decimal("0.9"))],
+        help_text=_("Share of the audience held out, receiving nothing, to measure uplift."))
+    seed = models.PositiveIntegerField(_("random seed"), default=random_seed)
+    playbook = models.CharField(_("playbook"), max_length=40, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
+    launched_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("launched by"),
+                                    null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    # Precomputed by campaign_results_refresh; pages read this, not the orders.
+    results = models.JSONField(_("results"), default=dict, blank=True)
+    results_updated_at = models.DateTimeField(_("results updated at"), null=True, blank=True)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("manage_service_campaign", "Can create and launch service campaigns"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(control_share__gte=0, control_share__lte=Decimal("0.9")),
+                                   name="campaign_control_share_range"),
+            models.CheckConstraint(condition=Q(discount_percent__gte=0, discount_percent__lte=100),
+                                   name="campaign_discount_range"),
+            models.CheckConstraint(
+                condition=Q(starts_on__isnull=True) | Q(ends_on__isnull=True)
+                | Q(ends_on__gte=models.F("starts_on")),
+                name="campaign_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            errors["ends_on"] = _("The end date must not be before the start date.")
+        if self.coupon_pattern and "{code}" not in self.coupon_pattern:
+            errors["coupon_pattern"] = _("The pattern must contain {code}.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE
+
+
+class CampaignMember(models.Model):
+    class Group(models.TextChoices):
+        TREATMENT = "treatment", _("Treatment")
+        CONTROL = "control", _("Control")
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
+                                 related_name="members")
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"),
+                                 on_delete=models.PROTECT, related_name="campaign_members")
+    group = models.CharField(_("group"), max_length=10, choices=Group.choices)
+    stratum = models.CharField(_("stratum"), max_length=20, blank=True)
+    scores = models.JSONField(_("scores at launch"), default=dict)
+    coupon_code = models.CharField(_("coupon code"), max_length=60, null=True, blank=True,
+                                   unique=True)
+    offered_products = models.JSONField(_("offered products"), default=list, blank=True)
+    created_at = models.DateTimeField(_("added at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("campaign member")
+        verbose_name_plural = _("campaign members")
+        ordering = ["campaign", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "customer"], name="member_once_per_campaign"),
+            # The control group receives nothing: no coupon, no offer.
+            models.CheckConstraint(condition=Q(group="treatment") | Q(coupon_code__isnull=True),
+                                   name="member_control_has_no_coupon"),
+        ]
+        indexes = [models.Index(fields=["customer", "group"], name="member_customer_group_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.campaign_id} ({self.group})"
+
+
+class ServiceTaskQuerySet(models.QuerySet):
+    def for_queue(self, user) -> ServiceTaskQuerySet:
+        """A user's own tasks; every task for someone allowed to see them all."""
+        if not user.has_perm("campaigns.view_servicetask"):
+            return self.none()
+        tasks = self.select_related("campaign", "customer", "assignee")
+        if user.has_perm("campaigns.view_all_servicetask"):
+            return tasks
+        return tasks.filter(assignee=user)
+
+    def open(self) -> ServiceTaskQuerySet:
+        return self.filter(status__in=ServiceTask.OPEN_STATUSES)
+
+
+class ServiceTask(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        UNREACHABLE = "unreachable", _("Unreachable")
+
+    OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS)
+    # The workflow: which status may follow which. A closed task can be reopened.
+    TRANSITIONS = {
+        Status.OPEN: {Status.IN_PROGRESS, Status.DONE, Status.UNREACHABLE},
+        Status.IN_PROGRESS: {Status.OPEN, Status.DONE, Status.UNREACHABLE},
+        Status.DONE: {Status.IN_PROGRESS},
+        Status.UNREACHABLE: {Status.IN_PROGRESS, Status.OPEN},
+    }
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
+                                 related_name="tasks")
+    member = models.OneToOneField(CampaignMember, verbose_name=_("member"),
+                                  on_delete=models.CASCADE, related_name="task")
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"),
+                                 on_delete=models.PROTECT, related_name="service_tasks")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assigned to"),
+                                 null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="service_tasks")
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices,
+                              default=Status.OPEN)
+    due_on = models.DateField(_("due"))
+    outcome = models.TextField(_("outcome notes"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    objects = ServiceTaskQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("service task")
+        verbose_name_plural = _("service tasks")
+        ordering = ["due_on", "id"]
+        permissions = [("view_all_servicetask", "Can see every user's service tasks")]
+        indexes = [models.Index(fields=["assignee", "status", "due_on"], name="task_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.customer_id} ({self.get_status_display()})"

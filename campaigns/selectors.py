@@ -1,0 +1,116 @@
+"""Reads for campaigns: the audience a definition selects, its live preview, and members'
+outcomes. Every function runs a fixed number of queries, whatever the audience size.
+
+An audience definition is a plain dict (stored as JSON on the campaign) validated by
+:class:`campaigns.forms.AudienceForm`; the keys are listed in :data:`AUDIENCE_KEYS`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
+
+from customers.models import Customer, Feedback, Interaction, Order, OrderStatus, SentimentLabel
+
+from .models import Campaign, CampaignMember
+
+# Lists match any of their values; *_min/*_max are inclusive bounds.
+AUDIENCE_KEYS = (
+    "rfm_segments", "value_segments", "value_tiers", "lifecycle_stages", "regions",
+    "churn_min", "churn_max", "clv_min", "clv_max", "sentiment_min", "sentiment_max",
+    "no_contact_days", "negative_feedback_days", "bought_any", "not_bought_any",
+)
+# Feedback counts as negative when analysed as negative or rated 1-2 stars.
+NEGATIVE_RATING_MAX = 2
+# Scores frozen on each member at launch.
+SNAPSHOT_FIELDS = (
+    "rfm_segment", "value_segment", "value_tier", "churn_probability", "churn_risk", "clv_12m",
+    "lifecycle_stage", "sentiment_score", "loyalty_score", "recency_days", "order_count",
+    "total_spent",
+)
+# Control groups are stratified by this score so treatment and control have the same value mix.
+STRATIFY_BY = "value_segment"
+
+
+def audience_queryset(*, filters: dict, kind: str, frequency_cap_days: int = 0,
+                      exclude_campaign_id: int | None = None,
+                      now: datetime | None = None) -> QuerySet[Customer]:
+    """The customers an audience definition selects today.
+
+    Marketing campaigns reach only customers who gave marketing consent; the frequency cap
+    leaves out customers treated by another campaign launched in the last ``frequency_cap_days``
+    (control members received nothing, so they do not count as contacted).
+    """
+    now = now or timezone.now()
+    customers = Customer.objects.live()
+    lookups = {
+        "rfm_segments": "rfm_segment__in", "value_segments": "value_segment__in",
+        "value_tiers": "value_tier__in", "lifecycle_stages": "lifecycle_stage__in",
+        "regions": "region__in",
+        "churn_min": "churn_probability__gte", "churn_max": "churn_probability__lte",
+        "clv_min": "clv_12m__gte", "clv_max": "clv_12m__lte",
+        "sentiment_min": "sentiment_score__gte", "sentiment_max": "sentiment_score__lte",
+    }
+    conditions = {lookup: filters[key] for key, lookup in lookups.items()
+                  if filters.get(key) not in (None, "", [])}
+    customers = customers.filter(**conditions)
+    if filters.get("no_contact_days"):
+        since = now - timedelta(days=int(filters["no_contact_days"]))
+        customers = customers.exclude(Exists(Interaction.objects.filter(
+            customer=OuterRef("pk"), occurred_at__gte=since)))
+    if filters.get("negative_feedback_days"):
+        since = now - timedelta(days=int(filters["negative_feedback_days"]))
+        customers = customers.filter(Exists(Feedback.objects.filter(
+            Q(sentiment_label=SentimentLabel.NEGATIVE) | Q(rating__lte=NEGATIVE_RATING_MAX),
+            customer=OuterRef("pk"), created_at__gte=since)))
+    completed_with = lambda products: Order.objects.filter(  # noqa: E731
+        customer=OuterRef("pk"), status=OrderStatus.COMPLETED, items__product_id__in=products)
+    if filters.get("bought_any"):
+        customers = customers.filter(Exists(completed_with(filters["bought_any"])))
+    if filters.get("not_bought_any"):
+        customers = customers.exclude(Exists(completed_with(filters["not_bought_any"])))
+    if kind == Campaign.Kind.MARKETING:
+        customers = customers.filter(marketing_consent=True)
+    if frequency_cap_days:
+        recent = CampaignMember.objects.filter(
+            customer=OuterRef("pk"), group=CampaignMember.Group.TREATMENT,
+            campaign__launched_at__gte=now - timedelta(days=frequency_cap_days))
+        if exclude_campaign_id:
+            recent = recent.exclude(campaign_id=exclude_campaign_id)
+        customers = customers.exclude(Exists(recent))
+    return customers
+
+
+def audience_preview(customers: QuerySet[Customer]) -> dict:
+    """Size, CLV at stake and the value-segment mix: two queries."""
+    totals = customers.aggregate(size=Count("pk"), clv_total=Sum("clv_12m"))
+    by_segment = dict(customers.order_by().values_list(STRATIFY_BY).annotate(n=Count("pk")))
+    return {
+        "size": totals["size"],
+        "clv_total": float(totals["clv_total"] or Decimal("0")),
+        "by_value_segment": {(key or "unscored"): n for key, n in by_segment.items()},
+    }
+
+
+def campaign_list(user) -> QuerySet[Campaign]:
+    """Campaigns a user may see, with their member counts: one query for the page."""
+    return (Campaign.objects.visible_to(user).select_related("created_by")
+            .annotate(treatment_count=Count("members", filter=Q(members__group="treatment")),
+                      control_count=Count("members", filter=Q(members__group="control")))
+            .order_by("-created_at", "-id"))
+
+
+def member_outcomes(campaign: Campaign) -> QuerySet[CampaignMember]:
+    """Each member with their completed orders and revenue inside the attribution window.
+
+    One query with a join; the window starts at launch and lasts ``attribution_days``.
+    """
+    start = campaign.launched_at
+    end = start + timedelta(days=campaign.attribution_days)
+    in_window = Q(customer__orders__status=OrderStatus.COMPLETED,
+                  customer__orders__ordered_at__gte=start, customer__orders__ordered_at__lt=end)
+    return (CampaignMember.objects.filter(campaign=campaign).order_by("pk")
+            .annotate(window_orders=Count("customer__orders", filter=in_window),
+                      window_revenue=Sum("customer__orders__total_amount", filter=in_window)))

@@ -1,0 +1,266 @@
+"""Campaign writes shared by the staff pages, the API, the admin and the Celery task."""
+from __future__ import annotations
+
+import string
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+from django.utils.translation import gettext as _
+
+from analytics.models import AssociationRule, Recommendation
+from customers.models import InteractionKind
+from customers.roles import SERVICE
+from customers.services import interaction_log
+
+from . import uplift
+from .models import Campaign, CampaignMember, ServiceTask
+from .selectors import SNAPSHOT_FIELDS, STRATIFY_BY, audience_queryset, member_outcomes
+
+# Rows per INSERT: well under SQLite's bound-parameter limit (about 10 columns x 1,000 rows).
+BULK_BATCH = 1_000
+# Coupon codes: no 0/O or 1/I, so a code read out on the phone is typed right.
+COUPON_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "01OI")
+COUPON_LENGTH = 8
+EDITABLE_FIELDS = (
+    "name", "objective", "kind", "channel", "starts_on", "ends_on", "discount_percent",
+    "coupon_pattern", "recommend_products", "bundle", "cost_per_contact", "attribution_days",
+    "task_due_days", "frequency_cap_days", "control_share", "seed",
+)
+
+
+class CampaignError(ValidationError):
+    """A campaign cannot do what was asked (launch twice, results before launch...)."""
+
+
+def _check_kind_allowed(user, kind: str) -> None:
+    if kind == Campaign.Kind.SERVICE and not user.has_perm("campaigns.manage_service_campaign"):
+        raise PermissionDenied(_("Only managers create and launch service campaigns."))
+
+
+def _apply(campaign: Campaign, fields: dict, audience: dict | None) -> list[str]:
+    changed = []
+    for name, value in fields.items():
+        if name not in EDITABLE_FIELDS:
+            raise ValueError(f"{name} is not an editable campaign field")
+        setattr(campaign, name, value)
+        changed.append(name)
+    if "bundle" in fields:
+        rule: AssociationRule | None = fields["bundle"]
+        campaign.bundle_products = [int(p) for p in rule.consequents] if rule else []
+        changed.append("bundle_products")
+    if audience is not None:
+        campaign.audience = audience
+        changed.append("audience")
+    campaign.full_clean()
+    return changed
+
+
+@transaction.atomic
+def campaign_create(*, created_by, fields: dict, audience: dict, playbook: str = "") -> Campaign:
+    """A new draft. ``fields`` and ``audience`` come validated from a form or serializer."""
+    campaign = Campaign(created_by=created_by, playbook=playbook)
+    _apply(campaign, fields, audience)
+    _check_kind_allowed(created_by, campaign.kind)
+    campaign.save()
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, campaign_id: int, actor, fields: dict, audience: dict | None = None) -> Campaign:
+    """Change a campaign that has not been launched yet."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if not campaign.is_editable:
+        raise CampaignError(_("A launched campaign cannot be changed."), code="not_editable")
+    _check_kind_allowed(actor, campaign.kind)
+    changed = _apply(campaign, fields, audience)
+    _check_kind_allowed(actor, campaign.kind)
+    campaign.save(update_fields=changed)
+    return campaign
+
+
+def _snapshot(values: tuple) -> dict:
+    snapshot = {}
+    for name, value in zip(SNAPSHOT_FIELDS, values):
+        snapshot[name] = float(value) if isinstance(value, Decimal) else value
+    return snapshot
+
+
+def _coupon_codes(pattern: str, count: int) -> list[str]:
+    """``count`` codes unique among themselves and against every code already issued."""
+    codes: set[str] = set()
+    while len(codes) < count:
+        fresh = {pattern.replace("{code}", get_random_string(COUPON_LENGTH, COUPON_ALPHABET))
+                 for _ in range(count - len(codes))} - codes
+        # A clash with an earlier campaign's code is rare (32^8 codes); drop and redraw those.
+        for start in range(0, len(fresh), BULK_BATCH):
+            batch = sorted(fresh)[start:start + BULK_BATCH]
+            fresh -= set(CampaignMember.objects.filter(coupon_code__in=batch)
+                         .values_list("coupon_code", flat=True))
+        codes |= fresh
+    return sorted(codes)
+
+
+def _service_assignees() -> list:
+    return list(get_user_model().objects.filter(groups__name=SERVICE, is_active=True)
+                .order_by("pk").distinct())
+
+
+@transaction.atomic
+def campaign_launch(*, campaign_id: int, launched_by) -> Campaign:
+    """Freeze the audience into members, hold out the control group and hand out the offers.
+
+    The row lock makes a double click (or the page and the API at once) launch only once. The
+    whole launch is one transaction: a failure leaves a draft with no members.
+    """
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if not campaign.is_editable:
+        raise CampaignError(_("This campaign has already been launched."), code="launched")
+    _check_kind_allowed(launched_by, campaign.kind)
+    now = timezone.now()
+    customers = audience_queryset(
+        filters=campaign.audience, kind=campaign.kind, frequency_cap_days=campaign.frequency_cap_days,
+        exclude_campaign_id=campaign.pk, now=now)
+    rows = list(customers.order_by("pk").values_list("pk", *SNAPSHOT_FIELDS))
+    if not rows:
+        raise CampaignError(_("The audience is empty: widen the filters before launching."),
+                            code="empty_audience")
+    stratum_at = SNAPSHOT_FIELDS.index(STRATIFY_BY) + 1
+    control = uplift.assign_control([r[0] for r in rows], [r[stratum_at] for r in rows],
+                                    share=float(campaign.control_share), seed=campaign.seed)
+    treated = [r[0] for r in rows if r[0] not in control]
+
+    marketing = campaign.kind == Campaign.Kind.MARKETING
+    offers: dict[int, list[int]] = {}
+    if marketing and campaign.bundle_products:
+        offers = dict.fromkeys(treated, list(campaign.bundle_products))
+    elif marketing and campaign.recommend_products:
+        recommended = (Recommendation.objects
+                       .filter(customer_id__in=customers.values("pk"), rank__lte=campaign.recommend_products)
+                       .order_by("customer_id", "rank").values_list("customer_id", "product_id"))
+        for customer_id, product_id in recommended:
+            offers.setdefault(customer_id, []).append(product_id)
+    coupons = iter(_coupon_codes(campaign.coupon_pattern, len(treated))
+                   if marketing and campaign.coupon_pattern else [])
+
+    members = []
+    for pk, *scores in rows:
+        is_control = pk in control
+        members.append(CampaignMember(
+            campaign=campaign, customer_id=pk, stratum=scores[stratum_at - 1] or "",
+            group=CampaignMember.Group.CONTROL if is_control else CampaignMember.Group.TREATMENT,
+            scores=_snapshot(scores),
+            coupon_code=None if is_control else next(coupons, None),
+            offered_products=[] if is_control else offers.get(pk, [])))
+    CampaignMember.objects.bulk_create(members, batch_size=BULK_BATCH)
+
+    if campaign.kind == Campaign.Kind.SERVICE:
+        assignees = _service_assignees()
+        if not assignees:
+            raise CampaignError(_("No active user is in the Service group to take the tasks."),
+                                code="no_assignees")
+        due_on = (now + timedelta(days=campaign.task_due_days)).date()
+        treated_members = [m for m in members if m.group == CampaignMember.Group.TREATMENT]
+        ServiceTask.objects.bulk_create([
+            ServiceTask(campaign=campaign, member=member, customer_id=member.customer_id,
+                        assignee=assignees[i % len(assignees)], due_on=due_on)
+            for i, member in enumerate(treated_members)
+        ], batch_size=BULK_BATCH)
+
+    campaign.status = Campaign.Status.RUNNING
+    campaign.launched_at = now
+    campaign.launched_by = launched_by
+    campaign.save(update_fields=["status", "launched_at", "launched_by"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_results_refresh(*, campaign_id: int, now=None) -> Campaign:
+    """Measure conversions and revenue in the attribution window, treatment against control.
+
+    Safe to run any number of times: it recomputes from the orders and overwrites the stored
+    results. Once the window has closed the campaign is marked finished.
+    """
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.launched_at is None:
+        raise CampaignError(_("The campaign has not been launched yet."), code="not_launched")
+    now = now or timezone.now()
+    totals = {group: [0, 0, Decimal("0")] for group in CampaignMember.Group.values}
+    for group, orders, revenue in member_outcomes(campaign).values_list(
+            "group", "window_orders", "window_revenue"):
+        total = totals[group]
+        total[0] += 1
+        total[1] += 1 if orders else 0
+        total[2] += revenue or Decimal("0")
+    outcome = {group: uplift.GroupOutcome(members=n, converters=c, revenue=float(r))
+               for group, (n, c, r) in totals.items()}
+    result = uplift.campaign_uplift(
+        treatment=outcome[CampaignMember.Group.TREATMENT], control=outcome[CampaignMember.Group.CONTROL],
+        discount_percent=(float(campaign.discount_percent)
+                          if campaign.kind == Campaign.Kind.MARKETING else 0.0),
+        cost_per_contact=float(campaign.cost_per_contact))
+    window_end = campaign.launched_at + timedelta(days=campaign.attribution_days)
+    campaign.results = {**result.as_dict(), "window_end": window_end.isoformat(),
+                        "window_closed": now >= window_end}
+    campaign.results_updated_at = now
+    fields = ["results", "results_updated_at"]
+    if now >= window_end and campaign.status == Campaign.Status.RUNNING:
+        campaign.status = Campaign.Status.FINISHED
+        fields.append("status")
+    campaign.save(update_fields=fields)
+    return campaign
+
+
+@transaction.atomic
+def service_task_update(*, task_id: int, actor, status: str, outcome: str | None = None) -> ServiceTask:
+    """Move a service task along its workflow; closing it logs the call on the customer."""
+    task = ServiceTask.objects.select_for_update().select_related("customer").get(pk=task_id)
+    if not actor.has_perm("campaigns.change_servicetask") or (
+            task.assignee_id != actor.pk and not actor.has_perm("campaigns.view_all_servicetask")):
+        raise PermissionDenied(_("This task is assigned to someone else."))
+    fields = []
+    if status != task.status:
+        if status not in ServiceTask.TRANSITIONS.get(task.status, set()):
+            raise ValidationError({"status": _("A task cannot go from %(old)s to %(new)s.") % {
+                "old": task.get_status_display(), "new": status}})
+        task.status = status
+        fields.append("status")
+        closed = status in (ServiceTask.Status.DONE, ServiceTask.Status.UNREACHABLE)
+        task.closed_at = timezone.now() if closed else None
+        fields.append("closed_at")
+    if outcome is not None and outcome != task.outcome:
+        task.outcome = outcome
+        fields.append("outcome")
+    if fields:
+        task.save(update_fields=[*fields, "updated_at"])
+        if "status" in fields and task.closed_at:
+            interaction_log(customer=task.customer, staff=actor, kind=InteractionKind.CALL,
+                            outcome=task.get_status_display()[:200], note=task.outcome)
+    return task
+
+
+def campaign_create_from_playbook(*, key: str, created_by) -> Campaign:
+    """A draft from a playbook, named after it and dated, for the user to review and launch."""
+    from .playbooks import playbook_get
+
+    playbook = playbook_get(key)
+    if playbook is None:
+        raise ValidationError({"playbook": _("Unknown playbook %(key)s.") % {"key": key}})
+    if not playbook.available:
+        raise CampaignError(str(playbook.reason_unavailable), code="unavailable")
+    name = f"{playbook.name} {timezone.localdate():%Y-%m-%d}"
+    return campaign_create(created_by=created_by, fields={"name": name, **playbook.fields},
+                           audience=dict(playbook.audience), playbook=key)
+
+
+def campaign_results_refresh_running(*, now=None) -> list[int]:
+    """Refresh every running campaign (the periodic job); each in its own transaction, so one
+    failing campaign does not hold back the others."""
+    ids = list(Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True))
+    for campaign_id in ids:
+        campaign_results_refresh(campaign_id=campaign_id, now=now)
+    return ids

@@ -1,0 +1,265 @@
+"""Staff pages for campaigns: parse input, call a service or selector, render."""
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.contrib.staticfiles import finders
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from customers.models import Product
+
+from . import services, tasks
+from .forms import AudienceForm, CampaignForm, ServiceTaskForm
+from .models import Campaign, ServiceTask
+from .playbooks import playbooks
+from .selectors import audience_preview, audience_queryset, campaign_list, member_outcomes
+
+CHARTJS = "vendor/chartjs/chart.umd.min.js"
+MEMBERS_PER_PAGE = 50
+TASKS_PER_PAGE = 50
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+@permission_required("campaigns.view_campaign", raise_exception=True)
+def campaign_index(request: HttpRequest) -> HttpResponse:
+    page = Paginator(campaign_list(request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "campaigns/list.html", {"page": page})
+
+
+@permission_required("campaigns.view_campaign", raise_exception=True)
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("created_by", "launched_by"), pk=pk)
+    members = None
+    if request.user.has_perm("campaigns.view_campaignmember"):
+        members = Paginator(campaign.members.select_related("customer").order_by("pk"),
+                            MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
+    products: dict[int, str] = {}
+    if members is not None:
+        # One query for the names of every product offered on this page.
+        wanted = {pid for member in members.object_list for pid in member.offered_products}
+        products = dict(Product.objects.filter(pk__in=wanted).values_list("pk", "name"))
+        for member in members.object_list:
+            member.offer_names = [products.get(pid, f"#{pid}") for pid in member.offered_products]
+    audience_items = [(AudienceForm.base_fields[key].label if key in AudienceForm.base_fields else key,
+                       ", ".join(map(str, value)) if isinstance(value, list) else value)
+                      for key, value in campaign.audience.items()]
+    preview = None
+    if campaign.is_editable:
+        preview = audience_preview(audience_queryset(
+            filters=campaign.audience, kind=campaign.kind,
+            frequency_cap_days=campaign.frequency_cap_days, exclude_campaign_id=campaign.pk))
+    return render(request, "campaigns/detail.html", {
+        "campaign": campaign, "members": members, "preview": preview, "audience_items": audience_items,
+        "can_change": request.user.has_perm("campaigns.change_campaign")
+        and (campaign.kind == Campaign.Kind.MARKETING
+             or request.user.has_perm("campaigns.manage_service_campaign")),
+    })
+
+
+def _edit(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
+    initial_audience = campaign.audience if campaign else {}
+    if request.method == "POST":
+        form = CampaignForm(request.POST, instance=campaign, user=request.user, prefix="c")
+        audience_form = AudienceForm(request.POST, prefix="a")
+        if form.is_valid() and audience_form.is_valid():
+            fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+            try:
+                if campaign is None:
+                    campaign = services.campaign_create(created_by=request.user, fields=fields,
+                                                        audience=audience_form.audience())
+                else:
+                    campaign = services.campaign_update(campaign_id=campaign.pk, actor=request.user,
+                                                        fields=fields, audience=audience_form.audience())
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Campaign saved."))
+                return redirect("campaigns:detail", pk=campaign.pk)
+    else:
+        form = CampaignForm(instance=campaign, user=request.user, prefix="c")
+        audience_form = AudienceForm(initial=initial_audience, prefix="a")
+    return render(request, "campaigns/edit.html", {"form": form, "audience_form": audience_form,
+                                                   "campaign": campaign})
+
+
+@permission_required("campaigns.add_campaign", raise_exception=True)
+def campaign_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, None)
+
+
+@permission_required("campaigns.change_campaign", raise_exception=True)
+def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if not campaign.is_editable:
+        messages.error(request, _("A launched campaign cannot be changed."))
+        return redirect("campaigns:detail", pk=pk)
+    return _edit(request, campaign)
+
+
+@permission_required("campaigns.view_campaign", raise_exception=True)
+def audience_preview_json(request: HttpRequest) -> JsonResponse:
+    """Live audience size and CLV at stake for the filters being edited (GET, form-encoded)."""
+    audience_form = AudienceForm(request.GET, prefix="a")
+    if not audience_form.is_valid():
+        return JsonResponse({"errors": audience_form.errors}, status=400)
+    kind = request.GET.get("c-kind", Campaign.Kind.MARKETING)
+    if kind not in Campaign.Kind.values:
+        return JsonResponse({"errors": {"kind": [_("Unknown campaign kind.")]}}, status=400)
+    try:
+        cap = int(request.GET.get("c-frequency_cap_days") or 0)
+    except ValueError:
+        return JsonResponse({"errors": {"frequency_cap_days": [_("Enter a whole number.")]}}, status=400)
+    exclude = request.GET.get("campaign")
+    customers = audience_queryset(filters=audience_form.audience(), kind=kind,
+                                  frequency_cap_days=max(cap, 0),
+                                  exclude_campaign_id=int(exclude) if exclude and exclude.isdigit() else None)
+    return JsonResponse(audience_preview(customers))
+
+
+@require_POST
+@permission_required("campaigns.change_campaign", raise_exception=True)
+def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(Campaign, pk=pk)
+    try:
+        campaign = services.campaign_launch(campaign_id=pk, launched_by=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("Campaign launched to %(n)d customers.") % {
+            "n": campaign.members.count()})
+    return redirect("campaigns:detail", pk=pk)
+
+
+@permission_required("campaigns.view_campaign", raise_exception=True)
+def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    results = campaign.results or {}
+
+    def points(value):  # a difference of rates, shown in percentage points
+        return None if value is None else f"{value * 100:+.1f}"
+
+    def percent(value):
+        return None if value is None else f"{value * 100:+.0f} %"
+
+    context = {"campaign": campaign, "results": results,
+               "chartjs": CHARTJS if finders.find(CHARTJS) else None}
+    if results:
+        context.update(
+            uplift_pp=points(results.get("absolute_uplift")),
+            ci_low=points(results.get("absolute_uplift_low")),
+            ci_high=points(results.get("absolute_uplift_high")),
+            relative=percent(results.get("relative_uplift")), roi=percent(results.get("roi")),
+            chart={
+                "labels": [_("Treatment"), _("Control")],
+                "rate_label": _("Conversion rate (%)"), "revenue_label": _("Revenue per member"),
+                "rates": [round((results.get(f"{g}_rate") or 0) * 100, 2) for g in ("treatment", "control")],
+                "revenue": [round(results[f"{g}_revenue"] / results[f"{g}_members"], 2)
+                            if results.get(f"{g}_members") else 0 for g in ("treatment", "control")],
+            })
+    return render(request, "campaigns/results.html", context)
+
+
+@require_POST
+@permission_required("campaigns.view_campaign", raise_exception=True)
+def campaign_results_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if campaign.launched_at is None:
+        messages.error(request, _("The campaign has not been launched yet."))
+        return redirect("campaigns:detail", pk=pk)
+    transaction.on_commit(lambda: tasks.campaign_results_refresh.delay(pk))
+    messages.success(request, _("Results are being refreshed."))
+    return redirect("campaigns:results", pk=pk)
+
+
+@permission_required(["campaigns.view_campaign", "campaigns.view_campaignmember"], raise_exception=True)
+def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """One row per member: group, coupon, offer and outcome in the window. No contact details."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if campaign.launched_at is None:
+        return HttpResponse(_("The campaign has not been launched yet."), status=400,
+                            content_type="text/plain; charset=utf-8")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["customer_id", "customer", "group", "stratum", "coupon_code", "offered_products",
+                     "orders_in_window", "revenue_in_window", "converted"])
+    rows = member_outcomes(campaign).select_related("customer")
+    for member in rows.iterator(chunk_size=2000):
+        writer.writerow([member.customer_id, member.customer.name, member.group, member.stratum,
+                         member.coupon_code or "", " ".join(map(str, member.offered_products)),
+                         member.window_orders, member.window_revenue or 0,
+                         int(member.window_orders > 0)])
+    return response
+
+
+@permission_required("campaigns.view_campaign", raise_exception=True)
+def playbook_index(request: HttpRequest) -> HttpResponse:
+    rows = []
+    for playbook in playbooks():
+        preview = None
+        if playbook.available:
+            preview = audience_preview(audience_queryset(
+                filters=playbook.audience, kind=playbook.fields.get("kind", Campaign.Kind.MARKETING),
+                frequency_cap_days=Campaign._meta.get_field("frequency_cap_days").default))
+        allowed = request.user.has_perm("campaigns.add_campaign") and (
+            playbook.fields.get("kind") != Campaign.Kind.SERVICE
+            or request.user.has_perm("campaigns.manage_service_campaign"))
+        rows.append({"playbook": playbook, "preview": preview, "allowed": allowed})
+    return render(request, "campaigns/playbooks.html", {"rows": rows})
+
+
+@require_POST
+@permission_required("campaigns.add_campaign", raise_exception=True)
+def playbook_use(request: HttpRequest, key: str) -> HttpResponse:
+    try:
+        campaign = services.campaign_create_from_playbook(key=key, created_by=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("campaigns:playbooks")
+    messages.success(request, _("Draft created from the playbook: review it, then launch."))
+    return redirect("campaigns:detail", pk=campaign.pk)
+
+
+@permission_required("campaigns.view_servicetask", raise_exception=True)
+def task_queue(request: HttpRequest) -> HttpResponse:
+    show = request.GET.get("show", "open")
+    tasks_qs = ServiceTask.objects.for_queue(request.user)
+    if show != "all":
+        tasks_qs = tasks_qs.open()
+    page = Paginator(tasks_qs, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "campaigns/tasks.html", {
+        "page": page, "show": show, "statuses": ServiceTask.Status.choices,
+        "can_view_pii": request.user.has_perm("customers.view_pii"),
+        "can_change": request.user.has_perm("campaigns.change_servicetask"),
+    })
+
+
+@require_POST
+@permission_required("campaigns.change_servicetask", raise_exception=True)
+def task_update(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(ServiceTask.objects.for_queue(request.user), pk=pk)
+    form = ServiceTaskForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(f"{field}: {' '.join(errors)}"
+                                          for field, errors in form.errors.items()))
+    else:
+        try:
+            services.service_task_update(task_id=task.pk, actor=request.user,
+                                         status=form.cleaned_data["status"],
+                                         outcome=form.cleaned_data["outcome"])
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, _("Task updated."))
+    return redirect("campaigns:tasks")
