@@ -18,7 +18,7 @@ import pandas as pd
 from django.db import connection, transaction
 
 from analytics.engine import frames as F
-from customers.bulk import is_postgres
+from customers.bulk import copy_frame, is_postgres
 from customers.models import SCORE_FIELDS, Customer
 
 # Rows per UPDATE statement when bulk_update is used (SQLite): large enough to amortise the
@@ -151,14 +151,6 @@ def _utc(value: pd.Timestamp) -> pd.Timestamp:
     return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
 
 
-def _copy_value(value) -> str | None:
-    if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return _utc(value).isoformat()
-    return str(value)
-
-
 _INTEGER_FIELDS = {"IntegerField", "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField",
                    "BigIntegerField"}
 
@@ -187,9 +179,12 @@ def write_rows(model, frame: pd.DataFrame) -> int:
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {stage} (id bigint PRIMARY KEY, "
                 + ", ".join(f"{c} {_sql_type(fields[c])}" for c in columns) + ") ON COMMIT DROP")
-            with cursor.cursor.copy(f"COPY {stage} (id, {', '.join(columns)}) FROM STDIN") as copy:
-                for row in frame.itertuples(index=True, name=None):
-                    copy.write_row([row[0], *(_copy_value(v) for v in row[1:])])
+        rows = frame.reset_index(names="id")
+        for column in columns:
+            if fields[column].get_internal_type() == "DateTimeField":
+                rows[column] = pd.to_datetime(rows[column], utc=True)
+        copy_frame(stage, rows)
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {_table(model)} AS t SET " + ", ".join(f"{c} = s.{c}" for c in columns)
                 + f" FROM {stage} AS s WHERE t.id = s.id")

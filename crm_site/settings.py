@@ -154,6 +154,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.score_run_nightly",
         "schedule": crontab(hour=env("SCORE_RUN_HOUR", 2, to_int), minute=0),
     },
+    # Campaign results: refresh running campaigns; finishes those whose window has closed.
+    "campaign-results-refresh": {
+        "task": "campaigns.tasks.campaign_results_refresh_running",
+        "schedule": crontab(minute=15, hour="*/6"),
+    },
 }
 
 REDIS_URL = env("REDIS_URL", "")
@@ -164,14 +169,17 @@ CACHES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crm_site.api_exceptions.ErrorResponseAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "crm_site.api_exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["customers.api.throttling.ApiUserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_RATE", "5000/hour")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
@@ -182,6 +190,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "customers.models.Channel",
+        "CustomerStatusEnum": "customers.models.CustomerStatus",
+        "OrderStatusEnum": "customers.models.OrderStatus",
+        "InteractionKindEnum": "customers.models.InteractionKind",
+        "LevelEnum": "customers.models.Level",
+        "ScoreRunStatusEnum": "analytics.models.ScoreRun.Status",
+        "ScoreRunKindEnum": "analytics.models.ScoreRun.Kind",
+        "CampaignKindEnum": "campaigns.models.Campaign.Kind",
+    },
 }
 
 # Business settings.
