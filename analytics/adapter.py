@@ -91,7 +91,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     customers["consent"] = customers["consent"].map(
         lambda v: v in (True, "t", "true", 1, "1")).astype(bool)
     for column in ("status", "gender", "region", "city", "channel"):
-        customers[column] = customers[column].fillna("").astype(str)
+        customers[column] = customers[column].astype(object).fillna("").astype(str)
 
     cutoff = as_of_aware.isoformat()
     orders = _read(
@@ -121,7 +121,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     for column in ("rating", "sentiment_score"):
         feedback[column] = pd.to_numeric(feedback[column], errors="coerce").astype(float)
     for column in ("text", "language", "complaint_reason"):
-        feedback[column] = feedback[column].fillna("").astype(str)
+        feedback[column] = feedback[column].astype(object).fillna("").astype(str)
 
     interactions = _read(
         f"SELECT customer_id, occurred_at, kind, outcome FROM {it} "
