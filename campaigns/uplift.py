@@ -24,6 +24,10 @@ CI_METHOD = "newcomb"
 CI_LEVEL = 0.95
 
 
+# Katz et al. (1978): log(RR) +/- z * sqrt(1/a - 1/n1 + 1/c - 1/n0).
+RELATIVE_CI_METHOD = "log"
+
+
 def control_size(n: int, share: float) -> int:
     """Members of a stratum of ``n`` held out: ``share * n`` rounded half up."""
     return int(floor(n * share + 0.5))
@@ -90,6 +94,10 @@ class Uplift:
     roi: float | None
     ci_method: str = CI_METHOD
     ci_level: float = CI_LEVEL
+    # Relative uplift = rate ratio - 1; its interval is the Katz log interval of the ratio.
+    relative_uplift_low: float | None = None
+    relative_uplift_high: float | None = None
+    relative_ci_method: str = RELATIVE_CI_METHOD
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -109,7 +117,7 @@ def campaign_uplift(*, treatment: GroupOutcome, control: GroupOutcome, discount_
     - ROI: (incremental revenue - cost) / cost (None when nothing was spent).
     """
     t_rate, c_rate = treatment.conversion_rate, control.conversion_rate
-    absolute = low = high = relative = incr_conv = incr_rev = None
+    absolute = low = high = relative = incr_conv = incr_rev = rel_low = rel_high = None
     if t_rate is not None and c_rate is not None:
         absolute = t_rate - c_rate
         low, high = confint_proportions_2indep(
@@ -117,6 +125,11 @@ def campaign_uplift(*, treatment: GroupOutcome, control: GroupOutcome, discount_
             method=CI_METHOD, compare="diff", alpha=1 - CI_LEVEL)
         low, high = float(low), float(high)
         relative = absolute / c_rate if c_rate > 0 else None
+        if control.converters > 0 and treatment.converters > 0:
+            ratio_low, ratio_high = confint_proportions_2indep(
+                treatment.converters, treatment.members, control.converters, control.members,
+                method=RELATIVE_CI_METHOD, compare="ratio", alpha=1 - CI_LEVEL)
+            rel_low, rel_high = float(ratio_low) - 1, float(ratio_high) - 1
         incr_conv = absolute * treatment.members
         incr_rev = (treatment.revenue_per_member - control.revenue_per_member) * treatment.members
     offer_cost = discount_percent / 100 * treatment.revenue
@@ -131,4 +144,5 @@ def campaign_uplift(*, treatment: GroupOutcome, control: GroupOutcome, discount_
         absolute_uplift=absolute, absolute_uplift_low=low, absolute_uplift_high=high,
         relative_uplift=relative, incremental_conversions=incr_conv, incremental_revenue=incr_rev,
         offer_cost=offer_cost, contact_cost=contact_cost, cost=cost, roi=roi,
+        relative_uplift_low=rel_low, relative_uplift_high=rel_high,
     )

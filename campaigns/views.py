@@ -160,6 +160,8 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
             ci_low=points(results.get("absolute_uplift_low")),
             ci_high=points(results.get("absolute_uplift_high")),
             relative=percent(results.get("relative_uplift")), roi=percent(results.get("roi")),
+            relative_low=percent(results.get("relative_uplift_low")),
+            relative_high=percent(results.get("relative_uplift_high")),
             chart={
                 "labels": [_("Treatment"), _("Control")],
                 "rate_label": _("Conversion rate (%)"), "revenue_label": _("Revenue per member"),

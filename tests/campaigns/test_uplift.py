@@ -86,3 +86,17 @@ def test_empty_control_gives_no_uplift():
                              discount_percent=5, cost_per_contact=1)
     assert result.absolute_uplift is None and result.incremental_revenue is None
     assert result.cost == pytest.approx(15)
+
+
+def test_relative_uplift_interval_is_the_katz_log_interval_worked_by_hand():
+    # 56/70 vs 48/80: RR = 0.8 / 0.6; log(RR) +/- 1.959964 * sqrt(1/56 - 1/70 + 1/48 - 1/80).
+    import math
+
+    result = campaign_uplift(treatment=GroupOutcome(members=70, converters=56, revenue=0.0),
+                             control=GroupOutcome(members=80, converters=48, revenue=0.0),
+                             discount_percent=0, cost_per_contact=0)
+    half = 1.959964 * math.sqrt(1 / 56 - 1 / 70 + 1 / 48 - 1 / 80)
+    ratio = 0.8 / 0.6
+    assert result.relative_uplift_low == pytest.approx(ratio * math.exp(-half) - 1, abs=1e-4)
+    assert result.relative_uplift_high == pytest.approx(ratio * math.exp(half) - 1, abs=1e-4)
+    assert result.relative_uplift_low < result.relative_uplift < result.relative_uplift_high
