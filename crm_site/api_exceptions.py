@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.db.models import ProtectedError, RestrictedError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -71,6 +72,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: DRF's handling, then the one error shape."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_validation_detail(exc))
+    elif isinstance(exc, DataError):
+        # A value the database cannot store or compare (out of its range). Validation should
+        # have caught it first; answer 400 rather than 500 if it did not.
+        exc = exceptions.ValidationError(
+            {api_settings.NON_FIELD_ERRORS_KEY: [_("A value is out of the range the database accepts.")]})
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         exc = Conflict(
             _("This record is still referenced by other records (for example orders) and cannot be deleted.")

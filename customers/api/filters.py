@@ -7,6 +7,9 @@ value. Contact details (email, phone, birth date) are neither searchable nor fil
 
 from __future__ import annotations
 
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 import django_filters
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -63,6 +66,21 @@ def _describe(filterset: django_filters.FilterSet) -> None:
         filter_.label = text
 
 
+class UtcFilterSet(django_filters.FilterSet):
+    """Compares dates and times in UTC.
+
+    A filter value may carry any offset Python accepts (up to +/-23:59), but PostgreSQL refuses
+    offsets beyond +/-15:59 ("time zone displacement out of range"), which made such a query a
+    500. Converted to UTC first, every valid instant is accepted.
+    """
+
+    def filter_queryset(self, queryset):
+        for name, value in list(self.form.cleaned_data.items()):
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                self.form.cleaned_data[name] = value.astimezone(dt_timezone.utc)
+        return super().filter_queryset(queryset)
+
+
 class PiiFilterSetMixin:
     """Drops the contact-detail filters for users without ``customers.view_pii``."""
 
@@ -75,7 +93,7 @@ class PiiFilterSetMixin:
                 del self.filters[name]  # its query parameter is then ignored
 
 
-class CustomerFilter(PiiFilterSetMixin, django_filters.FilterSet):
+class CustomerFilter(PiiFilterSetMixin, UtcFilterSet):
     pii_filters = PII_FIELDS
     region = django_filters.CharFilter(
         field_name="region", lookup_expr="iexact", help_text=_("Region, any case.")
@@ -105,13 +123,13 @@ class CustomerFilter(PiiFilterSetMixin, django_filters.FilterSet):
         }
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(UtcFilterSet):
     class Meta:
         model = Product
         fields = {"sku": ["exact"], "category": ["exact"], "active": ["exact"], "price": RANGE}
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(UtcFilterSet):
     class Meta:
         model = Order
         fields = {
@@ -124,7 +142,7 @@ class OrderFilter(django_filters.FilterSet):
         }
 
 
-class FeedbackFilter(django_filters.FilterSet):
+class FeedbackFilter(UtcFilterSet):
     class Meta:
         model = Feedback
         fields = {
@@ -139,7 +157,7 @@ class FeedbackFilter(django_filters.FilterSet):
         }
 
 
-class InteractionFilter(django_filters.FilterSet):
+class InteractionFilter(UtcFilterSet):
     class Meta:
         model = Interaction
         fields = {"customer": ["exact"], "staff": ["exact"], "kind": ["exact"], "occurred_at": RANGE}

@@ -15,12 +15,14 @@ from rest_framework import serializers
 from customers.models import (
     PII_FIELDS,
     SCORE_FIELDS,
+    ComplaintReason,
     Customer,
     Feedback,
     Interaction,
     Order,
     OrderItem,
     Product,
+    SentimentLabel,
 )
 from customers.normalise import normalise_email, normalise_phone
 from customers.records import CUSTOMER_FIELDS, OrderLine
@@ -234,6 +236,14 @@ class OrderUpsertSerializer(OrderSerializer):
 
 
 class FeedbackSerializer(DescribedModelSerializer):
+    # Blank until the record is analysed (and blank for feedback that is not a complaint):
+    # declared here so the schema's enums include "".
+    sentiment_label = serializers.ChoiceField(
+        choices=SentimentLabel.choices, allow_blank=True, read_only=True,
+        help_text=_("Positive, neutral or negative; blank until analysed."))
+    complaint_reason = serializers.ChoiceField(
+        choices=ComplaintReason.choices, allow_blank=True, read_only=True,
+        help_text=_("What a complaint is about; blank when the feedback is not a complaint."))
     rating = serializers.IntegerField(
         min_value=1,
         max_value=5,

@@ -256,3 +256,15 @@ def test_without_the_contact_details_permission_they_cannot_be_written(django_us
     assert response.status_code == 200 and "email" not in response.json()
     customer.refresh_from_db()
     assert (customer.email, customer.city) == ("c0@example.com", "Xi'an")
+
+
+def test_datetime_filters_with_any_valid_offset_are_answered(api):
+    """PostgreSQL refuses offsets past 15:59; Python accepts up to 23:59. Found by schemathesis."""
+    customer = make_customers(1)[0]
+    Customer.objects.filter(pk=customer.pk).update(last_order_at="2026-01-10T12:00:00Z")
+    manager = api("Manager")
+    response = manager.get("/api/customers/", {"last_order_at__gte": "2026-01-10T23:00:00+22:44"})
+    assert response.status_code == 200, response.content
+    assert [c["id"] for c in response.json()["results"]] == [customer.pk]  # 00:16 UTC the same day
+    response = manager.get("/api/customers/", {"last_order_at__gte": "2026-01-11T11:00:00+22:44"})
+    assert response.json()["results"] == []  # 12:16 UTC on the 10th: after the order
