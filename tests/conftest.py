@@ -67,6 +67,14 @@ def _tasks_in_process_unless_services(request):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: ids repeat between tests, cached pages must not."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def role_user(db, django_user_model):
     """Make a staff user in one of the role groups: ``role_user("Sales")``."""

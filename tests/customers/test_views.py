@@ -57,14 +57,36 @@ def test_dashboard_shows_kpis_charts_and_last_run(client, role_user, world, role
 
 
 def test_dashboard_reads_a_fixed_number_of_queries(client, role_user, world):
+    from django.core.cache import cache
+
     client = client_for(client, role_user, "Manager")
     client.get("/")
+    cache.clear()  # measure the computation, not the cached summary
     with CaptureQueriesContext(connection) as small:
         client.get("/")
     add_customers(20, start=100, run=world[0])
+    cache.clear()
     with CaptureQueriesContext(connection) as large:
         client.get("/")
     assert len(large) == len(small) <= 25
+
+
+def test_dashboard_summary_is_cached_per_run_and_language(client, role_user, world):
+    from analytics.models import ScoreRun
+
+    client = client_for(client, role_user, "Manager")
+    first = client.get("/")
+    with CaptureQueriesContext(connection) as cached:
+        again = client.get("/")
+    assert len(cached) <= 8  # the run, the last-run panel, the score time, session and user
+    def customers(response):
+        return {k.key: k for k in response.context["kpis"]}["customers"].value
+
+    assert customers(again) == customers(first) == 6
+    # A new run brings new figures at once.
+    add_customers(4, start=200, run=world[0])
+    ScoreRun.objects.create(as_of=world[0].as_of, status="succeeded")
+    assert customers(client.get("/")) == 10
 
 
 def test_empty_dashboard_offers_the_run_button_to_managers_only(client, role_user):
