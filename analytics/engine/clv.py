@@ -84,6 +84,10 @@ _OPTIMIZER_OPTIONS = {"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9}
 # boundary (e.g. every repeat buyer bought exactly once more, so p -> 1): the data cannot
 # identify the model and its predictions would be meaningless (or NaN in 2F1), so we refuse.
 _DEGENERATE_LOG = _LOG_BOUND - 1.0
+# An optimizer that gave up (L-BFGS-B "ABNORMAL" line search) with a parameter this far out was
+# still heading for the boundary: seen on the same degenerate data on two machines, stopping at
+# log a = 10.7 on one and beyond 11 on the other. Sound fits (CDNOW) stay within |log| < 2.
+_DEGENERATE_LOG_UNCONVERGED = _LOG_BOUND / 2
 
 # Holdout evaluation: share of customers whose holdout outcomes train the regression baseline;
 # the rest are scored by both models. The BG/NBD/Gamma-Gamma fit never sees holdout data at all.
@@ -335,7 +339,8 @@ def _wsum(weights: np.ndarray, values: np.ndarray) -> float:
 def _check_not_degenerate(model: str, names: tuple[str, ...], res: optimize.OptimizeResult) -> None:
     if not np.isfinite(res.fun) or np.any(~np.isfinite(res.x)):
         raise InsufficientDataError(f"{model} fit did not converge: {res.message}")
-    stuck = [n for n, v in zip(names, res.x) if abs(v) > _DEGENERATE_LOG]
+    limit = _DEGENERATE_LOG if res.success else _DEGENERATE_LOG_UNCONVERGED
+    stuck = [n for n, v in zip(names, res.x) if abs(v) > limit]
     if stuck:
         raise InsufficientDataError(
             f"{model} fit ran to a boundary ({', '.join(stuck)}): too little or too uniform data")
