@@ -71,6 +71,23 @@ class BundleResult:
     card: ModelCard
 
 
+def _basket_pairs(items: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Distinct (order_id, product_id) pairs of orders up to ``as_of``, sorted by both."""
+    seen = items.loc[items["ordered_at"] <= as_of, ["order_id", "product_id"]]
+    return seen.drop_duplicates().sort_values(["order_id", "product_id"], kind="stable")
+
+
+def _baskets_of(pairs: pd.DataFrame) -> pd.Series:
+    """Split sorted pairs into one tuple per order, without a Python call per group."""
+    order_ids = pairs["order_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, order_ids[1:] != order_ids[:-1]]) if len(order_ids) else []
+    products = pairs["product_id"].to_numpy().tolist()
+    bounds = list(starts) + [len(products)]
+    baskets = [tuple(products[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return pd.Series(baskets, index=pd.Index(order_ids[starts] if len(order_ids) else [], name="order_id"),
+                     name="basket", dtype="object")
+
+
 def baskets_from_items(items: pd.DataFrame, *, as_of: pd.Timestamp) -> pd.Series:
     """One basket per order placed up to ``as_of``: a sorted tuple of distinct product ids.
 
@@ -79,10 +96,7 @@ def baskets_from_items(items: pd.DataFrame, *, as_of: pd.Timestamp) -> pd.Series
     """
     if items.empty:
         return pd.Series(dtype="object", name="basket")
-    seen = items.loc[items["ordered_at"] <= as_of, ["order_id", "product_id"]]
-    baskets = seen.groupby("order_id")["product_id"].agg(lambda s: tuple(sorted(set(s.tolist()))))
-    baskets.name = "basket"
-    return baskets
+    return _baskets_of(_basket_pairs(items, as_of))
 
 
 def clean_basket(basket: Iterable[Hashable]) -> tuple:
@@ -287,16 +301,24 @@ def product_bundles(
     """Rules over product ids from orders up to ``as_of``, with a held-out model card.
 
     At most ``MAX_MINING_BASKETS`` baskets, drawn with ``seed``, are mined; item counts use all.
+    Only the sampled baskets become Python tuples; counts come from the (order, product) pairs.
     """
-    baskets = list(baskets_from_items(items, as_of=as_of))
-    sample = baskets
-    if len(baskets) > MAX_MINING_BASKETS:
-        keep = np.sort(np.random.default_rng(seed).choice(len(baskets), MAX_MINING_BASKETS, replace=False))
-        sample = [baskets[i] for i in keep]
+    pairs = _basket_pairs(items, pd.Timestamp(as_of)) if len(items) else pd.DataFrame(
+        {"order_id": [], "product_id": []})
+    order_ids = pairs["order_id"].unique()
+    if len(order_ids) > MAX_MINING_BASKETS:
+        keep = np.sort(np.random.default_rng(seed).choice(len(order_ids), MAX_MINING_BASKETS, replace=False))
+        pairs_mined = pairs.loc[pairs["order_id"].isin(order_ids[keep])]
+    else:
+        pairs_mined = pairs
+    sample = list(_baskets_of(pairs_mined))
+    per_item = pairs["product_id"].value_counts()
+    item_counts = pd.Series(per_item.to_numpy(), index=per_item.index.tolist(), dtype="int64", name="baskets")
+    item_counts = item_counts.loc[sorted(item_counts.index, key=lambda item: (-item_counts[item], str(item)))]
     rules = mine_rules(sample, min_support=min_support, min_confidence=min_confidence, algorithm=algorithm)
     card = evaluate_recommender(
         # Every k-th basket: spread over the whole history, not just its oldest part.
         sample[::-(-len(sample) // MAX_EVALUATION_BASKETS)],
         min_support=min_support, min_confidence=min_confidence, seed=seed, algorithm=algorithm
     )
-    return BundleResult(rules=rules, item_counts=item_frequencies(baskets), card=card)
+    return BundleResult(rules=rules, item_counts=item_counts, card=card)
