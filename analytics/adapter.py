@@ -68,14 +68,22 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
-                with_products: bool = True) -> Frames:
-    """Everything the engine needs up to ``as_of``, optionally for some customers only."""
+                with_products: bool = True, customer_range: tuple[int, int] | None = None) -> Frames:
+    """Everything the engine needs up to ``as_of``, optionally for some customers only: those in
+    ``customer_ids``, or those whose id lies in ``customer_range`` (first and last, inclusive).
+
+    Rows come in id order: PostgreSQL returns an unordered scan in physical order, which every
+    UPDATE of scores reshuffles, and the models' samples and ties must not depend on that.
+    """
     from customers.models import Feedback, Interaction, Order, OrderItem, Product
 
     as_of_aware = pd.Timestamp(as_of).tz_localize("UTC") if pd.Timestamp(as_of).tzinfo is None else as_of
 
     def only(column: str) -> str:
         """An extra condition restricting ``column`` to the requested customers, if any."""
+        if customer_range is not None:
+            first, last = (int(v) for v in customer_range)
+            return f" AND {column} BETWEEN {first} AND {last}"
         if customer_ids is None:
             return ""
         return f" AND {column} IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})"
@@ -85,7 +93,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
 
     customers = _read(
         f"SELECT id, signup_date, status, gender, region, city, channel, marketing_consent "
-        f"FROM {c} WHERE merged_into_id IS NULL{only('id')}",
+        f"FROM {c} WHERE merged_into_id IS NULL{only('id')} ORDER BY id",
         F.CUSTOMER_COLUMNS)
     customers["signup_date"] = pd.to_datetime(customers["signup_date"]).astype("datetime64[ns]")
     customers["consent"] = customers["consent"].map(
@@ -96,7 +104,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     cutoff = as_of_aware.isoformat()
     orders = _read(
         f"SELECT id, customer_id, ordered_at, total_amount, channel FROM {o} "
-        f"WHERE status = 'completed' AND ordered_at <= %s{only('customer_id')}",
+        f"WHERE status = 'completed' AND ordered_at <= %s{only('customer_id')} ORDER BY id",
         F.ORDER_COLUMNS, [cutoff])
     orders = _dates(orders, "ordered_at")
     orders["total_amount"] = orders["total_amount"].astype(float)
@@ -104,18 +112,18 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     items = _read(
         f"SELECT it.order_id, o.customer_id, it.product_id, it.quantity, it.unit_price, o.ordered_at "
         f"FROM {i} it JOIN {o} o ON o.id = it.order_id "
-        f"WHERE o.status = 'completed' AND o.ordered_at <= %s{only('o.customer_id')}",
+        f"WHERE o.status = 'completed' AND o.ordered_at <= %s{only('o.customer_id')} ORDER BY it.id",
         F.ITEM_COLUMNS, [cutoff])
     items = _dates(items, "ordered_at")
     items["unit_price"] = items["unit_price"].astype(float)
 
     products = _read(f"SELECT id, sku, name, category, price FROM {p}"
-                     + ("" if with_products else " WHERE 1 = 0"), F.PRODUCT_COLUMNS)
+                     + ("" if with_products else " WHERE 1 = 0") + " ORDER BY id", F.PRODUCT_COLUMNS)
     products["price"] = products["price"].astype(float)
 
     feedback = _read(
         f"SELECT id, customer_id, created_at, rating, text, language, sentiment_score, "
-        f"complaint_reason FROM {fb} WHERE created_at <= %s{only('customer_id')}",
+        f"complaint_reason FROM {fb} WHERE created_at <= %s{only('customer_id')} ORDER BY id",
         F.FEEDBACK_COLUMNS, [cutoff])
     feedback = _dates(feedback, "created_at")
     for column in ("rating", "sentiment_score"):
@@ -125,7 +133,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
 
     interactions = _read(
         f"SELECT customer_id, occurred_at, kind, outcome FROM {it} "
-        f"WHERE occurred_at <= %s{only('customer_id')}",
+        f"WHERE occurred_at <= %s{only('customer_id')} ORDER BY id",
         F.INTERACTION_COLUMNS, [cutoff])
     interactions = _dates(interactions, "occurred_at")
 

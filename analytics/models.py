@@ -32,6 +32,7 @@ class ScoreRun(models.Model):
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     timings = models.JSONField(_("seconds per stage"), default=dict, blank=True)
     counts = models.JSONField(_("row counts"), default=dict, blank=True)
+    peak_memory_mb = models.JSONField(_("peak memory after each stage (MB)"), default=dict, blank=True)
     model_cards = models.JSONField(_("model cards"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -42,6 +43,11 @@ class ScoreRun(models.Model):
     # The lock: an active full run holds it until this moment; each stage extends it. A run
     # whose worker died stops extending it, and the next request takes the lock over.
     lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
+    # A full run fits its models once, then ranks customers in chunks that several workers take
+    # in parallel; these count them for the progress bar.
+    chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    fitted_at = models.DateTimeField(_("models fitted at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -105,6 +111,25 @@ class Recommendation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "rank"], name="recommendation_rank_unique"),
         ]
+
+
+class RecommendationStage(models.Model):
+    """Recommendations of a run still in progress, written by its chunk tasks.
+
+    No foreign keys and one index: chunks COPY into it in parallel without checking keys row by
+    row, and the run's final transaction moves the rows into :class:`Recommendation` in one
+    ``INSERT ... SELECT``, so readers never see a half-ranked run.
+    """
+
+    run_id = models.BigIntegerField()
+    customer_id = models.BigIntegerField()
+    product_id = models.BigIntegerField()
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+    because_of_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["run_id", "customer_id"], name="recstage_run_customer")]
 
 
 class AssociationRule(models.Model):

@@ -13,23 +13,28 @@ import pickle
 import time
 import traceback
 import zlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from analytics import adapter
 from analytics.engine.feedback import analyse_feedback
 from analytics.engine.pipeline import EngineSettings, run_engine
+from analytics.engine.recommend import build_ratings, recommend_top_n
 from analytics.engine.incremental import ScoringSnapshot, rescore
 from analytics.models import (
-    AssociationRule, ModelArtifact, Recommendation, RevenueForecast, ScoreRun, SegmentProfile,
+    AssociationRule, ModelArtifact, Recommendation, RecommendationStage, RevenueForecast, ScoreRun,
+    SegmentProfile,
 )
 from customers.bulk import bulk_insert, drop_secondary_indexes, execute_all, is_postgres
-from customers.models import Feedback
+from customers.models import Customer, Feedback, Product
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +108,58 @@ def feedback_analyse_pending(*, feedback_ids: list[int] | None = None) -> int:
                                                   "complaint_reason"]])
 
 
-def score_run_execute(*, run_id: int) -> ScoreRun:
-    """Run the engine for ``run_id`` and write everything it produced in one transaction."""
+# Customers per ranking chunk (the default of settings.SCORE_RUN_CHUNK_CUSTOMERS). Each chunk reads its customers' order lines and ranks them in
+# blocks (recommend.SCORE_BLOCK), so a chunk's memory stays flat; 25,000 gives four chunks at
+# 100,000 customers (two workers stay busy) and forty at a million, small enough that a chunk
+# redelivered after a worker died repeats a few seconds of work, not minutes.
+SCORE_CHUNK_CUSTOMERS = 25_000
+PENDING_OUTPUT = "pending_output"
+PENDING_RECOMMENDER = "pending_recommender"
+
+
+def _finished(run_id: int) -> bool:
+    return ScoreRun.objects.filter(pk=run_id, status__in=(ScoreRun.Status.SUCCEEDED,
+                                                          ScoreRun.Status.FAILED)).exists()
+
+
+def _fail(run_id: int, exc: BaseException, timings: dict | None = None) -> None:
+    logger.exception("score run %s failed", run_id)
+    fields = {"status": ScoreRun.Status.FAILED, "finished_at": _now(),
+              "error": "".join(traceback.format_exception_only(exc)).strip()[:4000]}
+    if timings is not None:
+        fields["timings"] = timings
+    ScoreRun.objects.filter(pk=run_id).update(**fields)
+
+
+def _store(run_id: int, name: str, value) -> None:
+    # Level 1: the pending output of a million customers compresses in seconds, not minutes.
+    ModelArtifact.objects.update_or_create(
+        run_id=run_id, name=name, defaults={"payload": zlib.compress(pickle.dumps(value), 1)})
+
+
+def _load(run_id: int, name: str):
+    payload = ModelArtifact.objects.values_list("payload", flat=True).get(run_id=run_id, name=name)
+    return pickle.loads(zlib.decompress(bytes(payload)))
+
+
+def _chunk_ranges(customer_ids: pd.Series, size: int) -> list[tuple[int, int]]:
+    """(first id, last id) of consecutive runs of ``size`` customers, in id order."""
+    ids = customer_ids.sort_values().to_numpy()
+    return [(int(ids[start]), int(ids[min(start + size, len(ids)) - 1]))
+            for start in range(0, len(ids), size)]
+
+
+def score_run_fit(*, run_id: int, chunk_size: int | None = None) -> list[tuple[int, int]] | None:
+    """First part of a full run: fit every model once and score what is cheap to score.
+
+    Stores the engine's output and the fitted recommender with the run and returns the customer
+    id ranges still to be ranked (:func:`score_run_rank_chunk`, one call per range, in any order or
+    in parallel), after which :func:`score_run_finish` writes everything at once. Returns None when
+    there is nothing to do: the run is finished, or a redelivered message finds it fitted already.
+    """
     run = ScoreRun.objects.get(pk=run_id)
-    if run.status in (ScoreRun.Status.SUCCEEDED, ScoreRun.Status.FAILED):
-        return run  # a redelivered message for a finished run: nothing to do
+    if run.status in (ScoreRun.Status.SUCCEEDED, ScoreRun.Status.FAILED) or run.chunks_total:
+        return None  # a redelivered message for a finished or already fitted run
     ScoreRun.objects.filter(pk=run_id).update(status=ScoreRun.Status.RUNNING, started_at=_now(),
                                               lease_expires_at=_now() + LEASE, error="")
     timings: dict[str, float] = {}
@@ -129,25 +181,97 @@ def score_run_execute(*, run_id: int) -> ScoreRun:
             products=frames.products, feedback_frame=frames.feedback,
             interactions=frames.interactions, as_of=as_of,
             settings=EngineSettings(churn_window_days=settings.CHURN_WINDOW_DAYS),
-            on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.85)),
+            on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
+            rank_recommendations=False,
         )
         timings.update(output.timings)
 
         started = time.perf_counter()
+        recommender = output.recommender
+        RecommendationStage.objects.exclude(run_id=run_id).delete()  # left by failed runs
+        _store(run_id, PENDING_OUTPUT, replace(output, recommender=None))
+        if recommender is not None:
+            _store(run_id, PENDING_RECOMMENDER, recommender.model)
+        size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
+        ranges = _chunk_ranges(frames.customers["customer_id"], size) if recommender else []
+        timings["store"] = round(time.perf_counter() - started, 3)
+        ScoreRun.objects.filter(pk=run_id).update(
+            timings=timings, chunks_total=len(ranges) or 1, chunks_done=0, stage="ranking",
+            progress=82, lease_expires_at=_now() + LEASE,
+            counts={"customers": len(frames.customers), "orders": len(frames.orders),
+                    "feedback_analysed": analysed},
+            peak_memory_mb=output.peak_rss_mb, fitted_at=_now())
+        return ranges
+    except Exception as exc:
+        _fail(run_id, exc, timings)
+        raise
+
+
+def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
+    """Rank the customers with ids in [first_id, last_id] with the run's fitted recommender.
+
+    Safe to run twice (a worker killed mid-chunk gets its message redelivered): the chunk's
+    staged rows are replaced, in one transaction. Returns the rows staged.
+    """
+    if _finished(run_id):
+        return 0
+    try:
+        model = _load(run_id, PENDING_RECOMMENDER)
+        run = ScoreRun.objects.only("as_of").get(pk=run_id)
+        as_of = pd.Timestamp(run.as_of).tz_convert("UTC").tz_localize(None)
+        frames = adapter.read_frames(as_of, customer_range=(first_id, last_id), with_products=False)
+        ratings = build_ratings(items=frames.items, feedback=frames.feedback, as_of=as_of)
+        recs = recommend_top_n(model, ratings, frames.customers["customer_id"].to_numpy())
+        rows = pd.DataFrame({
+            "run_id": run_id,
+            "customer_id": recs.index.to_numpy(dtype="int64"),
+            "product_id": recs["product_id"].to_numpy(dtype="int64"),
+            "rank": recs["rank"].to_numpy(dtype="int64"),
+            "score": recs["score"].astype(float).to_numpy(),
+            "because_of_id": recs["reason_product_id"].astype("Int64"),
+        })
+        with transaction.atomic():
+            RecommendationStage.objects.filter(run_id=run_id, customer_id__gte=first_id,
+                                               customer_id__lte=last_id).delete()
+            bulk_insert(RecommendationStage, rows)
+        ScoreRun.objects.filter(pk=run_id).update(
+            chunks_done=F("chunks_done") + 1, lease_expires_at=_now() + LEASE,
+            progress=Least(Value(90), 82 + 8 * (F("chunks_done") + 1) / Greatest(F("chunks_total"), 1)))
+        return len(rows)
+    except Exception as exc:
+        _fail(run_id, exc)
+        raise
+
+
+def score_run_finish(*, run_id: int) -> ScoreRun:
+    """Last part of a full run: write every result in one transaction and mark the run done."""
+    run = ScoreRun.objects.get(pk=run_id)
+    if run.status in (ScoreRun.Status.SUCCEEDED, ScoreRun.Status.FAILED):
+        return run
+    timings = dict(run.timings)
+    counts = dict(run.counts)
+    try:
+        if run.fitted_at is not None:
+            timings["ranking"] = round((_now() - run.fitted_at).total_seconds(), 3)
+        started = time.perf_counter()
         _progress(run_id, "write", 92)
-        counts = _write_results(run_id, output)
+        output = _load(run_id, PENDING_OUTPUT)
+        counts.update(_write_results(run_id, output, timings=timings, counts=counts))
         timings["write"] = round(time.perf_counter() - started, 3)
-        counts.update(customers=len(frames.customers), orders=len(frames.orders),
-                      feedback_analysed=analysed)
         ScoreRun.objects.filter(pk=run_id).update(timings=timings, counts=counts)
     except Exception as exc:
-        logger.exception("score run %s failed", run_id)
-        ScoreRun.objects.filter(pk=run_id).update(
-            status=ScoreRun.Status.FAILED, finished_at=_now(), timings=timings,
-            error="".join(traceback.format_exception_only(exc)).strip()[:4000])
+        _fail(run_id, exc, timings)
         raise
     run.refresh_from_db()
     return run
+
+
+def score_run_execute(*, run_id: int) -> ScoreRun:
+    """A whole full run in this process: fit, rank every chunk, finish (no broker, ``--sync``)."""
+    ranges = score_run_fit(run_id=run_id)
+    for first_id, last_id in ranges or []:
+        score_run_rank_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
+    return score_run_finish(run_id=run_id)
 
 
 def _replace_all(model) -> None:
@@ -166,7 +290,7 @@ def _replace_all(model) -> None:
 
 
 @transaction.atomic
-def _write_results(run_id: int, output) -> dict[str, int]:
+def _write_results(run_id: int, output, *, timings: dict, counts: dict) -> dict[str, int]:
     """Scores, profiles, recommendations, rules, forecast and the run's success: all or none."""
     now = _now()
     scores = output.scores.copy()
@@ -184,22 +308,12 @@ def _write_results(run_id: int, output) -> dict[str, int]:
         for segment, row in profiles.iterrows()
     ])
 
-    _replace_all(Recommendation)
-    recs = output.recommendations
-    if not recs.empty:
-        rows = pd.DataFrame({
-            "customer_id": recs.index.to_numpy(dtype="int64"),
-            "product_id": recs["product_id"].to_numpy(dtype="int64"),
-            "rank": recs["rank"].to_numpy(dtype="int64"),
-            "score": recs["score"].astype(float).to_numpy(),
-            "because_of_id": recs["reason_product_id"].astype("Int64"),
-            "run_id": run_id,
-        })
-        # A million rows: checking four foreign keys row by row at COMMIT cost ~40 s at 100,000
-        # customers; dropping them and adding them back validates each once, as one join.
-        restore = drop_secondary_indexes([Recommendation._meta.db_table]) if is_postgres() else []
-        bulk_insert(Recommendation, rows)
-        execute_all(restore)
+    n_recs = _publish_recommendations(run_id)
+    cards = dict(output.cards)
+    if "recommendations" in cards and n_recs:
+        popular = Recommendation.objects.filter(because_of__isnull=True).count()
+        cards["recommendations"] = {**cards["recommendations"], "params": {
+            **cards["recommendations"].get("params", {}), "share_popular": round(popular / n_recs, 4)}}
 
     AssociationRule.objects.exclude(run_id=run_id).delete()
     rules = output.rules
@@ -223,16 +337,38 @@ def _write_results(run_id: int, output) -> dict[str, int]:
     RevenueForecast.objects.bulk_create(points)
 
     ModelArtifact.objects.exclude(run_id=run_id).delete()
+    ModelArtifact.objects.filter(run_id=run_id, name__in=(PENDING_OUTPUT, PENDING_RECOMMENDER)).delete()
     if output.snapshot is not None:
         ModelArtifact.objects.create(run_id=run_id, name=SNAPSHOT_ARTIFACT,
                                      payload=zlib.compress(pickle.dumps(output.snapshot)))
 
-    counts = {"scored": written, "segments": len(profiles), "recommendations": len(recs),
-              "rules": len(rules), "forecast_months": len(points)}
+    written_counts = {"scored": written, "segments": len(profiles), "recommendations": n_recs,
+                      "rules": len(rules), "forecast_months": len(points)}
     ScoreRun.objects.filter(pk=run_id).update(
         status=ScoreRun.Status.SUCCEEDED, finished_at=now, stage="done", progress=100,
-        model_cards=output.cards, counts=counts)
-    return counts
+        model_cards=cards, counts={**counts, **written_counts}, timings=timings)
+    return written_counts
+
+
+def _publish_recommendations(run_id: int) -> int:
+    """Replace the live recommendations with the ones the run's chunks staged."""
+    _replace_all(Recommendation)
+    columns = "customer_id, product_id, rank, score, because_of_id, run_id"
+    table, stage = Recommendation._meta.db_table, RecommendationStage._meta.db_table
+    insert = (f"INSERT INTO {table} ({columns}) SELECT customer_id, product_id, rank, score, "
+              f"because_of_id, run_id FROM {stage} WHERE run_id = %s "
+              # A customer merged away while the run ranked: the row has no home any more.
+              f"AND customer_id IN (SELECT id FROM {Customer._meta.db_table}) "
+              f"AND product_id IN (SELECT id FROM {Product._meta.db_table})")
+    # A million rows: checking the foreign keys row by row at COMMIT cost ~40 s at 100,000
+    # customers; dropping them and adding them back validates each once, as one join.
+    restore = drop_secondary_indexes([table]) if is_postgres() else []
+    with connection.cursor() as cursor:
+        cursor.execute(insert, [run_id])
+        inserted = cursor.rowcount
+    execute_all(restore)
+    RecommendationStage.objects.filter(run_id=run_id).delete()
+    return inserted
 
 
 # --- Incremental rescoring -------------------------------------------------------------------

@@ -8,10 +8,13 @@ Loads ``seed_demo`` data when the database holds a different number of customers
 
 * the I/O floor: read every frame the engine needs and write one score column for every
   customer, computing nothing;
-* a full run (``score_run_request(run_now=True)``), with the run's own per-stage timings.
+* a full run in this process (``score_run_request(run_now=True)``), with the run's own
+  per-stage timings and the resident memory after each engine stage;
+* with ``--workers N`` (needs CELERY_BROKER_URL and CELERY_RESULT_BACKEND), the same run through
+  N real Celery worker processes: one fits, then the ranking chunks spread over all of them.
 
-Prints one JSON object: seconds for each, their ratio, per-stage seconds, the peak resident
-memory of the process and the row counts.
+Prints one JSON object: seconds for each, their ratio to the floor, per-stage seconds, the peak
+resident memory of this process and of the largest worker, and the row counts.
 """
 from __future__ import annotations
 
@@ -37,6 +40,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also time the run through this many Celery worker processes")
+    parser.add_argument("--skip-in-process", action="store_true",
+                        help="time only the worker run (large databases)")
     args = parser.parse_args()
 
     import django
@@ -48,6 +55,7 @@ def main() -> None:
     from django.utils import timezone
 
     from analytics import adapter
+    from analytics.models import ScoreRun
     from analytics.services import score_run_request
     from customers.demo.loader import demo_seed
     from customers.models import Customer
@@ -75,9 +83,15 @@ def main() -> None:
     floor = read_seconds + write_seconds
     del frames, floor_scores
 
-    started = time.perf_counter()
-    run = score_run_request(run_now=True)
-    run_seconds = time.perf_counter() - started
+    result: dict = {}
+    if not args.skip_in_process:
+        started = time.perf_counter()
+        run = score_run_request(run_now=True)
+        run_seconds = time.perf_counter() - started
+        result.update(_report("full_run", run, run_seconds, floor))
+    if args.workers:
+        result.update(_worker_run(args.workers, floor))
+        run = ScoreRun.objects.first()
 
     print(json.dumps({
         "database": "postgresql",
@@ -87,13 +101,63 @@ def main() -> None:
         "io_floor_seconds": round(floor, 2),
         "io_floor_read_seconds": round(read_seconds, 2),
         "io_floor_write_seconds": round(write_seconds, 2),
-        "full_run_seconds": round(run_seconds, 2),
-        "full_run_over_floor": round(run_seconds / floor, 2),
-        "status": run.status,
-        "stages": run.timings,
+        **result,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "skipped": {k: v["skipped"] for k, v in run.model_cards.items() if "skipped" in v},
     }, indent=2))
+
+
+def _report(prefix: str, run, seconds: float, floor: float) -> dict:
+    return {
+        f"{prefix}_seconds": round(seconds, 2),
+        f"{prefix}_over_floor": round(seconds / floor, 2),
+        f"{prefix}_status": run.status,
+        f"{prefix}_chunks": run.chunks_total,
+        f"{prefix}_stages": run.timings,
+        f"{prefix}_stage_peak_rss_mb": run.peak_memory_mb,
+    }
+
+
+def _worker_run(workers: int, floor: float) -> dict:
+    """Request a run and wait for ``workers`` solo-pool Celery processes to finish it."""
+    import subprocess
+
+    from django.conf import settings
+    from django.db import connection
+
+    from analytics.models import ScoreRun
+    from analytics.services import score_run_request
+    from crm_site.celery import app
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        sys.exit("--workers needs CELERY_BROKER_URL (and CELERY_RESULT_BACKEND for the chord)")
+    app.control.purge()
+    db = connection.settings_dict
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"}
+    # Solo pools: each worker is a direct child, so RUSAGE_CHILDREN reports the largest one.
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "crm_site", "worker", "--pool=solo", "--loglevel=WARNING",
+         f"--hostname=bench{n}@%h", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(workers)]
+    try:
+        deadline = time.monotonic() + 60
+        while len(app.control.ping(timeout=1)) < workers and time.monotonic() < deadline:
+            time.sleep(0.5)
+        started = time.perf_counter()
+        run = score_run_request()
+        while run.status not in (ScoreRun.Status.SUCCEEDED, ScoreRun.Status.FAILED):
+            time.sleep(0.5)
+            run.refresh_from_db()
+        seconds = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+    report = _report(f"workers_{workers}", run, seconds, floor)
+    report[f"workers_{workers}_peak_rss_mb"] = round(
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    return report
 
 
 if __name__ == "__main__":

@@ -206,6 +206,8 @@ SPECTACULAR_SETTINGS = {
 # Business settings.
 PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", "CN")
 CHURN_WINDOW_DAYS = env("CHURN_WINDOW_DAYS", 90, to_int)
+# Customers per ranking task of a full run (analytics/services.py says why 25,000).
+SCORE_RUN_CHUNK_CUSTOMERS = env("SCORE_RUN_CHUNK_CUSTOMERS", 25_000, to_int)
 
 LOGGING = {
     "version": 1,

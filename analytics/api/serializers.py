@@ -14,6 +14,9 @@ class ScoreRunSerializer(DescribedModelSerializer):
         child=serializers.FloatField(), read_only=True, help_text=_("Seconds spent in each stage.")
     )
     counts = serializers.DictField(read_only=True, help_text=_("Rows read and written, by kind."))
+    peak_memory_mb = serializers.DictField(
+        child=serializers.FloatField(), read_only=True,
+        help_text=_("Peak resident memory of the fitting process after each stage, in MB."))
     model_cards = serializers.DictField(
         read_only=True,
         help_text=_("One card per model: its metrics on held-out data next to a naive baseline's."),
@@ -33,6 +36,9 @@ class ScoreRunSerializer(DescribedModelSerializer):
             "progress",
             "timings",
             "counts",
+            "peak_memory_mb",
+            "chunks_total",
+            "chunks_done",
             "model_cards",
             "error",
             "requested_by",
@@ -48,6 +54,9 @@ class ScoreRunSerializer(DescribedModelSerializer):
             "status": {"help_text": _("Queued, running, succeeded or failed.")},
             "stage": {"help_text": _("The stage the run is in, or 'done'.")},
             "progress": {"help_text": _("Percent done, 0 to 100.")},
+            "chunks_total": {"help_text": _("Customer ranges the run ranks as separate tasks, in parallel "
+                                            "on as many workers as there are.")},
+            "chunks_done": {"help_text": _("Customer ranges ranked so far.")},
             "error": {"help_text": _("Why the run failed, if it did.")},
             "requested_by": {"help_text": _("Id of the user who asked for the run.")},
         }

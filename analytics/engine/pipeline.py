@@ -8,6 +8,8 @@ everyone rather than holding numbers nobody should trust. Every other model stil
 from __future__ import annotations
 
 import json
+import resource
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,7 +54,13 @@ class EngineOutput:
     cards: dict[str, dict[str, Any]]
     skipped: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
+    # Peak resident memory of the process (MB) after each stage: where the peak grows is the
+    # stage that needed it.
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
     snapshot: incremental.ScoringSnapshot | None = None   # for rescoring between full runs
+    # Set when recommendations were fitted but not ranked (``rank_recommendations=False``): the
+    # caller ranks customers in chunks with :func:`recommend.recommend_top_n`.
+    recommender: recommend.FittedRecommender | None = None
 
 
 ProgressCallback = Callable[[str, int], None]
@@ -63,13 +71,15 @@ STAGES = ("rfm", "clv", "segments", "churn", "loyalty", "lifecycle", "satisfacti
 def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataFrame,
                products: pd.DataFrame, feedback_frame: pd.DataFrame, interactions: pd.DataFrame,
                as_of: pd.Timestamp, settings: EngineSettings = EngineSettings(),
-               on_stage: ProgressCallback | None = None) -> EngineOutput:
+               on_stage: ProgressCallback | None = None,
+               rank_recommendations: bool = True) -> EngineOutput:
     as_of = pd.Timestamp(as_of)
     ids = pd.Index(customers["customer_id"].astype("int64"), name="customer_id")
     scores = pd.DataFrame(index=ids, columns=SCORE_COLUMNS, dtype="object")
     cards: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     timings: dict[str, float] = {}
+    peak_rss: dict[str, float] = {}
     results: dict[str, Any] = {}
     common = {"customers": customers, "orders": orders, "feedback": feedback_frame,
               "interactions": interactions, "as_of": as_of}
@@ -85,6 +95,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             skipped[name] = str(exc)
             results[name] = None
         timings[name] = round(time.perf_counter() - started, 3)
+        peak_rss[name] = _peak_rss_mb()
         return results[name]
 
     table = stage("rfm", lambda: rfm.rfm_scores(orders, as_of=as_of))
@@ -142,10 +153,19 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
         scores.loc[frame.index, "satisfaction_group"] = frame["satisfaction_group"]
         cards["satisfaction"] = satisfied.card.as_dict()
 
-    recs = stage("recommendations", lambda: recommend.recommend_products(
-        customers=customers, products=products, items=items, feedback=feedback_frame, as_of=as_of))
-    if recs is not None:
-        cards["recommendations"] = recs.card.as_dict()
+    recommender = None
+    if rank_recommendations:
+        recs = stage("recommendations", lambda: recommend.recommend_products(
+            customers=customers, products=products, items=items, feedback=feedback_frame,
+            as_of=as_of, seed=settings.seed))
+        if recs is not None:
+            cards["recommendations"] = recs.card.as_dict()
+    else:
+        recs = None
+        recommender = stage("recommendations", lambda: recommend.recommender_fit(
+            products=products, items=items, feedback=feedback_frame, as_of=as_of, seed=settings.seed))
+        if recommender is not None:
+            cards["recommendations"] = recommender.card.as_dict()
 
     mined = stage("bundles", lambda: bundles.product_bundles(
         items, as_of=as_of, min_support=settings.bundle_min_support,
@@ -172,7 +192,14 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
         cards=_json_safe(cards),
         skipped=skipped,
         timings=timings,
+        peak_rss_mb=peak_rss,
+        recommender=recommender,
     )
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _json_safe(value: Any) -> Any:

@@ -11,7 +11,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from analytics import services
-from analytics.models import AssociationRule, Recommendation, RevenueForecast, ScoreRun, SegmentProfile
+from analytics.models import (
+    AssociationRule, ModelArtifact, Recommendation, RecommendationStage, RevenueForecast, ScoreRun,
+    SegmentProfile,
+)
 from customers.demo.loader import DEMO_USERS, _flush, demo_seed
 from customers.models import Customer, Feedback
 
@@ -105,9 +108,9 @@ def test_a_failed_run_leaves_the_previous_scores_whole(scored_db, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("disk full while writing")
 
-    # Fail in the middle of the write, after the new scores went into the customers table
-    # inside the write's transaction.
-    monkeypatch.setattr(services, "bulk_insert", explode)
+    # Fail in the middle of the finishing write, after the new scores went into the customers
+    # table inside the write's transaction.
+    monkeypatch.setattr(services, "_publish_recommendations", explode)
     with pytest.raises(RuntimeError):
         services.score_run_request(as_of=AS_OF + timedelta(days=30), run_now=True)
     run = ScoreRun.objects.first()
@@ -157,3 +160,62 @@ def test_an_order_rolled_back_queues_no_rescore(scored_db, django_capture_on_com
             raise RuntimeError("payment declined")
     assert callbacks == []
     assert Customer.objects.values("order_count", "scores_updated_at").get(pk=customer.pk) == before
+
+
+def _recommendations() -> list[tuple]:
+    return list(Recommendation.objects.order_by("customer_id", "rank").values_list(
+        "customer_id", "rank", "product_id", "because_of_id"))
+
+
+@pytest.mark.django_db
+def test_chunks_ranked_in_any_order_and_twice_give_the_same_run(scored_db):
+    """Fit once, rank customer ranges as separate tasks would (out of order, one redelivered),
+    finish: the recommendations are exactly those of a run ranked in one piece."""
+    whole = services.score_run_request(as_of=AS_OF, run_now=True)
+    assert whole.status == "succeeded" and whole.chunks_total == 1
+    expected = _recommendations()
+    scores = list(Customer.objects.order_by("pk").values_list("pk", "rfm_segment", "clv_12m", "churn_probability"))
+
+    run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    ranges = services.score_run_fit(run_id=run.pk, chunk_size=70)
+    assert len(ranges) == 6 and ranges[0][0] == Customer.objects.order_by("pk").first().pk
+    assert services.score_run_fit(run_id=run.pk) is None  # a redelivered fit does not refit
+    for first, last in [*reversed(ranges), ranges[2]]:
+        services.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
+    run.refresh_from_db()
+    assert run.status == "running" and run.chunks_done == 7 and run.progress <= 90
+    assert _recommendations() == expected  # nothing visible before the finish
+    done = services.score_run_finish(run_id=run.pk)
+    assert done.status == "succeeded" and done.counts["recommendations"] == len(expected)
+    assert _recommendations() == expected
+    assert list(Customer.objects.order_by("pk").values_list(
+        "pk", "rfm_segment", "clv_12m", "churn_probability")) == scores
+    assert not RecommendationStage.objects.exists()
+    assert set(ModelArtifact.objects.values_list("run_id", "name")) == {(run.pk, services.SNAPSHOT_ARTIFACT)}
+    assert {"read", "churn", "ranking", "write"} <= set(done.timings)
+    assert done.model_cards["recommendations"]["params"]["share_popular"] is not None
+
+
+@pytest.mark.django_db
+def test_a_failing_chunk_fails_the_run_and_changes_nothing(scored_db, monkeypatch):
+    before = _recommendations()
+    run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    ranges = services.score_run_fit(run_id=run.pk, chunk_size=200)
+    services.score_run_rank_chunk(run_id=run.pk, first_id=ranges[0][0], last_id=ranges[0][1])
+
+    def explode(*args, **kwargs):
+        raise MemoryError("out of memory ranking")
+
+    monkeypatch.setattr(services, "recommend_top_n", explode)
+    with pytest.raises(MemoryError):
+        services.score_run_rank_chunk(run_id=run.pk, first_id=ranges[1][0], last_id=ranges[1][1])
+    run.refresh_from_db()
+    assert run.status == "failed" and "out of memory" in run.error
+    # The chord body would not run; a late call finds the run failed and writes nothing.
+    assert services.score_run_finish(run_id=run.pk).status == "failed"
+    assert _recommendations() == before
+    # The next run clears what the failed one staged.
+    assert RecommendationStage.objects.filter(run_id=run.pk).exists()
+    monkeypatch.undo()
+    services.score_run_request(as_of=AS_OF, run_now=True)
+    assert not RecommendationStage.objects.exists()

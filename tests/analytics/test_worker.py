@@ -43,6 +43,9 @@ def test_a_queued_run_is_executed_by_the_worker(celery_worker_process):
     done = _wait_for(run.pk)
     assert done.status == ScoreRun.Status.SUCCEEDED, done.error
     assert done.progress == 100 and done.counts["scored"] == 300
+    # Fitted once, ranked as three chunk tasks (100 customers each, see start_worker), finished.
+    assert done.chunks_total == done.chunks_done == 3
+    assert done.counts["recommendations"] == 3000
     buyers = Customer.objects.filter(order_count__gt=0)
     assert buyers.count() > 200
     assert not buyers.filter(churn_probability__isnull=True).exists()

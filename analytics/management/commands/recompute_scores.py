@@ -15,6 +15,7 @@ def run_as_json(run: ScoreRun) -> dict:
     return {
         "id": run.pk, "kind": run.kind, "status": run.status, "as_of": run.as_of.isoformat(),
         "stage": run.stage, "progress": run.progress, "counts": run.counts, "timings": run.timings,
+        "peak_memory_mb": run.peak_memory_mb, "chunks": run.chunks_total,
         "duration_seconds": run.duration_seconds, "models": run.model_cards, "error": run.error,
     }
 
