@@ -68,9 +68,11 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
-                with_products: bool = True, customer_range: tuple[int, int] | None = None) -> Frames:
+                with_products: bool = True, customer_range: tuple[int, int] | None = None,
+                without: Sequence[str] = ()) -> Frames:
     """Everything the engine needs up to ``as_of``, optionally for some customers only: those in
     ``customer_ids``, or those whose id lies in ``customer_range`` (first and last, inclusive).
+    Frames named in ``without`` ("orders", "interactions") come back empty, unread.
 
     Rows come in id order: PostgreSQL returns an unordered scan in physical order, which every
     UPDATE of scores reshuffles, and the models' samples and ties must not depend on that.
@@ -79,8 +81,10 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
 
     as_of_aware = pd.Timestamp(as_of).tz_localize("UTC") if pd.Timestamp(as_of).tzinfo is None else as_of
 
-    def only(column: str) -> str:
+    def only(column: str, frame: str = "") -> str:
         """An extra condition restricting ``column`` to the requested customers, if any."""
+        if frame in without:
+            return " AND 1 = 0"
         if customer_range is not None:
             first, last = (int(v) for v in customer_range)
             return f" AND {column} BETWEEN {first} AND {last}"
@@ -104,7 +108,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     cutoff = as_of_aware.isoformat()
     orders = _read(
         f"SELECT id, customer_id, ordered_at, total_amount, channel FROM {o} "
-        f"WHERE status = 'completed' AND ordered_at <= %s{only('customer_id')} ORDER BY id",
+        f"WHERE status = 'completed' AND ordered_at <= %s{only('customer_id', 'orders')} ORDER BY id",
         F.ORDER_COLUMNS, [cutoff])
     orders = _dates(orders, "ordered_at")
     orders["total_amount"] = orders["total_amount"].astype(float)
@@ -133,7 +137,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
 
     interactions = _read(
         f"SELECT customer_id, occurred_at, kind, outcome FROM {it} "
-        f"WHERE occurred_at <= %s{only('customer_id')} ORDER BY id",
+        f"WHERE occurred_at <= %s{only('customer_id', 'interactions')} ORDER BY id",
         F.INTERACTION_COLUMNS, [cutoff])
     interactions = _dates(interactions, "occurred_at")
 

@@ -219,7 +219,9 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
         model = _load(run_id, PENDING_RECOMMENDER)
         run = ScoreRun.objects.only("as_of").get(pk=run_id)
         as_of = pd.Timestamp(run.as_of).tz_convert("UTC").tz_localize(None)
-        frames = adapter.read_frames(as_of, customer_range=(first_id, last_id), with_products=False)
+        # Ratings need the order lines and feedback of the range's customers, nothing else.
+        frames = adapter.read_frames(as_of, customer_range=(first_id, last_id), with_products=False,
+                                     without=("orders", "interactions"))
         ratings = build_ratings(items=frames.items, feedback=frames.feedback, as_of=as_of)
         recs = recommend_top_n(model, ratings, frames.customers["customer_id"].to_numpy())
         rows = pd.DataFrame({
@@ -295,7 +297,9 @@ def _write_results(run_id: int, output, *, timings: dict, counts: dict) -> dict[
     now = _now()
     scores = output.scores.copy()
     scores["scores_updated_at"] = pd.Timestamp(now)
+    started = time.perf_counter()
     written = adapter.write_scores(scores)
+    timings["write_scores"] = round(time.perf_counter() - started, 3)
 
     SegmentProfile.objects.exclude(run_id=run_id).delete()
     profiles = output.segment_profiles
@@ -308,7 +312,9 @@ def _write_results(run_id: int, output, *, timings: dict, counts: dict) -> dict[
         for segment, row in profiles.iterrows()
     ])
 
+    started = time.perf_counter()
     n_recs = _publish_recommendations(run_id)
+    timings["write_recommendations"] = round(time.perf_counter() - started, 3)
     cards = dict(output.cards)
     if "recommendations" in cards and n_recs:
         popular = Recommendation.objects.filter(because_of__isnull=True).count()
