@@ -32,6 +32,9 @@ class ScoreRun(models.Model):
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     timings = models.JSONField(_("seconds per stage"), default=dict, blank=True)
     counts = models.JSONField(_("row counts"), default=dict, blank=True)
+    # Every number of the dashboard, computed once when the run finishes (customers.selectors
+    # dashboard_figures), so the page reads one row instead of scanning customers and orders.
+    dashboard = models.JSONField(_("dashboard figures"), default=dict, blank=True)
     peak_memory_mb = models.JSONField(_("peak memory after each stage (MB)"), default=dict, blank=True)
     model_cards = models.JSONField(_("model cards"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)

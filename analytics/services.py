@@ -35,6 +35,7 @@ from analytics.models import (
 )
 from customers.bulk import bulk_insert, drop_secondary_indexes, execute_all, is_postgres
 from customers.models import Customer, Feedback, Product
+from customers.selectors import dashboard_figures
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +265,16 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
     except Exception as exc:
         _fail(run_id, exc, timings)
         raise
+    # After the commit, from the new scores. Until it is stored the dashboard shows the previous
+    # run's figures; a failure here costs the figures, never the run.
+    started = time.perf_counter()
+    try:
+        figures = dashboard_figures()
+    except Exception:  # noqa: BLE001 - logged; the page falls back to live figures
+        logger.exception("dashboard figures of run %s", run_id)
+    else:
+        timings["dashboard"] = round(time.perf_counter() - started, 3)
+        ScoreRun.objects.filter(pk=run_id).update(dashboard=figures, timings=timings)
     run.refresh_from_db()
     return run
 

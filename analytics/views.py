@@ -55,7 +55,8 @@ def segments(request: HttpRequest) -> HttpResponse:
 @page_permission("churn")
 def churn(request: HttpRequest) -> HttpResponse:
     context = _run_context()
-    charts = {"risk": level_chart("churn_risk", _("Customers"))}
+    charts = {"risk": level_chart(*customer_selectors.counts_by("churn_risk", ["high", "medium", "low"]),
+                                  _("Customers"))}
     labels, counts = customer_selectors.probability_histogram("churn_probability")
     if any(counts):
         charts["histogram"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,

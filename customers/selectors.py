@@ -91,8 +91,8 @@ class Kpi:
     hint: str = ""
 
 
-def dashboard_kpis(*, now: datetime | None = None) -> list[Kpi]:
-    """Headline figures, each with its change against the period before, in two queries."""
+def kpi_figures(*, now: datetime | None = None) -> dict[str, float | int | None]:
+    """The raw numbers behind the headline figures, in two aggregate queries (JSON-safe)."""
     now = now or timezone.now()
     day30, day60 = now - timedelta(days=30), now - timedelta(days=60)
     day365, day730 = now - timedelta(days=365), now - timedelta(days=730)
@@ -115,25 +115,52 @@ def dashboard_kpis(*, now: datetime | None = None) -> list[Kpi]:
         buyers_prev_90=Count("customer", distinct=True, filter=Q(
             ordered_at__gte=now - timedelta(days=180), ordered_at__lt=now - timedelta(days=90))),
     )
-    high_share = (customers["high_risk"] / customers["scored"] * 100) if customers["scored"] else None
+    return {k: (float(v) if isinstance(v, Decimal) else v) for k, v in {**customers, **orders}.items()}
+
+
+def dashboard_kpis(figures: dict | None = None) -> list[Kpi]:
+    """Headline figures, each with its change against the period before."""
+    f = figures if figures is not None else kpi_figures()
+    high_share = (f["high_risk"] / f["scored"] * 100) if f["scored"] else None
     return [
-        Kpi("customers", _("Customers"), customers["total"],
-            percent_change(customers["signups_30"], customers["signups_prev_30"]),
+        Kpi("customers", _("Customers"), f["total"],
+            percent_change(f["signups_30"], f["signups_prev_30"]),
             _("change: sign-ups in the last 30 days against the 30 days before")),
-        Kpi("active", _("Active customers"), customers["active"],
-            percent_change(orders["buyers_90"], orders["buyers_prev_90"]),
+        Kpi("active", _("Active customers"), f["active"],
+            percent_change(f["buyers_90"], f["buyers_prev_90"]),
             _("lifecycle active, new or reactivated; change: buyers in the last 90 days against the 90 before")),
-        Kpi("revenue_30", _("Revenue, last 30 days"), orders["revenue_30"] or 0,
-            percent_change(orders["revenue_30"], orders["revenue_prev_30"]),
+        Kpi("revenue_30", _("Revenue, last 30 days"), f["revenue_30"] or 0,
+            percent_change(f["revenue_30"], f["revenue_prev_30"]),
             _("completed orders; change against the 30 days before")),
-        Kpi("revenue_365", _("Revenue, last 365 days"), orders["revenue_365"] or 0,
-            percent_change(orders["revenue_365"], orders["revenue_prev_365"]),
+        Kpi("revenue_365", _("Revenue, last 365 days"), f["revenue_365"] or 0,
+            percent_change(f["revenue_365"], f["revenue_prev_365"]),
             _("completed orders; change against the year before")),
-        Kpi("mean_clv", _("Mean 12-month CLV"), customers["mean_clv"], None,
+        Kpi("mean_clv", _("Mean 12-month CLV"), f["mean_clv"], None,
             _("expected spend in the next 12 months, over scored customers")),
         Kpi("high_risk", _("At high churn risk"), high_share, None,
             _("share of scored customers")),
     ]
+
+
+def dashboard_figures(*, now: datetime | None = None) -> dict:
+    """Every number the dashboard shows, without labels (they follow the reader's language).
+
+    JSON-safe: each score run stores it when it finishes (analytics.services), and the dashboard
+    reads that instead of scanning the customers and orders tables on every visit.
+    """
+    months = sentiment_by_month(now=now)
+    updated = scores_updated_at()
+    return {
+        "computed_at": (now or timezone.now()).isoformat(),
+        "kpis": kpi_figures(now=now),
+        "rfm": counts_by("rfm_segment", RFM_ORDER),
+        "value": counts_by("value_segment", ["high", "medium", "low"]),
+        "churn": probability_histogram("churn_probability"),
+        "clv": clv_histogram(),
+        "sentiment": [{"month": m["month"].strftime("%Y-%m"), "mean": float(m["mean"]), "n": m["n"]}
+                      for m in months],
+        "scores_updated_at": updated.isoformat() if updated else None,
+    }
 
 
 def counts_by(field: str, order: list[str] | None = None) -> tuple[list[str], list[int]]:
@@ -180,9 +207,9 @@ def clv_histogram(buckets: int = CLV_BUCKETS) -> tuple[list[str], list[int]]:
     return labels, [result[f"b{i}"] for i in range(buckets)]
 
 
-def sentiment_by_month(*, months: int = 24) -> list[dict]:
+def sentiment_by_month(*, months: int = 24, now: datetime | None = None) -> list[dict]:
     """Mean feedback sentiment and counts per month over the last ``months`` months."""
-    since = timezone.now() - timedelta(days=31 * months)
+    since = (now or timezone.now()) - timedelta(days=31 * months)
     return list(Feedback.objects.filter(created_at__gte=since, sentiment_score__isnull=False)
                 .annotate(month=TruncMonth("created_at")).values("month")
                 .annotate(mean=Avg("sentiment_score"), n=Count("id"),

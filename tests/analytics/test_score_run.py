@@ -194,6 +194,8 @@ def test_chunks_ranked_in_any_order_and_twice_give_the_same_run(scored_db):
     assert set(ModelArtifact.objects.values_list("run_id", "name")) == {(run.pk, services.SNAPSHOT_ARTIFACT)}
     assert {"read", "churn", "ranking", "write"} <= set(done.timings)
     assert done.model_cards["recommendations"]["params"]["share_popular"] is not None
+    # The dashboard's figures, stored once for every page view until the next run.
+    assert done.dashboard["kpis"]["total"] == 400 and sum(done.dashboard["rfm"][1]) > 300
 
 
 @pytest.mark.django_db
