@@ -64,16 +64,21 @@ class AudiencePreviewResultSerializer(serializers.Serializer):
 class CampaignMemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = CampaignMember
-        fields = ["id", "customer", "group", "stratum", "scores", "coupon_code", "offered_products"]
+        fields = ["id", "customer", "group", "stratum", "scores", "coupon_code", "offered_products",
+                  "added_by_hand"]
 
 
 class ServiceTaskSerializer(serializers.ModelSerializer):
-    campaign_name = serializers.CharField(source="campaign.name", read_only=True)
+    # Null for a task created by hand on the customer 360 (it belongs to no campaign).
+    campaign_name = serializers.CharField(source="campaign.name", read_only=True, allow_null=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     assignee = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField()
 
     class Meta:
         model = ServiceTask
         fields = ["id", "campaign", "campaign_name", "customer", "customer_name", "assignee",
-                  "status", "due_on", "outcome", "created_at", "updated_at", "closed_at"]
-        read_only_fields = ["campaign", "customer", "due_on", "created_at", "updated_at", "closed_at"]
+                  "status", "due_on", "note", "created_by", "outcome", "created_at", "updated_at",
+                  "closed_at"]
+        read_only_fields = ["campaign", "customer", "due_on", "note", "created_at", "updated_at",
+                            "closed_at"]
