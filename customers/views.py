@@ -149,7 +149,7 @@ class CappedPaginator(Paginator):
 
     @property
     def capped(self) -> bool:
-        return self.count and self._capped_count > LIST_COUNT_CAP
+        return self.count > 0 and self._capped_count > LIST_COUNT_CAP
 
 
 def _label_choices(customers) -> None:

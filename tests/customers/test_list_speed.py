@@ -63,3 +63,24 @@ def test_region_choices_are_every_distinct_region_in_order(world):
     Customer.objects.create(name="No region")
     Customer.objects.create(name="East one", region="East")
     assert region_choices() == [("East", "East"), ("North", "North"), ("South", "South")]
+
+
+def test_saved_filters_add_one_query_whatever_their_number(client, role_user, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.services import saved_filter_create
+
+    manager = role_user("Manager", "boss")
+    sales = role_user("Sales")
+    client.force_login(sales)
+    saved_filter_create(user=sales, name="one", query="churn_risk=high")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/customers/", {"sort": "-clv"})
+    for i in range(5):
+        saved_filter_create(user=sales, name=f"mine {i}", query=f"clv_min={i}")
+        saved_filter_create(user=manager, name=f"team {i}", query=f"clv_max={i + 10}", shared=True)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get("/customers/", {"sort": "-clv"})
+    assert len(response.context["saved_filters"]) == 11
+    assert len(many) == len(few)
