@@ -82,3 +82,12 @@ class ServiceTaskSerializer(serializers.ModelSerializer):
                   "closed_at"]
         read_only_fields = ["campaign", "customer", "due_on", "note", "created_at", "updated_at",
                             "closed_at"]
+
+
+class ServiceTaskCreateSerializer(serializers.Serializer):
+    """A task by hand for one customer, as on the customer 360; the service checks the rest."""
+
+    customer = serializers.IntegerField(min_value=1, help_text="Id of the customer.")
+    assignee = serializers.IntegerField(min_value=1, help_text="Id of an active Service user.")
+    due_on = serializers.DateField(help_text="Due date; today or later.")
+    note = serializers.CharField(max_length=2000, help_text="What should be done.")
