@@ -329,5 +329,6 @@ def customer_campaign_add(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _(
                     "%(name)s was added to %(campaign)s as a treated member, marked as added by hand "
-                    "and left out of the uplift figures.") % {"name": customer.name, "campaign": campaign.name})
+                    "and left out of the uplift figures.") % {"name": customer.name,
+                                                               "campaign": campaign.name})
     return redirect(reverse("customers:detail", args=[customer.pk]) + "#campaign-history")

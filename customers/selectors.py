@@ -234,7 +234,8 @@ def churn_explanation(customer: Customer) -> str:
     if customer.churn_probability is None:
         return _("Not scored yet: the customer has no orders or the analysis has not run.")
     parts = [_("Churn risk %(risk)s (%(p).0f %%)") % {
-        "risk": str(customer.get_churn_risk_display() or _("unknown")).lower(), "p": customer.churn_probability * 100}]
+        "risk": str(customer.get_churn_risk_display() or _("unknown")).lower(),
+        "p": customer.churn_probability * 100}]
     gap = usual_gap_days(customer)
     if customer.recency_days is not None:
         if gap:

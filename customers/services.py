@@ -100,7 +100,8 @@ def saved_filter_create(*, user, name: str, query: str, shared: bool = False) ->
         raise ValidationError({"name": _("Use at most %(n)d characters.") % {"n": max_length}})
     cleaned = _saved_filter_query(query=query, user=user)
     # Checked here for a readable error; the unique constraint still guards a double submit.
-    if SavedFilter.objects.filter(user=user).annotate(lower=Lower("name")).filter(lower=name.lower()).exists():
+    mine = SavedFilter.objects.filter(user=user).annotate(lower=Lower("name"))
+    if mine.filter(lower=name.lower()).exists():
         raise ValidationError({"name": _("You already have a saved filter named %(name)s.") % {"name": name}})
     saved = SavedFilter(user=user, name=name, query=cleaned, shared=shared)
     saved.save()

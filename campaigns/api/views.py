@@ -8,6 +8,8 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from customers.api.idempotency import IdempotencyMixin
+
 from .. import services, tasks
 from ..models import ServiceTask
 from ..selectors import audience_preview, audience_queryset, campaign_list
@@ -112,7 +114,8 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return self.get_paginated_response(CampaignMemberSerializer(page, many=True).data)
 
 
-class ServiceTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+class ServiceTaskViewSet(IdempotencyMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         mixins.UpdateModelMixin,
                          viewsets.GenericViewSet):
     """The caller's own service tasks (every task for managers); update status and outcome;
     create one by hand for a customer (no campaign), as on the customer 360."""
@@ -136,7 +139,8 @@ class ServiceTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
                 due_on=data["due_on"], note=data["note"])
         except DjangoValidationError as exc:
             raise _as_api_error(exc) from exc
-        task = ServiceTask.objects.select_related("campaign", "customer", "assignee", "created_by").get(pk=task.pk)
+        task = (ServiceTask.objects.select_related("campaign", "customer", "assignee", "created_by")
+                .get(pk=task.pk))
         return Response(ServiceTaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):

@@ -128,6 +128,13 @@ def test_service_task_created_by_hand_through_the_api(api, role_user):
     assert (body["campaign"], body["customer"], body["note"], body["created_by"]) == (
         None, customer.pk, "Call back", "agent")
     assert ServiceTask.objects.get(pk=body["id"]).assignee == agent
+    # A retry with the same Idempotency-Key is answered from the first response, not doubled.
+    payload = {"customer": customer.pk, "assignee": agent.pk, "due_on": today, "note": "Retry me"}
+    first = api.post("/api/service-tasks/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api.post("/api/service-tasks/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    ServiceTask.objects.filter(note="Retry me").delete()
     bad = api.post("/api/service-tasks/", {"customer": customer.pk, "assignee": sales.pk,
                                            "due_on": "2001-01-01", "note": "x"}, format="json")
     assert bad.status_code == 400 and set(bad.json()) == {"assignee", "due_on"}
