@@ -1,5 +1,6 @@
-"""Django admin for campaigns. Members and tasks are created by launching, never by hand, so
-their admin pages are read-only; launching from the admin goes through the same service."""
+"""Django admin for campaigns. Members and tasks come from launching or from the services the
+customer 360 calls, never from the admin, so their admin pages are read-only; launching from the
+admin goes through the same service."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -55,8 +56,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(CampaignMember)
 class CampaignMemberAdmin(ReadOnlyAdmin):
-    list_display = ("campaign", "customer", "group", "stratum", "coupon_code")
-    list_filter = ("group",)
+    list_display = ("campaign", "customer", "group", "stratum", "coupon_code", "added_by_hand")
+    list_filter = ("group", "added_by_hand")
     list_select_related = ("campaign", "customer")
     search_fields = ("coupon_code", "customer__name", "customer__external_id")
     show_full_result_count = False

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import AssociationRule
-from customers.models import Level, LifecycleStage, Product, RfmSegment
+from customers.models import Customer, Level, LifecycleStage, Product, RfmSegment
 
 from .models import Campaign, ServiceTask
 
@@ -60,6 +60,9 @@ class AudienceForm(forms.Form):
     bought_any = ListField(label=_("Bought any of (product ids)"), item=forms.IntegerField(min_value=1))
     not_bought_any = ListField(label=_("Never bought any of (product ids)"),
                                item=forms.IntegerField(min_value=1))
+    include_customers = ListField(
+        label=_("Also include (customer ids)"), item=forms.IntegerField(min_value=1),
+        help_text=_("Customers added by hand; they join the random control draw like everyone."))
 
     def clean(self):
         data = super().clean()
@@ -75,6 +78,15 @@ class AudienceForm(forms.Form):
                 if unknown:
                     self.add_error(field, _("Unknown product ids: %(ids)s.") % {
                         "ids": ", ".join(map(str, unknown))})
+        included = data.get("include_customers") or []
+        if included:
+            known = set(Customer.objects.live().filter(pk__in=included).values_list("pk", flat=True))
+            unknown = sorted(set(included) - known)
+            if unknown:
+                self.add_error("include_customers", _("Unknown customer ids: %(ids)s.") % {
+                    "ids": ", ".join(map(str, unknown))})
+            else:
+                data["include_customers"] = list(dict.fromkeys(included))
         return data
 
     def audience(self) -> dict:
@@ -107,3 +119,23 @@ class ServiceTaskForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=ServiceTask.Status.choices)
     outcome = forms.CharField(label=_("Outcome notes"), required=False, max_length=2000,
                               widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ServiceTaskCreateForm(forms.Form):
+    """A service task for one customer, made by hand on the customer 360."""
+
+    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None)
+    due_on = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label=_("What to do"), max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        from .services import service_assignees
+
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = service_assignees()
+        self.fields["assignee"].label_from_instance = lambda user: user.get_full_name() or user.username
+
+
+class CampaignAddForm(forms.Form):
+    campaign = forms.ModelChoiceField(label=_("Campaign"), queryset=Campaign.objects.all())

@@ -172,6 +172,12 @@ class CampaignMember(models.Model):
     coupon_code = models.CharField(_("coupon code"), max_length=60, null=True, blank=True,
                                    unique=True)
     offered_products = models.JSONField(_("offered products"), default=list, blank=True)
+    # A member added by a person to a running campaign (from the customer 360) was not drawn at
+    # random into treatment or control, so counting them would bias the uplift: they receive the
+    # offer but campaign_results_refresh leaves them out of the measurement.
+    added_by_hand = models.BooleanField(_("added by hand"), default=False)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("added by"), null=True,
+                                 blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("added at"), auto_now_add=True)
 
     class Meta:
@@ -183,6 +189,9 @@ class CampaignMember(models.Model):
             # The control group receives nothing: no coupon, no offer.
             models.CheckConstraint(condition=Q(group="treatment") | Q(coupon_code__isnull=True),
                                    name="member_control_has_no_coupon"),
+            # Nobody is put in a control group by hand: that is only ever the random draw.
+            models.CheckConstraint(condition=Q(group="treatment") | Q(added_by_hand=False),
+                                   name="member_by_hand_is_treated"),
         ]
         indexes = [models.Index(fields=["customer", "group"], name="member_customer_group_idx")]
 
@@ -195,7 +204,7 @@ class ServiceTaskQuerySet(models.QuerySet):
         """A user's own tasks; every task for someone allowed to see them all."""
         if not user.has_perm("campaigns.view_servicetask"):
             return self.none()
-        tasks = self.select_related("campaign", "customer", "assignee")
+        tasks = self.select_related("campaign", "customer", "assignee", "created_by")
         if user.has_perm("campaigns.view_all_servicetask"):
             return tasks
         return tasks.filter(assignee=user)
@@ -220,9 +229,12 @@ class ServiceTask(models.Model):
         Status.UNREACHABLE: {Status.IN_PROGRESS, Status.OPEN},
     }
 
-    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
-                                 related_name="tasks")
-    member = models.OneToOneField(CampaignMember, verbose_name=_("member"),
+    # A task comes either from a launched service campaign (campaign and member set) or from a
+    # person on the customer 360 (both empty, created_by set). Hand-made tasks have no member, so
+    # they never enter a campaign's treatment or control counts.
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="tasks")
+    member = models.OneToOneField(CampaignMember, verbose_name=_("member"), null=True, blank=True,
                                   on_delete=models.CASCADE, related_name="task")
     customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"),
                                  on_delete=models.PROTECT, related_name="service_tasks")
@@ -232,6 +244,10 @@ class ServiceTask(models.Model):
     status = models.CharField(_("status"), max_length=12, choices=Status.choices,
                               default=Status.OPEN)
     due_on = models.DateField(_("due"))
+    note = models.TextField(_("what to do"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
     outcome = models.TextField(_("outcome notes"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -244,7 +260,17 @@ class ServiceTask(models.Model):
         verbose_name_plural = _("service tasks")
         ordering = ["due_on", "id"]
         permissions = [("view_all_servicetask", "Can see every user's service tasks")]
-        indexes = [models.Index(fields=["assignee", "status", "due_on"], name="task_queue_idx")]
+        indexes = [
+            models.Index(fields=["assignee", "status", "due_on"], name="task_queue_idx"),
+            models.Index(fields=["customer", "due_on"], name="task_customer_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(campaign__isnull=True, member__isnull=True)
+                | Q(campaign__isnull=False, member__isnull=False),
+                name="task_campaign_and_member_together"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.campaign_id}: {self.customer_id} ({self.get_status_display()})"
+        source = self.campaign_id or _("by hand")
+        return f"{source}: {self.customer_id} ({self.get_status_display()})"

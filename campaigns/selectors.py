@@ -21,6 +21,7 @@ AUDIENCE_KEYS = (
     "rfm_segments", "value_segments", "value_tiers", "lifecycle_stages", "regions",
     "churn_min", "churn_max", "clv_min", "clv_max", "sentiment_min", "sentiment_max",
     "no_contact_days", "negative_feedback_days", "bought_any", "not_bought_any",
+    "include_customers",
 )
 # Feedback counts as negative when analysed as negative or rated 1-2 stars.
 NEGATIVE_RATING_MAX = 2
@@ -71,6 +72,11 @@ def audience_queryset(*, filters: dict, kind: str, frequency_cap_days: int = 0,
         customers = customers.filter(Exists(completed_with(filters["bought_any"])))
     if filters.get("not_bought_any"):
         customers = customers.exclude(Exists(completed_with(filters["not_bought_any"])))
+    if filters.get("include_customers"):
+        # Customers added by hand join whatever the filters select; consent and the frequency
+        # cap below still apply to them, and the control draw at launch treats them like anyone.
+        customers = Customer.objects.live().filter(
+            Q(pk__in=customers.values("pk")) | Q(pk__in=filters["include_customers"]))
     if kind == Campaign.Kind.MARKETING:
         customers = customers.filter(marketing_consent=True)
     if frequency_cap_days:
@@ -114,3 +120,54 @@ def member_outcomes(campaign: Campaign) -> QuerySet[CampaignMember]:
     return (CampaignMember.objects.filter(campaign=campaign).order_by("pk")
             .annotate(window_orders=Count("customer__orders", filter=in_window),
                       window_revenue=Sum("customer__orders__total_amount", filter=in_window)))
+
+
+# At most this many open campaigns are offered in the 360's "add to a campaign" list; more
+# than that would make an unusable select, and the newest are the ones staff are working on.
+OPEN_CAMPAIGN_CHOICES = 50
+
+
+def customer_campaign_history(customer_id: int) -> list[CampaignMember]:
+    """Every campaign a customer was a member of, newest first, with the offered products' names
+    in ``offer_names``: two queries."""
+    from customers.models import Product
+
+    members = list(CampaignMember.objects.filter(customer_id=customer_id)
+                   .select_related("campaign", "added_by").order_by("-created_at", "-pk"))
+    wanted = {pid for member in members for pid in member.offered_products}
+    names = dict(Product.objects.filter(pk__in=wanted).values_list("pk", "name")) if wanted else {}
+    for member in members:
+        member.offer_names = [names.get(pid, f"#{pid}") for pid in member.offered_products]
+    return members
+
+
+def customer_service_tasks(customer_id: int) -> list:
+    """A customer's service tasks, open ones first, then by due date: one query."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    from .models import ServiceTask
+
+    return list(ServiceTask.objects.filter(customer_id=customer_id)
+                .select_related("campaign", "assignee", "created_by")
+                .annotate(closed=Case(When(status__in=ServiceTask.OPEN_STATUSES, then=Value(0)),
+                                      default=Value(1), output_field=IntegerField()))
+                .order_by("closed", "due_on", "pk"))
+
+
+def campaigns_open_to(*, customer_id: int, user) -> tuple[list[Campaign], list[Campaign]]:
+    """For the 360: (campaigns ``user`` may add the customer to, unlaunched campaigns that already
+    include them by hand). One query; the include lists are JSON, checked in Python because
+    SQLite cannot search inside JSON arrays."""
+    if not user.has_perm("campaigns.view_campaign"):
+        return [], []
+    may_change = user.has_perm("campaigns.change_campaign")
+    may_service = user.has_perm("campaigns.manage_service_campaign")
+    candidates = (Campaign.objects.exclude(status=Campaign.Status.FINISHED)
+                  .exclude(members__customer_id=customer_id).order_by("-created_at", "-pk"))
+    addable, included = [], []
+    for campaign in candidates[:OPEN_CAMPAIGN_CHOICES]:
+        if customer_id in (campaign.audience or {}).get("include_customers", []):
+            included.append(campaign)
+        elif may_change and (campaign.kind == Campaign.Kind.MARKETING or may_service):
+            addable.append(campaign)
+    return addable, included

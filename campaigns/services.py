@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import string
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
 from analytics.models import AssociationRule, Recommendation
-from customers.models import InteractionKind
+from customers.models import Customer, InteractionKind
 from customers.roles import SERVICE
 from customers.services import interaction_log
 
@@ -190,7 +191,9 @@ def campaign_results_refresh(*, campaign_id: int, now=None) -> Campaign:
         raise CampaignError(_("The campaign has not been launched yet."), code="not_launched")
     now = now or timezone.now()
     totals = {group: [0, 0, Decimal("0")] for group in CampaignMember.Group.values}
-    for group, orders, revenue in member_outcomes(campaign).values_list(
+    # Members added by hand after launch were not randomised: measured apart, never in the uplift.
+    outcomes = member_outcomes(campaign)
+    for group, orders, revenue in outcomes.filter(added_by_hand=False).values_list(
             "group", "window_orders", "window_revenue"):
         total = totals[group]
         total[0] += 1
@@ -205,7 +208,8 @@ def campaign_results_refresh(*, campaign_id: int, now=None) -> Campaign:
         cost_per_contact=float(campaign.cost_per_contact))
     window_end = campaign.launched_at + timedelta(days=campaign.attribution_days)
     campaign.results = {**result.as_dict(), "window_end": window_end.isoformat(),
-                        "window_closed": now >= window_end}
+                        "window_closed": now >= window_end,
+                        "added_by_hand": outcomes.filter(added_by_hand=True).count()}
     campaign.results_updated_at = now
     fields = ["results", "results_updated_at"]
     if now >= window_end and campaign.status == Campaign.Status.RUNNING:
@@ -241,6 +245,118 @@ def service_task_update(*, task_id: int, actor, status: str, outcome: str | None
             interaction_log(customer=task.customer, staff=actor, kind=InteractionKind.CALL,
                             outcome=task.get_status_display()[:200], note=task.outcome)
     return task
+
+
+def service_assignees():
+    """Who may be given a service task: active members of the Service group."""
+    return (get_user_model().objects.filter(groups__name=SERVICE, is_active=True)
+            .order_by("username").distinct())
+
+
+@transaction.atomic
+def service_task_create(*, customer_id: int, actor, assignee_id: int, due_on: date,
+                        note: str) -> ServiceTask:
+    """A task a person creates for one customer (from the customer 360), outside any campaign.
+
+    It has no campaign and no member, so it never counts in a campaign's treatment or control.
+    """
+    if not actor.has_perm("campaigns.add_servicetask"):
+        raise PermissionDenied(_("Your role cannot create service tasks."))
+    errors = {}
+    customer = Customer.objects.live().filter(pk=customer_id).first()
+    if customer is None:
+        errors["customer"] = _("This customer does not exist or was merged into another record.")
+    assignee = service_assignees().filter(pk=assignee_id).first()
+    if assignee is None:
+        errors["assignee"] = _("Choose an active member of the Service team.")
+    if due_on < timezone.localdate():
+        errors["due_on"] = _("The due date must not be in the past.")
+    if not note.strip():
+        errors["note"] = _("Say what should be done.")
+    if errors:
+        raise ValidationError(errors)
+    task = ServiceTask(customer=customer, assignee=assignee, due_on=due_on, note=note.strip(),
+                       created_by=actor)
+    task.full_clean()
+    task.save()
+    return task
+
+
+@transaction.atomic
+def campaign_member_add(*, campaign_id: int, customer_id: int, actor) -> Campaign | CampaignMember:
+    """Add one customer to a campaign by hand, without spoiling its uplift measurement.
+
+    - A draft or scheduled campaign gets the customer as an explicit include in its audience
+      (``include_customers``). At launch they go through the same random draw as everyone else,
+      so they may land in the control group; the comparison stays randomised and honest.
+    - A running campaign has already drawn its groups. The customer becomes a treated member
+      flagged ``added_by_hand`` (with a coupon, offer or service task like the others), and the
+      results leave such members out: a person chose them, so they are not comparable with the
+      control group.
+    - A finished campaign is a closed record and takes nobody.
+
+    Marketing consent is required for marketing campaigns either way. Returns the campaign (draft)
+    or the new member (running).
+    """
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if not actor.has_perm("campaigns.change_campaign"):
+        raise PermissionDenied(_("Your role cannot change campaigns."))
+    _check_kind_allowed(actor, campaign.kind)
+    customer = Customer.objects.live().filter(pk=customer_id).first()
+    if customer is None:
+        raise ValidationError({"customer": _(
+            "This customer does not exist or was merged into another record.")})
+    if campaign.kind == Campaign.Kind.MARKETING and not customer.marketing_consent:
+        raise CampaignError(_("%(name)s has not given marketing consent.") % {"name": customer.name},
+                            code="no_consent")
+    if campaign.status == Campaign.Status.FINISHED:
+        raise CampaignError(_("A finished campaign takes no new members."), code="finished")
+
+    if campaign.is_editable:
+        included = list(campaign.audience.get("include_customers", []))
+        if customer.pk in included:
+            raise CampaignError(_("%(name)s is already included in this campaign.") % {
+                "name": customer.name}, code="already_member")
+        campaign.audience = {**campaign.audience, "include_customers": [*included, customer.pk]}
+        campaign.save(update_fields=["audience"])
+        return campaign
+
+    if campaign.members.filter(customer=customer).exists():
+        raise CampaignError(_("%(name)s is already in this campaign.") % {"name": customer.name},
+                            code="already_member")
+    scores = Customer.objects.filter(pk=customer.pk).values_list(*SNAPSHOT_FIELDS).get()
+    marketing = campaign.kind == Campaign.Kind.MARKETING
+    offered: list[int] = []
+    if marketing and campaign.bundle_products:
+        offered = list(campaign.bundle_products)
+    elif marketing and campaign.recommend_products:
+        offered = list(Recommendation.objects.filter(
+            customer=customer, rank__lte=campaign.recommend_products)
+            .order_by("rank").values_list("product_id", flat=True))
+    coupon = (_coupon_codes(campaign.coupon_pattern, 1)[0]
+              if marketing and campaign.coupon_pattern else None)
+    member = CampaignMember(
+        campaign=campaign, customer=customer, group=CampaignMember.Group.TREATMENT,
+        stratum=scores[SNAPSHOT_FIELDS.index(STRATIFY_BY)] or "", scores=_snapshot(scores),
+        coupon_code=coupon, offered_products=offered, added_by_hand=True, added_by=actor)
+    member.save()
+    if campaign.kind == Campaign.Kind.SERVICE:
+        assignee = _least_busy_assignee()
+        if assignee is None:
+            raise CampaignError(_("No active user is in the Service group to take the tasks."),
+                                code="no_assignees")
+        ServiceTask.objects.create(
+            campaign=campaign, member=member, customer=customer, assignee=assignee,
+            due_on=timezone.localdate() + timedelta(days=campaign.task_due_days))
+    return member
+
+
+def _least_busy_assignee():
+    """The Service user with the fewest open tasks (ties by username), for a task added late."""
+    return (service_assignees()
+            .annotate(open_tasks=Count("service_tasks", filter=Q(
+                service_tasks__status__in=ServiceTask.OPEN_STATUSES)))
+            .order_by("open_tasks", "username").first())
 
 
 def campaign_create_from_playbook(*, key: str, created_by) -> Campaign:

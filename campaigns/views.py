@@ -6,18 +6,20 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.staticfiles import finders
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from customers.models import Product
+from customers.models import Customer, Product
+from customers.navigation import user_may
 
 from . import services, tasks
-from .forms import AudienceForm, CampaignForm, ServiceTaskForm
+from .forms import AudienceForm, CampaignAddForm, CampaignForm, ServiceTaskCreateForm, ServiceTaskForm
 from .models import Campaign, ServiceTask
 from .playbooks import playbooks
 from .selectors import audience_preview, audience_queryset, campaign_list, member_outcomes
@@ -195,13 +197,13 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
     writer = csv.writer(response)
     writer.writerow(["customer_id", "customer", "group", "stratum", "coupon_code", "offered_products",
-                     "orders_in_window", "revenue_in_window", "converted"])
+                     "orders_in_window", "revenue_in_window", "converted", "added_by_hand"])
     rows = member_outcomes(campaign).select_related("customer")
     for member in rows.iterator(chunk_size=2000):
         writer.writerow([member.customer_id, member.customer.name, member.group, member.stratum,
                          member.coupon_code or "", " ".join(map(str, member.offered_products)),
                          member.window_orders, member.window_revenue or 0,
-                         int(member.window_orders > 0)])
+                         int(member.window_orders > 0), int(member.added_by_hand)])
     return response
 
 
@@ -265,3 +267,68 @@ def task_update(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Task updated."))
     return redirect("campaigns:tasks")
+
+
+# Actions of the customer 360. The 360 page belongs to customers/, which must not import this
+# app; it loads the campaign panel through the campaign_tags template library, and these views
+# do the work and send the user back to the 360.
+
+
+def _form_errors(form) -> str:
+    return "; ".join(f"{form.fields[field].label if field in form.fields else field}: {' '.join(errors)}"
+                     for field, errors in form.errors.items())
+
+
+def _customer_for_action(request: HttpRequest, pk: int) -> Customer:
+    if not user_may(request.user, "customers"):
+        raise PermissionDenied
+    customer = Customer.objects.live().filter(pk=pk).first()
+    if customer is None:
+        raise Http404(_("No customer with id %(id)s.") % {"id": pk})
+    return customer
+
+
+@require_POST
+@permission_required("campaigns.add_servicetask", raise_exception=True)
+def customer_task_create(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer_for_action(request, pk)
+    form = ServiceTaskCreateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The task was not created. %(errors)s") % {"errors": _form_errors(form)})
+    else:
+        try:
+            services.service_task_create(customer_id=customer.pk, actor=request.user,
+                                         assignee_id=form.cleaned_data["assignee"].pk,
+                                         due_on=form.cleaned_data["due_on"], note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            messages.error(request, _("The task was not created. %(errors)s") % {"errors": _error_text(exc)})
+        else:
+            messages.success(request, _("Service task created for %(name)s.") % {"name": customer.name})
+    return redirect(reverse("customers:detail", args=[customer.pk]) + "#service-tasks")
+
+
+@require_POST
+@permission_required("campaigns.change_campaign", raise_exception=True)
+def customer_campaign_add(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer_for_action(request, pk)
+    form = CampaignAddForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Not added. %(errors)s") % {"errors": _form_errors(form)})
+    else:
+        campaign = form.cleaned_data["campaign"]
+        try:
+            result = services.campaign_member_add(campaign_id=campaign.pk, customer_id=customer.pk,
+                                                  actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, _("Not added. %(errors)s") % {"errors": _error_text(exc)})
+        else:
+            if isinstance(result, Campaign):
+                messages.success(request, _(
+                    "%(name)s will be in %(campaign)s when it is launched (treated or control, by the "
+                    "same random draw as everyone).") % {"name": customer.name, "campaign": campaign.name})
+            else:
+                messages.success(request, _(
+                    "%(name)s was added to %(campaign)s as a treated member, marked as added by hand "
+                    "and left out of the uplift figures.") % {"name": customer.name,
+                                                               "campaign": campaign.name})
+    return redirect(reverse("customers:detail", args=[customer.pk]) + "#campaign-history")

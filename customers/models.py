@@ -193,11 +193,20 @@ class Customer(models.Model):
         ]
         indexes = [
             models.Index(fields=[field], name=f"customer_{field}_idx") for field in (
-                "name", "rfm_segment", "value_segment", "value_tier", "churn_probability",
-                "churn_risk", "clv_12m", "lifecycle_stage", "last_order_at", "total_spent",
-                "recency_days", "loyalty_score", "p_alive", "sentiment_score", "order_count",
+                "rfm_segment", "value_segment", "value_tier", "churn_risk", "lifecycle_stage",
+                "last_order_at", "loyalty_score", "p_alive", "sentiment_score",
+            )
+        ] + [
+            # One per sort order of the customer list (customers.forms.sort_order), with the id
+            # tie-breaker: the first page of a sort is an index read, not a sort of every row.
+            # Ascending ones also serve the range filters on the same field.
+            models.Index(fields=[field, "id"], name=f"customer_{field}_idx") for field in (
+                "name", "churn_probability", "clv_12m", "total_spent", "recency_days", "order_count",
             )
         ]
+        # PostgreSQL also gets (field DESC NULLS LAST, id) indexes for the descending sorts and
+        # trigram indexes for the search: customers/migrations/0004_ui360_*.py (SQLite cannot
+        # build either).
 
     def __str__(self) -> str:
         return self.name or self.external_id or f"#{self.pk}"
@@ -392,6 +401,32 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+class SavedFilter(models.Model):
+    """A named query string of the customer list, kept for its owner (and for everyone when a
+    manager shares it). Only the list's own filter and sort parameters are stored: see
+    :func:`customers.services.saved_filter_create`."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"),
+                             on_delete=models.CASCADE, related_name="saved_filters")
+    name = models.CharField(_("name"), max_length=100)
+    query = models.CharField(_("query"), max_length=1000)
+    shared = models.BooleanField(_("shared with everyone"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved filter")
+        verbose_name_plural = _("saved filters")
+        ordering = ["name", "id"]
+        permissions = [("share_savedfilter", "Can share saved customer filters with everyone")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "user", name="savedfilter_name_once_per_user"),
+        ]
+        indexes = [models.Index(fields=["shared"], name="savedfilter_shared_idx")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 # Intake models live in their own module; importing them here registers them with the app.

@@ -34,7 +34,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.view_product",
         *(f"customers.{a}_feedback" for a in CRUD),
         *(f"customers.{a}_interaction" for a in CRUD),
-        "campaigns.view_servicetask", "campaigns.change_servicetask",
+        "campaigns.view_servicetask", "campaigns.add_servicetask", "campaigns.change_servicetask",
     ],
 }
 

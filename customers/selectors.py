@@ -261,7 +261,8 @@ def churn_explanation(customer: Customer) -> str:
     if customer.churn_probability is None:
         return _("Not scored yet: the customer has no orders or the analysis has not run.")
     parts = [_("Churn risk %(risk)s (%(p).0f %%)") % {
-        "risk": customer.get_churn_risk_display().lower(), "p": customer.churn_probability * 100}]
+        "risk": str(customer.get_churn_risk_display() or _("unknown")).lower(),
+        "p": customer.churn_probability * 100}]
     gap = usual_gap_days(customer)
     if customer.recency_days is not None:
         if gap:
@@ -293,3 +294,13 @@ def reason_label(reason: dict) -> str:
 
 def translate_feature(name: str) -> str:
     return str(FEATURE_TRANSLATIONS.get(name, name))
+
+
+def saved_filters_for(user) -> QuerySet:
+    """The user's own saved filters and those shared by managers, by name: one query."""
+    from django.db.models.functions import Lower
+
+    from .models import SavedFilter
+
+    return (SavedFilter.objects.filter(Q(user=user) | Q(shared=True)).select_related("user")
+            .order_by(Lower("name"), "pk"))

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models.functions import Lower
+from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import Customer, Feedback, Interaction, InteractionKind
+from .models import Customer, Feedback, Interaction, InteractionKind, SavedFilter
 
 
 @transaction.atomic
@@ -41,4 +45,76 @@ def feedback_record(*, customer: Customer, text: str = "", rating: int | None = 
     return feedback
 
 
-__all__ = ["InteractionKind", "feedback_record", "interaction_log"]
+# Parameters of the customer list that are not worth keeping in a saved filter.
+SAVED_FILTER_IGNORED = ("page",)
+
+
+def _saved_filter_query(*, query: str, user) -> str:
+    """The query string reduced to known list filters, validated and in a stable order.
+
+    Only the customer list's own parameters are kept, one value each, and they must pass the
+    same form as the list itself: a saved filter cannot carry anything else into a link.
+    """
+    from .forms import CustomerFilter
+
+    if len(query) > SavedFilter._meta.get_field("query").max_length:
+        raise ValidationError({"query": _("The filter is too long to save.")})
+    params = QueryDict(query.lstrip("?"))
+    known = set(CustomerFilter.base_filters)
+    unknown = sorted(set(params) - known - set(SAVED_FILTER_IGNORED))
+    if unknown:
+        raise ValidationError({"query": _("Unknown filter parameters: %(names)s.") % {
+            "names": ", ".join(unknown)}})
+    values = {}
+    for key in sorted(set(params) & known):
+        given = [v for v in params.getlist(key) if v.strip()]
+        if len(given) > 1:
+            raise ValidationError({"query": _("%(name)s is given more than once.") % {"name": key}})
+        if given:
+            values[key] = given[0].strip()
+    if not values:
+        raise ValidationError({"query": _("Apply at least one filter or a sort order before saving.")})
+    filterset = CustomerFilter(values, queryset=Customer.objects.none(), user=user)
+    filterset.qs  # noqa: B018 - runs the form and the range checks
+    if filterset.form.errors:
+        raise ValidationError({"query": [
+            f"{filterset.form.fields[field].label if field in filterset.form.fields else field}: "
+            f"{' '.join(errors)}" for field, errors in filterset.form.errors.items()]})
+    cleaned = QueryDict(mutable=True)
+    for key, value in values.items():
+        cleaned[key] = value
+    return cleaned.urlencode()
+
+
+@transaction.atomic
+def saved_filter_create(*, user, name: str, query: str, shared: bool = False) -> SavedFilter:
+    """Keep the customer list's current filters and sort under a name for ``user``; only users
+    with ``customers.share_savedfilter`` (managers) may share one with everyone."""
+    if shared and not user.has_perm("customers.share_savedfilter"):
+        raise PermissionDenied(_("Only managers share saved filters."))
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": _("Give the filter a name.")})
+    max_length = SavedFilter._meta.get_field("name").max_length
+    if len(name) > max_length:
+        raise ValidationError({"name": _("Use at most %(n)d characters.") % {"n": max_length}})
+    cleaned = _saved_filter_query(query=query, user=user)
+    # Checked here for a readable error; the unique constraint still guards a double submit.
+    mine = SavedFilter.objects.filter(user=user).annotate(lower=Lower("name"))
+    if mine.filter(lower=name.lower()).exists():
+        raise ValidationError({"name": _("You already have a saved filter named %(name)s.") % {"name": name}})
+    saved = SavedFilter(user=user, name=name, query=cleaned, shared=shared)
+    saved.save()
+    return saved
+
+
+@transaction.atomic
+def saved_filter_delete(*, user, saved_filter_id: int) -> None:
+    """Delete one of the user's own saved filters (someone else's, shared or not, is not found)."""
+    deleted, _rows = SavedFilter.objects.filter(pk=saved_filter_id, user=user).delete()
+    if not deleted:
+        raise SavedFilter.DoesNotExist
+
+
+__all__ = ["InteractionKind", "feedback_record", "interaction_log", "saved_filter_create",
+           "saved_filter_delete"]

@@ -64,16 +64,30 @@ class AudiencePreviewResultSerializer(serializers.Serializer):
 class CampaignMemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = CampaignMember
-        fields = ["id", "customer", "group", "stratum", "scores", "coupon_code", "offered_products"]
+        fields = ["id", "customer", "group", "stratum", "scores", "coupon_code", "offered_products",
+                  "added_by_hand"]
 
 
 class ServiceTaskSerializer(serializers.ModelSerializer):
-    campaign_name = serializers.CharField(source="campaign.name", read_only=True)
+    # Null for a task created by hand on the customer 360 (it belongs to no campaign).
+    campaign_name = serializers.CharField(source="campaign.name", read_only=True, allow_null=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     assignee = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField()
 
     class Meta:
         model = ServiceTask
         fields = ["id", "campaign", "campaign_name", "customer", "customer_name", "assignee",
-                  "status", "due_on", "outcome", "created_at", "updated_at", "closed_at"]
-        read_only_fields = ["campaign", "customer", "due_on", "created_at", "updated_at", "closed_at"]
+                  "status", "due_on", "note", "created_by", "outcome", "created_at", "updated_at",
+                  "closed_at"]
+        read_only_fields = ["campaign", "customer", "due_on", "note", "created_at", "updated_at",
+                            "closed_at"]
+
+
+class ServiceTaskCreateSerializer(serializers.Serializer):
+    """A task by hand for one customer, as on the customer 360; the service checks the rest."""
+
+    customer = serializers.IntegerField(min_value=1, help_text="Id of the customer.")
+    assignee = serializers.IntegerField(min_value=1, help_text="Id of an active Service user.")
+    due_on = serializers.DateField(help_text="Due date; today or later.")
+    note = serializers.CharField(max_length=2000, help_text="What should be done.")

@@ -8,6 +8,8 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from customers.api.idempotency import IdempotencyMixin
+
 from .. import services, tasks
 from ..models import ServiceTask
 from ..selectors import audience_preview, audience_queryset, campaign_list
@@ -16,6 +18,7 @@ from .serializers import (
     AudiencePreviewSerializer,
     CampaignMemberSerializer,
     CampaignSerializer,
+    ServiceTaskCreateSerializer,
     ServiceTaskSerializer,
 )
 
@@ -111,17 +114,34 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return self.get_paginated_response(CampaignMemberSerializer(page, many=True).data)
 
 
-class ServiceTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+class ServiceTaskViewSet(IdempotencyMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         mixins.UpdateModelMixin,
                          viewsets.GenericViewSet):
-    """The caller's own service tasks (every task for managers); update status and outcome."""
+    """The caller's own service tasks (every task for managers); update status and outcome;
+    create one by hand for a customer (no campaign), as on the customer 360."""
 
     serializer_class = ServiceTaskSerializer
     permission_classes = [ModelPermissions]
     filterset_fields = ["status", "campaign"]
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         return ServiceTask.objects.for_queue(self.request.user)
+
+    @extend_schema(request=ServiceTaskCreateSerializer, responses={201: ServiceTaskSerializer})
+    def create(self, request):
+        params = ServiceTaskCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        try:
+            task = services.service_task_create(
+                customer_id=data["customer"], actor=request.user, assignee_id=data["assignee"],
+                due_on=data["due_on"], note=data["note"])
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from exc
+        task = (ServiceTask.objects.select_related("campaign", "customer", "assignee", "created_by")
+                .get(pk=task.pk))
+        return Response(ServiceTaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
         data = serializer.validated_data

@@ -112,3 +112,40 @@ def test_schema_builds(api, role_user):
     assert response.status_code == 200
     body = response.content.decode()
     assert "/api/campaigns/{id}/launch/" in body and "/api/service-tasks/" in body
+
+
+def test_service_task_created_by_hand_through_the_api(api, role_user):
+    from django.utils import timezone
+
+    agent, sales = role_user("Service", "agent"), role_user("Sales")
+    customer = make_customers(1)[0]
+    today = timezone.localdate().isoformat()
+    api.force_authenticate(agent)
+    created = api.post("/api/service-tasks/", {"customer": customer.pk, "assignee": agent.pk,
+                                               "due_on": today, "note": "Call back"}, format="json")
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["campaign"], body["customer"], body["note"], body["created_by"]) == (
+        None, customer.pk, "Call back", "agent")
+    assert ServiceTask.objects.get(pk=body["id"]).assignee == agent
+    # A retry with the same Idempotency-Key is answered from the first response, not doubled.
+    payload = {"customer": customer.pk, "assignee": agent.pk, "due_on": today, "note": "Retry me"}
+    first = api.post("/api/service-tasks/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api.post("/api/service-tasks/", payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    ServiceTask.objects.filter(note="Retry me").delete()
+    bad = api.post("/api/service-tasks/", {"customer": customer.pk, "assignee": sales.pk,
+                                           "due_on": "2001-01-01", "note": "x"}, format="json")
+    assert bad.status_code == 400 and set(bad.json()) == {"assignee", "due_on"}
+    blank = api.post("/api/service-tasks/", {"customer": customer.pk, "assignee": agent.pk,
+                                             "due_on": today, "note": " "}, format="json")
+    assert blank.status_code == 400 and set(blank.json()) == {"note"}
+    missing = api.post("/api/service-tasks/", {"customer": 999999, "assignee": agent.pk,
+                                               "due_on": today, "note": "x"}, format="json")
+    assert missing.status_code == 400 and "customer" in missing.json()
+    api.force_authenticate(sales)
+    refused = api.post("/api/service-tasks/", {"customer": customer.pk, "assignee": agent.pk,
+                                               "due_on": today, "note": "x"}, format="json")
+    assert refused.status_code == 403
+    assert ServiceTask.objects.count() == 1
