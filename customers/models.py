@@ -396,3 +396,4 @@ class Interaction(models.Model):
 
 # Intake models live in their own module; importing them here registers them with the app.
 from .intake.models import *  # noqa: E402,F401,F403
+from .webhooks.models import *  # noqa: E402,F401,F403

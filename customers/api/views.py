@@ -296,17 +296,16 @@ class OrderViewSet(RecordViewSet):
         return self._respond(_order_queryset().get(pk=order.pk), created, OrderSerializer)
 
 
+FEEDBACK_CHANGE = str(_("Change feedback; a new text or rating is analysed again and the customer rescored."))
+
+
 @extend_schema_view(
     create=extend_schema(
         parameters=[IDEMPOTENCY_PARAMETER],
         description=str(_("Store feedback; its sentiment is analysed in the background once it is saved.")),
     ),
-    update=extend_schema(
-        description=str(_("Change feedback; a new text or rating is analysed again and the customer rescored."))
-    ),
-    partial_update=extend_schema(
-        description=str(_("Change feedback; a new text or rating is analysed again and the customer rescored."))
-    ),
+    update=extend_schema(description=FEEDBACK_CHANGE),
+    partial_update=extend_schema(description=FEEDBACK_CHANGE),
     destroy=extend_schema(description=str(_("Delete feedback; its customer is rescored without it."))),
 )
 class FeedbackViewSet(RecordViewSet):
@@ -338,7 +337,9 @@ class FeedbackViewSet(RecordViewSet):
 
 @extend_schema_view(
     create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER]),
-    destroy=extend_schema(description=str(_("Delete a logged interaction; its customer is rescored without it."))),
+    destroy=extend_schema(
+        description=str(_("Delete a logged interaction; its customer is rescored without it."))
+    ),
 )
 class InteractionViewSet(RecordViewSet):
     """Calls, emails, chats, visits and complaints logged with customers."""
@@ -360,7 +361,9 @@ class InteractionViewSet(RecordViewSet):
         )
 
     def perform_update(self, serializer):
-        serializer.instance = interaction_update(interaction=serializer.instance, data=serializer.validated_data)
+        serializer.instance = interaction_update(
+            interaction=serializer.instance, data=serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         interaction_delete(interaction=instance)
