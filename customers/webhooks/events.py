@@ -24,12 +24,14 @@ SOURCE_FULL_RUN, SOURCE_RESCORE = "full_run", "rescore"
 
 
 def _high_ids(customer_ids: Sequence[int] | None, *, lock: bool = False) -> set[int]:
-    rows = Customer.objects.filter(churn_risk=Level.HIGH)
-    if customer_ids is not None:
-        rows = rows.filter(pk__in=customer_ids)
+    rows = Customer.objects.all() if customer_ids is None else Customer.objects.filter(pk__in=customer_ids)
     if lock:
-        rows = rows.select_for_update()
-    return set(rows.values_list("pk", flat=True))
+        # Every row about to be written, not only the high ones, in id order (no deadlock
+        # between two rescores): a second rescore of the customer waits here and then reads
+        # what the first one committed.
+        locked = rows.select_for_update().order_by("pk").values_list("pk", "churn_risk")
+        return {pk for pk, risk in locked if risk == Level.HIGH}
+    return set(rows.filter(churn_risk=Level.HIGH).values_list("pk", flat=True))
 
 
 @contextmanager
