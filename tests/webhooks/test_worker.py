@@ -20,6 +20,16 @@ from .conftest import verify
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _roles():
+    """Transactional tests flush every table, the role groups the demo logins need included."""
+    from django.apps import apps
+
+    from customers.roles import sync_roles
+
+    sync_roles(apps)
+
+
 def _wait_for(delivery_id: int, timeout: float = 60) -> WebhookDelivery:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
