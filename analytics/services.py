@@ -36,6 +36,7 @@ from analytics.models import (
 from customers.bulk import bulk_insert, drop_secondary_indexes, execute_all, is_postgres
 from customers.models import Customer, Feedback, Product
 from customers.selectors import dashboard_figures
+from customers.webhooks.events import SOURCE_FULL_RUN, SOURCE_RESCORE, churn_risk_high_watch
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +319,8 @@ def _write_results(run_id: int, output, *, timings: dict, counts: dict) -> dict[
     scores = output.scores.copy()
     scores["scores_updated_at"] = pd.Timestamp(now)
     started = time.perf_counter()
-    written = adapter.write_scores(scores)
+    with churn_risk_high_watch(source=SOURCE_FULL_RUN, score_run_id=run_id):
+        written = adapter.write_scores(scores)
     timings["write_scores"] = round(time.perf_counter() - started, 3)
 
     SegmentProfile.objects.exclude(run_id=run_id).delete()
@@ -451,4 +453,5 @@ def customer_rescore(*, customer_ids, as_of: datetime | None = None) -> int:
     scores = rescore(snapshot, customers=frames.customers, orders=frames.orders,
                      feedback=frames.feedback, interactions=frames.interactions, as_of=when)
     scores["scores_updated_at"] = pd.Timestamp(_now())
-    return adapter.write_scores(scores)
+    with churn_risk_high_watch(source=SOURCE_RESCORE, customer_ids=list(customer_ids)):
+        return adapter.write_scores(scores)

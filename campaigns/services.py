@@ -17,6 +17,7 @@ from analytics.models import AssociationRule, Recommendation
 from customers.models import Customer, InteractionKind
 from customers.roles import SERVICE
 from customers.services import interaction_log
+from customers.webhooks.events import campaign_finished
 
 from . import uplift
 from .models import Campaign, CampaignMember, ServiceTask
@@ -216,7 +217,18 @@ def campaign_results_refresh(*, campaign_id: int, now=None) -> Campaign:
         campaign.status = Campaign.Status.FINISHED
         fields.append("status")
     campaign.save(update_fields=fields)
+    if "status" in fields:
+        _emit_finished(campaign, now)
     return campaign
+
+
+def _emit_finished(campaign: Campaign, now) -> None:
+    """``campaign.finished`` for webhook receivers: the campaign's facts and results, no customers."""
+    campaign_finished(campaign={
+        "id": campaign.pk, "name": campaign.name, "objective": campaign.objective, "kind": campaign.kind,
+        "channel": campaign.channel, "launched_at": campaign.launched_at, "finished_at": now,
+        "attribution_days": campaign.attribution_days,
+    }, results=campaign.results)
 
 
 @transaction.atomic

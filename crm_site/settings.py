@@ -159,6 +159,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.campaign_results_refresh_running",
         "schedule": crontab(minute=15, hour="*/6"),
     },
+    # Webhooks: re-queue pending deliveries whose message was lost (customers/webhooks/services.py).
+    "webhook-deliveries-resume": {
+        "task": "customers.webhooks.tasks.webhook_deliveries_resume",
+        "schedule": crontab(minute="*/10"),
+    },
 }
 
 REDIS_URL = env("REDIS_URL", "")
@@ -200,6 +205,7 @@ SPECTACULAR_SETTINGS = {
         "ScoreRunStatusEnum": "analytics.models.ScoreRun.Status",
         "ScoreRunKindEnum": "analytics.models.ScoreRun.Kind",
         "CampaignKindEnum": "campaigns.models.Campaign.Kind",
+        "WebhookDeliveryStatusEnum": "customers.webhooks.models.WebhookDelivery.Status",
     },
 }
 

@@ -146,3 +146,5 @@ class CustomerMergeAdmin(admin.ModelAdmin):
     list_display = ("id", "survivor", "duplicate", "merged_by", "merged_at", "undone_at")
     list_select_related = ("survivor", "duplicate", "merged_by")
     readonly_fields = [f.name for f in CustomerMerge._meta.fields]
+
+from .webhooks import admin as webhooks_admin  # noqa: E402,F401 - registers the webhook models

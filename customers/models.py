@@ -431,3 +431,4 @@ class SavedFilter(models.Model):
 
 # Intake models live in their own module; importing them here registers them with the app.
 from .intake.models import *  # noqa: E402,F401,F403
+from .webhooks.models import *  # noqa: E402,F401,F403

@@ -292,7 +292,9 @@ class FeedbackSerializer(DescribedModelSerializer):
 
     def validate(self, attrs):
         order = attrs.get("order")
-        if order is not None and order.customer_id != attrs["customer"].pk:
+        # On a partial update the customer may be left out: the record keeps its own.
+        customer = attrs.get("customer") or getattr(self.instance, "customer", None)
+        if order is not None and customer is not None and order.customer_id != customer.pk:
             raise serializers.ValidationError({"order": [_("This order belongs to another customer.")]})
         return attrs
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -23,7 +23,14 @@ from analytics.models import Recommendation
 from crm_site.api_exceptions import ErrorResponseAutoSchema, exception_handler
 from customers import records
 from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
-from customers.services import feedback_record, interaction_log
+from customers.services import (
+    feedback_delete,
+    feedback_record,
+    feedback_update,
+    interaction_delete,
+    interaction_log,
+    interaction_update,
+)
 
 from . import filters
 from .idempotency import IdempotencyMixin
@@ -289,26 +296,19 @@ class OrderViewSet(RecordViewSet):
         return self._respond(_order_queryset().get(pk=order.pk), created, OrderSerializer)
 
 
-class CreateReadViewSet(
-    ApiViewMixin,
-    IdempotencyMixin,
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
-    pagination_class = KeysetPagination
-    filter_backends = (DjangoFilterBackend, filters.SingleFieldOrderingFilter)
-    ordering = "id"
+FEEDBACK_CHANGE = str(_("Change feedback; a new text or rating is analysed again and the customer rescored."))
 
 
 @extend_schema_view(
     create=extend_schema(
         parameters=[IDEMPOTENCY_PARAMETER],
         description=str(_("Store feedback; its sentiment is analysed in the background once it is saved.")),
-    )
+    ),
+    update=extend_schema(description=FEEDBACK_CHANGE),
+    partial_update=extend_schema(description=FEEDBACK_CHANGE),
+    destroy=extend_schema(description=str(_("Delete feedback; its customer is rescored without it."))),
 )
-class FeedbackViewSet(CreateReadViewSet):
+class FeedbackViewSet(RecordViewSet):
     """Customer feedback with the sentiment and complaint reason found in it."""
 
     queryset = Feedback.objects.all()
@@ -328,9 +328,20 @@ class FeedbackViewSet(CreateReadViewSet):
             product=data.get("product"),
         )
 
+    def perform_update(self, serializer):
+        serializer.instance = feedback_update(feedback=serializer.instance, data=serializer.validated_data)
 
-@extend_schema_view(create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER]))
-class InteractionViewSet(CreateReadViewSet):
+    def perform_destroy(self, instance):
+        feedback_delete(feedback=instance)
+
+
+@extend_schema_view(
+    create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER]),
+    destroy=extend_schema(
+        description=str(_("Delete a logged interaction; its customer is rescored without it."))
+    ),
+)
+class InteractionViewSet(RecordViewSet):
     """Calls, emails, chats, visits and complaints logged with customers."""
 
     queryset = Interaction.objects.all()
@@ -348,6 +359,14 @@ class InteractionViewSet(CreateReadViewSet):
             outcome=data.get("outcome", ""),
             note=data.get("note", ""),
         )
+
+    def perform_update(self, serializer):
+        serializer.instance = interaction_update(
+            interaction=serializer.instance, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        interaction_delete(interaction=instance)
 
 
 __all__ = ["CustomerViewSet", "FeedbackViewSet", "InteractionViewSet", "OrderViewSet", "ProductViewSet"]

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from .conftest import make_customers
 
 pytestmark = pytest.mark.django_db
-OWN_PATHS = r"^/api/(customers|products|orders|feedback|interactions|score-runs|segments|bundles|token)/"
+OWN_PATHS = r"^/api/(customers|products|orders|feedback|interactions|score-runs|segments|bundles|token|webhooks)/"
 OWN_SCHEMAS = (
     "Customer",
     "Product",
@@ -34,6 +34,12 @@ OWN_SCHEMAS = (
     "SegmentProfile",
     "AssociationRule",
     "TokenResponse",
+    "WebhookEndpoint",
+    "WebhookEndpointCreated",
+    "WebhookSecret",
+    "WebhookDelivery",
+    "WebhookDeliveryDetail",
+    "WebhookAttempt",
 )
 
 
