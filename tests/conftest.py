@@ -76,15 +76,9 @@ def _empty_cache():
 
 
 @pytest.fixture
-def role_user(db, django_user_model):
+def role_user(db, django_user_model, role_groups):
     """Make a staff user in one of the role groups: ``role_user("Sales")``."""
-    from django.apps import apps
     from django.contrib.auth.models import Group
-
-    from customers.roles import sync_roles
-
-    # Transactional tests flush the tables, groups from the data migration included.
-    sync_roles(apps)
 
     def make(role: str, username: str | None = None, **extra):
         user = django_user_model.objects.create_user(
@@ -189,3 +183,40 @@ def login(page):
         return page
 
     return do
+
+
+def scored_demo(django_db_blocker, *, n_customers: int, seed: int, as_of: str = "2026-10-01"):
+    """Generator for module fixtures: ``n_customers`` demo customers scored once by
+    ``recompute_scores --sync --format json`` (yields its JSON), removed again afterwards.
+
+    The data is committed outside any test's transaction, so it is flushed at the end to leave
+    the database as other tests expect it.
+    """
+    import json
+    from io import StringIO
+
+    import pandas as pd
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from analytics.models import ScoreRun
+    from customers.demo.loader import DEMO_USERS, _flush, demo_seed
+
+    with django_db_blocker.unblock():
+        demo_seed(n_customers=n_customers, seed=seed, as_of=pd.Timestamp(as_of), flush=True)
+        out = StringIO()
+        call_command("recompute_scores", "--sync", "--as-of", as_of, "--format", "json", stdout=out)
+        yield json.loads(out.getvalue())
+        ScoreRun.objects.all().delete()
+        _flush()
+        get_user_model().objects.filter(username__in=DEMO_USERS).delete()
+
+
+@pytest.fixture
+def role_groups():
+    """The role groups (customers/roles.py) again: transactional tests flush every table."""
+    from django.apps import apps
+
+    from customers.roles import sync_roles
+
+    sync_roles(apps)

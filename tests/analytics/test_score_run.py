@@ -1,22 +1,17 @@
 """A full score run on the database: every score field filled, one run at a time, all or nothing."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
-from io import StringIO
 
-import pandas as pd
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
 
 from analytics import services
 from analytics.models import (
     AssociationRule, ModelArtifact, Recommendation, RecommendationStage, RevenueForecast, ScoreRun,
     SegmentProfile,
 )
-from customers.demo.loader import DEMO_USERS, _flush, demo_seed
 from customers.models import Customer, Feedback
+from tests.conftest import scored_demo
 
 AS_OF = datetime(2026, 10, 1, tzinfo=timezone.utc)
 # Filled for every customer with at least one order.
@@ -31,15 +26,7 @@ BUYER_FIELDS = (
 @pytest.fixture(scope="module")
 def scored_db(django_db_setup, django_db_blocker):
     """400 demo customers scored once by ``recompute_scores --sync --format json``."""
-    with django_db_blocker.unblock():
-        demo_seed(n_customers=400, seed=7, as_of=pd.Timestamp("2026-10-01"), flush=True)
-        out = StringIO()
-        call_command("recompute_scores", "--sync", "--as-of", "2026-10-01", "--format", "json", stdout=out)
-        yield json.loads(out.getvalue())
-        # Committed outside any test's transaction: leave the database as other tests expect it.
-        ScoreRun.objects.all().delete()
-        _flush()
-        get_user_model().objects.filter(username__in=DEMO_USERS).delete()
+    yield from scored_demo(django_db_blocker, n_customers=400, seed=7)
 
 
 @pytest.mark.django_db

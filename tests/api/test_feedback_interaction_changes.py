@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from io import StringIO
 
-import pandas as pd
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.utils import timezone
 
-from analytics.models import ScoreRun
-from customers.demo.loader import DEMO_USERS, _flush, demo_seed
 from customers.models import Customer, Feedback, Interaction, Order
 from customers.services import feedback_record, interaction_log
 
 from .conftest import make_customers
+from tests.conftest import scored_demo
 
 OLD = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -120,15 +114,9 @@ def test_roles_decide_who_changes_and_who_deletes_interactions(api):
 @pytest.fixture(scope="module")
 def scored_db(django_db_setup, django_db_blocker):
     """200 demo customers scored once, so a rescore has stored models to use."""
-    with django_db_blocker.unblock():
-        demo_seed(n_customers=200, seed=13, as_of=pd.Timestamp("2026-10-01"), flush=True)
-        out = StringIO()
-        call_command("recompute_scores", "--sync", "--as-of", "2026-10-01", "--format", "json", stdout=out)
-        assert json.loads(out.getvalue())["status"] == "succeeded"
+    for result in scored_demo(django_db_blocker, n_customers=200, seed=13):
+        assert result["status"] == "succeeded"
         yield
-        ScoreRun.objects.all().delete()
-        _flush()
-        get_user_model().objects.filter(username__in=DEMO_USERS).delete()
 
 
 @pytest.mark.django_db

@@ -7,19 +7,10 @@ import pytest
 from customers import views
 from customers.forms import region_choices
 from customers.models import Customer
-from tests.pages.ui_data import scored_world
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def world():
-    return scored_world(6)
 
 
 def test_count_past_the_cap_says_more_than_and_pages_stop_there(client, role_user, world, monkeypatch):

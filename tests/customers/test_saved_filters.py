@@ -9,19 +9,10 @@ from django.urls import reverse
 
 from customers.models import SavedFilter
 from customers.services import saved_filter_create, saved_filter_delete
-from tests.pages.ui_data import scored_world
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def world():
-    return scored_world(6)
 
 
 def test_query_is_reduced_to_known_filters_in_a_stable_order(role_user, world):

@@ -12,20 +12,11 @@ from django.urls import reverse
 from analytics.models import ScoreRun
 from customers.models import Customer, Interaction
 from customers.selectors import mask_email, mask_phone
-from tests.pages.ui_data import add_customers, make_products, scored_world
+from tests.pages.ui_data import add_customers, make_products
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The role users get a password; the default PBKDF2 would dominate these tests' run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def world():
-    return scored_world(6)
 
 
 def client_for(client, role_user, role):

@@ -3,22 +3,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from io import StringIO
 
-import pandas as pd
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
 
 from analytics import services as analytics
-from analytics.models import ScoreRun
-from customers.demo.loader import DEMO_USERS, _flush, demo_seed
 from customers.models import Customer
 from customers.services import interaction_log
 from customers.webhooks import events
 from customers.webhooks.models import WebhookDelivery
 
 from .conftest import verify
+from tests.conftest import scored_demo
 
 AS_OF = datetime(2026, 10, 1, tzinfo=UTC)
 PII = {"email", "phone", "name", "birth_date"}
@@ -27,16 +22,9 @@ PII = {"email", "phone", "name", "birth_date"}
 @pytest.fixture(scope="module")
 def scored_db(django_db_setup, django_db_blocker):
     """300 demo customers scored once, before any endpoint exists (so that run emits nothing)."""
-    with django_db_blocker.unblock():
-        demo_seed(n_customers=300, seed=11, as_of=pd.Timestamp("2026-10-01"), flush=True)
-        out = StringIO()
-        call_command("recompute_scores", "--sync", "--as-of", "2026-10-01", "--format", "json", stdout=out)
-        assert json.loads(out.getvalue())["status"] == "succeeded"
+    for result in scored_demo(django_db_blocker, n_customers=300, seed=11):
+        assert result["status"] == "succeeded"
         yield
-        # Committed outside any test's transaction: leave the database as other tests expect it.
-        ScoreRun.objects.all().delete()
-        _flush()
-        get_user_model().objects.filter(username__in=DEMO_USERS).delete()
 
 
 def high_ids() -> list[int]:

@@ -21,13 +21,8 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def _roles():
+def _roles(role_groups):
     """Transactional tests flush every table, the role groups the demo logins need included."""
-    from django.apps import apps
-
-    from customers.roles import sync_roles
-
-    sync_roles(apps)
 
 
 def _wait_for(delivery_id: int, timeout: float = 60) -> WebhookDelivery:
