@@ -21,7 +21,7 @@ from . import duplicates as dedupe
 from .fields import KINDS
 from .models import CustomerMerge, ImportJob, ImportKind
 from .readers import FileFormatError, open_table
-from .services import ImportOptions, import_job_start, import_job_upload, import_preview
+from .services import ImportOptions, import_job_start, import_job_upload, import_jobs_expire, import_preview
 
 RECENT_IMPORTS = 20
 PAIRS_PER_PAGE = 50
@@ -50,6 +50,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", str(exc))
         else:
             return redirect("intake:preview", pk=job.pk)
+    import_jobs_expire()
     jobs = ImportJob.objects.select_related("created_by")[:RECENT_IMPORTS]
     return render(request, "intake/import.html", {"form": form, "jobs": jobs},
                   status=400 if form.errors else 200)
@@ -86,12 +87,14 @@ def import_job_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @import_required
 def import_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    import_jobs_expire()
     job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=pk)
     return render(request, "intake/job.html", {"job": job})
 
 
 @import_required
 def import_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    import_jobs_expire()
     job = get_object_or_404(ImportJob, pk=pk)
     return JsonResponse(job.as_progress())
 
