@@ -41,6 +41,7 @@ from customers.models import Customer, Feedback, Interaction, Order, OrderItem, 
 
 from . import fields as f
 from .models import ImportJob, ImportKind
+from .readahead import read_ahead
 from .readers import FileFormatError, open_table
 from . import staging
 from .seen import SeenKeys, key_hashes
@@ -53,6 +54,9 @@ logger = logging.getLogger(__name__)
 # objects take a few MB, so memory stays flat however long the file is; and a failure or a kill
 # loses at most one chunk's work, which the idempotent re-run then redoes.
 CHUNK_ROWS = 5_000
+# Chunks read and validated ahead, in a thread, while the database writes the current one: two
+# keep the database busy without holding more than three chunks' rows (a few MB) at once.
+READ_AHEAD_CHUNKS = 2
 # Rows of a file the preview page dry-runs to show valid/invalid counts before the real import.
 PREVIEW_DRY_RUN_ROWS = 5_000
 # Rows shown on the preview page.
@@ -708,8 +712,9 @@ def import_run(*, kind: str, rows: Iterable[tuple[int, dict]], mapping: dict[str
     clean = RowCleaner(kind, mapping)
 
     def run_all() -> None:
-        for chunk in _chunks(rows, chunk_rows or CHUNK_ROWS, group_of):
-            cleaned = [clean(line, raw) for line, raw in chunk]
+        chunks = ([clean(line, raw) for line, raw in chunk]
+                  for chunk in _chunks(rows, chunk_rows or CHUNK_ROWS, group_of))
+        for cleaned in read_ahead(chunks, depth=READ_AHEAD_CHUNKS):
             with transaction.atomic():
                 importer.run_chunk(cleaned)
                 _tally(result, cleaned, on_reject)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from customers.models import Customer
 
 from . import duplicates as dedupe
+from .quality import data_quality_report
 from .fields import KINDS
 from .models import CustomerMerge, ImportJob, ImportKind
 from .readers import FileFormatError, open_table
@@ -106,6 +107,11 @@ def import_job_rejected(request: HttpRequest, pk: int) -> FileResponse:
         raise Http404(_("This import rejected no rows."))
     return FileResponse(job.errors_file.open("rb"), as_attachment=True, filename=f"rejected-{job.pk}.csv",
                         content_type="text/csv")
+
+
+@permission_required("customers.view_data_quality", raise_exception=True)
+def data_quality(request: HttpRequest) -> HttpResponse:
+    return render(request, "intake/quality.html", {"report": data_quality_report()})
 
 
 @permission_required("customers.view_customer", raise_exception=True)

@@ -132,6 +132,9 @@ def test_a_running_job_renews_its_lease_and_stops_once_it_lost_it(media, role_us
     body = "customer_id,name\n" + "".join(f"C{i},Name {i}\n" for i in range(6))
     user, job = make_job(role_user, body.encode())
     monkeypatch.setattr(services, "CHUNK_ROWS", 2)
+    # The reader below looks at the job row as it reads; reading ahead would do that in a thread,
+    # on another connection that cannot see this test's uncommitted rows.
+    monkeypatch.setattr(services, "READ_AHEAD_CHUNKS", 0)
     leases = []
     real_open_table = services.open_table
 
