@@ -169,7 +169,8 @@ class QualityTableSerializer(serializers.Serializer):
     label = serializers.CharField()
     total = serializers.IntegerField(help_text="Records in the table (customers: not merged away).")
     missing = QualityCheckSerializer(many=True, help_text="Records with the field empty, per field.")
-    out_of_range = QualityCheckSerializer(many=True, help_text="Records with an implausible value, per check.")
+    out_of_range = QualityCheckSerializer(many=True,
+                                          help_text="Records with an implausible value, per check.")
 
 
 class QualityImportSerializer(serializers.ModelSerializer):

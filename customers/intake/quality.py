@@ -93,7 +93,8 @@ def _rules(today: date) -> list[tuple]:
             ("external_id", _("external id"), _null("external_id")),
         ], [
             ("amount_negative", _("negative amount"), Q(total_amount__lt=0)),
-            ("amount_absurd", _("amount above %(limit)s") % {"limit": MAX_AMOUNT}, Q(total_amount__gt=MAX_AMOUNT)),
+            ("amount_absurd", _("amount above %(limit)s") % {"limit": MAX_AMOUNT},
+             Q(total_amount__gt=MAX_AMOUNT)),
             ("ordered_at_future", _("order date in the future"), Q(ordered_at__gt=now)),
             ("ordered_at_too_old", _("order date before 1900"), Q(ordered_at__lt=first_day)),
         ]),

@@ -319,7 +319,8 @@ class _Importer:
         by_line = {row.line: row for row in rows}
         for line, previous in zip(first_line.values(), earlier.tolist()):
             if previous:
-                by_line[line].reject(field_name, _("duplicates line %(line)s of the file.") % {"line": previous})
+                by_line[line].reject(field_name,
+                                     _("duplicates line %(line)s of the file.") % {"line": previous})
         new = earlier == 0
         self.seen.add(hashes[new], np.fromiter(first_line.values(), dtype=np.uint32)[new])
 
@@ -542,7 +543,8 @@ class OrderImporter(_Importer):
             for r in lines:
                 if "sku" in r.values:
                     product_pk, list_price = products[r.values["sku"]]
-                    items.append((product_pk, r.values.get("quantity", 1), r.values.get("unit_price", list_price)))
+                    items.append((product_pk, r.values.get("quantity", 1),
+                                  r.values.get("unit_price", list_price)))
             total = head["amount"]
             if total is None:
                 total = sum((quantity * price for _p, quantity, price in items), start=0)
@@ -583,7 +585,8 @@ class OrderImporter(_Importer):
                 batch_size=BULK_CREATE_BATCH_SIZE)
         if changed_orders:
             orders = [Order(**plan.values) for plan in changed_orders]
-            _bulk_update(Order, orders, ["customer", "ordered_at", "total_amount", "channel", "status"], self.user)
+            _bulk_update(Order, orders, ["customer", "ordered_at", "total_amount", "channel", "status"],
+                         self.user)
             replaced = [plan for plan in changed_orders if plan.items is not None]
             if replaced:
                 OrderItem.objects.filter(order_id__in=[plan.values["id"] for plan in replaced]).delete()

@@ -80,37 +80,40 @@ def orders_write(*, new: list[PlannedOrder], changed: list[PlannedOrder], user) 
     t = _tables()
     user_pk = getattr(user, "pk", None)
     now = timezone.now()
+    columns = "external_id, customer_id, ordered_at, channel, status, total_amount"
     with connection.cursor() as cursor:
         if changed:
             cursor.execute(f"""
-                UPDATE {t['order']} AS o SET customer_id = s.customer_id, ordered_at = s.ordered_at,
-                       channel = s.channel, status = s.status, total_amount = s.total_amount
-                  FROM {ORDER_STAGE} s WHERE s.id IS NOT NULL AND o.id = s.id""")
-            cursor.execute(f"""
                 DELETE FROM {t['item']} WHERE order_id IN (
                     SELECT id FROM {ORDER_STAGE} WHERE id IS NOT NULL AND replace_items)""")
-        if new:
-            cursor.execute(f"""
-                INSERT INTO {t['order']} (external_id, customer_id, ordered_at, channel, status, total_amount)
-                SELECT external_id, customer_id, ordered_at, channel, status, total_amount
-                  FROM {ORDER_STAGE} WHERE id IS NULL ORDER BY external_id""")
-        # History rows as simple_history's bulk_history_create writes them: "+" for a new order,
-        # "~" for a changed one, the importing user, an empty change reason.
+        # One statement: the orders written come back from RETURNING, so their history rows and
+        # lines join on those few thousand rows instead of looking each order up again. History
+        # rows are what simple_history's bulk_history_create writes: "+" for a new order, "~" for
+        # a changed one, the importing user, an empty change reason.
         cursor.execute(f"""
-            INSERT INTO {t['history']} (id, external_id, ordered_at, channel, status, total_amount,
-                                        customer_id, history_date, history_change_reason,
-                                        history_type, history_user_id)
-            SELECT o.id, o.external_id, o.ordered_at, o.channel, o.status, o.total_amount,
-                   o.customer_id, %s, '', CASE WHEN s.id IS NULL THEN '+' ELSE '~' END, %s
-              FROM {ORDER_STAGE} s JOIN {t['order']} o ON o.external_id = s.external_id""",
-                       [now, user_pk])
-        cursor.execute(f"""
+            WITH inserted AS (
+                INSERT INTO {t['order']} ({columns})
+                SELECT {columns} FROM {ORDER_STAGE} WHERE id IS NULL ORDER BY external_id
+                RETURNING id, {columns}
+            ), updated AS (
+                UPDATE {t['order']} AS o SET customer_id = s.customer_id, ordered_at = s.ordered_at,
+                       channel = s.channel, status = s.status, total_amount = s.total_amount
+                  FROM {ORDER_STAGE} s WHERE s.id IS NOT NULL AND o.id = s.id
+                RETURNING o.id, o.external_id, o.customer_id, o.ordered_at, o.channel, o.status,
+                          o.total_amount, s.replace_items
+            ), written AS (
+                SELECT id, {columns}, '+' AS history_type, true AS new_items FROM inserted
+                UNION ALL
+                SELECT id, {columns}, '~', replace_items FROM updated
+            ), history AS (
+                INSERT INTO {t['history']} (id, {columns}, history_date, history_change_reason,
+                                            history_type, history_user_id)
+                SELECT id, {columns}, %s, '', history_type, %s FROM written
+            )
             INSERT INTO {t['item']} (order_id, product_id, quantity, unit_price)
-            SELECT o.id, i.product_id, i.quantity, i.unit_price
-              FROM {ITEM_STAGE} i
-              JOIN {ORDER_STAGE} s ON s.external_id = i.external_id
-              JOIN {t['order']} o ON o.external_id = i.external_id
-             WHERE s.id IS NULL OR s.replace_items""")
+            SELECT w.id, i.product_id, i.quantity, i.unit_price
+              FROM {ITEM_STAGE} i JOIN written w ON w.external_id = i.external_id
+             WHERE w.new_items""", [now, user_pk])
 
 
 def rows_by_keys(model, key: str, keys, columns: list[str]) -> list[tuple]:
@@ -126,7 +129,8 @@ def rows_by_keys(model, key: str, keys, columns: list[str]) -> list[tuple]:
     if connection.vendor != "postgresql":
         return list(model.objects.filter(**{f"{key}__in": keys}).values_list(*columns))
     field = model._meta.get_field(key)
-    array_type = "bigint[]" if field.get_internal_type() in ("AutoField", "BigAutoField", "ForeignKey") else "text[]"
+    numeric = field.get_internal_type() in ("AutoField", "BigAutoField", "ForeignKey")
+    array_type = "bigint[]" if numeric else "text[]"
     q = connection.ops.quote_name
     with connection.cursor() as cursor:
         names = ", ".join(q(model._meta.get_field(c).column) for c in columns)

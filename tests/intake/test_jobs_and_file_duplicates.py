@@ -197,3 +197,37 @@ def test_command_refuses_a_rejected_path_it_cannot_write(csv_file, tmp_path):
     with pytest.raises(CommandError, match="--rejected: cannot write"):
         call_command("import_data", "customers", str(path), "--rejected", str(tmp_path / "no" / "x.csv"))
     assert not Customer.objects.exists()
+
+
+def test_order_writes_keep_the_audit_trail(role_user):
+    # PostgreSQL writes orders with COPY and SQL, SQLite through the ORM: both leave the same
+    # history rows (who, "+" for created, "~" for changed) and the same lines.
+    user = role_user("Sales")
+    Customer.objects.bulk_create([Customer(external_id="C1", name="Zhang"), Customer(external_id="C2", name="Li")])
+    Product.objects.bulk_create([Product(sku="A", name="A", price=Decimal(5)),
+                                 Product(sku="B", name="B", price=Decimal(7))])
+    rows = [(2, {"order_id": "O1", "customer_id": "C1", "ordered_at": "2024-01-05 10:00", "sku": "A", "quantity": "2"}),
+            (3, {"order_id": "O1", "customer_id": "C1", "ordered_at": "2024-01-05 10:00", "sku": "B", "quantity": "1"}),
+            (4, {"order_id": "O2", "customer_id": "C2", "ordered_at": "2024-01-06", "amount": "¥30"})]
+    mapping = {k: k for k in ("order_id", "customer_id", "ordered_at", "sku", "quantity", "amount")}
+    result = services.import_run(kind="orders", rows=rows, mapping=mapping, user=user)
+    assert result.created == 3
+    o1 = Order.objects.get(external_id="O1")
+    assert (o1.total_amount, o1.channel, o1.status) == (Decimal("17.00"), "store", "completed")
+    assert sorted(o1.items.values_list("product__sku", "quantity", "unit_price")) == [
+        ("A", 2, Decimal("5.00")), ("B", 1, Decimal("7.00"))]
+    assert Order.objects.get(external_id="O2").items.count() == 0
+    created = Order.history.filter(history_type="+")
+    assert sorted(created.values_list("external_id", "history_user", "total_amount")) == [
+        ("O1", user.pk, Decimal("17.00")), ("O2", user.pk, Decimal("30.00"))]
+    rows[0][1]["quantity"] = "3"
+    rows[2][1]["customer_id"] = "C1"
+    again = services.import_run(kind="orders", rows=rows, mapping=mapping, user=None)
+    assert (again.updated, again.unchanged, again.created) == (3, 0, 0)
+    changed = Order.history.filter(history_type="~")
+    assert sorted(changed.values_list("external_id", "history_user", "total_amount")) == [
+        ("O1", None, Decimal("22.00")), ("O2", None, Decimal("30.00"))]
+    assert Order.objects.get(external_id="O2").customer.external_id == "C1"
+    assert sorted(Order.objects.get(external_id="O1").items.values_list("product__sku", "quantity")) == [
+        ("A", 3), ("B", 1)]
+    assert OrderItem.objects.count() == 2

@@ -56,7 +56,8 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: no such file.")
         try:
             # utf-8-sig: Excel opens a CSV with a byte-order mark as UTF-8 (Chinese text intact).
-            rejected_csv = open(rejected, "w", newline="", encoding="utf-8-sig") if rejected else None  # noqa: SIM115
+            rejected_csv = (open(rejected, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
+                            if rejected else None)
         except OSError as exc:
             raise CommandError(f"--rejected: cannot write {rejected} ({exc.strerror}).") from None
         try:
