@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from customers.models import Customer
 
 from . import duplicates as dedupe
-from .quality import data_quality_report
+from .quality import all_duplicate_pairs_remember, data_quality_report
 from .fields import KINDS
 from .models import CustomerMerge, ImportJob, ImportKind
 from .readers import FileFormatError, open_table
@@ -117,6 +117,7 @@ def data_quality(request: HttpRequest) -> HttpResponse:
 @permission_required("customers.view_customer", raise_exception=True)
 def duplicate_list(request: HttpRequest) -> HttpResponse:
     pairs = dedupe.duplicate_pairs()
+    all_duplicate_pairs_remember(len(pairs))
     page = Paginator(pairs, PAIRS_PER_PAGE).get_page(request.GET.get("page"))
     ids = {pk for pair in page for pk in (pair.customer_id, pair.other_id)}
     customers = Customer.objects.annotate(n_orders=Count("orders", distinct=True)).in_bulk(ids)

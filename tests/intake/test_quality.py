@@ -66,27 +66,34 @@ def test_report_counts_missing_and_implausible_values(world, role_user):
     assert next(t for t in report.tables if t.key == "customers").missing[2].percent == 50.0
 
 
-def test_merged_customers_and_the_duplicate_count(world, role_user, django_capture_on_commit_callbacks):
+def test_merged_customers_and_the_duplicate_counts(world, role_user, client, django_capture_on_commit_callbacks):
     manager = role_user("Manager")
     twin = Customer.objects.create(external_id="C9", name="Zhang Wei", email="zw@example.com")
-    assert data_quality_report().duplicate_pairs == 1
+    Customer.objects.create(external_id="C10", name="Other", phone="+8613800138000")  # C1's phone
+    Customer.objects.create(external_id="C11", name="Zhao Leii", city="北京")  # C4's name, one letter more
+    report = data_quality_report()
+    assert (report.duplicate_pairs, report.all_duplicate_pairs) == (2, None)
+    # The duplicates page lists every pair, similar names too; the report then shows that total.
+    client.force_login(manager)
+    assert client.get(reverse("intake:duplicates")).status_code == 200
+    assert data_quality_report().all_duplicate_pairs["count"] == 3
     with django_capture_on_commit_callbacks(execute=True):
         customer_merge(survivor=world, duplicate=twin, field_choices={}, user=manager)
-    report = data_quality_report()  # the cached count was dropped by the merge
-    assert report.duplicate_pairs == 0
-    assert checks(report, "customers")[0] == 4  # the merged-away record is not counted
+    report = data_quality_report()
+    assert (report.duplicate_pairs, report.all_duplicate_pairs) == (1, None)  # the merge dropped the total
+    assert checks(report, "customers")[0] == 6  # the merged-away record is not counted
 
 
 def test_one_aggregate_query_per_table(world):
-    data_quality_report()  # fills the cached duplicate count
     with CaptureQueriesContext(connection) as first:
         data_quality_report()
     Customer.objects.bulk_create([Customer(name=f"N{i}") for i in range(50)])
     with CaptureQueriesContext(connection) as second:
         data_quality_report()
-    # Expiring stale jobs, one aggregate for each of the four tables, the recent imports.
-    assert len(first) == len(second) == 6
-    assert sum("COUNT" in q["sql"].upper() for q in first.captured_queries) == 4
+    # Expiring stale jobs, one aggregate for each of the four tables, the pairs sharing an email
+    # or phone, the recent imports.
+    assert len(first) == len(second) == 7
+    assert sum("COUNT(" in q["sql"].upper() for q in first.captured_queries) == 5
 
 
 def test_page_and_api_for_managers_only(world, role_user, client, settings, tmp_path):
@@ -108,6 +115,7 @@ def test_page_and_api_for_managers_only(world, role_user, client, settings, tmp_
     assert customers["total"] == 4
     assert {"key": "email", "label": "email", "count": 2, "percent": 50.0} in customers["missing"]
     assert body["duplicates_url"] == reverse("intake:duplicates")
+    assert (body["duplicate_pairs"], body["all_duplicate_pairs"]) == (0, None)
     job = body["recent_imports"][0]
     assert (job["original_name"], job["created_by"], job["rejected"]) == ("orders-2024.csv", manager.username, 2)
     for role in ("Sales", "Service"):
