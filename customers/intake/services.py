@@ -3,17 +3,19 @@
 Every row read ends as exactly one of created / updated / unchanged / rejected, so the counts
 always add up to the rows read. Rows are validated and written a chunk at a time: each chunk
 preloads what it needs to match (customers by external id, email and phone; products by SKU;
-orders by order id) in a few ``IN`` queries and writes with bulk statements, so the number of
-queries does not grow with the rows in a chunk, and memory does not grow with the file.
+orders by order id) in a few queries and writes with bulk statements (orders on PostgreSQL: COPY
+into staging tables and set-based SQL, see ``staging``), so the number of queries does not grow
+with the rows in a chunk, and memory does not grow with the file. The next chunks are read and
+validated in a thread while the database writes the current one (``readahead``).
 
 Re-importing a file changes nothing: customers match on external id, then normalised email, then
 phone; products on SKU; orders on order id; feedback and interactions (which have no id in the
 source systems) on their customer, time and content.
 
-Limits, by design: rows duplicated within a file are caught within a chunk (:data:`CHUNK_ROWS`);
-a copy further away is matched against the database like any other row, so it ends as
-"unchanged" (or "updated" when it differs) rather than "rejected". The lines of one order must be
-next to each other in a file longer than a chunk; they always are in ERP and shop exports.
+A row whose identity key (customer id, SKU, order id + SKU, ...) appeared earlier anywhere in
+the file is rejected naming that line (``seen`` keeps the keys compactly). The lines of one
+order must be next to each other in a file longer than a chunk; they always are in ERP and shop
+exports (a stray later line of an order with the same SKU is rejected as a duplicate).
 """
 from __future__ import annotations
 
