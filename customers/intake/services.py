@@ -56,6 +56,9 @@ logger = logging.getLogger(__name__)
 # objects take a few MB, so memory stays flat however long the file is; and a failure or a kill
 # loses at most one chunk's work, which the idempotent re-run then redoes.
 CHUNK_ROWS = 5_000
+# Customer ids remembered by an import of orders, feedback or interactions (about 150 bytes
+# each, so at most 30 MB); past this the memory starts again empty.
+CUSTOMER_IDS_KEPT = 200_000
 # Chunks read and validated ahead, in a thread, while the database writes the current one: two
 # keep the database busy without holding more than three chunks' rows (a few MB) at once.
 READ_AHEAD_CHUNKS = 2
@@ -293,6 +296,8 @@ class _Importer:
         self.dry_run = dry_run
         # Identity keys of the rows accepted so far, for duplicates across chunks.
         self.seen = SeenKeys()
+        # Customer external id -> pk, of the customers this import has already looked up.
+        self.customer_pks: dict[str, int] = {}
 
     def run_chunk(self, rows: list[Row]) -> None:
         raise NotImplementedError
@@ -327,17 +332,27 @@ class _Importer:
         self.seen.add(hashes[new], np.fromiter(first_line.values(), dtype=np.uint32)[new])
 
     def _customers_by_external_id(self, rows: list[Row]) -> dict[str, int]:
-        """Resolve ``customer_id`` to pks; create stubs or reject unknown ones per the options."""
+        """Resolve ``customer_id`` to pks; create stubs or reject unknown ones per the options.
+
+        Orders, feedback and interactions name the same customers chunk after chunk (a million
+        order lines, 50,000 customers), so the ids found are remembered for the import, up to
+        :data:`CUSTOMER_IDS_KEPT`, and only new ones are looked up.
+        """
         wanted = {row.values["customer_id"] for row in rows if row.outcome != REJECTED}
+        known = self.customer_pks
+        found = {ext: known[ext] for ext in wanted if ext in known}
         # A merged-away customer's id leads to the customer it was merged into.
-        found = {ext: merged_into or pk for ext, merged_into, pk in staging.rows_by_keys(
-            Customer, "external_id", wanted, ["external_id", "merged_into", "id"])}
+        found.update({ext: merged_into or pk for ext, merged_into, pk in staging.rows_by_keys(
+            Customer, "external_id", wanted - found.keys(), ["external_id", "merged_into", "id"])})
         missing = sorted(wanted - set(found))
         if missing and self.options.create_missing_customers:
             stubs = [Customer(external_id=ext, name=ext, channel="other") for ext in missing]
             bulk_create_with_history(stubs, Customer, batch_size=BULK_CREATE_BATCH_SIZE,
                                      default_user=self.user)
             found.update(Customer.objects.filter(external_id__in=missing).values_list("external_id", "pk"))
+        if len(known) + len(found) > CUSTOMER_IDS_KEPT:
+            known.clear()
+        known.update(found)
         for row in rows:
             if row.outcome != REJECTED and row.values["customer_id"] not in found:
                 row.reject("customer_id", _("no customer has the id %(id)r (import the customers "

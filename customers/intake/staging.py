@@ -121,7 +121,9 @@ def rows_by_keys(model, key: str, keys, columns: list[str]) -> list[tuple]:
 
     On PostgreSQL the keys travel as one array parameter (``= ANY(%s)``): with Django's
     ``IN (%s, %s, ...)`` building and parsing a statement of thousands of placeholders took longer
-    than running it. Elsewhere the ORM's ``__in``. ``columns`` are attnames.
+    than running it. (Joining ``unnest(%s)`` instead, to make the planner probe the index rather
+    than scan, measured slower over a million-line import: 150 against 80 ms a chunk.) Elsewhere
+    the ORM's ``__in``. ``columns`` are attnames.
     """
     keys = list(keys)
     if not keys:
