@@ -18,6 +18,7 @@ PAGE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "log_interaction": ("customers.add_interaction",),
     "import": ("customers.import_data",),
     "duplicates": ("customers.merge_customer",),
+    "data_quality": ("customers.view_data_quality",),
     "segments": ("analytics.view_segmentprofile",),
     "churn": ("analytics.view_segmentprofile",),
     "clv": ("analytics.view_segmentprofile",),
@@ -45,6 +46,7 @@ NAV_ENTRIES: tuple[tuple[str, str, object], ...] = (
     ("tasks", "campaigns:tasks", _("Service tasks")),
     ("import", "intake:import", _("Data import")),
     ("duplicates", "intake:duplicates", _("Duplicates")),
+    ("data_quality", "intake:quality", _("Data quality")),
 )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -14,7 +15,8 @@ from customers.models import Customer
 
 from . import duplicates as dedupe
 from .fields import KINDS
-from .models import CustomerMerge
+from .models import CustomerMerge, ImportJob
+from .quality import all_duplicate_pairs_remember, data_quality_report
 from .services import ImportOptions, import_records
 
 # Records per POST: a batch this size validates and writes in a few seconds, well inside a
@@ -96,7 +98,9 @@ class DuplicateListView(APIView):
         "results": serializers.ListField(child=serializers.DictField())})})
     def get(self, request):
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(dedupe.duplicate_pairs(), request, view=self)
+        pairs = dedupe.duplicate_pairs()
+        all_duplicate_pairs_remember(len(pairs))
+        page = paginator.paginate_queryset(pairs, request, view=self)
         ids = {pk for pair in page for pk in (pair.customer_id, pair.other_id)}
         customers = Customer.objects.in_bulk(ids)
         context = {"request": request}
@@ -153,3 +157,63 @@ class MergeUndoView(APIView):
         except ValueError as exc:
             return Response({"non_field_errors": [str(exc)]}, status=400)
         return Response(MergeSerializer(merge).data)
+
+
+class QualityCheckSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="Stable name of the check, e.g. email or birth_date_future.")
+    label = serializers.CharField(help_text="The check in the user's language.")
+    count = serializers.IntegerField(help_text="Records failing the check.")
+    percent = serializers.FloatField(help_text="count as a percentage of the table's records.")
+
+
+class QualityTableSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(["customers", "orders", "products", "feedback"])
+    label = serializers.CharField()
+    total = serializers.IntegerField(help_text="Records in the table (customers: not merged away).")
+    missing = QualityCheckSerializer(many=True, help_text="Records with the field empty, per field.")
+    out_of_range = QualityCheckSerializer(many=True,
+                                          help_text="Records with an implausible value, per check.")
+
+
+class QualityImportSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    url = serializers.SerializerMethodField(help_text="The job's page in the staff UI.")
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "kind", "original_name", "status", "created_by", "created_at", "finished_at",
+                  "total", "created", "updated", "unchanged", "rejected", "error", "url"]
+
+    def get_url(self, job) -> str:
+        return reverse("intake:job", args=[job.pk])
+
+
+class QualityReportSerializer(serializers.Serializer):
+    generated_at = serializers.DateTimeField()
+    tables = QualityTableSerializer(many=True)
+    duplicate_pairs = serializers.IntegerField(
+        help_text="Pairs of customers sharing an email or phone, awaiting review.")
+    all_duplicate_pairs = serializers.SerializerMethodField(
+        help_text="All candidate pairs, similar names included, as the duplicates page or endpoint "
+                  "last counted them in the past five minutes; null if neither did.")
+    duplicates_url = serializers.SerializerMethodField(help_text="The duplicates page in the staff UI.")
+    recent_imports = QualityImportSerializer(many=True)
+
+    def get_all_duplicate_pairs(self, report) -> int | None:
+        return report.all_duplicate_pairs["count"] if report.all_duplicate_pairs else None
+
+    def get_duplicates_url(self, report) -> str:
+        return reverse("intake:duplicates")
+
+
+class DataQualityView(APIView):
+    """Missing and out-of-range values per table, duplicates awaiting review, recent imports.
+
+    The same report as the data quality page; one aggregate query per table.
+    """
+
+    permission_classes = [IsAuthenticated, has_perm("customers.view_data_quality")]
+
+    @extend_schema(responses={200: QualityReportSerializer})
+    def get(self, request):
+        return Response(QualityReportSerializer(data_quality_report()).data)

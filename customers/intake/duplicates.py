@@ -33,6 +33,7 @@ from rapidfuzz import fuzz, process
 from customers.models import Customer, Feedback, Interaction, Order
 
 from .models import CustomerMerge
+from .quality import duplicate_pair_count_forget
 
 # Names at least this similar (token_sort_ratio, 0-100) in the same city are listed. 90 keeps
 # one-letter typos and reordered words ("Li Na" / "Na Li") and drops different people who share
@@ -182,6 +183,7 @@ def customer_merge(*, survivor: Customer, duplicate: Customer, field_choices: di
             survivor.save(update_fields=[*changed, "updated_at"])
         duplicate.merged_into = survivor
         duplicate.save(update_fields=["merged_into", "updated_at"])
+        transaction.on_commit(duplicate_pair_count_forget)  # the data quality page's count
     return merge
 
 
@@ -211,4 +213,5 @@ def customer_merge_undo(*, merge: CustomerMerge, user) -> CustomerMerge:
         duplicate.save(update_fields=[*MERGE_FIELDS, "merged_into", "updated_at"])
         merge.undone_at, merge.undone_by = timezone.now(), user
         merge.save(update_fields=["undone_at", "undone_by"])
+        transaction.on_commit(duplicate_pair_count_forget)
     return merge

@@ -51,6 +51,10 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # A running job holds this lease and renews it after every chunk. A worker that dies stops
+    # renewing it; once it has passed, the next look at the job marks it failed (see
+    # ``import_jobs_expire``), so a job is never "running" forever.
+    lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
 
     ACTIVE = (Status.PENDING, Status.RUNNING)
 
@@ -58,6 +62,7 @@ class ImportJob(models.Model):
         verbose_name = _("import job")
         verbose_name_plural = _("import jobs")
         ordering = ["-created_at", "-id"]
+        permissions = [("view_data_quality", "Can see the data quality page")]
         constraints = [
             models.CheckConstraint(condition=models.Q(progress__lte=100), name="importjob_progress_max_100"),
         ]

@@ -3,17 +3,19 @@
 Every row read ends as exactly one of created / updated / unchanged / rejected, so the counts
 always add up to the rows read. Rows are validated and written a chunk at a time: each chunk
 preloads what it needs to match (customers by external id, email and phone; products by SKU;
-orders by order id) in a few ``IN`` queries and writes with bulk statements, so the number of
-queries does not grow with the rows in a chunk, and memory does not grow with the file.
+orders by order id) in a few queries and writes with bulk statements (orders on PostgreSQL: COPY
+into staging tables and set-based SQL, see ``staging``), so the number of queries does not grow
+with the rows in a chunk, and memory does not grow with the file. The next chunks are read and
+validated in a thread while the database writes the current one (``readahead``).
 
 Re-importing a file changes nothing: customers match on external id, then normalised email, then
 phone; products on SKU; orders on order id; feedback and interactions (which have no id in the
 source systems) on their customer, time and content.
 
-Limits, by design: rows duplicated within a file are caught within a chunk (:data:`CHUNK_ROWS`);
-a copy further away is matched against the database like any other row, so it ends as
-"unchanged" (or "updated" when it differs) rather than "rejected". The lines of one order must be
-next to each other in a file longer than a chunk; they always are in ERP and shop exports.
+A row whose identity key (customer id, SKU, order id + SKU, ...) appeared earlier anywhere in
+the file is rejected naming that line (``seen`` keeps the keys compactly). The lines of one
+order must be next to each other in a file longer than a chunk; they always are in ERP and shop
+exports (a stray later line of an order with the same SKU is rejected as a duplicate).
 """
 from __future__ import annotations
 
@@ -23,13 +25,15 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TextIO
 
+import numpy as np
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
@@ -39,7 +43,11 @@ from customers.models import Customer, Feedback, Interaction, Order, OrderItem, 
 
 from . import fields as f
 from .models import ImportJob, ImportKind
+from .readahead import read_ahead
 from .readers import FileFormatError, open_table
+from . import staging
+from .seen import SeenKeys, key_hashes
+from .staging import PlannedOrder
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +56,25 @@ logger = logging.getLogger(__name__)
 # objects take a few MB, so memory stays flat however long the file is; and a failure or a kill
 # loses at most one chunk's work, which the idempotent re-run then redoes.
 CHUNK_ROWS = 5_000
+# Customer ids remembered by an import of orders, feedback or interactions (about 150 bytes
+# each, so at most 30 MB); past this the memory starts again empty.
+CUSTOMER_IDS_KEPT = 200_000
+# Chunks read and validated ahead, in a thread, while the database writes the current one: two
+# keep the database busy without holding more than three chunks' rows (a few MB) at once.
+READ_AHEAD_CHUNKS = 2
 # Rows of a file the preview page dry-runs to show valid/invalid counts before the real import.
 PREVIEW_DRY_RUN_ROWS = 5_000
 # Rows shown on the preview page.
 PREVIEW_SAMPLE_ROWS = 10
+# Distinct (field, cell) pairs whose parse is remembered during an import: about 30 MB at most
+# (a key, a value and the dict slot take roughly 300 bytes).
+PARSE_CACHE_ENTRIES = 100_000
+# Fields whose cells are mostly distinct (ids, free text) and cheap to check: not remembered.
+UNCACHED_FIELDS = frozenset({"customer_id", "order_id", "sku", "name", "text", "note", "outcome"})
+# A running job renews its lease after every chunk, which takes seconds; ten minutes allows for a
+# chunk slowed by a busy database many times over, and shows a job whose worker was killed as
+# failed within ten minutes (the score runs' LEASE in analytics/services.py is the same idea).
+IMPORT_LEASE = timedelta(minutes=10)
 # Errors kept in the job row for the job page; all of them go to the rejected-rows CSV.
 JOB_ERRORS_KEPT = 50
 
@@ -139,28 +162,74 @@ PARSERS: dict[str, dict[str, Callable]] = {
 }
 
 
-def _clean(kind: str, line: int, raw: dict, mapping: dict[str, str]) -> Row:
-    row = Row(line=line, raw=raw)
-    parsers = PARSERS[kind]
-    for header, value in raw.items():
-        if header == "__extra__":
-            continue
-        target = mapping.get(header, "")
-        if not target:
-            if kind == "customers" and f.text(value):
-                row.extra[header] = f.text(value)
-            continue
+class ParseCache(dict):
+    """Parsed value (or :class:`~customers.intake.fields.FieldError`) per field and raw cell.
+
+    Export files repeat cells a great deal: the same day on thousands of lines, the same SKU,
+    channel, price. Parsing each distinct cell once per import is the column-wise speed-up
+    without a second, vectorised implementation of every rule (which could drift from this one):
+    a cell gets exactly the value or reason the parser gives it. Bounded by
+    :data:`PARSE_CACHE_ENTRIES` so a file of all-distinct values does not grow it without end.
+    """
+
+    def parse(self, parser: Callable, target: str, value):
+        if target in UNCACHED_FIELDS:
+            try:
+                return parser(target, value)
+            except f.FieldError as exc:
+                return exc
+        key = (target, type(value), value)
         try:
-            parsed = parsers[target](target, value)
-        except f.FieldError as exc:
-            row.reject(exc.field, exc.reason)
-            continue
-        if parsed is not None and parsed != "":
-            row.values[target] = parsed
-    for required in f.KINDS[kind].required:
-        if required not in row.values and not any(name == required for name, _r in row.errors):
-            row.reject(required, _("is required."))
-    return row
+            hit = self[key]
+        except KeyError:
+            try:
+                hit = parser(target, value)
+            except f.FieldError as exc:
+                hit = exc
+            if len(self) >= PARSE_CACHE_ENTRIES:
+                self.clear()
+            self[key] = hit
+        except TypeError:  # an unhashable cell (never from CSV or XLSX): parse it every time
+            try:
+                return parser(target, value)
+            except f.FieldError as exc:
+                return exc
+        return hit
+
+
+class RowCleaner:
+    """Turns ``(line, raw row)`` into a :class:`Row` of parsed values and per-field reasons.
+
+    Built once per import: the column -> (field, parser) lookups are resolved once, and the
+    :class:`ParseCache` lives as long as the import.
+    """
+
+    def __init__(self, kind: str, mapping: dict[str, str]):
+        parsers = PARSERS[kind]
+        self.columns = {header: (target, parsers[target]) for header, target in mapping.items() if target}
+        self.keep_extra = kind == "customers"
+        self.required = f.KINDS[kind].required
+        self.cache = ParseCache()
+
+    def __call__(self, line: int, raw: dict) -> Row:
+        row = Row(line=line, raw=raw)
+        values, columns, parse = row.values, self.columns, self.cache.parse
+        for header, value in raw.items():
+            column = columns.get(header)
+            if column is None:
+                if self.keep_extra and header != "__extra__" and f.text(value):
+                    row.extra[header] = f.text(value)
+                continue
+            target, parser = column
+            parsed = parse(parser, target, value)
+            if isinstance(parsed, f.FieldError):
+                row.reject(parsed.field, parsed.reason)
+            elif parsed is not None and parsed != "":
+                values[target] = parsed
+        for required in self.required:
+            if required not in values and not any(name == required for name, _r in row.errors):
+                row.reject(required, _("is required."))
+        return row
 
 
 # --- chunking ----------------------------------------------------------------------------
@@ -225,12 +294,20 @@ class _Importer:
         self.options = options
         self.user = user
         self.dry_run = dry_run
+        # Identity keys of the rows accepted so far, for duplicates across chunks.
+        self.seen = SeenKeys()
+        # Customer external id -> pk, of the customers this import has already looked up.
+        self.customer_pks: dict[str, int] = {}
 
     def run_chunk(self, rows: list[Row]) -> None:
         raise NotImplementedError
 
-    # Duplicates within the chunk: the second row with the same key is rejected.
     def _reject_duplicates(self, rows: list[Row], key: Callable[[Row], object], field_name: str) -> None:
+        """Reject the second and later rows with the same key anywhere in the file.
+
+        Within the chunk keys are compared exactly; against earlier chunks through the compact
+        hashes of :class:`~customers.intake.seen.SeenKeys`. The reason names the first line.
+        """
         first_line: dict = {}
         for row in rows:
             if row.outcome == REJECTED:
@@ -242,19 +319,40 @@ class _Importer:
                 row.reject(field_name, _("duplicates line %(line)s of the file.") % {"line": first_line[k]})
             else:
                 first_line[k] = row.line
+        if not first_line:
+            return
+        hashes = key_hashes(list(first_line))
+        earlier = self.seen.first_lines(hashes)
+        by_line = {row.line: row for row in rows}
+        for line, previous in zip(first_line.values(), earlier.tolist()):
+            if previous:
+                by_line[line].reject(field_name,
+                                     _("duplicates line %(line)s of the file.") % {"line": previous})
+        new = earlier == 0
+        self.seen.add(hashes[new], np.fromiter(first_line.values(), dtype=np.uint32)[new])
 
     def _customers_by_external_id(self, rows: list[Row]) -> dict[str, int]:
-        """Resolve ``customer_id`` to pks; create stubs or reject unknown ones per the options."""
+        """Resolve ``customer_id`` to pks; create stubs or reject unknown ones per the options.
+
+        Orders, feedback and interactions name the same customers chunk after chunk (a million
+        order lines, 50,000 customers), so the ids found are remembered for the import, up to
+        :data:`CUSTOMER_IDS_KEPT`, and only new ones are looked up.
+        """
         wanted = {row.values["customer_id"] for row in rows if row.outcome != REJECTED}
+        known = self.customer_pks
+        found = {ext: known[ext] for ext in wanted if ext in known}
         # A merged-away customer's id leads to the customer it was merged into.
-        found = dict(Customer.objects.filter(external_id__in=wanted).values_list(
-            "external_id", Coalesce("merged_into_id", "pk")))
+        found.update({ext: merged_into or pk for ext, merged_into, pk in staging.rows_by_keys(
+            Customer, "external_id", wanted - found.keys(), ["external_id", "merged_into", "id"])})
         missing = sorted(wanted - set(found))
         if missing and self.options.create_missing_customers:
             stubs = [Customer(external_id=ext, name=ext, channel="other") for ext in missing]
             bulk_create_with_history(stubs, Customer, batch_size=BULK_CREATE_BATCH_SIZE,
                                      default_user=self.user)
             found.update(Customer.objects.filter(external_id__in=missing).values_list("external_id", "pk"))
+        if len(known) + len(found) > CUSTOMER_IDS_KEPT:
+            known.clear()
+        known.update(found)
         for row in rows:
             if row.outcome != REJECTED and row.values["customer_id"] not in found:
                 row.reject("customer_id", _("no customer has the id %(id)r (import the customers "
@@ -389,6 +487,14 @@ class ProductImporter(_Importer):
         _bulk_update(Product, to_update, ["name", "category", "price"], self.user)
 
 
+# Order columns read back to compare a file's order with the stored one (id first, then the
+# external id, which is the match key).
+ORDER_COLUMNS = ("id", "external_id", "customer", "ordered_at", "channel", "status", "total_amount")
+ORDER_FIELDS = ("id", "external_id", "customer_id", "ordered_at", "channel", "status", "total_amount")
+ORDER_DEFAULTS = {"channel": Order._meta.get_field("channel").default,
+                  "status": Order._meta.get_field("status").default}
+
+
 class OrderImporter(_Importer):
     """One row per order line; the rows of one order share its order id.
 
@@ -422,7 +528,9 @@ class OrderImporter(_Importer):
         live = [row for row in rows if row.outcome != REJECTED]
         customers = self._customers_by_external_id(live)
         skus = {r.values["sku"] for r in live if "sku" in r.values}
-        products = Product.objects.in_bulk(skus, field_name="sku") if skus else {}
+        # SKU -> (pk, list price); tuples, not model instances: a chunk names thousands.
+        products = {sku: (pk, price) for sku, pk, price in staging.rows_by_keys(
+            Product, "sku", skus, ["sku", "id", "price"])}
         for row in live:
             if "sku" in row.values and row.values["sku"] not in products:
                 row.reject("sku", _("no product has the SKU %(sku)r.") % {"sku": row.values["sku"]})
@@ -433,70 +541,77 @@ class OrderImporter(_Importer):
                     if row.outcome != REJECTED:
                         row.reject("order_id", _("line %(line)s of the same order was rejected.")
                                    % {"line": bad.line})
-        existing = {o.external_id: o for o in Order.objects.filter(external_id__in=list(groups))
-                    .prefetch_related("items")} if groups else {}
+        wanted_ids = [order_id for order_id, lines in groups.items() if lines[0].outcome != REJECTED]
+        existing = {values[1]: values for values in staging.rows_by_keys(
+            Order, "external_id", wanted_ids, list(ORDER_COLUMNS))}
+        stored_items: dict[int, list[tuple]] = {}
+        for order_pk, *item in staging.rows_by_keys(OrderItem, "order", [v[0] for v in existing.values()],
+                                                    ["order", "product", "quantity", "unit_price"]):
+            stored_items.setdefault(order_pk, []).append(tuple(item))
 
-        new_orders: list[tuple[Order, list[OrderItem], list[Row]]] = []
-        changed_orders: list[tuple[Order, list[OrderItem] | None, list[Row]]] = []
-        for order_id, lines in groups.items():
-            if lines[0].outcome == REJECTED:
-                continue
+        new_orders: list[PlannedOrder] = []
+        changed_orders: list[PlannedOrder] = []
+        for order_id in wanted_ids:
+            lines = groups[order_id]
             head = dict.fromkeys(self.HEADER)
             for row in reversed(lines):  # the first line that gives a value wins
                 head.update({name: row.values[name] for name in self.HEADER if name in row.values})
-            items = [OrderItem(product=products[r.values["sku"]], quantity=r.values.get("quantity", 1),
-                               unit_price=r.values.get("unit_price", products[r.values["sku"]].price))
-                     for r in lines if "sku" in r.values]
+            items = []
+            for r in lines:
+                if "sku" in r.values:
+                    product_pk, list_price = products[r.values["sku"]]
+                    items.append((product_pk, r.values.get("quantity", 1),
+                                  r.values.get("unit_price", list_price)))
             total = head["amount"]
             if total is None:
-                total = sum((item.quantity * item.unit_price for item in items), start=0)
+                total = sum((quantity * price for _p, quantity, price in items), start=0)
+            stored = existing.get(order_id)
+            values = dict(zip(ORDER_FIELDS, stored)) if stored else {
+                "id": None, "external_id": order_id, **ORDER_DEFAULTS}
             wanted = {"customer_id": customers[head["customer_id"]], "ordered_at": head["ordered_at"],
                       "total_amount": total}
             if head["channel"]:
                 wanted["channel"] = head["channel"]
             if head["status"]:
                 wanted["status"] = head["status"]
-            order = existing.get(order_id)
-            if order is None:
-                new_orders.append((Order(external_id=order_id, **wanted), items, lines))
-                continue
-            changed = any(getattr(order, k) != v for k, v in wanted.items())
-            replace_items = None
-            if items:
-                have = sorted((i.product_id, i.quantity, i.unit_price) for i in order.items.all())
-                want = sorted((i.product.pk, i.quantity, i.unit_price) for i in items)
-                if have != want:
-                    replace_items = items
-            if changed or replace_items is not None:
-                for k, v in wanted.items():
-                    setattr(order, k, v)
-                changed_orders.append((order, replace_items, lines))
-            for row in lines:
-                row.outcome = UPDATED if (changed or replace_items is not None) else UNCHANGED
-
-        if new_orders:
-            created = bulk_create_with_history([o for o, _i, _l in new_orders], Order,
-                                               batch_size=BULK_CREATE_BATCH_SIZE, default_user=self.user)
-            items = []
-            for order, (_o, order_items, lines) in zip(created, new_orders):
-                for item in order_items:
-                    item.order = order
-                    items.append(item)
+            if stored is None:
+                new_orders.append(PlannedOrder({**values, **wanted}, items))
                 for row in lines:
                     row.outcome = CREATED
-            OrderItem.objects.bulk_create(items, batch_size=BULK_CREATE_BATCH_SIZE)
+                continue
+            changed = any(values[k] != v for k, v in wanted.items())
+            replace_items = bool(items) and sorted(stored_items.get(stored[0], [])) != sorted(items)
+            if changed or replace_items:
+                changed_orders.append(PlannedOrder({**values, **wanted}, items if replace_items else None))
+            for row in lines:
+                row.outcome = UPDATED if (changed or replace_items) else UNCHANGED
+        if connection.vendor == "postgresql":
+            staging.orders_write(new=new_orders, changed=changed_orders, user=self.user)
+        else:
+            self._write_orm(new_orders, changed_orders)
+
+    def _write_orm(self, new_orders: list[PlannedOrder], changed_orders: list[PlannedOrder]) -> None:
+        """Model instances and bulk statements: the path for SQLite (and any other database)."""
+        if new_orders:
+            created = bulk_create_with_history(
+                [Order(**{k: v for k, v in plan.values.items() if k != "id"}) for plan in new_orders],
+                Order, batch_size=BULK_CREATE_BATCH_SIZE, default_user=self.user)
+            OrderItem.objects.bulk_create(
+                [OrderItem(order=order, product_id=product_pk, quantity=quantity, unit_price=price)
+                 for order, plan in zip(created, new_orders) for product_pk, quantity, price in plan.items],
+                batch_size=BULK_CREATE_BATCH_SIZE)
         if changed_orders:
-            _bulk_update(Order, [o for o, _i, _l in changed_orders],
-                         ["customer", "ordered_at", "total_amount", "channel", "status"], self.user)
-            replaced = [(o, i) for o, i, _l in changed_orders if i is not None]
+            orders = [Order(**plan.values) for plan in changed_orders]
+            _bulk_update(Order, orders, ["customer", "ordered_at", "total_amount", "channel", "status"],
+                         self.user)
+            replaced = [plan for plan in changed_orders if plan.items is not None]
             if replaced:
-                OrderItem.objects.filter(order__in=[o for o, _i in replaced]).delete()
-                new_items = []
-                for order, order_items in replaced:
-                    for item in order_items:
-                        item.order = order
-                        new_items.append(item)
-                OrderItem.objects.bulk_create(new_items, batch_size=BULK_CREATE_BATCH_SIZE)
+                OrderItem.objects.filter(order_id__in=[plan.values["id"] for plan in replaced]).delete()
+                OrderItem.objects.bulk_create(
+                    [OrderItem(order_id=plan.values["id"], product_id=product_pk, quantity=quantity,
+                               unit_price=price)
+                     for plan in replaced for product_pk, quantity, price in plan.items],
+                    batch_size=BULK_CREATE_BATCH_SIZE)
 
 
 class FeedbackImporter(_Importer):
@@ -614,14 +729,19 @@ def import_run(*, kind: str, rows: Iterable[tuple[int, dict]], mapping: dict[str
     order_column = next((h for h, t in mapping.items() if t == "order_id"), None)
     group_of = (lambda raw: f.text(raw.get(order_column))) if kind == "orders" and order_column else None
 
+    clean = RowCleaner(kind, mapping)
+
     def run_all() -> None:
-        for chunk in _chunks(rows, chunk_rows or CHUNK_ROWS, group_of):
-            cleaned = [_clean(kind, line, raw, mapping) for line, raw in chunk]
+        chunks = ([clean(line, raw) for line, raw in chunk]
+                  for chunk in _chunks(rows, chunk_rows or CHUNK_ROWS, group_of))
+        for cleaned in read_ahead(chunks, depth=READ_AHEAD_CHUNKS):
             with transaction.atomic():
                 importer.run_chunk(cleaned)
-            _tally(result, cleaned, on_reject)
-            if on_chunk:
-                on_chunk(result)
+                _tally(result, cleaned, on_reject)
+                if on_chunk:
+                    # Inside the chunk's transaction: a job's progress row commits with the
+                    # rows it counts, and a job that lost its lease rolls its last chunk back.
+                    on_chunk(result)
             if settings.DEBUG and not connection.force_debug_cursor:
                 # With DEBUG on, Django keeps the last 9,000 queries' SQL; a chunk's bulk inserts
                 # are hundreds of kB each, so a long import grew by hundreds of MB. A test that
@@ -690,15 +810,48 @@ def import_records(*, kind: str, records: list[dict], user, options: ImportOptio
 
 # --- files and jobs -----------------------------------------------------------------------
 
+def rejected_rows_writer(handle: TextIO, headers: list[str]) -> Callable[[Row], None]:
+    """Write the header of the rejected-rows CSV to ``handle``; return the ``on_reject`` that
+    adds a row.
+
+    The columns are the file's own, then ``line`` and ``reasons``, so a person fixes the cells
+    and imports the file again (the extra columns are not mapped to any field). The UI's
+    download and ``import_data --rejected`` are this same file.
+    """
+    writer = csv.writer(handle)
+    writer.writerow([*headers, "line", "reasons"])
+
+    def write(row: Row) -> None:
+        writer.writerow([*(_json_cell(row.raw.get(h)) for h in headers), row.line,
+                         "; ".join(f"{name}: {reason}" for name, reason in row.errors)])
+
+    return write
+
+
 def import_file(*, kind: str, path: str, user, mapping: dict[str, str] | None = None,
                 options: ImportOptions | None = None, dry_run: bool = False,
-                keep_errors: int | None = None, on_reject=None, on_chunk=None) -> ImportResult:
-    """Import a CSV or XLSX file from disk (the ``import_data`` command)."""
+                keep_errors: int | None = None, on_reject=None, on_chunk=None,
+                rejected_csv: TextIO | None = None, chunk_rows: int | None = None) -> ImportResult:
+    """Import a CSV or XLSX file from disk (the ``import_data`` command).
+
+    With ``rejected_csv`` (a text file opened with ``newline=""``) the rejected rows are written
+    to it as :func:`rejected_rows_writer` does.
+    """
     with open(path, "rb") as stream:
         table = open_table(stream, name=path, size=os.path.getsize(path))
         mapping = f.mapping_validate(kind, mapping or f.mapping_detect(kind, table.headers), table.headers)
+        if rejected_csv is not None:
+            write_rejected = rejected_rows_writer(rejected_csv, table.headers)
+            reject_callback = on_reject
+
+            def on_reject(row: Row) -> None:
+                write_rejected(row)
+                if reject_callback:
+                    reject_callback(row)
+
         return import_run(kind=kind, rows=table.rows, mapping=mapping, user=user, options=options,
-                          dry_run=dry_run, keep_errors=keep_errors, on_reject=on_reject, on_chunk=on_chunk)
+                          dry_run=dry_run, keep_errors=keep_errors, on_reject=on_reject, on_chunk=on_chunk,
+                          chunk_rows=chunk_rows)
 
 
 @dataclass(frozen=True)
@@ -772,53 +925,82 @@ def import_job_start(*, job: ImportJob, mapping: dict[str, str], user) -> Import
 SCORED_KINDS = ("customers", "orders", "feedback", "interactions")
 
 
+class ImportJobLeaseLost(RuntimeError):
+    """The job's lease expired and it was marked failed while this worker still ran it."""
+
+
+def import_jobs_expire() -> int:
+    """Mark running jobs whose worker stopped renewing the lease as failed; returns how many.
+
+    Called wherever jobs are shown (the import page, a job's page and its progress poll, the
+    data quality page), as the score runs do on every request, so a job whose worker was killed
+    shows as failed, with the reason, within :data:`IMPORT_LEASE` of its last chunk.
+    """
+    now = timezone.now()
+    stale = (Q(lease_expires_at__lt=now)
+             # Started before leases existed: judged by when it started.
+             | Q(lease_expires_at__isnull=True, started_at__lt=now - IMPORT_LEASE))
+    return ImportJob.objects.filter(stale, status=ImportJob.Status.RUNNING).update(
+        status=ImportJob.Status.FAILED, finished_at=now,
+        error=_("The worker running this import stopped reporting progress (it was killed or lost). "
+                "Rows of the chunks it finished were saved; import the same file again to complete "
+                "it: rows already saved end as unchanged."))
+
+
 def import_job_run(*, job_id: int) -> ImportJob:
     """Run a pending job: stream its file in chunks, record progress, counts and rejected rows.
 
     Only a pending job starts (the conditional update is the guard against two workers running
-    the same job); a redelivered message for a finished job does nothing.
+    the same job); a redelivered message for a finished job does nothing. Every chunk renews the
+    job's lease; if the lease was lost meanwhile (the job was marked failed as abandoned), the
+    worker stops rather than overwrite that.
     """
     started = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now())
+        status=ImportJob.Status.RUNNING, started_at=timezone.now(),
+        lease_expires_at=timezone.now() + IMPORT_LEASE)
     job = ImportJob.objects.get(pk=job_id)
     if not started:
         return job
+    running = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING)
     rejected_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and removed in finally
         "w+", suffix=".csv", newline="", encoding="utf-8-sig", delete=False)
     try:
         with job.file.open("rb") as stream:
             table = open_table(stream, name=job.file.name, size=job.file.size)
-            writer = csv.writer(rejected_file)
-            writer.writerow([*table.headers, "line", "reasons"])
-
-            def on_reject(row: Row) -> None:
-                writer.writerow([*(_json_cell(row.raw.get(h)) for h in table.headers), row.line,
-                                 "; ".join(f"{name}: {reason}" for name, reason in row.errors)])
 
             def on_chunk(result: ImportResult) -> None:
-                ImportJob.objects.filter(pk=job_id).update(
+                renewed = running.update(
                     progress=int(table.fraction() * 99), total=result.total, created=result.created,
-                    updated=result.updated, unchanged=result.unchanged, rejected=result.rejected)
+                    updated=result.updated, unchanged=result.unchanged, rejected=result.rejected,
+                    lease_expires_at=timezone.now() + IMPORT_LEASE)
+                if not renewed:
+                    raise ImportJobLeaseLost(job_id)
 
             result = import_run(kind=job.kind, rows=table.rows, mapping=job.mapping, user=job.created_by,
                                 options=ImportOptions.from_dict(job.options), keep_errors=0,
-                                on_reject=on_reject, on_chunk=on_chunk)
+                                on_reject=rejected_rows_writer(rejected_file, table.headers),
+                                on_chunk=on_chunk)
         rejected_file.flush()
-        rejected_file.seek(0)
-        job.total, job.created, job.updated = result.total, result.created, result.updated
-        job.unchanged, job.rejected = result.unchanged, result.rejected
         if result.rejected:
             with open(rejected_file.name, "rb") as handle:
                 job.errors_file.save(f"rejected-{job.pk}.csv", File(handle), save=False)
-        job.status, job.progress, job.finished_at = ImportJob.Status.SUCCEEDED, 100, timezone.now()
-        job.save(update_fields=["total", "created", "updated", "unchanged", "rejected", "errors_file",
-                                "status", "progress", "finished_at"])
+        finished = running.update(
+            total=result.total, created=result.created, updated=result.updated,
+            unchanged=result.unchanged, rejected=result.rejected, errors_file=job.errors_file.name or "",
+            status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(),
+            lease_expires_at=None)
+        if not finished:
+            raise ImportJobLeaseLost(job_id)
+        job.refresh_from_db()
         if job.kind in SCORED_KINDS and (result.created or result.updated):
             # Bulk writes send no signals: refresh everyone's scores with one full run (it joins
             # a run already in progress rather than starting a second).
             from analytics.services import score_run_request
 
             score_run_request(requested_by=job.created_by)
+    except ImportJobLeaseLost:
+        logger.warning("Import job %s lost its lease (marked failed as abandoned); stopped", job_id)
+        job.refresh_from_db()
     except (FileFormatError, ValueError, OSError) as exc:
         logger.warning("Import job %s failed: %s", job_id, exc)
         _job_failed(job, str(exc))
@@ -835,5 +1017,6 @@ def import_job_run(*, job_id: int) -> ImportJob:
 def _job_failed(job: ImportJob, message: str) -> None:
     job.refresh_from_db(fields=["total", "created", "updated", "unchanged", "rejected"])
     job.status, job.error, job.finished_at = ImportJob.Status.FAILED, message, timezone.now()
-    job.save(update_fields=["status", "error", "finished_at"])
+    job.lease_expires_at = None
+    job.save(update_fields=["status", "error", "finished_at", "lease_expires_at"])
 

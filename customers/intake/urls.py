@@ -10,6 +10,7 @@ urlpatterns = [
     path("import/<int:pk>/progress/", views.import_job_progress, name="job-progress"),
     path("import/<int:pk>/rejected.csv", views.import_job_rejected, name="job-rejected"),
     path("duplicates/", views.duplicate_list, name="duplicates"),
+    path("quality/", views.data_quality, name="quality"),
     path("duplicates/merge/<int:survivor>/<int:duplicate>/", views.merge_customers, name="merge"),
     path("merges/<int:pk>/undo/", views.merge_undo, name="merge-undo"),
 ]

@@ -18,10 +18,11 @@ from django.views.decorators.http import require_POST
 from customers.models import Customer
 
 from . import duplicates as dedupe
+from .quality import all_duplicate_pairs_remember, data_quality_report
 from .fields import KINDS
 from .models import CustomerMerge, ImportJob, ImportKind
 from .readers import FileFormatError, open_table
-from .services import ImportOptions, import_job_start, import_job_upload, import_preview
+from .services import ImportOptions, import_job_start, import_job_upload, import_jobs_expire, import_preview
 
 RECENT_IMPORTS = 20
 PAIRS_PER_PAGE = 50
@@ -50,6 +51,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", str(exc))
         else:
             return redirect("intake:preview", pk=job.pk)
+    import_jobs_expire()
     jobs = ImportJob.objects.select_related("created_by")[:RECENT_IMPORTS]
     return render(request, "intake/import.html", {"form": form, "jobs": jobs},
                   status=400 if form.errors else 200)
@@ -86,12 +88,14 @@ def import_job_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @import_required
 def import_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    import_jobs_expire()
     job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=pk)
     return render(request, "intake/job.html", {"job": job})
 
 
 @import_required
 def import_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    import_jobs_expire()
     job = get_object_or_404(ImportJob, pk=pk)
     return JsonResponse(job.as_progress())
 
@@ -105,9 +109,15 @@ def import_job_rejected(request: HttpRequest, pk: int) -> FileResponse:
                         content_type="text/csv")
 
 
+@permission_required("customers.view_data_quality", raise_exception=True)
+def data_quality(request: HttpRequest) -> HttpResponse:
+    return render(request, "intake/quality.html", {"report": data_quality_report()})
+
+
 @permission_required("customers.view_customer", raise_exception=True)
 def duplicate_list(request: HttpRequest) -> HttpResponse:
     pairs = dedupe.duplicate_pairs()
+    all_duplicate_pairs_remember(len(pairs))
     page = Paginator(pairs, PAIRS_PER_PAGE).get_page(request.GET.get("page"))
     ids = {pk for pair in page for pk in (pair.customer_id, pair.other_id)}
     customers = Customer.objects.annotate(n_orders=Count("orders", distinct=True)).in_bulk(ids)
