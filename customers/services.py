@@ -219,5 +219,28 @@ def interaction_delete(*, interaction: Interaction) -> None:
     interaction.delete()
 
 
+@transaction.atomic
+def token_rotate(*, user):
+    """Give ``user`` a new API token, replacing the old one, which stops working at once.
+
+    The staff page and ``POST /api/token/`` both call this; only a browser session may, never a
+    token, so a leaked token cannot mint its successor.
+    """
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
+
+
+@transaction.atomic
+def token_revoke(*, user) -> int:
+    """Delete ``user``'s API token; integrations using it get 401 from now on."""
+    from rest_framework.authtoken.models import Token
+
+    deleted, _by_model = Token.objects.filter(user=user).delete()
+    return deleted
+
+
 __all__ = ["InteractionKind", "feedback_delete", "feedback_record", "feedback_update", "interaction_delete",
-           "interaction_log", "interaction_update", "saved_filter_create", "saved_filter_delete"]
+           "interaction_log", "interaction_update", "saved_filter_create", "saved_filter_delete",
+           "token_revoke", "token_rotate"]

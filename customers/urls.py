@@ -13,4 +13,5 @@ customer_patterns = ([
 urlpatterns = [
     path("", views.home, name="home"),
     path("customers/", include(customer_patterns)),
+    path("account/api-token/", views.api_token, name="api_token"),
 ]

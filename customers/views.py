@@ -22,7 +22,9 @@ from . import selectors
 from .forms import CustomerFilter, InteractionForm, SavedFilterForm
 from .models import Customer, Level, LifecycleStage, RfmSegment, SavedFilter
 from .navigation import user_may
-from .services import interaction_log, saved_filter_create, saved_filter_delete
+from .services import (
+    interaction_log, saved_filter_create, saved_filter_delete, token_revoke, token_rotate,
+)
 
 PAGE_SIZE = 50
 # The customer list counts matches up to this many; beyond it, "more than 10,000" (200 pages).
@@ -298,3 +300,25 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "usual_gap": selectors.usual_gap_days(customer),
         "reasons": [selectors.reason_label(r) for r in (customer.churn_reasons or [])],
     }, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    """Every signed-in user's own API token: create or replace it (the key is shown once, on
+    this response only) or revoke it. What the token may do follows the user's role."""
+    from rest_framework.authtoken.models import Token
+
+    new_key = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "rotate":
+            new_key = token_rotate(user=request.user).key
+            messages.success(request, _("New API token created; the previous one no longer works."))
+        elif action == "revoke":
+            if token_revoke(user=request.user):
+                messages.success(request, _("API token revoked."))
+            return redirect("api_token")
+        else:
+            return HttpResponse(_("Unknown action: choose rotate or revoke."), status=400)
+    token = Token.objects.filter(user=request.user).only("created").first()
+    return render(request, "customers/api_token.html", {"token": token, "new_key": new_key})

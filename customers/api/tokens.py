@@ -6,17 +6,17 @@ must not be able to mint its successor.
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm_site.api_exceptions import ErrorResponseAutoSchema, exception_handler
+
+from customers.services import token_revoke, token_rotate
 
 from .throttling import ApiUserRateThrottle
 
@@ -31,19 +31,6 @@ TokenResponse = inline_serializer(
         "created": serializers.DateTimeField(help_text=_("When the token was made.")),
     },
 )
-
-
-@transaction.atomic
-def token_rotate(*, user) -> Token:
-    """Replace the user's token with a new one; the old one stops working at once."""
-    Token.objects.filter(user=user).delete()
-    return Token.objects.create(user=user)
-
-
-@transaction.atomic
-def token_revoke(*, user) -> int:
-    deleted, _by_model = Token.objects.filter(user=user).delete()
-    return deleted
 
 
 class TokenView(APIView):

@@ -30,3 +30,23 @@ def test_language_switcher_shows_chinese(page, login, role_user):
     with page.expect_navigation():
         page.select_option("#language", "zh-hans")
     assert page.locator("html").get_attribute("lang") == "zh-hans"
+
+
+def test_a_user_makes_an_api_token_from_the_header_and_uses_it(page, login, role_user, live_server, tmp_path):
+    import json
+    from urllib.request import Request, urlopen
+
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(role_user("Service"))
+    page.click("a:has-text('API token')")
+    assert page.locator("#token-state").inner_text() == "You have no API token."
+    page.click("button:has-text('Create a token')")
+    key = page.locator("#new-token").inner_text()
+    page.screenshot(path=str(tmp_path / "api-token.png"))
+    request = Request(live_server.url + "/api/customers/", headers={"Authorization": f"Token {key}"})
+    with urlopen(request) as response:  # noqa: S310 - the test's own server
+        assert response.status == 200 and "results" in json.loads(response.read())
+    page.click("button:has-text('Revoke')")
+    assert page.locator("#token-state").inner_text() == "You have no API token."
+    assert errors == []
