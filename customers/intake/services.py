@@ -23,6 +23,7 @@ import csv
 import logging
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -286,7 +287,7 @@ def _bulk_update(model, objs: list, fields: list[str], user) -> None:
 
 # --- per-kind importers --------------------------------------------------------------------
 
-class _Importer:
+class _Importer(ABC):
     kind = ""
 
     def __init__(self, *, mapping: dict[str, str], options: ImportOptions, user, dry_run: bool):
@@ -299,8 +300,9 @@ class _Importer:
         # Customer external id -> pk, of the customers this import has already looked up.
         self.customer_pks: dict[str, int] = {}
 
+    @abstractmethod
     def run_chunk(self, rows: list[Row]) -> None:
-        raise NotImplementedError
+        """Validate and write one chunk; every row ends created, updated, unchanged or rejected."""
 
     def _reject_duplicates(self, rows: list[Row], key: Callable[[Row], object], field_name: str) -> None:
         """Reject the second and later rows with the same key anywhere in the file.
