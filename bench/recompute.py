@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -30,9 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_site.settings")
 
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from analytics.engine.pipeline import peak_rss_mb  # noqa: E402 - needs ROOT on the path
 
 
 def main() -> None:
@@ -102,7 +99,7 @@ def main() -> None:
         "io_floor_read_seconds": round(read_seconds, 2),
         "io_floor_write_seconds": round(write_seconds, 2),
         **result,
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_mb": peak_rss_mb(),
         "skipped": {k: v["skipped"] for k, v in run.model_cards.items() if "skipped" in v},
     }, indent=2))
 
@@ -151,7 +148,7 @@ def _worker_run(workers: int, floor: float) -> dict:
         seconds = time.perf_counter() - started
         # VmHWM, not RUSAGE_CHILDREN: ru_maxrss survives exec, so the workers would report this
         # process's own peak (the floor's frames) if it was larger than theirs.
-        worker_peaks = [_vm_hwm_mb(proc.pid) for proc in procs]
+        worker_peaks = [peak_rss_mb(proc.pid) for proc in procs]
     finally:
         for proc in procs:
             proc.terminate()
@@ -161,17 +158,3 @@ def _worker_run(workers: int, floor: float) -> dict:
     report[f"workers_{workers}_peak_rss_mb"] = worker_peaks
     return report
 
-
-def _vm_hwm_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
-
-
-if __name__ == "__main__":
-    main()

@@ -95,7 +95,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             skipped[name] = str(exc)
             results[name] = None
         timings[name] = round(time.perf_counter() - started, 3)
-        peak_rss[name] = _peak_rss_mb()
+        peak_rss[name] = peak_rss_mb()
         return results[name]
 
     table = stage("rfm", lambda: rfm.rfm_scores(orders, as_of=as_of))
@@ -197,19 +197,22 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
     )
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB.
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """A process's peak resident memory so far, in MB (this process by default).
 
     Linux's VmHWM belongs to the process image; ``ru_maxrss`` survives exec, so a worker started
-    by a process that had used 8 GB would report 8 GB from its first stage on.
+    by a process that had used 8 GB would report 8 GB from its first stage on. Elsewhere this
+    process falls back to ``ru_maxrss``; another process gives None.
     """
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
+    if pid != "self":
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
