@@ -23,6 +23,7 @@ class ScoreRun(models.Model):
         FAILED = "failed", _("Failed")
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
+    ENDED = (Status.SUCCEEDED, Status.FAILED)
 
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.FULL)
     as_of = models.DateTimeField(_("as of"))

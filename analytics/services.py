@@ -110,18 +110,8 @@ def feedback_analyse_pending(*, feedback_ids: list[int] | None = None) -> int:
                                                   "complaint_reason"]])
 
 
-# Customers per ranking chunk (the default of settings.SCORE_RUN_CHUNK_CUSTOMERS). Each chunk reads its customers' order lines and ranks them in
-# blocks (recommend.SCORE_BLOCK), so a chunk's memory stays flat; 25,000 gives four chunks at
-# 100,000 customers (two workers stay busy) and forty at a million, small enough that a chunk
-# redelivered after a worker died repeats a few seconds of work, not minutes.
-SCORE_CHUNK_CUSTOMERS = 25_000
 PENDING_OUTPUT = "pending_output"
 PENDING_RECOMMENDER = "pending_recommender"
-
-
-def _finished(run_id: int) -> bool:
-    return ScoreRun.objects.filter(pk=run_id, status__in=(ScoreRun.Status.SUCCEEDED,
-                                                          ScoreRun.Status.FAILED)).exists()
 
 
 def _fail(run_id: int, exc: BaseException, timings: dict | None = None) -> None:
@@ -160,7 +150,7 @@ def score_run_fit(*, run_id: int, chunk_size: int | None = None) -> list[tuple[i
     there is nothing to do: the run is finished, or a redelivered message finds it fitted already.
     """
     run = ScoreRun.objects.get(pk=run_id)
-    if run.status in (ScoreRun.Status.SUCCEEDED, ScoreRun.Status.FAILED) or run.chunks_total:
+    if run.status in ScoreRun.ENDED or run.chunks_total:
         return None  # a redelivered message for a finished or already fitted run
     ScoreRun.objects.filter(pk=run_id).update(status=ScoreRun.Status.RUNNING, started_at=_now(),
                                               lease_expires_at=_now() + LEASE, error="")
@@ -215,7 +205,7 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
     Safe to run twice (a worker killed mid-chunk gets its message redelivered): the chunk's
     staged rows are replaced, in one transaction. Returns the rows staged.
     """
-    if _finished(run_id):
+    if ScoreRun.objects.filter(pk=run_id, status__in=ScoreRun.ENDED).exists():
         return 0
     try:
         model = _load(run_id, PENDING_RECOMMENDER)
@@ -250,7 +240,7 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
 def score_run_finish(*, run_id: int) -> ScoreRun:
     """Last part of a full run: write every result in one transaction and mark the run done."""
     run = ScoreRun.objects.get(pk=run_id)
-    if run.status in (ScoreRun.Status.SUCCEEDED, ScoreRun.Status.FAILED):
+    if run.status in ScoreRun.ENDED:
         return run
     timings = dict(run.timings)
     counts = dict(run.counts)

@@ -142,7 +142,7 @@ def _worker_run(workers: int, floor: float) -> dict:
             time.sleep(0.5)
         started = time.perf_counter()
         run = score_run_request()
-        while run.status not in (ScoreRun.Status.SUCCEEDED, ScoreRun.Status.FAILED):
+        while run.status not in ScoreRun.ENDED:
             time.sleep(0.5)
             run.refresh_from_db()
         seconds = time.perf_counter() - started

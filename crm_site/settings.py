@@ -212,7 +212,10 @@ SPECTACULAR_SETTINGS = {
 # Business settings.
 PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", "CN")
 CHURN_WINDOW_DAYS = env("CHURN_WINDOW_DAYS", 90, to_int)
-# Customers per ranking task of a full run (analytics/services.py says why 25,000).
+# Customers per ranking task of a full run. Each task reads its customers' order lines and ranks
+# them in blocks (analytics.engine.recommend.SCORE_BLOCK), so its memory stays flat; 25,000 gives
+# four tasks at 100,000 customers (two workers stay busy) and forty at a million, small enough
+# that a task redelivered after its worker died repeats seconds of work, not minutes.
 SCORE_RUN_CHUNK_CUSTOMERS = env("SCORE_RUN_CHUNK_CUSTOMERS", 25_000, to_int)
 
 LOGGING = {

@@ -25,7 +25,7 @@ def _wait_for(run_id: int, timeout: float = 240) -> ScoreRun:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = ScoreRun.objects.get(pk=run_id)
-        if run.status in (ScoreRun.Status.SUCCEEDED, ScoreRun.Status.FAILED):
+        if run.status in ScoreRun.ENDED:
             return run
         time.sleep(0.5)
     pytest.fail(f"run {run_id} did not finish in {timeout} s: {ScoreRun.objects.get(pk=run_id).status}")
