@@ -102,9 +102,9 @@ def dashboard_charts(figures: dict) -> dict:
     return {k: v for k, v in charts.items() if v}
 
 
-# Before any run has stored its figures (or when the latest run is older than the data, e.g.
-# right after an import), the dashboard computes them live: about 2.5 s at 100,000 customers
-# on PostgreSQL, so they are kept this long per language.
+# Before any full run has stored its figures, the dashboard computes them live: about 2 s at
+# 100,000 customers on PostgreSQL, so they are kept this long. Once a run has stored figures
+# they are shown until the next run, so orders imported in between appear after that run.
 DASHBOARD_CACHE_SECONDS = 300
 
 
