@@ -158,3 +158,7 @@ def _worker_run(workers: int, floor: float) -> dict:
     report[f"workers_{workers}_peak_rss_mb"] = worker_peaks
     return report
 
+
+
+if __name__ == "__main__":
+    main()
