@@ -159,6 +159,5 @@ def _worker_run(workers: int, floor: float) -> dict:
     return report
 
 
-
 if __name__ == "__main__":
     main()
