@@ -72,7 +72,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
                 without: Sequence[str] = ()) -> Frames:
     """Everything the engine needs up to ``as_of``, optionally for some customers only: those in
     ``customer_ids``, or those whose id lies in ``customer_range`` (first and last, inclusive).
-    Frames named in ``without`` ("orders", "interactions") come back empty, unread.
+    Frames named in ``without`` ("orders", "items", "interactions") come back empty, unread.
 
     Rows come in id order: PostgreSQL returns an unordered scan in physical order, which every
     UPDATE of scores reshuffles, and the models' samples and ties must not depend on that.
@@ -116,7 +116,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     items = _read(
         f"SELECT it.order_id, o.customer_id, it.product_id, it.quantity, it.unit_price, o.ordered_at "
         f"FROM {i} it JOIN {o} o ON o.id = it.order_id "
-        f"WHERE o.status = 'completed' AND o.ordered_at <= %s{only('o.customer_id')} ORDER BY it.id",
+        f"WHERE o.status = 'completed' AND o.ordered_at <= %s{only('o.customer_id', 'items')} ORDER BY it.id",
         F.ITEM_COLUMNS, [cutoff])
     items = _dates(items, "ordered_at")
     items["unit_price"] = items["unit_price"].astype(float)

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from analytics import adapter
 from analytics.engine.feedback import analyse_feedback
-from analytics.engine.pipeline import EngineSettings, run_engine
+from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, EngineSettings, combine, run_engine
 from analytics.engine.recommend import build_ratings, recommend_top_n
 from analytics.engine.incremental import ScoringSnapshot, rescore
 from analytics.models import (
@@ -85,7 +85,8 @@ def score_run_request(*, as_of: datetime | None = None, requested_by=None, run_n
 
 
 def _progress(run_id: int, stage: str, percent: int) -> None:
-    ScoreRun.objects.filter(pk=run_id).update(stage=stage, progress=min(percent, 100),
+    # Two parts report at once, each from its own start: the run's progress only moves forward.
+    ScoreRun.objects.filter(pk=run_id).update(stage=stage, progress=Greatest(F("progress"), Value(min(percent, 100))),
                                               lease_expires_at=_now() + LEASE)
 
 
@@ -110,8 +111,18 @@ def feedback_analyse_pending(*, feedback_ids: list[int] | None = None) -> int:
                                                   "complaint_reason"]])
 
 
-PENDING_OUTPUT = "pending_output"
+# Artifacts a run keeps between its tasks, deleted when it finishes: each engine part's output
+# and, for the products part, the fitted recommender the ranking chunks load.
+PENDING_PARTS = {CUSTOMER_PART: "pending_customers", PRODUCT_PART: "pending_products"}
 PENDING_RECOMMENDER = "pending_recommender"
+
+
+def _meta(part: str) -> str:
+    """The small artifact a part stores last: its counts, timings, peaks (and ranges to rank)."""
+    return f"{PENDING_PARTS[part]}_meta"
+
+
+PENDING = (*PENDING_PARTS.values(), *map(_meta, PENDING_PARTS), PENDING_RECOMMENDER)
 
 
 def _fail(run_id: int, exc: BaseException, timings: dict | None = None) -> None:
@@ -141,32 +152,57 @@ def _chunk_ranges(customer_ids: pd.Series, size: int) -> list[tuple[int, int]]:
             for start in range(0, len(ids), size)]
 
 
-def score_run_fit(*, run_id: int, chunk_size: int | None = None) -> list[tuple[int, int]] | None:
-    """First part of a full run: fit every model once and score what is cheap to score.
-
-    Stores the engine's output and the fitted recommender with the run and returns the customer
-    id ranges still to be ranked (:func:`score_run_rank_chunk`, one call per range, in any order or
-    in parallel), after which :func:`score_run_finish` writes everything at once. Returns None when
-    there is nothing to do: the run is finished, or a redelivered message finds it fitted already.
+def score_run_start(*, run_id: int) -> bool:
+    """First step of a full run: claim the queued run and analyse the feedback that arrived since
+    the last one (both parts read its sentiment). False when the run is not queued any more: it
+    ended, or an earlier delivery of this message started it already.
     """
-    run = ScoreRun.objects.get(pk=run_id)
-    if run.status in ScoreRun.ENDED or run.chunks_total:
-        return None  # a redelivered message for a finished or already fitted run
-    ScoreRun.objects.filter(pk=run_id).update(status=ScoreRun.Status.RUNNING, started_at=_now(),
-                                              lease_expires_at=_now() + LEASE, error="")
-    timings: dict[str, float] = {}
+    claimed = ScoreRun.objects.filter(pk=run_id, status=ScoreRun.Status.QUEUED).update(
+        status=ScoreRun.Status.RUNNING, started_at=_now(), lease_expires_at=_now() + LEASE, error="")
+    if not claimed:
+        return False
     try:
-        as_of = pd.Timestamp(run.as_of).tz_convert("UTC").tz_localize(None)
-
         started = time.perf_counter()
         _progress(run_id, "feedback", 1)
         analysed = feedback_analyse_pending()
-        timings["feedback_analysis"] = round(time.perf_counter() - started, 3)
+        ScoreRun.objects.filter(pk=run_id).update(
+            timings={"feedback_analysis": round(time.perf_counter() - started, 3)},
+            counts={"feedback_analysed": analysed})
+        return True
+    except Exception as exc:
+        _fail(run_id, exc)
+        raise
 
+
+# What each part reads: the customer models never look at order lines or products, the
+# recommender and the bundles never at orders or interactions.
+_PART_FRAMES = {
+    CUSTOMER_PART: {"with_products": False, "without": ("items",)},
+    PRODUCT_PART: {"with_products": True, "without": ("orders", "interactions")},
+}
+
+
+def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None) -> bool:
+    """Fit one engine part (:data:`analytics.engine.pipeline.PARTS`) of a started run.
+
+    The parts share nothing, so two workers fit them at the same time. Each stores its output
+    (and the products part its recommender and the customer id ranges to rank) as artifacts of
+    the run. Safe to repeat: a part already stored is not fitted again. False when the run ended.
+    """
+    if part not in PENDING_PARTS:
+        raise ValueError(f"unknown engine part {part!r}")
+    if ScoreRun.objects.filter(pk=run_id, status__in=ScoreRun.ENDED).exists():
+        return False
+    if ModelArtifact.objects.filter(run_id=run_id, name=_meta(part)).exists():
+        return True
+    timings: dict[str, float] = {}
+    try:
+        run = ScoreRun.objects.only("as_of").get(pk=run_id)
+        as_of = pd.Timestamp(run.as_of).tz_convert("UTC").tz_localize(None)
         started = time.perf_counter()
-        _progress(run_id, "read", 3)
-        frames = adapter.read_frames(as_of)
-        timings["read"] = round(time.perf_counter() - started, 3)
+        _progress(run_id, f"read ({part})", 3)
+        frames = adapter.read_frames(as_of, **_PART_FRAMES[part])
+        timings[f"read_{part}"] = round(time.perf_counter() - started, 3)
 
         output = run_engine(
             customers=frames.customers, orders=frames.orders, items=frames.items,
@@ -174,29 +210,64 @@ def score_run_fit(*, run_id: int, chunk_size: int | None = None) -> list[tuple[i
             interactions=frames.interactions, as_of=as_of,
             settings=EngineSettings(churn_window_days=settings.CHURN_WINDOW_DAYS),
             on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
-            rank_recommendations=False,
+            rank_recommendations=False, parts=frozenset({part}),
         )
-        timings.update(output.timings)
-
         started = time.perf_counter()
-        recommender = output.recommender
+        meta = {"counts": ({"customers": len(frames.customers), "orders": len(frames.orders)}
+                           if part == CUSTOMER_PART else {"order_lines": len(frames.items)})}
+        if output.recommender is not None:
+            size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
+            meta["ranges"] = _chunk_ranges(frames.customers["customer_id"], size)
+            _store(run_id, PENDING_RECOMMENDER, output.recommender.model)
+        _store(run_id, PENDING_PARTS[part], replace(output, recommender=None))
+        timings[f"store_{part}"] = round(time.perf_counter() - started, 3)
+        meta["timings"] = {**timings, **output.timings}
+        meta["peak_rss_mb"] = output.peak_rss_mb
+        # Stored last: its presence says the part is complete.
+        _store(run_id, _meta(part), meta)
+        return True
+    except Exception as exc:
+        _fail(run_id, exc, {**ScoreRun.objects.get(pk=run_id).timings, **timings})
+        raise
+
+
+def score_run_plan(*, run_id: int) -> list[tuple[int, int]] | None:
+    """After both parts: record their timings and return the customer id ranges still to be
+    ranked (:func:`score_run_rank_chunk`, one call per range, in any order or in parallel), after
+    which :func:`score_run_finish` writes everything at once. None when there is nothing to do:
+    the run ended, or a redelivered message finds it planned already.
+    """
+    run = ScoreRun.objects.get(pk=run_id)
+    if run.status in ScoreRun.ENDED or run.chunks_total:
+        return None
+    timings, counts, peaks = dict(run.timings), dict(run.counts), {}
+    ranges: list[tuple[int, int]] = []
+    try:
+        for part in PENDING_PARTS:
+            meta = _load(run_id, _meta(part))
+            timings.update(meta["timings"])
+            counts.update(meta["counts"])
+            peaks.update(meta["peak_rss_mb"])
+            ranges = meta.get("ranges", ranges)
         RecommendationStage.objects.exclude(run_id=run_id).delete()  # left by failed runs
-        _store(run_id, PENDING_OUTPUT, replace(output, recommender=None))
-        if recommender is not None:
-            _store(run_id, PENDING_RECOMMENDER, recommender.model)
-        size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
-        ranges = _chunk_ranges(frames.customers["customer_id"], size) if recommender else []
-        timings["store"] = round(time.perf_counter() - started, 3)
-        ScoreRun.objects.filter(pk=run_id).update(
-            timings=timings, chunks_total=len(ranges) or 1, chunks_done=0, stage="ranking",
-            progress=82, lease_expires_at=_now() + LEASE,
-            counts={"customers": len(frames.customers), "orders": len(frames.orders),
-                    "feedback_analysed": analysed},
-            peak_memory_mb=output.peak_rss_mb, fitted_at=_now())
-        return ranges
     except Exception as exc:
         _fail(run_id, exc, timings)
         raise
+    ScoreRun.objects.filter(pk=run_id).update(
+        timings=timings, counts=counts, peak_memory_mb=peaks, chunks_total=len(ranges) or 1,
+        chunks_done=0, stage="ranking", progress=82, lease_expires_at=_now() + LEASE,
+        fitted_at=_now())
+    return ranges
+
+
+def score_run_fit(*, run_id: int, chunk_size: int | None = None) -> list[tuple[int, int]] | None:
+    """Start a queued run and fit both parts in this process; returns :func:`score_run_plan`'s
+    ranges (None for a run that is not queued any more)."""
+    if not score_run_start(run_id=run_id):
+        return None
+    for part in PENDING_PARTS:
+        score_run_fit_part(run_id=run_id, part=part, chunk_size=chunk_size)
+    return score_run_plan(run_id=run_id)
 
 
 def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
@@ -249,7 +320,7 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
             timings["ranking"] = round((_now() - run.fitted_at).total_seconds(), 3)
         started = time.perf_counter()
         _progress(run_id, "write", 92)
-        output = _load(run_id, PENDING_OUTPUT)
+        output = combine(*(_load(run_id, PENDING_PARTS[part]) for part in (CUSTOMER_PART, PRODUCT_PART)))
         counts.update(_write_results(run_id, output, timings=timings, counts=counts))
         timings["write"] = round(time.perf_counter() - started, 3)
         ScoreRun.objects.filter(pk=run_id).update(timings=timings, counts=counts)
@@ -358,7 +429,7 @@ def _write_results(run_id: int, output, *, timings: dict, counts: dict) -> dict[
     RevenueForecast.objects.bulk_create(points)
 
     ModelArtifact.objects.exclude(run_id=run_id).delete()
-    ModelArtifact.objects.filter(run_id=run_id, name__in=(PENDING_OUTPUT, PENDING_RECOMMENDER)).delete()
+    ModelArtifact.objects.filter(run_id=run_id, name__in=PENDING).delete()
     if output.snapshot is not None:
         ModelArtifact.objects.create(run_id=run_id, name=SNAPSHOT_ARTIFACT,
                                      payload=zlib.compress(pickle.dumps(output.snapshot)))

@@ -1,8 +1,11 @@
 """Celery tasks of the analytics app: thin wrappers that take ids and call a service.
 
-A full run is three kinds of task: ``score_run_full`` fits every model once, then a chord of
-``score_run_chunk`` tasks ranks customer id ranges on whichever workers are free, and its body
-``score_run_finish`` writes everything in one transaction. More workers, shorter ranking.
+A full run is a chain of chords. ``score_run_full`` starts it (feedback analysis), then the two
+engine parts fit in parallel (``score_run_part``: the customer models, and the recommender with
+the bundles), each model once; ``score_run_rank`` then fans out ``score_run_chunk`` tasks that rank
+customer id ranges on whichever workers are free, and ``score_run_finish`` writes everything in
+one transaction. Every task of a run goes to the queue its first task came from, so a deployment
+can give score runs workers of their own. More workers, shorter runs.
 
 acks_late + reject_on_worker_lost (settings): a worker killed mid-task leaves the message on
 the queue and another worker runs it again; each service is safe to repeat (a fitted run is not
@@ -19,16 +22,37 @@ from analytics import services
 RUN_TIME_LIMIT = 3 * 3600
 
 
-@shared_task(acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
-def score_run_full(run_id: int) -> int:
-    if score_run_full.app.conf.task_always_eager:
+def _queue(task) -> dict:
+    """Send a run's next tasks where its current one came from."""
+    queue = (task.request.delivery_info or {}).get("routing_key")
+    return {"queue": queue} if queue else {}
+
+
+@shared_task(bind=True, acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
+def score_run_full(self, run_id: int) -> int:
+    if self.app.conf.task_always_eager:
         # No broker (a laptop): nothing to fan out to, run every part here.
         services.score_run_execute(run_id=run_id)
         return run_id
-    ranges = services.score_run_fit(run_id=run_id)
+    if services.score_run_start(run_id=run_id):
+        route = _queue(self)
+        chord(score_run_part.si(run_id, part).set(**route) for part in services.PENDING_PARTS)(
+            score_run_rank.si(run_id).set(**route))
+    return run_id
+
+
+@shared_task(acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
+def score_run_part(run_id: int, part: str) -> bool:
+    return services.score_run_fit_part(run_id=run_id, part=part)
+
+
+@shared_task(bind=True, acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
+def score_run_rank(self, run_id: int) -> int:
+    ranges = services.score_run_plan(run_id=run_id)
     if ranges is not None:
-        chord(score_run_chunk.si(run_id, first, last) for first, last in ranges)(
-            score_run_finish.si(run_id))
+        route = _queue(self)
+        chord(score_run_chunk.si(run_id, first, last).set(**route) for first, last in ranges)(
+            score_run_finish.si(run_id).set(**route))
     return run_id
 
 

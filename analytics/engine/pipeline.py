@@ -12,7 +12,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,12 +67,29 @@ ProgressCallback = Callable[[str, int], None]
 STAGES = ("rfm", "clv", "segments", "churn", "loyalty", "lifecycle", "satisfaction",
           "recommendations", "bundles", "forecast")
 
+# The engine's two independent halves. "customers" fits the per-customer models from orders,
+# feedback and interactions (every score column, the segment profiles, the forecast and the
+# rescoring snapshot); "products" fits the recommender and mines the bundles from order lines.
+# Neither reads the other's results, so a full run fits them in parallel on two workers and
+# joins the outputs with :func:`combine`.
+CUSTOMER_PART = "customers"
+PRODUCT_PART = "products"
+PARTS = frozenset({CUSTOMER_PART, PRODUCT_PART})
+
 
 def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataFrame,
                products: pd.DataFrame, feedback_frame: pd.DataFrame, interactions: pd.DataFrame,
                as_of: pd.Timestamp, settings: EngineSettings = EngineSettings(),
                on_stage: ProgressCallback | None = None,
-               rank_recommendations: bool = True) -> EngineOutput:
+               rank_recommendations: bool = True, parts: frozenset[str] = PARTS) -> EngineOutput:
+    """Fit the models of ``parts`` (both by default) and assemble their output.
+
+    The frames a part does not use may be empty: "customers" never reads ``items`` or
+    ``products``, and "products" never reads ``orders`` or ``interactions``.
+    """
+    unknown = set(parts) - PARTS
+    if unknown:
+        raise ValueError(f"unknown engine parts: {sorted(unknown)}")
     as_of = pd.Timestamp(as_of)
     ids = pd.Index(customers["customer_id"].astype("int64"), name="customer_id")
     scores = pd.DataFrame(index=ids, columns=SCORE_COLUMNS, dtype="object")
@@ -98,90 +115,93 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
         peak_rss[name] = peak_rss_mb()
         return results[name]
 
-    table = stage("rfm", lambda: rfm.rfm_scores(orders, as_of=as_of))
-    if table is not None and not table.empty:
-        for column in ("order_count", "total_spent", "first_order_at", "last_order_at", "rfm_r",
-                       "rfm_f", "rfm_m", "rfm_segment"):
-            scores.loc[table.index, column] = table[column]
-        scores.loc[table.index, "recency_days"] = np.floor(table["recency_days"]).astype("int64")
+    segmented = revenue = snapshot = None
+    if CUSTOMER_PART in parts:
+        table = stage("rfm", lambda: rfm.rfm_scores(orders, as_of=as_of))
+        if table is not None and not table.empty:
+            for column in ("order_count", "total_spent", "first_order_at", "last_order_at", "rfm_r",
+                           "rfm_f", "rfm_m", "rfm_segment"):
+                scores.loc[table.index, column] = table[column]
+            scores.loc[table.index, "recency_days"] = np.floor(table["recency_days"]).astype("int64")
 
-    monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
-    value = stage("clv", lambda: clv.clv_score(orders, as_of=as_of, monthly_discount_rate=monthly_rate))
-    p_alive = None
-    if value is not None:
-        frame = value.customers
-        p_alive = frame["p_alive"]
-        scores.loc[frame.index, "p_alive"] = frame["p_alive"].clip(0, 1)
-        scores.loc[frame.index, "clv_12m"] = frame["clv"].clip(lower=0).round(2)
-        scores.loc[frame.index, "value_tier"] = frame["value_tier"]
-        horizon = EXPECTED_ORDERS_DAYS / clv.DEFAULT_TIME_UNIT_DAYS
-        scores.loc[frame.index, "expected_orders_90d"] = clv.bgnbd_conditional_expected_purchases(
-            value.bgnbd, frame, horizon)
-        cards["clv"] = {"name": "clv", "notes": value.notes, "bgnbd": value.bgnbd.as_dict(),
-                        "gamma_gamma": value.gamma_gamma.as_dict() if value.gamma_gamma else None}
+        monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
+        value = stage("clv", lambda: clv.clv_score(orders, as_of=as_of, monthly_discount_rate=monthly_rate))
+        p_alive = None
+        if value is not None:
+            frame = value.customers
+            p_alive = frame["p_alive"]
+            scores.loc[frame.index, "p_alive"] = frame["p_alive"].clip(0, 1)
+            scores.loc[frame.index, "clv_12m"] = frame["clv"].clip(lower=0).round(2)
+            scores.loc[frame.index, "value_tier"] = frame["value_tier"]
+            horizon = EXPECTED_ORDERS_DAYS / clv.DEFAULT_TIME_UNIT_DAYS
+            scores.loc[frame.index, "expected_orders_90d"] = clv.bgnbd_conditional_expected_purchases(
+                value.bgnbd, frame, horizon)
+            cards["clv"] = {"name": "clv", "notes": value.notes, "bgnbd": value.bgnbd.as_dict(),
+                            "gamma_gamma": value.gamma_gamma.as_dict() if value.gamma_gamma else None}
 
-    segmented = stage("segments", lambda: segments.segment_customers(
-        customers=customers, orders=orders, as_of=as_of, k=settings.value_segments_k, seed=settings.seed))
-    if segmented is not None:
-        scores.loc[segmented.assignments.index, "value_segment"] = segmented.assignments["value_label"]
-        cards["segments"] = segmented.card.as_dict()
+        segmented = stage("segments", lambda: segments.segment_customers(
+            customers=customers, orders=orders, as_of=as_of, k=settings.value_segments_k, seed=settings.seed))
+        if segmented is not None:
+            scores.loc[segmented.assignments.index, "value_segment"] = segmented.assignments["value_label"]
+            cards["segments"] = segmented.card.as_dict()
 
-    churned = stage("churn", lambda: churn.predict_churn(
-        **common, horizon_days=settings.churn_window_days, seed=settings.seed))
-    if churned is not None:
-        frame = churned.scores
-        scores.loc[frame.index, "churn_probability"] = frame["churn_probability"].clip(0, 1)
-        scores.loc[frame.index, "churn_risk"] = frame["churn_risk"]
-        scores.loc[frame.index, "churn_reasons"] = [json.dumps(r) for r in frame["churn_reasons"]]
-        cards["churn"] = churned.card.as_dict()
+        churned = stage("churn", lambda: churn.predict_churn(
+            **common, horizon_days=settings.churn_window_days, seed=settings.seed))
+        if churned is not None:
+            frame = churned.scores
+            scores.loc[frame.index, "churn_probability"] = frame["churn_probability"].clip(0, 1)
+            scores.loc[frame.index, "churn_risk"] = frame["churn_risk"]
+            scores.loc[frame.index, "churn_reasons"] = [json.dumps(r) for r in frame["churn_reasons"]]
+            cards["churn"] = churned.card.as_dict()
 
-    loyal = stage("loyalty", lambda: loyalty.predict_loyalty(**common, seed=settings.seed))
-    if loyal is not None:
-        scores.loc[loyal.scores.index, "loyalty_score"] = loyal.scores["loyalty_score"].clip(0, 1)
-        cards["loyalty"] = loyal.card.as_dict()
+        loyal = stage("loyalty", lambda: loyalty.predict_loyalty(**common, seed=settings.seed))
+        if loyal is not None:
+            scores.loc[loyal.scores.index, "loyalty_score"] = loyal.scores["loyalty_score"].clip(0, 1)
+            cards["loyalty"] = loyal.card.as_dict()
 
-    stages = stage("lifecycle", lambda: lifecycle.lifecycle_stages(
-        customers, orders, as_of=as_of, p_alive=p_alive))
-    if stages is not None:
-        scores.loc[stages.index, "lifecycle_stage"] = stages["lifecycle_stage"]
+        stages = stage("lifecycle", lambda: lifecycle.lifecycle_stages(
+            customers, orders, as_of=as_of, p_alive=p_alive))
+        if stages is not None:
+            scores.loc[stages.index, "lifecycle_stage"] = stages["lifecycle_stage"]
 
-    satisfied = stage("satisfaction", lambda: feedback.satisfaction_groups(
-        feedback_frame, as_of=as_of, seed=settings.seed))
-    if satisfied is not None and not satisfied.customers.empty:
-        frame = satisfied.customers.loc[satisfied.customers.index.isin(ids)]
-        scores.loc[frame.index, "sentiment_score"] = frame["sentiment_score"].clip(-1, 1)
-        scores.loc[frame.index, "satisfaction_group"] = frame["satisfaction_group"]
-        cards["satisfaction"] = satisfied.card.as_dict()
+        satisfied = stage("satisfaction", lambda: feedback.satisfaction_groups(
+            feedback_frame, as_of=as_of, seed=settings.seed))
+        if satisfied is not None and not satisfied.customers.empty:
+            frame = satisfied.customers.loc[satisfied.customers.index.isin(ids)]
+            scores.loc[frame.index, "sentiment_score"] = frame["sentiment_score"].clip(-1, 1)
+            scores.loc[frame.index, "satisfaction_group"] = frame["satisfaction_group"]
+            cards["satisfaction"] = satisfied.card.as_dict()
 
-    recommender = None
-    if rank_recommendations:
-        recs = stage("recommendations", lambda: recommend.recommend_products(
-            customers=customers, products=products, items=items, feedback=feedback_frame,
-            as_of=as_of, seed=settings.seed))
-        if recs is not None:
-            cards["recommendations"] = recs.card.as_dict()
-    else:
-        recs = None
-        recommender = stage("recommendations", lambda: recommend.recommender_fit(
-            products=products, items=items, feedback=feedback_frame, as_of=as_of, seed=settings.seed))
-        if recommender is not None:
-            cards["recommendations"] = recommender.card.as_dict()
+        revenue = stage("forecast", lambda: forecast.forecast_revenue(orders, as_of=as_of))
+        if revenue is not None:
+            cards["forecast"] = revenue.card.as_dict()
+        snapshot = incremental.snapshot_build(
+            orders=orders, as_of=as_of, rfm_table=table, clv_result=value, churn_result=churned,
+            loyalty_result=loyal, monthly_discount_rate=monthly_rate)
 
-    mined = stage("bundles", lambda: bundles.product_bundles(
-        items, as_of=as_of, min_support=settings.bundle_min_support,
-        min_confidence=settings.bundle_min_confidence, seed=settings.seed))
-    if mined is not None:
-        cards["bundles"] = mined.card.as_dict()
+    recs = mined = recommender = None
+    if PRODUCT_PART in parts:
+        if rank_recommendations:
+            recs = stage("recommendations", lambda: recommend.recommend_products(
+                customers=customers, products=products, items=items, feedback=feedback_frame,
+                as_of=as_of, seed=settings.seed))
+            if recs is not None:
+                cards["recommendations"] = recs.card.as_dict()
+        else:
+            recommender = stage("recommendations", lambda: recommend.recommender_fit(
+                products=products, items=items, feedback=feedback_frame, as_of=as_of, seed=settings.seed))
+            if recommender is not None:
+                cards["recommendations"] = recommender.card.as_dict()
 
-    revenue = stage("forecast", lambda: forecast.forecast_revenue(orders, as_of=as_of))
-    if revenue is not None:
-        cards["forecast"] = revenue.card.as_dict()
+        mined = stage("bundles", lambda: bundles.product_bundles(
+            items, as_of=as_of, min_support=settings.bundle_min_support,
+            min_confidence=settings.bundle_min_confidence, seed=settings.seed))
+        if mined is not None:
+            cards["bundles"] = mined.card.as_dict()
+
     for name, reason in skipped.items():
         cards[name] = {"name": name, "skipped": reason}
 
-    snapshot = incremental.snapshot_build(
-        orders=orders, as_of=as_of, rfm_table=table, clv_result=value, churn_result=churned,
-        loyalty_result=loyal, monthly_discount_rate=monthly_rate)
     return EngineOutput(
         snapshot=snapshot,
         scores=scores,
@@ -194,6 +214,20 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
         timings=timings,
         peak_rss_mb=peak_rss,
         recommender=recommender,
+    )
+
+
+def combine(customer_output: EngineOutput, product_output: EngineOutput) -> EngineOutput:
+    """One output from the outputs of the two parts (:data:`PARTS`), fitted separately."""
+    return replace(
+        customer_output,
+        recommendations=product_output.recommendations,
+        rules=product_output.rules,
+        recommender=product_output.recommender,
+        cards={**customer_output.cards, **product_output.cards},
+        skipped={**customer_output.skipped, **product_output.skipped},
+        timings={**customer_output.timings, **product_output.timings},
+        peak_rss_mb={**customer_output.peak_rss_mb, **product_output.peak_rss_mb},
     )
 
 

@@ -55,7 +55,7 @@ def test_run_reports_model_cards_against_baselines(scored_db):
     assert churn["roc_auc"] > 0.5 and "baseline_roc_auc" in churn
     assert loyalty["roc_auc"] > loyalty["baseline_roc_auc"]
     assert segments["silhouette"] > segments["baseline_silhouette"]
-    assert scored_db["timings"]["read"] >= 0 and "write" in scored_db["timings"]
+    assert scored_db["timings"]["read_customers"] >= 0 and scored_db["timings"]["read_products"] >= 0 and "write" in scored_db["timings"]
 
 
 @pytest.mark.django_db
@@ -179,7 +179,7 @@ def test_chunks_ranked_in_any_order_and_twice_give_the_same_run(scored_db):
         "pk", "rfm_segment", "clv_12m", "churn_probability")) == scores
     assert not RecommendationStage.objects.exists()
     assert set(ModelArtifact.objects.values_list("run_id", "name")) == {(run.pk, services.SNAPSHOT_ARTIFACT)}
-    assert {"read", "churn", "ranking", "write"} <= set(done.timings)
+    assert {"read_customers", "read_products", "churn", "recommendations", "ranking", "write"} <= set(done.timings)
     assert done.model_cards["recommendations"]["params"]["share_popular"] is not None
     # The dashboard's figures, stored once for every page view until the next run.
     assert done.dashboard["kpis"]["total"] == 400 and sum(done.dashboard["rfm"][1]) > 300
@@ -208,3 +208,40 @@ def test_a_failing_chunk_fails_the_run_and_changes_nothing(scored_db, monkeypatc
     monkeypatch.undo()
     services.score_run_request(as_of=AS_OF, run_now=True)
     assert not RecommendationStage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monkeypatch):
+    """The two engine parts run as separate tasks (two workers at once); a redelivered start,
+    part or plan message finds its work done and does not do it again."""
+    run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    assert services.score_run_start(run_id=run.pk)
+    assert not services.score_run_start(run_id=run.pk)  # would fan out a second time
+    run.refresh_from_db()
+    assert run.status == "running" and "feedback_analysis" in run.timings
+
+    # The products part first, as a free worker may take it.
+    assert services.score_run_fit_part(run_id=run.pk, part="products", chunk_size=100)
+    assert services.score_run_fit_part(run_id=run.pk, part="customers")
+
+    def refit(*args, **kwargs):
+        raise AssertionError("a stored part was fitted again")
+
+    monkeypatch.setattr(services, "run_engine", refit)
+    assert services.score_run_fit_part(run_id=run.pk, part="customers")
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="unknown engine part"):
+        services.score_run_fit_part(run_id=run.pk, part="everything")
+
+    ranges = services.score_run_plan(run_id=run.pk)
+    assert len(ranges) == 4 and services.score_run_plan(run_id=run.pk) is None
+    run.refresh_from_db()
+    assert run.chunks_total == 4 and run.progress == 82
+    assert run.counts["customers"] == 400 and run.counts["orders"] > 0 and run.counts["order_lines"] > 0
+    assert {"read_customers", "read_products", "churn", "recommendations", "bundles"} <= set(run.timings)
+    assert {"churn", "recommendations"} <= set(run.peak_memory_mb)
+    for first, last in ranges:
+        services.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
+    done = services.score_run_finish(run_id=run.pk)
+    assert done.status == "succeeded" and done.counts["recommendations"] > 0 and done.counts["rules"] >= 0
+    assert set(ModelArtifact.objects.values_list("name", flat=True)) == {services.SNAPSHOT_ARTIFACT}
