@@ -68,10 +68,8 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
-                with_products: bool = True, customer_range: tuple[int, int] | None = None,
-                without: Sequence[str] = ()) -> Frames:
-    """Everything the engine needs up to ``as_of``, optionally for some customers only: those in
-    ``customer_ids``, or those whose id lies in ``customer_range`` (first and last, inclusive).
+                with_products: bool = True, without: Sequence[str] = ()) -> Frames:
+    """Everything the engine needs up to ``as_of``, optionally for ``customer_ids`` only.
     Frames named in ``without`` ("orders", "items", "interactions") come back empty, unread.
 
     Rows come in id order: PostgreSQL returns an unordered scan in physical order, which every
@@ -85,9 +83,6 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
         """An extra condition restricting ``column`` to the requested customers, if any."""
         if frame in without:
             return " AND 1 = 0"
-        if customer_range is not None:
-            first, last = (int(v) for v in customer_range)
-            return f" AND {column} BETWEEN {first} AND {last}"
         if customer_ids is None:
             return ""
         return f" AND {column} IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})"

@@ -16,6 +16,7 @@ import zlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
@@ -27,7 +28,7 @@ from django.utils import timezone
 from analytics import adapter
 from analytics.engine.feedback import analyse_feedback
 from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, EngineSettings, combine, run_engine
-from analytics.engine.recommend import build_ratings, recommend_top_n
+from analytics.engine.recommend import recommend_top_n
 from analytics.engine.incremental import ScoringSnapshot, rescore
 from analytics.models import (
     AssociationRule, ModelArtifact, Recommendation, RecommendationStage, RevenueForecast, ScoreRun,
@@ -112,9 +113,11 @@ def feedback_analyse_pending(*, feedback_ids: list[int] | None = None) -> int:
 
 
 # Artifacts a run keeps between its tasks, deleted when it finishes: each engine part's output
-# and, for the products part, the fitted recommender the ranking chunks load.
-PENDING_PARTS = {CUSTOMER_PART: "pending_customers", PRODUCT_PART: "pending_products"}
-PENDING_RECOMMENDER = "pending_recommender"
+# and its meta, and from the products part the fitted recommender and each chunk's customers
+# and ratings, which the ranking chunks load.
+PENDING_PREFIX = "pending_"
+PENDING_PARTS = {CUSTOMER_PART: f"{PENDING_PREFIX}customers", PRODUCT_PART: f"{PENDING_PREFIX}products"}
+PENDING_RECOMMENDER = f"{PENDING_PREFIX}recommender"
 
 
 def _meta(part: str) -> str:
@@ -122,7 +125,6 @@ def _meta(part: str) -> str:
     return f"{PENDING_PARTS[part]}_meta"
 
 
-PENDING = (*PENDING_PARTS.values(), *map(_meta, PENDING_PARTS), PENDING_RECOMMENDER)
 
 
 def _fail(run_id: int, exc: BaseException, timings: dict | None = None) -> None:
@@ -219,6 +221,8 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
             meta["ranges"] = _chunk_ranges(frames.customers["customer_id"], size)
             _store(run_id, PENDING_RECOMMENDER, output.recommender.model)
+            _store_chunk_ratings(run_id, meta["ranges"], frames.customers["customer_id"],
+                                 output.recommender.ratings)
         _store(run_id, PENDING_PARTS[part], replace(output, recommender=None))
         timings[f"store_{part}"] = round(time.perf_counter() - started, 3)
         meta["timings"] = {**timings, **output.timings}
@@ -229,6 +233,24 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
     except Exception as exc:
         _fail(run_id, exc, {**ScoreRun.objects.get(pk=run_id).timings, **timings})
         raise
+
+
+def _ratings_artifact(first_id: int, last_id: int) -> str:
+    return f"{PENDING_PREFIX}ratings_{first_id}_{last_id}"
+
+
+def _store_chunk_ratings(run_id: int, ranges: list[tuple[int, int]], customer_ids: pd.Series,
+                         ratings: pd.DataFrame) -> None:
+    """Store, for each range to rank, its customers and their ratings: the part has just built
+    them from every order line, and a chunk that read its order lines again from the database
+    spent 80 % of its time doing so (2.4 of 3 s per 25,000 customers)."""
+    ids = np.sort(customer_ids.to_numpy(dtype="int64"))
+    ratings = ratings.sort_values("customer_id", kind="stable")
+    rated = ratings["customer_id"].to_numpy()
+    for first, last in ranges:
+        members = ids[np.searchsorted(ids, first):np.searchsorted(ids, last, side="right")]
+        rows = ratings.iloc[np.searchsorted(rated, first):np.searchsorted(rated, last, side="right")]
+        _store(run_id, _ratings_artifact(first, last), (members, rows.reset_index(drop=True)))
 
 
 def score_run_plan(*, run_id: int) -> list[tuple[int, int]] | None:
@@ -280,13 +302,8 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
         return 0
     try:
         model = _load(run_id, PENDING_RECOMMENDER)
-        run = ScoreRun.objects.only("as_of").get(pk=run_id)
-        as_of = pd.Timestamp(run.as_of).tz_convert("UTC").tz_localize(None)
-        # Ratings need the order lines and feedback of the range's customers, nothing else.
-        frames = adapter.read_frames(as_of, customer_range=(first_id, last_id), with_products=False,
-                                     without=("orders", "interactions"))
-        ratings = build_ratings(items=frames.items, feedback=frames.feedback, as_of=as_of)
-        recs = recommend_top_n(model, ratings, frames.customers["customer_id"].to_numpy())
+        customer_ids, ratings = _load(run_id, _ratings_artifact(first_id, last_id))
+        recs = recommend_top_n(model, ratings, customer_ids)
         rows = pd.DataFrame({
             "run_id": run_id,
             "customer_id": recs.index.to_numpy(dtype="int64"),
@@ -429,7 +446,7 @@ def _write_results(run_id: int, output, *, timings: dict, counts: dict) -> dict[
     RevenueForecast.objects.bulk_create(points)
 
     ModelArtifact.objects.exclude(run_id=run_id).delete()
-    ModelArtifact.objects.filter(run_id=run_id, name__in=PENDING).delete()
+    ModelArtifact.objects.filter(run_id=run_id, name__startswith=PENDING_PREFIX).delete()
     if output.snapshot is not None:
         ModelArtifact.objects.create(run_id=run_id, name=SNAPSHOT_ARTIFACT,
                                      payload=zlib.compress(pickle.dumps(output.snapshot)))
@@ -511,7 +528,8 @@ def customer_rescore(*, customer_ids, as_of: datetime | None = None) -> int:
     for i in customer_ids:
         cache.delete(f"rescore-pending:{int(i)}")
     when = pd.Timestamp(as_of or _now()).tz_convert("UTC").tz_localize(None)
-    frames = adapter.read_frames(when, customer_ids=list(customer_ids), with_products=False)
+    frames = adapter.read_frames(when, customer_ids=list(customer_ids), with_products=False,
+                                 without=("items",))  # rescoring never reads order lines
     if frames.customers.empty:
         return 0
     scores = rescore(snapshot, customers=frames.customers, orders=frames.orders,
