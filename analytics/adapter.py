@@ -60,9 +60,27 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+def _timestamp(column: str) -> str:
+    """How a query selects a timestamp column: on PostgreSQL as whole microseconds since the
+    epoch, which pandas parses as numbers (a million customers have 29 million order and line
+    timestamps: as text they cost 1.5 GB of strings and most of the parse), elsewhere as is."""
+    if is_postgres():
+        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
+    return column
+
+
 def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     for column in columns:
-        values = pd.to_datetime(frame[column], utc=True, format="mixed")
+        if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
+            frame[column] = pd.to_datetime(frame[column], unit="us").astype("datetime64[ns]")
+            continue
+        # PostgreSQL writes "2026-01-05 10:23:11+00", with a fraction only where there is one.
+        # ISO8601 parses every such form in C; "mixed" guesses per value and took 12 times as
+        # long (about 35 s for the 29 million order and line timestamps of a million customers).
+        try:
+            values = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            values = pd.to_datetime(frame[column], utc=True, format="mixed")
         frame[column] = values.dt.tz_convert(None).astype("datetime64[ns]")
     return frame
 
@@ -102,14 +120,15 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
 
     cutoff = as_of_aware.isoformat()
     orders = _read(
-        f"SELECT id, customer_id, ordered_at, total_amount, channel FROM {o} "
+        f"SELECT id, customer_id, {_timestamp('ordered_at')}, total_amount, channel FROM {o} "
         f"WHERE status = 'completed' AND ordered_at <= %s{only('customer_id', 'orders')} ORDER BY id",
         F.ORDER_COLUMNS, [cutoff])
     orders = _dates(orders, "ordered_at")
     orders["total_amount"] = orders["total_amount"].astype(float)
 
     items = _read(
-        f"SELECT it.order_id, o.customer_id, it.product_id, it.quantity, it.unit_price, o.ordered_at "
+        f"SELECT it.order_id, o.customer_id, it.product_id, it.quantity, it.unit_price, "
+        f"{_timestamp('o.ordered_at')} "
         f"FROM {i} it JOIN {o} o ON o.id = it.order_id "
         f"WHERE o.status = 'completed' AND o.ordered_at <= %s{only('o.customer_id', 'items')} ORDER BY it.id",
         F.ITEM_COLUMNS, [cutoff])
@@ -121,7 +140,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     products["price"] = products["price"].astype(float)
 
     feedback = _read(
-        f"SELECT id, customer_id, created_at, rating, text, language, sentiment_score, "
+        f"SELECT id, customer_id, {_timestamp('created_at')}, rating, text, language, sentiment_score, "
         f"complaint_reason FROM {fb} WHERE created_at <= %s{only('customer_id')} ORDER BY id",
         F.FEEDBACK_COLUMNS, [cutoff])
     feedback = _dates(feedback, "created_at")
@@ -131,7 +150,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
         feedback[column] = feedback[column].astype(object).fillna("").astype(str)
 
     interactions = _read(
-        f"SELECT customer_id, occurred_at, kind, outcome FROM {it} "
+        f"SELECT customer_id, {_timestamp('occurred_at')}, kind, outcome FROM {it} "
         f"WHERE occurred_at <= %s{only('customer_id', 'interactions')} ORDER BY id",
         F.INTERACTION_COLUMNS, [cutoff])
     interactions = _dates(interactions, "occurred_at")

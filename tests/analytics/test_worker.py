@@ -106,6 +106,9 @@ def test_killing_the_worker_mid_run_leaves_the_old_scores(celery_worker_process)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
 
+    # Every task of the run went to the victim's queue: the shared worker, idle on the default
+    # queue, must not pick up a part or a chunk and finish the run behind the victim's back.
+    time.sleep(3)
     run.refresh_from_db()
     assert run.status == ScoreRun.Status.RUNNING  # nobody will finish it ...
     after = list(Customer.objects.order_by("pk").values_list("pk", "clv_12m", "churn_probability",
