@@ -71,13 +71,39 @@ class Recommendations:
     card: ModelCard
 
 
+def _before(frame: pd.DataFrame, column: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Rows of ``frame`` with ``column`` before ``as_of``: the frame itself, not a copy of its
+    millions of rows, when all of them are."""
+    mask = (frame[column] < as_of).to_numpy()
+    return frame if mask.all() else frame.loc[mask]
+
+
 def build_ratings(
     *, items: pd.DataFrame, feedback: pd.DataFrame | None, as_of: pd.Timestamp
 ) -> pd.DataFrame:
-    """Ratings frame (customer_id, product_id, rating in 1..5) from purchases before ``as_of``."""
+    """Ratings frame (customer_id, product_id, rating in 1..5) from purchases before ``as_of``,
+    sorted by customer and product.
+
+    The counting works on integer codes: a (customer, product) pair and an (order, product)
+    line are each one int64, so finding distinct lines and counting a pair's orders are one
+    hash and one sort of plain integers. Grouping the million-customer demo's 18.75 million
+    order lines by two columns with ``nunique`` took 34 s a call; this takes a few.
+    """
     as_of = pd.Timestamp(as_of)
-    past = items.loc[items["ordered_at"] < as_of]
-    counts = past.groupby(["customer_id", "product_id"])["order_id"].nunique().rename("orders").reset_index()
+    past = _before(items, "ordered_at", as_of)
+    customer_codes, customers = pd.factorize(past["customer_id"], sort=True)
+    product_codes, products = pd.factorize(past["product_id"], sort=True)
+    order_codes, _ = pd.factorize(past["order_id"])
+    n_products = max(len(products), 1)
+    # One row per distinct (order, product): an order listing a product twice buys it once.
+    distinct = ~pd.Series(order_codes.astype(np.int64) * n_products + product_codes).duplicated().to_numpy()
+    pair_of_line = customer_codes[distinct].astype(np.int64) * n_products + product_codes[distinct]
+    pairs, n_orders = np.unique(pair_of_line, return_counts=True)  # sorted: by customer, then product
+    counts = pd.DataFrame({
+        "customer_id": np.asarray(customers)[pairs // n_products].astype("int64"),
+        "product_id": np.asarray(products)[pairs % n_products].astype("int64"),
+        "orders": n_orders,
+    })
     growth = np.log(counts["orders"].clip(upper=SATURATION_ORDERS)) / np.log(SATURATION_ORDERS)
     counts["rating"] = BASE_RATING + (MAX_RATING - BASE_RATING) * growth
     if feedback is None or not len(feedback):
@@ -92,7 +118,8 @@ def build_ratings(
         rated = rated.loc[rated["order_id"].isna()]
     else:
         direct = pd.DataFrame({"customer_id": [], "order_id": [], "rating": []})
-    orders = past[["customer_id", "order_id", "ordered_at"]].drop_duplicates("order_id")
+    first_line = ~pd.Series(order_codes).duplicated().to_numpy()
+    orders = past.loc[first_line, ["customer_id", "order_id", "ordered_at"]]
     # merge_asof: the latest order at or before each feedback, within the window.
     by_time = pd.merge_asof(
         rated[["customer_id", "created_at", "rating"]].sort_values("created_at"),
@@ -104,12 +131,12 @@ def build_ratings(
         [direct, by_time[["customer_id", "order_id", "rating"]].astype({"order_id": "int64"})],
         ignore_index=True,
     )
-    products = past[["order_id", "product_id"]].drop_duplicates()
-    explicit = linked[["order_id", "rating"]].merge(products, on="order_id").merge(
-        past[["order_id", "customer_id"]].drop_duplicates(), on="order_id"
-    ).groupby(["customer_id", "product_id"])["rating"].mean()
-    counts = counts.join(explicit.rename("explicit"), on=["customer_id", "product_id"])
-    blended = (1 - FEEDBACK_WEIGHT) * counts["rating"] + FEEDBACK_WEIGHT * counts["explicit"].clip(1, 5)
+    # A rated order's rating goes to every product on it, for the customer who placed it.
+    lines = pd.DataFrame({"order_id": past["order_id"].to_numpy()[distinct], "pair": pair_of_line})
+    lines = lines.loc[lines["order_id"].isin(linked["order_id"])]
+    explicit = linked[["order_id", "rating"]].merge(lines, on="order_id").groupby("pair")["rating"].mean()
+    explicit = explicit.reindex(pairs).to_numpy()
+    blended = (1 - FEEDBACK_WEIGHT) * counts["rating"] + FEEDBACK_WEIGHT * np.clip(explicit, 1, 5)
     counts["rating"] = blended.fillna(counts["rating"])
     return counts[["customer_id", "product_id", "rating"]]
 
@@ -261,6 +288,9 @@ def _last_basket_split(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
 
 def _hit_rate(recs: pd.DataFrame, held: pd.DataFrame, train: pd.DataFrame) -> tuple[float, int]:
     """Share of evaluated customers with at least one new held-out product in their top 10."""
+    # Only the held-out customers' own purchases matter: a set of every (customer, product) pair
+    # in the training lines took 13 s a call at a million customers.
+    train = train.loc[train["customer_id"].isin(held["customer_id"].unique())]
     seen = set(zip(train["customer_id"], train["product_id"]))
     targets = {
         (c, p) for c, p in zip(held["customer_id"], held["product_id"]) if (c, p) not in seen
@@ -315,7 +345,7 @@ def recommender_fit(
     """
     as_of = pd.Timestamp(as_of)
     rng = np.random.default_rng(seed)
-    past_items = items.loc[items["ordered_at"] < as_of]
+    past_items = _before(items, "ordered_at", as_of)
     product_ids = products["product_id"].to_numpy()
 
     train_items, held = _last_basket_split(past_items)
