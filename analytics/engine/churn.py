@@ -44,6 +44,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from .features import (
+    MAX_EVAL_ROWS,
     binned_rate_baseline,
     build_features,
     feature_label,
@@ -200,6 +201,8 @@ def predict_churn(
     n_fit_available = len(x_fit)
     x_fit, y_fit = fit_sample(x_fit, y_fit, seed=seed)
     x_train, y_train = fit_sample(x_final, y_final, seed=seed)
+    n_eval_available = len(x_eval)
+    x_eval, y_eval = fit_sample(x_eval, y_eval, seed=seed, max_rows=MAX_EVAL_ROWS)
 
     candidate_auc = {}
     for name, model in _candidates(seed).items():
@@ -242,7 +245,7 @@ def predict_churn(
         params={"label": label, "horizon_days": horizon_days, "candidate_roc_auc": candidate_auc,
                 "calibration": calibrated.method, "holdout": holdout, "seed": seed,
                 "n_fit": int(len(x_fit)), "n_fit_available": int(n_fit_available),
-                "n_eval": int(len(x_eval)),
+                "n_eval": int(len(x_eval)), "n_eval_available": int(n_eval_available),
                 "churn_rate_eval": float(y_eval.mean())},
         notes="baseline: recency rank (AUC, PR-AUC, lift); churn rate by recency decile (Brier)",
     )

@@ -22,7 +22,9 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from .features import binned_rate_baseline, build_features, fit_sample, labelled_snapshot, model_matrix
+from .features import (
+    MAX_EVAL_ROWS, binned_rate_baseline, build_features, fit_sample, labelled_snapshot, model_matrix,
+)
 from .frames import ModelCard
 
 LOYALTY_HORIZON_DAYS = 90
@@ -85,15 +87,18 @@ def predict_loyalty(
     n_fit_available = len(x_fit)
     x_fit, y_fit = fit_sample(x_fit, y_fit, seed=seed)
     model = _forest(seed).fit(x_fit, y_fit)
-    p_eval = model.predict_proba(x_eval[x_fit.columns])[:, 1]
+    # The production model is fitted on the evaluation window (below); only the card's
+    # metrics are measured on a sample of it.
+    x_card, y_card = fit_sample(x_eval, y_eval, seed=seed, max_rows=MAX_EVAL_ROWS)
+    p_eval = model.predict_proba(x_card[x_fit.columns])[:, 1]
     metrics = {
-        "roc_auc": float(roc_auc_score(y_eval, p_eval)),
-        "brier": float(brier_score_loss(y_eval, p_eval)),
+        "roc_auc": float(roc_auc_score(y_card, p_eval)),
+        "brier": float(brier_score_loss(y_card, p_eval)),
     }
     baseline = {
-        "roc_auc": float(roc_auc_score(y_eval, x_eval["frequency"])),
+        "roc_auc": float(roc_auc_score(y_card, x_card["frequency"])),
         "brier": float(
-            brier_score_loss(y_eval, binned_rate_baseline(x_fit["frequency"], y_fit, x_eval["frequency"]))
+            brier_score_loss(y_card, binned_rate_baseline(x_fit["frequency"], y_fit, x_card["frequency"]))
         ),
     }
 
@@ -108,8 +113,8 @@ def predict_loyalty(
         baseline=baseline,
         params={"horizon_days": horizon_days, "seed": seed, **{k: v for k, v in FOREST_PARAMS.items()},
                 "calibration": CALIBRATION_METHOD, "n_fit": int(len(x_fit)),
-                "n_fit_available": int(n_fit_available), "n_eval": int(len(x_eval)),
-                "repeat_rate_eval": float(y_eval.mean())},
+                "n_fit_available": int(n_fit_available), "n_eval": int(len(x_card)),
+                "n_eval_available": int(len(x_eval)), "repeat_rate_eval": float(y_card.mean())},
         notes="baseline: order count so far (rank for AUC; repeat rate by frequency bin for Brier)",
     )
     return LoyaltyResult(scores=scores, card=card, model=final, columns=tuple(x_eval.columns))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import bundles, churn, clv, feedback, forecast, incremental, lifecycle, loyalty, recommend, rfm, segments
+from .features import shared_features
 
 # The score columns this module fills, named as the Customer model's score fields.
 SCORE_COLUMNS = [
@@ -145,8 +146,10 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             scores.loc[segmented.assignments.index, "value_segment"] = segmented.assignments["value_label"]
             cards["segments"] = segmented.card.as_dict()
 
-        churned = stage("churn", lambda: churn.predict_churn(
-            **common, horizon_days=settings.churn_window_days, seed=settings.seed))
+        with shared_features():  # churn and loyalty build the same feature tables
+            churned = stage("churn", lambda: churn.predict_churn(
+                **common, horizon_days=settings.churn_window_days, seed=settings.seed))
+            loyal = stage("loyalty", lambda: loyalty.predict_loyalty(**common, seed=settings.seed))
         if churned is not None:
             frame = churned.scores
             scores.loc[frame.index, "churn_probability"] = frame["churn_probability"].clip(0, 1)
@@ -154,7 +157,6 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             scores.loc[frame.index, "churn_reasons"] = [json.dumps(r) for r in frame["churn_reasons"]]
             cards["churn"] = churned.card.as_dict()
 
-        loyal = stage("loyalty", lambda: loyalty.predict_loyalty(**common, seed=settings.seed))
         if loyal is not None:
             scores.loc[loyal.scores.index, "loyalty_score"] = loyal.scores["loyalty_score"].clip(0, 1)
             cards["loyalty"] = loyal.card.as_dict()

@@ -1,0 +1,47 @@
+"""Work a full run does once instead of twice: shared feature tables and sampled model cards."""
+import pandas as pd
+import pytest
+
+from analytics.engine import churn, features, loyalty
+
+
+def _frames(demo):
+    return {"customers": demo.customers, "orders": demo.orders, "feedback": demo.feedback,
+            "interactions": demo.interactions}
+
+
+def test_shared_feature_tables_are_the_same_tables_and_callers_get_copies(small_demo, as_of, monkeypatch):
+    frames = _frames(small_demo)
+    alone = features.build_features(**frames, cutoff=as_of)
+    built = []
+    original = features._build_features
+    monkeypatch.setattr(features, "_build_features", lambda **kw: built.append(kw["cutoff"]) or original(**kw))
+    with features.shared_features():
+        first = features.build_features(**frames, cutoff=as_of)
+        first["frequency"] = -1  # a caller changing its table must not change the next caller's
+        second = features.build_features(**frames, cutoff=as_of)
+        features.build_features(**frames, cutoff=as_of - pd.Timedelta(days=90))
+    after = features.build_features(**frames, cutoff=as_of)
+    assert built == [as_of, as_of - pd.Timedelta(days=90), as_of]  # the last one outside the block
+    pd.testing.assert_frame_equal(second, alone)
+    pd.testing.assert_frame_equal(after, alone)
+
+
+def test_model_cards_are_measured_on_a_sample_and_scores_do_not_depend_on_it(small_demo, as_of, monkeypatch):
+    frames = {**_frames(small_demo), "as_of": as_of}
+    whole_churn, whole_loyalty = churn.predict_churn(**frames), loyalty.predict_loyalty(**frames)
+    assert whole_churn.card.params["n_eval"] == whole_churn.card.params["n_eval_available"]
+    cap = whole_churn.card.params["n_eval"] // 2
+    monkeypatch.setattr(churn, "MAX_EVAL_ROWS", cap)
+    monkeypatch.setattr(loyalty, "MAX_EVAL_ROWS", cap)
+    capped_churn, capped_loyalty = churn.predict_churn(**frames), loyalty.predict_loyalty(**frames)
+
+    for whole, capped in ((whole_churn, capped_churn), (whole_loyalty, capped_loyalty)):
+        assert capped.card.params["n_eval"] == cap
+        assert capped.card.params["n_eval_available"] == whole.card.params["n_eval"]
+        assert capped.card.metrics["roc_auc"] == pytest.approx(whole.card.metrics["roc_auc"], abs=0.05)
+    pd.testing.assert_frame_equal(capped_loyalty.scores, whole_loyalty.scores)
+    # Churn chooses its candidate model by the evaluation AUC; on this data the choice holds.
+    assert capped_churn.card.name == whole_churn.card.name
+    pd.testing.assert_series_equal(capped_churn.scores["churn_probability"],
+                                   whole_churn.scores["churn_probability"])
