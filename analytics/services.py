@@ -454,7 +454,7 @@ def _write_results(run_id: int, output, *, timings: dict, counts: dict) -> dict[
     written_counts = {"scored": written, "segments": len(profiles), "recommendations": n_recs,
                       "rules": len(rules), "forecast_months": len(points)}
     ScoreRun.objects.filter(pk=run_id).update(
-        status=ScoreRun.Status.SUCCEEDED, finished_at=now, stage="done", progress=100,
+        status=ScoreRun.Status.SUCCEEDED, finished_at=_now(), stage="done", progress=100,
         model_cards=cards, counts={**counts, **written_counts}, timings=timings)
     return written_counts
 
