@@ -106,7 +106,7 @@ def main() -> None:
         # A full run rewrites every customer row and so inserts into every index of the table:
         # how much of that stays in memory and how often a checkpoint forces whole pages into
         # the WAL again decide the write's time at a million customers (README, "PostgreSQL").
-        cursor.execute("SELECT name, setting || COALESCE(unit, '') FROM pg_settings "
+        cursor.execute("SELECT name, current_setting(name) FROM pg_settings "
                        "WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout')")
         server = dict(cursor.fetchall())
     print(json.dumps({

@@ -23,7 +23,12 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from .features import (
-    MAX_EVAL_ROWS, binned_rate_baseline, build_features, fit_sample, labelled_snapshot, model_matrix,
+    MAX_EVAL_ROWS,
+    binned_rate_baseline,
+    build_features,
+    fit_sample,
+    labelled_snapshot,
+    model_matrix,
 )
 from .frames import ModelCard
 
