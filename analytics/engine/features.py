@@ -96,26 +96,6 @@ def build_features(
     interactions: pd.DataFrame | None = None,
     cutoff: pd.Timestamp,
 ) -> pd.DataFrame:
-    """Features of every customer known before ``cutoff``, indexed by customer_id (a copy of
-    the table built earlier in a :func:`shared_features` block, if there was one)."""
-    if _shared is None:
-        return _build_features(customers=customers, orders=orders, feedback=feedback,
-                               interactions=interactions, cutoff=cutoff)
-    key = (id(customers), id(orders), id(feedback), id(interactions), pd.Timestamp(cutoff))
-    if key not in _shared:
-        _shared[key] = _build_features(customers=customers, orders=orders, feedback=feedback,
-                                       interactions=interactions, cutoff=cutoff)
-    return _shared[key].copy()
-
-
-def _build_features(
-    *,
-    customers: pd.DataFrame,
-    orders: pd.DataFrame,
-    feedback: pd.DataFrame | None = None,
-    interactions: pd.DataFrame | None = None,
-    cutoff: pd.Timestamp,
-) -> pd.DataFrame:
     """Features of every customer known before ``cutoff``, indexed by customer_id.
 
     A customer is known if they signed up before the cutoff or ordered before it. Customers with
@@ -124,8 +104,12 @@ def _build_features(
 
     One-hot columns come from the levels present in the whole ``customers`` frame, not from the
     customers known at the cutoff, so a model trained at one cutoff and applied at another sees
-    the same columns.
+    the same columns. Inside a :func:`shared_features` block a table is built once and every
+    caller gets a copy.
     """
+    key = (id(customers), id(orders), id(feedback), id(interactions), pd.Timestamp(cutoff))
+    if _shared is not None and key in _shared:
+        return _shared[key].copy()
     cutoff = pd.Timestamp(cutoff)
     past = orders.loc[orders["ordered_at"] < cutoff, ["customer_id", "ordered_at", "total_amount"]]
     known = customers.loc[
@@ -193,6 +177,9 @@ def _build_features(
         values = known[column].fillna("").astype(str)
         for level in levels:
             out[f"{column}={level}"] = (values == level).astype("int64").to_numpy()
+    if _shared is not None:
+        _shared[key] = out
+        return out.copy()
     return out
 
 

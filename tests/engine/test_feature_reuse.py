@@ -10,21 +10,21 @@ def _frames(demo):
             "interactions": demo.interactions}
 
 
-def test_shared_feature_tables_are_the_same_tables_and_callers_get_copies(small_demo, as_of, monkeypatch):
+def test_shared_feature_tables_are_the_same_tables_and_callers_get_copies(small_demo, as_of):
     frames = _frames(small_demo)
     alone = features.build_features(**frames, cutoff=as_of)
-    built = []
-    original = features._build_features
-    monkeypatch.setattr(features, "_build_features", lambda **kw: built.append(kw["cutoff"]) or original(**kw))
     with features.shared_features():
         first = features.build_features(**frames, cutoff=as_of)
+        stored = next(iter(features._shared.values()))
         first["frequency"] = -1  # a caller changing its table must not change the next caller's
         second = features.build_features(**frames, cutoff=as_of)
         features.build_features(**frames, cutoff=as_of - pd.Timedelta(days=90))
-    after = features.build_features(**frames, cutoff=as_of)
-    assert built == [as_of, as_of - pd.Timedelta(days=90), as_of]  # the last one outside the block
+        built = dict(features._shared)
+    assert [key[-1] for key in built] == [as_of, as_of - pd.Timedelta(days=90)]
+    assert next(iter(built.values())) is stored  # the second call for a date built nothing
+    assert features._shared is None  # nothing kept after the block
     pd.testing.assert_frame_equal(second, alone)
-    pd.testing.assert_frame_equal(after, alone)
+    pd.testing.assert_frame_equal(features.build_features(**frames, cutoff=as_of), alone)
 
 
 def test_model_cards_are_measured_on_a_sample_and_scores_do_not_depend_on_it(small_demo, as_of, monkeypatch):
