@@ -89,6 +89,18 @@ def role_user(db, django_user_model, role_groups):
     return make
 
 
+def wait_until(check, *, timeout: float, failure, interval: float = 0.2):
+    """Call ``check`` until it returns something truthy, and return that; after ``timeout``
+    seconds fail the test with ``failure`` (a message, or a callable that makes one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    pytest.fail(failure() if callable(failure) else failure)
+
+
 def start_worker(*extra: str, log_name: str = "celery-worker-test.log") -> subprocess.Popen:
     """Start a real ``celery worker`` bound to the test database; wait until it answers a ping."""
     from django.db import connection

@@ -12,6 +12,7 @@ from analytics import services
 from analytics.models import ScoreRun
 from customers.demo.loader import demo_seed
 from customers.models import Customer
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -22,13 +23,12 @@ def _roles(role_groups):
 
 
 def _wait_for(run_id: int, timeout: float = 240) -> ScoreRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ended():
         run = ScoreRun.objects.get(pk=run_id)
-        if run.status in ScoreRun.ENDED:
-            return run
-        time.sleep(0.5)
-    pytest.fail(f"run {run_id} did not finish in {timeout} s: {ScoreRun.objects.get(pk=run_id).status}")
+        return run if run.status in ScoreRun.ENDED else None
+
+    return wait_until(ended, timeout=timeout, interval=0.5, failure=lambda: (
+        f"run {run_id} did not finish in {timeout} s: {ScoreRun.objects.get(pk=run_id).status}"))
 
 
 def test_a_queued_run_is_executed_by_the_worker(celery_worker_process):
@@ -94,15 +94,15 @@ def test_killing_the_worker_mid_run_leaves_the_old_scores(celery_worker_process)
     victim = start_worker("--pool=solo", "--queues=kill-test", log_name="celery-worker-kill.log")
     run = ScoreRun.objects.create(as_of=timezone.now(), lease_expires_at=timezone.now() + timedelta(minutes=5))
     score_run_full.apply_async(args=[run.pk], queue="kill-test")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    def going():
         run.refresh_from_db()
-        if run.status == ScoreRun.Status.RUNNING and run.progress >= 5:
-            break
-        time.sleep(0.2)
-    else:
+        return run.status == ScoreRun.Status.RUNNING and run.progress >= 5
+
+    try:
+        wait_until(going, timeout=120, failure=lambda: f"the run never got going: {run.status} {run.stage}")
+    except pytest.fail.Exception:
         stop_worker(victim)
-        pytest.fail(f"the run never got going: {run.status} {run.stage}")
+        raise
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
 
@@ -135,11 +135,9 @@ def test_a_new_order_is_scored_by_the_worker_within_seconds(celery_worker_proces
     customer = Customer.objects.filter(order_count__gte=2, status="active").order_by("-recency_days").first()
     before = customer.order_count
     Order.objects.create(customer=customer, ordered_at=timezone.now(), total_amount=Decimal("42.00"))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def rescored():
         customer.refresh_from_db()
-        if customer.order_count == before + 1:
-            break
-        time.sleep(0.2)
-    assert customer.order_count == before + 1, "the worker did not rescore the customer in 30 s"
+        return customer.order_count == before + 1
+
+    wait_until(rescored, timeout=30, failure="the worker did not rescore the customer in 30 s")
     assert customer.recency_days == 0

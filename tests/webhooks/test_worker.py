@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -14,6 +13,7 @@ from customers.demo.loader import demo_seed
 from customers.models import Customer
 from customers.webhooks import services
 from customers.webhooks.models import WebhookDelivery
+from tests.conftest import wait_until
 
 from .conftest import verify
 
@@ -26,13 +26,12 @@ def _roles(role_groups):
 
 
 def _wait_for(delivery_id: int, timeout: float = 60) -> WebhookDelivery:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def finished():
         delivery = WebhookDelivery.objects.get(pk=delivery_id)
-        if delivery.status != WebhookDelivery.Status.PENDING:
-            return delivery
-        time.sleep(0.3)
-    pytest.fail(f"delivery {delivery_id} still pending after {timeout} s")
+        return delivery if delivery.status != WebhookDelivery.Status.PENDING else None
+
+    return wait_until(finished, timeout=timeout, interval=0.3,
+                      failure=f"delivery {delivery_id} still pending after {timeout} s")
 
 
 def test_the_worker_retries_after_the_backoff_and_logs_both_attempts(celery_worker_process, receiver,
