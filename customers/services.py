@@ -184,15 +184,21 @@ def feedback_update(*, feedback: Feedback, data: Mapping[str, Any]) -> Feedback:
     return feedback
 
 
-@transaction.atomic
-def feedback_delete(*, feedback: Feedback) -> None:
-    """Delete a piece of feedback and rescore its customer without it once that is committed."""
+def _delete_and_rescore(record: Feedback | Interaction) -> None:
+    """Delete a customer's record and rescore the customer without it once that is committed.
+
+    Queued here, not by a post_delete signal: a signal would also fire for every row of a bulk
+    delete (the demo data flush), queueing thousands of rescores of customers being deleted.
+    """
     from analytics.services import customer_rescore_queue
 
-    # Queued here, not by a post_delete signal: a signal would also fire for every row of a bulk
-    # delete (the demo data flush), queueing thousands of rescores of customers being deleted.
-    customer_rescore_queue(customer_ids=[feedback.customer_id])
-    feedback.delete()
+    customer_rescore_queue(customer_ids=[record.customer_id])
+    record.delete()
+
+
+@transaction.atomic
+def feedback_delete(*, feedback: Feedback) -> None:
+    _delete_and_rescore(feedback)
 
 
 @transaction.atomic
@@ -212,11 +218,7 @@ def interaction_update(*, interaction: Interaction, data: Mapping[str, Any]) -> 
 
 @transaction.atomic
 def interaction_delete(*, interaction: Interaction) -> None:
-    """Delete a logged interaction and rescore its customer without it once that is committed."""
-    from analytics.services import customer_rescore_queue
-
-    customer_rescore_queue(customer_ids=[interaction.customer_id])
-    interaction.delete()
+    _delete_and_rescore(interaction)
 
 
 @transaction.atomic
