@@ -18,8 +18,8 @@ import pandas as pd
 from django.db import connection, transaction
 
 from analytics.engine import frames as F
-from customers.bulk import copy_frame, is_postgres
-from customers.models import SCORE_FIELDS, Customer
+from core.db import copy_frame, is_postgres
+from customers.models import SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product
 
 # Rows per UPDATE statement when bulk_update is used (SQLite): large enough to amortise the
 # statement, small enough to stay under SQLite's limit on bound parameters.
@@ -90,8 +90,6 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     Rows come in id order: PostgreSQL returns an unordered scan in physical order, which every
     UPDATE of scores reshuffles, and the models' samples and ties must not depend on that.
     """
-    from customers.models import Feedback, Interaction, Order, OrderItem, Product
-
     as_of_aware = pd.Timestamp(as_of).tz_localize("UTC") if pd.Timestamp(as_of).tzinfo is None else as_of
 
     def only(column: str, frame: str = "") -> str:

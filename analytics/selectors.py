@@ -11,7 +11,7 @@ from django.db.models.functions import Mod
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from customers.models import Customer, Feedback, Product
+from customers.models import ComplaintReason, Customer, Feedback, Product, RfmSegment
 
 from .models import AssociationRule, RevenueForecast, ScoreRun, SegmentProfile
 
@@ -63,8 +63,6 @@ def rfm_grid() -> dict:
 
 def rfm_segment_summary() -> list[dict]:
     """Per RFM segment: customers, mean CLV, mean churn probability, and what to do."""
-    from customers.models import RfmSegment
-
     rows = {row["rfm_segment"]: row for row in Customer.objects.live().filter(rfm_segment__isnull=False)
             .values("rfm_segment").annotate(n=Count("id"), clv=Avg("clv_12m"), churn=Avg("churn_probability"),
                                             spent=Sum("total_spent"))}
@@ -135,8 +133,6 @@ def bundle_products(run: ScoreRun | None) -> list[Product]:
 
 def complaint_groups(*, examples: int = 3) -> list[dict]:
     """Negative feedback per complaint reason, with the most recent texts as examples."""
-    from customers.models import ComplaintReason
-
     negative = Feedback.objects.filter(sentiment_label="negative")
     counts = dict(negative.values_list("complaint_reason").annotate(n=Count("id"))
                   .values_list("complaint_reason", "n"))

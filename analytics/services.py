@@ -27,17 +27,23 @@ from django.utils import timezone
 
 from analytics import adapter
 from analytics.engine.feedback import analyse_feedback
+from analytics.engine.incremental import ScoringSnapshot, rescore
 from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, EngineSettings, combine, run_engine
 from analytics.engine.recommend import recommend_top_n
-from analytics.engine.incremental import ScoringSnapshot, rescore
 from analytics.models import (
-    AssociationRule, ModelArtifact, Recommendation, RecommendationStage, RevenueForecast, ScoreRun,
+    AssociationRule,
+    ModelArtifact,
+    Recommendation,
+    RecommendationStage,
+    RevenueForecast,
+    ScoreRun,
     SegmentProfile,
 )
-from customers.bulk import bulk_insert, drop_secondary_indexes, execute_all, is_postgres
+from core.db import bulk_insert, drop_secondary_indexes, execute_all, is_postgres
 from customers.models import Customer, Feedback, Product
-from customers.selectors import dashboard_figures
-from customers.webhooks.events import SOURCE_FULL_RUN, SOURCE_RESCORE, churn_risk_high_watch
+from webhooks.events import SOURCE_FULL_RUN, SOURCE_RESCORE, churn_risk_high_watch
+
+from .dashboard import dashboard_figures
 
 logger = logging.getLogger(__name__)
 
@@ -490,18 +496,15 @@ _snapshot_cache: dict[int, ScoringSnapshot] = {}
 
 
 def customer_rescore_queue(*, customer_ids) -> None:
-    """Queue a rescore of these customers after the current transaction commits (debounced)."""
+    """Queue a rescore of these customers (debounced). Called with committed changes only: the
+    customers' events are sent after commit (``customers.events``)."""
     from analytics.tasks import customer_rescore
 
-    ids = sorted({int(i) for i in customer_ids})
-
-    def queue() -> None:
-        fresh = [i for i in ids if cache.add(f"rescore-pending:{i}", 1, RESCORE_DEBOUNCE_SECONDS)]
-        if fresh:
-            customer_rescore.apply_async(args=[fresh], countdown=0 if settings.CELERY_TASK_ALWAYS_EAGER
-                                         else RESCORE_DEBOUNCE_SECONDS)
-
-    transaction.on_commit(queue)
+    fresh = [i for i in sorted({int(i) for i in customer_ids})
+             if cache.add(f"rescore-pending:{i}", 1, RESCORE_DEBOUNCE_SECONDS)]
+    if fresh:
+        customer_rescore.apply_async(args=[fresh], countdown=0 if settings.CELERY_TASK_ALWAYS_EAGER
+                                     else RESCORE_DEBOUNCE_SECONDS)
 
 
 def _latest_snapshot() -> tuple[int, ScoringSnapshot] | None:

@@ -1,22 +1,30 @@
-"""Keep scores fresh: a saved order, feedback or interaction queues a rescore of its customer.
+"""Keep scores fresh: analytics listens to the customers' domain events (``customers.events``).
 
-Signals rather than calls in each service, because these rows are written by the admin, the API,
-imports and services alike, and every one of those paths must refresh the scores. Bulk writes
-(imports with bulk_create) send no signals and call ``customer_rescore_queue`` themselves. The
-queueing waits for the commit, so a rolled-back write queues nothing.
+Every door that changes a customer's records (pages, API, imports, merges, the admin, deletes)
+publishes there after commit; this is the one place that decides what follows: a rescore of a
+few customers with the stored models, or one full run when a bulk write touched many.
 """
-from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from customers.models import Feedback, Interaction, Order
+from customers.events import feedback_text_changed, records_changed
 
-from .services import customer_rescore_queue
+from .services import customer_rescore_queue, score_run_request
+from .tasks import feedback_analyse
+
+# Rescoring costs about 80 ms a customer (bench/rescore.py); past this many, one full run (about a
+# minute at 100,000 customers) is cheaper and leaves every score from the same models.
+RESCORE_MAX_CUSTOMERS = 1_000
 
 
-@receiver(post_save, sender=Order, dispatch_uid="analytics.rescore.order")
-@receiver(post_save, sender=Feedback, dispatch_uid="analytics.rescore.feedback")
-@receiver(post_save, sender=Interaction, dispatch_uid="analytics.rescore.interaction")
-def rescore_after_event(sender, instance, raw=False, **kwargs):
-    if raw:  # loaddata
-        return
-    customer_rescore_queue(customer_ids=[instance.customer_id])
+@receiver(records_changed, dispatch_uid="analytics.rescore_after_change")
+def rescore_after_change(sender, customer_ids, kinds, actor=None, **kwargs) -> None:
+    if customer_ids is None or len(customer_ids) > RESCORE_MAX_CUSTOMERS:
+        # Joins a run already queued or running rather than starting a second.
+        score_run_request(requested_by=actor)
+    else:
+        customer_rescore_queue(customer_ids=customer_ids)
+
+
+@receiver(feedback_text_changed, dispatch_uid="analytics.analyse_feedback")
+def analyse_new_feedback(sender, feedback_ids, **kwargs) -> None:
+    feedback_analyse.delay(sorted(feedback_ids))

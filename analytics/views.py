@@ -8,35 +8,39 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from customers import selectors as customer_selectors
+from core.charts import chart
+from core.navigation import page_permission
 from customers.models import Level
-from customers.views import chart, level_chart, page_permission
 
 from . import selectors
-from .models import RevenueForecast, ScoreRun
+from .dashboard import (
+    clv_histogram,
+    counts_by,
+    dashboard_summary,
+    forecast_chart,
+    level_chart,
+    probability_histogram,
+    sentiment_by_month,
+)
+from .explain import reason_label
+from .models import ScoreRun
 from .services import score_run_request
 
 WORDCLOUD_LANGUAGES = ("en", "zh")
 
 
-def forecast_chart(rows: list[RevenueForecast]) -> dict:
-    def series(attr):
-        return [None if getattr(r, attr) is None else round(getattr(r, attr), 2) for r in rows]
-
-    return chart("line", [r.month.strftime("%Y-%m") for r in rows], [
-        {"label": _("Actual revenue"), "data": series("actual"), "backgroundColor": "#2563eb"},
-        {"label": _("Forecast"), "data": series("forecast"), "backgroundColor": "#7c3aed",
-         "borderDash": [6, 4]},
-        {"label": _("Interval, upper"), "data": series("upper"), "backgroundColor": "rgba(124,58,237,.15)",
-         "borderColor": "rgba(124,58,237,.3)", "pointRadius": 0, "fill": False},
-        {"label": _("Interval, lower"), "data": series("lower"), "backgroundColor": "rgba(124,58,237,.15)",
-         "borderColor": "rgba(124,58,237,.3)", "pointRadius": 0, "fill": "-1"},
-    ])
-
-
 def _run_context() -> dict:
     run = selectors.latest_run()
     return {"run": run, "cards": run.model_cards if run else {}}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The dashboard: headline figures with their change, the score charts, the last run."""
+    context = {
+        **dashboard_summary(),
+        "last_run": ScoreRun.objects.select_related("requested_by").first(),
+    }
+    return render(request, "home.html", context)
 
 
 @page_permission("segments")
@@ -55,15 +59,15 @@ def segments(request: HttpRequest) -> HttpResponse:
 @page_permission("churn")
 def churn(request: HttpRequest) -> HttpResponse:
     context = _run_context()
-    charts = {"risk": level_chart(*customer_selectors.counts_by("churn_risk", ["high", "medium", "low"]),
+    charts = {"risk": level_chart(*counts_by("churn_risk", ["high", "medium", "low"]),
                                   _("Customers"))}
-    labels, counts = customer_selectors.probability_histogram("churn_probability")
+    labels, counts = probability_histogram("churn_probability")
     if any(counts):
         charts["histogram"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
                                                      "backgroundColor": "#dc2626"}])
     reasons = selectors.top_churn_reasons(context["run"])
     context.update(charts={k: v for k, v in charts.items() if v},
-                   reasons=[{"label": customer_selectors.reason_label({"feature": f, "direction": d}), "n": n}
+                   reasons=[{"label": reason_label({"feature": f, "direction": d}), "n": n}
                             for f, d, n in reasons],
                    card=context["cards"].get("churn"))
     return render(request, "analytics/churn.html", context)
@@ -73,7 +77,7 @@ def churn(request: HttpRequest) -> HttpResponse:
 def clv(request: HttpRequest) -> HttpResponse:
     context = _run_context()
     charts = {}
-    labels, counts = customer_selectors.clv_histogram()
+    labels, counts = clv_histogram()
     if any(counts):
         charts["histogram"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
                                                      "backgroundColor": "#16a34a"}])
@@ -111,7 +115,7 @@ def bundles(request: HttpRequest) -> HttpResponse:
 
 @page_permission("feedback")
 def feedback(request: HttpRequest) -> HttpResponse:
-    months = customer_selectors.sentiment_by_month()
+    months = sentiment_by_month()
     charts = {}
     if months:
         labels = [m["month"].strftime("%Y-%m") for m in months]

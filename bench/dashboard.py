@@ -40,9 +40,9 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from analytics.dashboard import dashboard_figures
     from analytics.models import ScoreRun
     from customers.models import Customer
-    from customers.selectors import dashboard_figures
 
     if not ScoreRun.objects.filter(status=ScoreRun.Status.SUCCEEDED).exclude(dashboard={}).exists():
         sys.exit("no run has stored dashboard figures here: run bench/recompute.py first")

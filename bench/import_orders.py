@@ -78,7 +78,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from customers.bulk import bulk_insert
+    from core.db import bulk_insert
     from customers.models import Customer, Product
 
     call_command("migrate", verbosity=0)

@@ -61,9 +61,9 @@ def main() -> None:
     from django.db import transaction
 
     from customers.models import Customer
-    from customers.webhooks.events import SOURCE_FULL_RUN, churn_risk_high_watch
-    from customers.webhooks.models import WebhookDelivery
-    from customers.webhooks.services import webhook_endpoint_create
+    from webhooks.events import SOURCE_FULL_RUN, churn_risk_high_watch
+    from webhooks.models import WebhookDelivery
+    from webhooks.services import webhook_endpoint_create
 
     mine = Customer.objects.filter(external_id__startswith="WHB-")
     if mine.count() != args.customers:

@@ -1,6 +1,15 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+from core.navigation import register_nav, register_page
 
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self) -> None:
+        register_page("campaigns", "campaigns.view_campaign")
+        register_page("tasks", "campaigns.view_servicetask")
+        register_nav("campaigns", "campaigns:list", _("Campaigns"), order=90)
+        register_nav("tasks", "campaigns:tasks", _("Service tasks"), order=100)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from customers.models import Customer, Feedback, Interaction, Order, OrderStatus, SentimentLabel
+from customers.models import Customer, Feedback, Interaction, Order, OrderStatus, Product, SentimentLabel
 
 from .models import Campaign, CampaignMember
 
@@ -130,8 +130,6 @@ OPEN_CAMPAIGN_CHOICES = 50
 def customer_campaign_history(customer_id: int) -> list[CampaignMember]:
     """Every campaign a customer was a member of, newest first, with the offered products' names
     in ``offer_names``: two queries."""
-    from customers.models import Product
-
     members = list(CampaignMember.objects.filter(customer_id=customer_id)
                    .select_related("campaign", "added_by").order_by("-created_at", "-pk"))
     wanted = {pid for member in members for pid in member.offered_products}

@@ -17,7 +17,7 @@ from analytics.models import AssociationRule, Recommendation
 from customers.models import Customer, InteractionKind
 from customers.roles import SERVICE
 from customers.services import interaction_log
-from customers.webhooks.events import campaign_finished
+from webhooks.events import campaign_finished
 
 from . import uplift
 from .models import Campaign, CampaignMember, ServiceTask

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.navigation import user_may
 from customers.models import Customer, Product
-from customers.navigation import user_may
+from customers.permissions import can_view_pii
 
 from . import services, tasks
 from .forms import AudienceForm, CampaignAddForm, CampaignForm, ServiceTaskCreateForm, ServiceTaskForm
@@ -244,7 +245,7 @@ def task_queue(request: HttpRequest) -> HttpResponse:
     page = Paginator(tasks_qs, TASKS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "campaigns/tasks.html", {
         "page": page, "show": show, "statuses": ServiceTask.Status.choices,
-        "can_view_pii": request.user.has_perm("customers.view_pii"),
+        "can_view_pii": can_view_pii(request.user),
         "can_change": request.user.has_perm("campaigns.change_servicetask"),
     })
 

@@ -4,8 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("", include("customers.api.urls")),
-    path("", include("customers.intake.api_urls")),
-    path("", include("customers.webhooks.api_urls")),
+    path("", include("intake.api_urls")),
+    path("", include("webhooks.api_urls")),
     path("", include("analytics.api.urls")),
     path("", include("campaigns.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

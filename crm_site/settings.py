@@ -40,7 +40,10 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "django_celery_results",
+    "core",
     "customers",
+    "intake",
+    "webhooks",
     "analytics",
     "campaigns",
 ]
@@ -73,7 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "customers.navigation.navigation",
+                "core.navigation.navigation",
             ],
         },
     },
@@ -159,9 +162,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.campaign_results_refresh_running",
         "schedule": crontab(minute=15, hour="*/6"),
     },
-    # Webhooks: re-queue pending deliveries whose message was lost (customers/webhooks/services.py).
+    # Webhooks: re-queue pending deliveries whose message was lost (webhooks/services.py).
     "webhook-deliveries-resume": {
-        "task": "customers.webhooks.tasks.webhook_deliveries_resume",
+        "task": "webhooks.tasks.webhook_deliveries_resume",
         "schedule": crontab(minute="*/10"),
     },
 }
@@ -179,11 +182,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "crm_site.api_exceptions.ErrorResponseAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.errors.ErrorResponseAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "crm_site.api_exceptions.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["customers.api.throttling.ApiUserRateThrottle"],
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.ApiUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_RATE", "5000/hour")},
 }
 SPECTACULAR_SETTINGS = {
@@ -205,7 +208,7 @@ SPECTACULAR_SETTINGS = {
         "ScoreRunStatusEnum": "analytics.models.ScoreRun.Status",
         "ScoreRunKindEnum": "analytics.models.ScoreRun.Kind",
         "CampaignKindEnum": "campaigns.models.Campaign.Kind",
-        "WebhookDeliveryStatusEnum": "customers.webhooks.models.WebhookDelivery.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
     },
 }
 

@@ -5,9 +5,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from analytics.views import home
+
 urlpatterns = [
+    path("", home, name="home"),
     path("", include("customers.urls")),
-    path("data/", include("customers.intake.urls")),
+    path("data/", include("intake.urls")),
     path("analytics/", include("analytics.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("api/", include("crm_site.api_urls")),

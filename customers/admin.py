@@ -10,14 +10,18 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from .intake.models import CustomerMerge, ImportJob
+from customers.permissions import can_view_pii
+
 from .models import (
-    PII_FIELDS, SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product,
+    PII_FIELDS,
+    SCORE_FIELDS,
+    Customer,
+    Feedback,
+    Interaction,
+    Order,
+    OrderItem,
+    Product,
 )
-
-
-def can_view_pii(request) -> bool:
-    return request.user.has_perm("customers.view_pii")
 
 
 class PiiHidingMixin:
@@ -27,23 +31,23 @@ class PiiHidingMixin:
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
-        return fields if can_view_pii(request) else [f for f in fields if f not in PII_FIELDS]
+        return fields if can_view_pii(request.user) else [f for f in fields if f not in PII_FIELDS]
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if can_view_pii(request):
+        if can_view_pii(request.user):
             return fieldsets
         return [(name, {**opts, "fields": [f for f in opts["fields"] if f not in PII_FIELDS]})
                 for name, opts in fieldsets]
 
     def get_list_display(self, request):
         columns = super().get_list_display(request)
-        return columns if can_view_pii(request) else [c for c in columns if c not in self.pii_list_fields]
+        return columns if can_view_pii(request.user) else [c for c in columns if c not in self.pii_list_fields]
 
     def get_search_fields(self, request):
         fields = super().get_search_fields(request)
         # Searching by a hidden field would reveal it one guess at a time.
-        return fields if can_view_pii(request) else [f for f in fields if f not in PII_FIELDS]
+        return fields if can_view_pii(request.user) else [f for f in fields if f not in PII_FIELDS]
 
 
 class OrderInline(admin.TabularInline):
@@ -130,21 +134,3 @@ class InteractionAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     raw_id_fields = ("customer", "staff")
     show_full_result_count = False
-
-
-@admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "status", "total", "created", "updated", "unchanged", "rejected",
-                    "created_by", "created_at")
-    list_select_related = ("created_by",)
-    list_filter = ("kind", "status")
-    readonly_fields = [f.name for f in ImportJob._meta.fields]
-
-
-@admin.register(CustomerMerge)
-class CustomerMergeAdmin(admin.ModelAdmin):
-    list_display = ("id", "survivor", "duplicate", "merged_by", "merged_at", "undone_at")
-    list_select_related = ("survivor", "duplicate", "merged_by")
-    readonly_fields = [f.name for f in CustomerMerge._meta.fields]
-
-from .webhooks import admin as webhooks_admin  # noqa: E402,F401 - registers the webhook models

@@ -428,7 +428,3 @@ class SavedFilter(models.Model):
     def __str__(self) -> str:
         return self.name
 
-
-# Intake models live in their own module; importing them here registers them with the app.
-from .intake.models import *  # noqa: E402,F401,F403
-from .webhooks.models import *  # noqa: E402,F401,F403

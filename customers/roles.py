@@ -12,7 +12,7 @@ MANAGER, SALES, SERVICE = "Manager", "Sales", "Service"
 ROLES = (MANAGER, SALES, SERVICE)
 
 # Managers get every permission of these apps.
-PROJECT_APPS = ("customers", "analytics", "campaigns")
+PROJECT_APPS = ("customers", "intake", "webhooks", "analytics", "campaigns")
 CRUD = ("view", "add", "change")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -16,6 +16,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .events import feedback_text_changed_publish, records_changed_publish
 from .models import Customer, Feedback, Interaction, InteractionKind, SavedFilter
 
 # What a person may change on a record after it was made; the analysis fields (language,
@@ -39,16 +40,14 @@ def interaction_log(*, customer: Customer, staff, kind: str, occurred_at: dateti
 def feedback_record(*, customer: Customer, text: str = "", rating: int | None = None,
                     created_at: datetime | None = None, channel: str = "", order=None,
                     product=None) -> Feedback:
-    """Store a piece of feedback and queue its sentiment analysis once the row is committed."""
-    from analytics.tasks import feedback_analyse
-
+    """Store a piece of feedback and have its sentiment analysed once the row is committed."""
     feedback = Feedback(customer=customer, text=text, rating=rating, order=order, product=product,
                         created_at=created_at or timezone.now(),
                         channel=channel or Feedback._meta.get_field("channel").default)
     feedback.full_clean()
     feedback.save()
     if text.strip():
-        transaction.on_commit(lambda: feedback_analyse.delay([feedback.pk]))
+        feedback_text_changed_publish(feedback_ids=[feedback.pk])
     return feedback
 
 
@@ -143,24 +142,20 @@ def _check_customer(record, changed: list[str]) -> None:
             "id": record.customer_id, "into": record.customer.merged_into_id}})
 
 
-def _rescore_former_customer(previous_customer_id: int, record) -> None:
-    # The save's signal rescores the customer the record now belongs to; the one it left
-    # needs a rescore too.
-    from analytics.services import customer_rescore_queue
-
+def _publish_former_customer(previous_customer_id: int, record, kind: str) -> None:
+    # The save publishes the change for the customer the record now belongs to; the one it left
+    # changed too.
     if record.customer_id != previous_customer_id:
-        customer_rescore_queue(customer_ids=[previous_customer_id])
+        records_changed_publish(customer_ids=[previous_customer_id], kinds=[kind])
 
 
 @transaction.atomic
 def feedback_update(*, feedback: Feedback, data: Mapping[str, Any]) -> Feedback:
     """Change a piece of feedback; a new text or rating is analysed again once that is committed.
 
-    The customer is rescored by the save's signal (``analytics.signals``), after the analysis:
-    the analysis is queued first, so the rescore reads the new sentiment.
+    The save publishes the change (``customers.events``); the new text is published first, so
+    a rescore reads the new sentiment.
     """
-    from analytics.tasks import feedback_analyse
-
     _check_fields(data, FEEDBACK_FIELDS)
     previous_customer_id = feedback.customer_id
     changed = _apply(feedback, data)
@@ -176,34 +171,32 @@ def feedback_update(*, feedback: Feedback, data: Mapping[str, Any]) -> Feedback:
         feedback.sentiment_label = feedback.complaint_reason = ""
         changed += ["language", "sentiment_score", "sentiment_label", "complaint_reason"]
         if feedback.text.strip():
-            feedback_id = feedback.pk
-            transaction.on_commit(lambda: feedback_analyse.delay([feedback_id]))
+            feedback_text_changed_publish(feedback_ids=[feedback.pk])
     feedback.full_clean()
     feedback.save(update_fields=changed)
-    _rescore_former_customer(previous_customer_id, feedback)
+    _publish_former_customer(previous_customer_id, feedback, "feedback")
     return feedback
 
 
-def _delete_and_rescore(record: Feedback | Interaction) -> None:
-    """Delete a customer's record and rescore the customer without it once that is committed.
+def _delete_and_publish(record: Feedback | Interaction, kind: str) -> None:
+    """Delete a customer's record and publish the change once that is committed.
 
-    Queued here, not by a post_delete signal: a signal would also fire for every row of a bulk
-    delete (the demo data flush), queueing thousands of rescores of customers being deleted.
+    Published here, not by a post_delete signal: a signal would also fire for every row of a
+    bulk delete (the demo data flush), asking for thousands of rescores of customers being
+    deleted.
     """
-    from analytics.services import customer_rescore_queue
-
-    customer_rescore_queue(customer_ids=[record.customer_id])
+    records_changed_publish(customer_ids=[record.customer_id], kinds=[kind])
     record.delete()
 
 
 @transaction.atomic
 def feedback_delete(*, feedback: Feedback) -> None:
-    _delete_and_rescore(feedback)
+    _delete_and_publish(feedback, "feedback")
 
 
 @transaction.atomic
 def interaction_update(*, interaction: Interaction, data: Mapping[str, Any]) -> Interaction:
-    """Change a logged interaction; its customer is rescored by the save's signal."""
+    """Change a logged interaction; the save publishes the change (``customers.events``)."""
     _check_fields(data, INTERACTION_FIELDS)
     previous_customer_id = interaction.customer_id
     changed = _apply(interaction, data)
@@ -212,13 +205,13 @@ def interaction_update(*, interaction: Interaction, data: Mapping[str, Any]) -> 
     _check_customer(interaction, changed)
     interaction.full_clean()
     interaction.save(update_fields=changed)
-    _rescore_former_customer(previous_customer_id, interaction)
+    _publish_former_customer(previous_customer_id, interaction, "interactions")
     return interaction
 
 
 @transaction.atomic
 def interaction_delete(*, interaction: Interaction) -> None:
-    _delete_and_rescore(interaction)
+    _delete_and_publish(interaction, "interactions")
 
 
 @transaction.atomic

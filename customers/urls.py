@@ -11,7 +11,6 @@ customer_patterns = ([
 ], "customers")
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("customers/", include(customer_patterns)),
     path("account/api-token/", views.api_token, name="api_token"),
 ]

@@ -1,29 +1,31 @@
-"""Staff pages for customers: the dashboard, the customer list with its CSV export, and the
-customer 360. Views parse input, call a selector or a service, and render."""
+"""Staff pages for customers: the customer list with its CSV export, and the customer 360.
+Views parse input, call a selector or a service, and render."""
 from __future__ import annotations
 
-from datetime import datetime
-
 import csv
-from functools import wraps
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+
+from core.navigation import page_permission, user_may
 
 from . import selectors
 from .forms import CustomerFilter, InteractionForm, SavedFilterForm
 from .models import Customer, Level, LifecycleStage, RfmSegment, SavedFilter
-from .navigation import user_may
+from .permissions import can_view_pii
 from .services import (
-    interaction_log, saved_filter_create, saved_filter_delete, token_revoke, token_rotate,
+    interaction_log,
+    saved_filter_create,
+    saved_filter_delete,
+    token_revoke,
+    token_rotate,
 )
 
 PAGE_SIZE = 50
@@ -32,111 +34,6 @@ LIST_COUNT_CAP = 10_000
 # Rows fetched per database round trip while streaming an export: large enough to keep the
 # query count low, small enough to keep memory flat on a million-row list.
 EXPORT_CHUNK = 2000
-PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777",
-           "#65a30d", "#ea580c", "#475569"]
-LEVEL_COLOURS = {"high": "#dc2626", "medium": "#f59e0b", "low": "#16a34a"}
-
-
-def page_permission(page: str):
-    """403 unless the user holds one of the permissions named for ``page`` in navigation."""
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not user_may(request.user, page):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-        return wrapped
-    return decorator
-
-
-def chart(kind: str, labels, datasets: list[dict], **options) -> dict:
-    """A Chart.js configuration (rendered with json_script, drawn by static/js/charts.js)."""
-    for i, dataset in enumerate(datasets):
-        dataset["label"] = str(dataset.get("label", ""))
-        dataset.setdefault("backgroundColor", PALETTE[i % len(PALETTE)])
-        dataset.setdefault("borderColor", dataset["backgroundColor"])
-    return {"type": kind, "data": {"labels": [str(label) for label in labels], "datasets": datasets},
-            "options": options}
-
-
-def choice_labels(choices, keys) -> list[str]:
-    names = dict(choices)
-    return [str(names.get(k, k)) for k in keys]
-
-
-def level_chart(keys: list[str], counts: list[int], label: str) -> dict | None:
-    if not keys:
-        return None
-    return chart("doughnut", choice_labels(Level.choices, keys), [
-        {"label": label, "data": counts, "backgroundColor": [LEVEL_COLOURS[k] for k in keys]}])
-
-
-def dashboard_charts(figures: dict) -> dict:
-    """Chart.js configurations from :func:`selectors.dashboard_figures`, labelled in the
-    current language."""
-    from analytics.selectors import latest_forecast
-    from analytics.views import forecast_chart
-
-    charts = {}
-    keys, counts = figures["rfm"]
-    if keys:
-        charts["rfm"] = chart("bar", choice_labels(RfmSegment.choices, keys),
-                              [{"label": _("Customers"), "data": counts}], indexAxis="y")
-    charts["value"] = level_chart(*figures["value"], _("Customers"))
-    labels, counts = figures["churn"]
-    if any(counts):
-        charts["churn"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
-                                                 "backgroundColor": "#dc2626"}])
-    labels, counts = figures["clv"]
-    if any(counts):
-        charts["clv"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
-                                               "backgroundColor": "#16a34a"}])
-    rows = latest_forecast()
-    if rows:
-        charts["forecast"] = forecast_chart(rows)
-    months = figures["sentiment"]
-    if months:
-        charts["sentiment"] = chart("line", [m["month"] for m in months], [
-            {"label": _("Mean sentiment (−1 to 1)"), "data": [round(m["mean"], 3) for m in months]}],
-            scales={"y": {"min": -1, "max": 1}})
-    return {k: v for k, v in charts.items() if v}
-
-
-# Before any full run has stored its figures, the dashboard computes them live: about 2 s at
-# 100,000 customers on PostgreSQL, so they are kept this long. Once a run has stored figures
-# they are shown until the next run, so orders imported in between appear after that run.
-DASHBOARD_CACHE_SECONDS = 300
-
-
-def dashboard_summary() -> dict:
-    """Headline figures and charts: those the last score run stored, else computed live."""
-    from analytics.models import ScoreRun
-
-    stored = (ScoreRun.objects.filter(status=ScoreRun.Status.SUCCEEDED, kind=ScoreRun.Kind.FULL)
-              .exclude(dashboard={}).values_list("dashboard", flat=True).first())
-    figures = stored
-    if figures is None:
-        key = "dashboard:live:v2"
-        figures = cache.get(key)
-        if figures is None:
-            figures = selectors.dashboard_figures()
-            cache.set(key, figures, DASHBOARD_CACHE_SECONDS)
-    updated = figures["scores_updated_at"]
-    return {"kpis": selectors.dashboard_kpis(figures["kpis"]), "charts": dashboard_charts(figures),
-            "scores_updated_at": datetime.fromisoformat(updated) if updated else None,
-            "figures_computed_at": datetime.fromisoformat(figures["computed_at"]),
-            "figures_stored": stored is not None}
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    """The dashboard: headline figures with their change, the score charts, the last run."""
-    from analytics.models import ScoreRun
-
-    context = {
-        **dashboard_summary(),
-        "last_run": ScoreRun.objects.select_related("requested_by").first(),
-    }
-    return render(request, "home.html", context)
 
 
 def _filtered(request: HttpRequest) -> CustomerFilter:
@@ -182,7 +79,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     _label_choices(page.object_list)
     status = 400 if filterset.is_bound and filterset.form.errors else 200
     return render(request, "customers/list.html", {
-        "filter": filterset, "page": page, "may_pii": selectors.can_view_pii(request.user),
+        "filter": filterset, "page": page, "may_pii": can_view_pii(request.user),
         "total": paginator.count, "capped": paginator.capped,
         "saved_filters": list(selectors.saved_filters_for(request.user)),
     }, status=status)
@@ -240,7 +137,7 @@ def customer_export(request: HttpRequest) -> HttpResponse:
                                       for field, errors in filterset.form.errors.items()),
                             status=400, content_type="text/plain; charset=utf-8")
     columns = ["id", "external_id", "name"]
-    if selectors.can_view_pii(request.user):
+    if can_view_pii(request.user):
         columns += ["email", "phone", "birth_date"]
     columns += ["city", "region", "country", "marketing_consent", "order_count", "total_spent",
                 "last_order_at", "recency_days", "rfm_segment", "value_segment", "value_tier",
@@ -284,7 +181,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("Interaction logged."))
                 return redirect("customers:detail", pk=customer.pk)
         status = 400
-    may_pii = selectors.can_view_pii(request.user)
+    may_pii = can_view_pii(request.user)
     contact = {
         "email": customer.email if may_pii else selectors.mask_email(customer.email),
         "phone": customer.phone if may_pii else selectors.mask_phone(customer.phone),
@@ -296,9 +193,6 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "orders": orders, "feedback": list(customer.feedback.all()),
         "interactions": list(customer.interactions.all()),
         "recommendations": list(customer.recommendations.all()),
-        "churn_text": selectors.churn_explanation(customer),
-        "usual_gap": selectors.usual_gap_days(customer),
-        "reasons": [selectors.reason_label(r) for r in (customer.churn_reasons or [])],
     }, status=status)
 
 

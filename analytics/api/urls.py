@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import views
@@ -7,4 +8,8 @@ router.register("score-runs", views.ScoreRunViewSet, basename="api-score-run")
 router.register("segments", views.SegmentProfileViewSet, basename="api-segment")
 router.register("bundles", views.AssociationRuleViewSet, basename="api-bundle")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("customers/<int:pk>/recommendations/", views.CustomerRecommendationsView.as_view(),
+         name="api-customer-recommendations"),
+    *router.urls,
+]

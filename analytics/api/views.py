@@ -6,18 +6,20 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 
-from analytics.models import AssociationRule, ScoreRun, SegmentProfile
+from analytics.models import AssociationRule, Recommendation, ScoreRun, SegmentProfile
 from analytics.services import score_run_request
-from customers.api.filters import SingleFieldOrderingFilter
-from customers.api.idempotency import IdempotencyMixin
-from customers.api.pagination import KeysetPagination
-from customers.api.views import IDEMPOTENCY_PARAMETER, ApiViewMixin
+from core.api.filters import SingleFieldOrderingFilter
+from core.api.idempotency import IdempotencyMixin
+from core.api.pagination import KeysetPagination
+from core.api.views import IDEMPOTENCY_PARAMETER, ApiViewMixin
+from customers.models import Customer
 
 from .serializers import (
     AssociationRuleSerializer,
+    RecommendationSerializer,
     ScoreRunRequestSerializer,
     ScoreRunSerializer,
     SegmentProfileSerializer,
@@ -117,3 +119,24 @@ class AssociationRuleViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = AssociationRuleFilter
     ordering = "-lift"
     ordering_fields = ("id", "lift", "confidence", "support")
+
+
+class CustomerRecommendationsView(ApiViewMixin, generics.GenericAPIView):
+    """``/api/customers/<id>/recommendations/``: served here, beside the model that holds them,
+    under the customer's URL (reading it takes the customer view permission)."""
+
+    queryset = Customer.objects.all()
+    pagination_class = None
+    filter_backends = ()
+
+    @extend_schema(
+        responses={200: RecommendationSerializer(many=True)},
+        description=str(_("Products recommended to this customer by the last score run, best first.")),
+        operation_id="customers_recommendations_retrieve",
+        tags=["customers"],
+    )
+    def get(self, request, pk):
+        customer = self.get_object()
+        rows = (Recommendation.objects.filter(customer=customer)
+                .select_related("product", "because_of").order_by("rank"))
+        return Response(RecommendationSerializer(rows, many=True).data)

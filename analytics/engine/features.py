@@ -30,28 +30,36 @@ TREND_WINDOW_DAYS = 90
 # it has too many levels for a few thousand customers and region already carries the geography.
 CATEGORICAL_COLUMNS = ("channel", "region", "gender")
 
-# Readable names for the numeric features, used for churn reasons and rules shown to staff.
+
+def gettext_noop(message: str) -> str:
+    """Marks a label for the translation catalogue (``makemessages`` extracts calls of this name)
+    without importing Django; the web layer translates the stored English at display time."""
+    return message
+
+
+# Readable names for the numeric features, used for churn reasons and rules shown to staff. The
+# one source of these labels: analytics.explain translates them for the pages.
 FEATURE_LABELS: dict[str, str] = {
-    "recency_days": "days since last order",
-    "frequency": "number of orders",
-    "monetary_total": "total spend",
-    "monetary_mean": "average order value",
-    "tenure_days": "days as a customer",
-    "mean_gap_days": "average days between orders",
-    "recency_gap_ratio": "time since last order compared with usual gap",
-    "orders_30d": "orders in last 30 days",
-    "orders_90d": "orders in last 90 days",
-    "orders_365d": "orders in last 365 days",
-    "spend_30d": "spend in last 30 days",
-    "spend_90d": "spend in last 90 days",
-    "spend_365d": "spend in last 365 days",
-    "order_trend_90d": "orders last 90 days minus the 90 days before",
-    "complaints": "complaints in feedback",
-    "complaint_contacts": "complaint calls and chats",
-    "interactions": "contacts with us",
-    "mean_rating": "average rating given",
-    "mean_sentiment": "average feedback sentiment",
-    "feedback_count": "feedback left",
+    "recency_days": gettext_noop("days since last order"),
+    "frequency": gettext_noop("number of orders"),
+    "monetary_total": gettext_noop("total spend"),
+    "monetary_mean": gettext_noop("average order value"),
+    "tenure_days": gettext_noop("days as a customer"),
+    "mean_gap_days": gettext_noop("average days between orders"),
+    "recency_gap_ratio": gettext_noop("time since last order compared with usual gap"),
+    "orders_30d": gettext_noop("orders in last 30 days"),
+    "orders_90d": gettext_noop("orders in last 90 days"),
+    "orders_365d": gettext_noop("orders in last 365 days"),
+    "spend_30d": gettext_noop("spend in last 30 days"),
+    "spend_90d": gettext_noop("spend in last 90 days"),
+    "spend_365d": gettext_noop("spend in last 365 days"),
+    "order_trend_90d": gettext_noop("orders last 90 days minus the 90 days before"),
+    "complaints": gettext_noop("complaints in feedback"),
+    "complaint_contacts": gettext_noop("complaint calls and chats"),
+    "interactions": gettext_noop("contacts with us"),
+    "mean_rating": gettext_noop("average rating given"),
+    "mean_sentiment": gettext_noop("average feedback sentiment"),
+    "feedback_count": gettext_noop("feedback left"),
 }
 
 

@@ -8,7 +8,7 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from customers.api.idempotency import IdempotencyMixin
+from core.api.idempotency import IdempotencyMixin
 
 from .. import services, tasks
 from ..models import ServiceTask

@@ -7,20 +7,14 @@ value. Contact details (email, phone, birth date) are neither searchable nor fil
 
 from __future__ import annotations
 
-from datetime import datetime
-from datetime import timezone as dt_timezone
-
 import django_filters
-from django.core.exceptions import FieldDoesNotExist
-from django.db import models
 from django.utils.translation import gettext_lazy as _
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import SearchFilter
 
+from core.api.filters import RANGE, UtcFilterSet, describe_filters, model_lookups
 from customers.models import PII_FIELDS, SCORE_FIELDS, Customer, Feedback, Interaction, Order, Product
+from customers.permissions import can_view_pii
 
-from .permissions import can_view_pii
-
-RANGE = ["exact", "gte", "lte"]
 # JSON has no useful equality; churn reasons are read on the record instead.
 FILTERABLE_SCORE_FIELDS = tuple(f for f in SCORE_FIELDS if f != "churn_reasons")
 ORDERABLE_CUSTOMER_FIELDS = (
@@ -33,54 +27,6 @@ ORDERABLE_CUSTOMER_FIELDS = (
 )
 
 
-def _lookups(model: type[models.Model], names) -> dict[str, list[str]]:
-    lookups = {}
-    for name in names:
-        field = model._meta.get_field(name)
-        ranged = (
-            isinstance(field, (models.IntegerField, models.FloatField, models.DecimalField, models.DateField))
-            and not field.choices
-        )
-        lookups[name] = RANGE if ranged else ["exact"]
-    return lookups
-
-
-def _describe(filterset: django_filters.FilterSet) -> None:
-    """Give every filter a description for the schema, from its model field's verbose name."""
-    model = filterset._meta.model
-    for filter_ in filterset.base_filters.values():
-        if filter_.extra.get("help_text"):
-            continue
-        field_name, lookup = filter_.field_name, filter_.lookup_expr
-        try:
-            verbose = str(model._meta.get_field(field_name).verbose_name)
-        except FieldDoesNotExist:  # a method filter: it carries its own help text
-            continue
-        text = {
-            "exact": verbose,
-            "gte": f"{verbose} at least",
-            "lte": f"{verbose} at most",
-            "iexact": f"{verbose} (any case)",
-        }.get(lookup, f"{verbose} ({lookup})")
-        filter_.extra["help_text"] = text
-        filter_.label = text
-
-
-class UtcFilterSet(django_filters.FilterSet):
-    """Compares dates and times in UTC.
-
-    A filter value may carry any offset Python accepts (up to +/-23:59), but PostgreSQL refuses
-    offsets beyond +/-15:59 ("time zone displacement out of range"), which made such a query a
-    500. Converted to UTC first, every valid instant is accepted.
-    """
-
-    def filter_queryset(self, queryset):
-        for name, value in list(self.form.cleaned_data.items()):
-            if isinstance(value, datetime) and value.tzinfo is not None:
-                self.form.cleaned_data[name] = value.astimezone(dt_timezone.utc)
-        return super().filter_queryset(queryset)
-
-
 class PiiFilterSetMixin:
     """Drops the contact-detail filters for users without ``customers.view_pii``."""
 
@@ -88,7 +34,7 @@ class PiiFilterSetMixin:
 
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, request=request, **kwargs)
-        if not can_view_pii(request):
+        if not can_view_pii(request.user):
             for name in [n for n in self.filters if n.split("__")[0] in self.pii_filters]:
                 del self.filters[name]  # its query parameter is then ignored
 
@@ -119,7 +65,7 @@ class CustomerFilter(PiiFilterSetMixin, UtcFilterSet):
             "owner": ["exact"],
             "signup_date": RANGE,
             "birth_date": RANGE,
-            **_lookups(Customer, FILTERABLE_SCORE_FIELDS),
+            **model_lookups(Customer, FILTERABLE_SCORE_FIELDS),
         }
 
 
@@ -164,7 +110,7 @@ class InteractionFilter(UtcFilterSet):
 
 
 for _filterset in (CustomerFilter, ProductFilter, OrderFilter, FeedbackFilter, InteractionFilter):
-    _describe(_filterset)
+    describe_filters(_filterset)
 
 
 class PiiSearchFilter(SearchFilter):
@@ -172,12 +118,6 @@ class PiiSearchFilter(SearchFilter):
 
     def get_search_fields(self, view, request):
         fields = super().get_search_fields(view, request) or ()
-        if can_view_pii(request):
+        if can_view_pii(request.user):
             return fields
         return [f for f in fields if f.lstrip("^=@$") not in PII_FIELDS]
-
-
-class SingleFieldOrderingFilter(OrderingFilter):
-    """Ordering by one field (the keyset pagination adds the id as tie-breaker)."""
-
-    ordering_description = _("Sort by one field; prefix with '-' for descending. Ties are ordered by id.")

@@ -14,11 +14,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm_site.api_exceptions import ErrorResponseAutoSchema, exception_handler
-
+from core.api.errors import ErrorResponseAutoSchema, exception_handler
+from core.api.throttling import ApiUserRateThrottle
 from customers.services import token_revoke, token_rotate
-
-from .throttling import ApiUserRateThrottle
 
 TokenResponse = inline_serializer(
     "TokenResponse",

@@ -12,15 +12,10 @@ from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.response import Response
 
-from analytics.api.serializers import RecommendationSerializer
-from analytics.models import Recommendation
-from crm_site.api_exceptions import ErrorResponseAutoSchema, exception_handler
+from core.api.filters import SingleFieldOrderingFilter
+from core.api.views import IDEMPOTENCY_PARAMETER, RecordViewSet
 from customers import records
 from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
 from customers.services import (
@@ -33,9 +28,6 @@ from customers.services import (
 )
 
 from . import filters
-from .idempotency import IdempotencyMixin
-from .pagination import KeysetPagination
-from .permissions import RoleModelPermissions
 from .serializers import (
     CustomerSerializer,
     CustomerUpsertSerializer,
@@ -46,55 +38,6 @@ from .serializers import (
     ProductSerializer,
     ProductUpsertSerializer,
 )
-from .throttling import ApiUserRateThrottle
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description=str(
-        _(
-            "Makes a retried POST safe: the first successful response is replayed for 24 h "
-            "for the same key and body; the same key with another body gets 422."
-        )
-    ),
-)
-
-
-class ApiViewMixin:
-    """Authentication, permissions, throttling and the error format of every endpoint here.
-
-    Set on the views rather than relying on ``REST_FRAMEWORK`` settings alone, so the API behaves
-    the same whatever the settings file says: token first, so an anonymous request gets 401 with
-    a ``WWW-Authenticate: Token`` challenge.
-    """
-
-    authentication_classes = (TokenAuthentication, SessionAuthentication)
-    permission_classes = (RoleModelPermissions,)
-    throttle_classes = (ApiUserRateThrottle,)
-    schema = ErrorResponseAutoSchema()
-
-    def get_exception_handler(self):
-        return exception_handler
-
-
-class RecordViewSet(ApiViewMixin, IdempotencyMixin, viewsets.ModelViewSet):
-    pagination_class = KeysetPagination
-    filter_backends = (DjangoFilterBackend, filters.SingleFieldOrderingFilter)
-    ordering = "id"
-    http_method_names = ("get", "post", "put", "patch", "delete", "head", "options")
-
-    def _respond(self, instance, created: bool, serializer_class=None) -> Response:
-        serializer_class = serializer_class or self.get_serializer_class()
-        data = serializer_class(instance, context=self.get_serializer_context()).data
-        return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-    def _require_add(self, model) -> None:
-        # PUT needs "change"; an upsert that creates also needs "add".
-        codename = f"{model._meta.app_label}.add_{model._meta.model_name}"
-        if not self.request.user.has_perm(codename):
-            raise PermissionDenied(_("You may update but not create these records."))
 
 
 @extend_schema_view(
@@ -109,7 +52,7 @@ class CustomerViewSet(RecordViewSet):
     queryset = Customer.objects.all()
     serializer_class = CustomerSerializer
     filterset_class = filters.CustomerFilter
-    filter_backends = (DjangoFilterBackend, filters.PiiSearchFilter, filters.SingleFieldOrderingFilter)
+    filter_backends = (DjangoFilterBackend, filters.PiiSearchFilter, SingleFieldOrderingFilter)
     search_fields = ("name", "=external_id", "email", "=phone")
     ordering_fields = filters.ORDERABLE_CUSTOMER_FIELDS
 
@@ -154,21 +97,6 @@ class CustomerViewSet(RecordViewSet):
         customer, created = records.customer_upsert(external_id=external_id, data=serializer.validated_data)
         return self._respond(customer, created, CustomerSerializer)
 
-    @extend_schema(
-        responses={200: RecommendationSerializer(many=True)},
-        description=str(_("Products recommended to this customer by the last score run, best first.")),
-        filters=False,
-    )
-    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=())
-    def recommendations(self, request, pk=None):
-        customer = self.get_object()
-        rows = (
-            Recommendation.objects.filter(customer=customer)
-            .select_related("product", "because_of")
-            .order_by("rank")
-        )
-        return Response(RecommendationSerializer(rows, many=True).data)
-
 
 @extend_schema_view(create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER]))
 class ProductViewSet(RecordViewSet):
@@ -177,7 +105,7 @@ class ProductViewSet(RecordViewSet):
     queryset = Product.objects.all()
     serializer_class = ProductSerializer
     filterset_class = filters.ProductFilter
-    filter_backends = (DjangoFilterBackend, filters.PiiSearchFilter, filters.SingleFieldOrderingFilter)
+    filter_backends = (DjangoFilterBackend, filters.PiiSearchFilter, SingleFieldOrderingFilter)
     search_fields = ("=sku", "name")
     ordering_fields = ("id", "sku", "name", "price")
 

@@ -37,7 +37,7 @@ from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from customers.bulk import bulk_create_rows, copy_rows, drop_secondary_indexes, execute_all, is_postgres
+from core.db import bulk_create_rows, copy_rows, drop_secondary_indexes, execute_all, is_postgres
 from customers.demo.generator import DemoData, generate_demo
 from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
 from customers.roles import ROLES

@@ -21,13 +21,6 @@ LOWER_IS_BETTER = {"brier", "mape"}
 
 
 @register.filter
-def translate_feature(name: str) -> str:
-    from customers.selectors import translate_feature as translate
-
-    return translate(name)
-
-
-@register.filter
 def pct(value, digits: int = 0) -> str:
     """0.723 -> "72 %"; empty for None."""
     if value is None or value == "":

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analytics.models import ScoreRun
+from core import navigation
 from customers.models import Customer, Interaction
 from customers.selectors import mask_email, mask_phone
 from tests.pages.ui_data import add_customers, make_products
@@ -63,8 +64,8 @@ def test_dashboard_reads_a_fixed_number_of_queries(client, role_user, world):
 
 
 def test_dashboard_reads_the_figures_the_last_run_stored(client, role_user, world):
+    from analytics.dashboard import dashboard_figures
     from analytics.models import ScoreRun
-    from customers.selectors import dashboard_figures
 
     client = client_for(client, role_user, "Manager")
 
@@ -266,10 +267,8 @@ def test_navigation_follows_the_role(client, role_user, world):
 
 
 def test_navigation_skips_pages_whose_url_does_not_exist(rf, role_user, monkeypatch):
-    from customers import navigation
-
-    monkeypatch.setattr(navigation, "NAV_ENTRIES", navigation.NAV_ENTRIES + (
-        ("customers", "nowhere:page", "Not built yet"),))
+    monkeypatch.setattr(navigation, "NAV_ENTRIES", [*navigation.NAV_ENTRIES, navigation.NavEntry(
+        "customers", "nowhere:page", "Not built yet", 999)])
     request = rf.get("/")
     request.user = role_user("Manager")
     labels = [str(item["label"]) for item in navigation.navigation(request)["nav_items"]]

@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from customers.intake.models import CustomerMerge
 from customers.models import Customer, Order
+from intake.models import CustomerMerge
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers.intake.duplicates import customer_merge, customer_merge_undo, duplicate_pairs
-from customers.intake.models import CustomerMerge
 from customers.models import Customer, Feedback, Interaction, Order
+from intake.duplicates import customer_merge, customer_merge_undo, duplicate_pairs
+from intake.models import CustomerMerge
 
 pytestmark = pytest.mark.django_db
 WHEN = datetime(2025, 5, 1, tzinfo=UTC)
@@ -108,7 +108,7 @@ def test_undo_an_earlier_merge_waits_for_the_later_one(role_user):
 
 
 def test_merged_away_external_id_leads_imports_to_the_survivor(role_user):
-    from customers.intake.services import import_records
+    from intake.services import import_records
 
     a, b = customer("A", external_id="C1"), customer("B", external_id="C2")
     customer_merge(survivor=a, duplicate=b, field_choices={}, user=role_user("Manager"))

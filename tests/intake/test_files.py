@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from customers.intake.models import ImportJob
-from customers.intake.services import import_file, import_job_start, import_job_upload
 from customers.models import Customer, Order, OrderItem, Product
+from intake.models import ImportJob
+from intake.services import import_file, import_job_start, import_job_upload
 
 from .conftest import write_xlsx
 
@@ -130,7 +130,7 @@ def test_unreadable_file_is_a_clear_command_error(tmp_path):
 def test_job_streams_in_chunks_and_keeps_rejected_rows(role_user, settings, tmp_path, monkeypatch,
                                                        django_capture_on_commit_callbacks):
     settings.MEDIA_ROOT = str(tmp_path)
-    monkeypatch.setattr("customers.intake.services.CHUNK_ROWS", 2)
+    monkeypatch.setattr("intake.services.CHUNK_ROWS", 2)
     user = role_user("Sales")
     body = "\n".join(",".join(r) for r in CUSTOMERS).encode("gb18030")
     upload = SimpleUploadedFile("客户.csv", body, content_type="text/csv")

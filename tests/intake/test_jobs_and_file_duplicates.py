@@ -12,12 +12,12 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.intake import services
-from customers.intake.models import ImportJob
-from customers.intake.readers import open_table
-from customers.intake.seen import SeenKeys, key_hashes
-from customers.intake.services import import_file, import_job_start, import_job_upload, import_jobs_expire
 from customers.models import Customer, Order, OrderItem, Product
+from intake import services
+from intake.models import ImportJob
+from intake.readers import open_table
+from intake.seen import SeenKeys, key_hashes
+from intake.services import import_file, import_job_start, import_job_upload, import_jobs_expire
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from customers.intake.models import ImportJob
 from customers.models import Customer
+from intake.models import ImportJob
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from customers.intake.duplicates import customer_merge
-from customers.intake.models import ImportJob
-from customers.intake.quality import data_quality_report
 from customers.models import Customer, Feedback, Order, Product
+from intake.duplicates import customer_merge
+from intake.models import ImportJob
+from intake.quality import data_quality_report
 
 pytestmark = pytest.mark.django_db
 

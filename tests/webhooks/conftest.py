@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from customers.webhooks.services import webhook_endpoint_create
+from webhooks.services import webhook_endpoint_create
 
 
 @dataclass

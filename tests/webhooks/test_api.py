@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from customers.webhooks import services
-from customers.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks import services
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 from .conftest import verify
 

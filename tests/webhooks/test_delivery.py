@@ -8,9 +8,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from customers.webhooks import services
-from customers.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
-from customers.webhooks.tasks import webhook_delivery_send
+from webhooks import services
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from webhooks.tasks import webhook_delivery_send
 
 from .conftest import verify
 

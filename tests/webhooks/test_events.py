@@ -9,11 +9,11 @@ import pytest
 from analytics import services as analytics
 from customers.models import Customer
 from customers.services import interaction_log
-from customers.webhooks import events
-from customers.webhooks.models import WebhookDelivery
+from tests.conftest import scored_demo
+from webhooks import events
+from webhooks.models import WebhookDelivery
 
 from .conftest import verify
-from tests.conftest import scored_demo
 
 AS_OF = datetime(2026, 10, 1, tzinfo=UTC)
 PII = {"email", "phone", "name", "birth_date"}

@@ -11,9 +11,9 @@ from django.db import connection
 from analytics import services as analytics
 from customers.demo.loader import demo_seed
 from customers.models import Customer
-from customers.webhooks import services
-from customers.webhooks.models import WebhookDelivery
 from tests.conftest import wait_until
+from webhooks import services
+from webhooks.models import WebhookDelivery
 
 from .conftest import verify
 

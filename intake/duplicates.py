@@ -30,6 +30,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz, process
 
+from customers.events import KINDS as RECORD_KINDS
+from customers.events import records_changed_publish
 from customers.models import Customer, Feedback, Interaction, Order
 
 from .models import CustomerMerge
@@ -184,6 +186,8 @@ def customer_merge(*, survivor: Customer, duplicate: Customer, field_choices: di
         duplicate.merged_into = survivor
         duplicate.save(update_fields=["merged_into", "updated_at"])
         transaction.on_commit(duplicate_pair_count_forget)  # the data quality page's count
+        # Both customers' histories changed: the survivor's scores now count the moved records.
+        records_changed_publish(customer_ids=[survivor.pk, duplicate.pk], kinds=RECORD_KINDS)
     return merge
 
 
@@ -214,4 +218,5 @@ def customer_merge_undo(*, merge: CustomerMerge, user) -> CustomerMerge:
         merge.undone_at, merge.undone_by = timezone.now(), user
         merge.save(update_fields=["undone_at", "undone_by"])
         transaction.on_commit(duplicate_pair_count_forget)
+        records_changed_publish(customer_ids=involved, kinds=RECORD_KINDS)
     return merge

@@ -7,9 +7,9 @@ import os
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from customers.intake.fields import KINDS
-from customers.intake.readers import FileFormatError
-from customers.intake.services import CHUNK_ROWS, ImportOptions, import_file
+from intake.fields import KINDS
+from intake.readers import FileFormatError
+from intake.services import CHUNK_ROWS, ImportOptions, import_file
 
 
 class Command(BaseCommand):

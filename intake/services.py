@@ -39,14 +39,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from customers.bulk import BULK_CREATE_BATCH_SIZE
+from core.db import BULK_CREATE_BATCH_SIZE
+from customers.events import KINDS as RECORD_KINDS
+from customers.events import feedback_text_changed_publish, records_changed_publish
 from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
 
 from . import fields as f
+from . import staging
 from .models import ImportJob, ImportKind
 from .readahead import read_ahead
 from .readers import FileFormatError, open_table
-from . import staging
 from .seen import SeenKeys, key_hashes
 from .staging import PlannedOrder
 
@@ -164,7 +166,7 @@ PARSERS: dict[str, dict[str, Callable]] = {
 
 
 class ParseCache(dict):
-    """Parsed value (or :class:`~customers.intake.fields.FieldError`) per field and raw cell.
+    """Parsed value (or :class:`~intake.fields.FieldError`) per field and raw cell.
 
     Export files repeat cells a great deal: the same day on thousands of lines, the same SKU,
     channel, price. Parsing each distinct cell once per import is the column-wise speed-up
@@ -308,7 +310,7 @@ class _Importer(ABC):
         """Reject the second and later rows with the same key anywhere in the file.
 
         Within the chunk keys are compared exactly; against earlier chunks through the compact
-        hashes of :class:`~customers.intake.seen.SeenKeys`. The reason names the first line.
+        hashes of :class:`~intake.seen.SeenKeys`. The reason names the first line.
         """
         first_line: dict = {}
         for row in rows:
@@ -665,10 +667,7 @@ class FeedbackImporter(_Importer):
                                                default_user=self.user)
             ids = [fb.pk for fb in created if fb.text]
             if ids and not self.dry_run:
-                from analytics.tasks import feedback_analyse
-
-                # After commit: the worker must find the rows it is asked to analyse.
-                transaction.on_commit(lambda: feedback_analyse.delay(ids))
+                feedback_text_changed_publish(feedback_ids=ids)
 
 
 class InteractionImporter(_Importer):
@@ -924,7 +923,7 @@ def import_job_start(*, job: ImportJob, mapping: dict[str, str], user) -> Import
 
 
 # Imports of these kinds change what the scores are computed from.
-SCORED_KINDS = ("customers", "orders", "feedback", "interactions")
+SCORED_KINDS = RECORD_KINDS
 
 
 class ImportJobLeaseLost(RuntimeError):
@@ -995,11 +994,9 @@ def import_job_run(*, job_id: int) -> ImportJob:
             raise ImportJobLeaseLost(job_id)
         job.refresh_from_db()
         if job.kind in SCORED_KINDS and (result.created or result.updated):
-            # Bulk writes send no signals: refresh everyone's scores with one full run (it joins
-            # a run already in progress rather than starting a second).
-            from analytics.services import score_run_request
-
-            score_run_request(requested_by=job.created_by)
+            # Bulk writes send no signals: publish the change for everyone (analytics answers a
+            # bulk change with one full run).
+            records_changed_publish(customer_ids=None, kinds=[job.kind], actor=job.created_by)
     except ImportJobLeaseLost:
         logger.warning("Import job %s lost its lease (marked failed as abandoned); stopped", job_id)
         job.refresh_from_db()

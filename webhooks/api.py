@@ -14,16 +14,16 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from customers.api import filters
-from customers.api.idempotency import IdempotencyMixin
-from customers.api.pagination import KeysetPagination
+from core.api import filters
+from core.api.idempotency import IdempotencyMixin
+from core.api.pagination import KeysetPagination
+from core.api.views import IDEMPOTENCY_PARAMETER, ApiViewMixin
 from customers.api.serializers import DescribedModelSerializer
-from customers.api.views import IDEMPOTENCY_PARAMETER, ApiViewMixin
 
 from . import services
 from .models import SUBSCRIBABLE_EVENTS, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
-SECRET_PERMISSION = "customers.change_webhookendpoint"
+SECRET_PERMISSION = "webhooks.change_webhookendpoint"
 
 
 class WebhookEndpointSerializer(DescribedModelSerializer):
@@ -116,7 +116,7 @@ class WebhookDeliveryFilter(filters.UtcFilterSet):
                   "created_at": filters.RANGE}
 
 
-filters._describe(WebhookDeliveryFilter)
+filters.describe_filters(WebhookDeliveryFilter)
 
 
 class WebhookViewMixin(ApiViewMixin, IdempotencyMixin):

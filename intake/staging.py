@@ -2,7 +2,7 @@
 
 Creating a model instance per order, per order line and per history row, and binding each of
 their values as a parameter of an ``INSERT``, took about two thirds of an orders import. Here a
-chunk's orders and lines are streamed with COPY (``customers.bulk.copy_frame``) into temporary
+chunk's orders and lines are streamed with COPY (``core.db.copy_frame``) into temporary
 tables, and a handful of ``INSERT ... SELECT`` / ``UPDATE ... FROM`` statements write the orders,
 their history rows and their lines, whatever the chunk's size.
 
@@ -18,7 +18,7 @@ import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
-from customers.bulk import copy_frame
+from core.db import copy_frame
 from customers.models import Order, OrderItem
 
 

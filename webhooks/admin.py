@@ -103,4 +103,4 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                                                 "%(n)d deliveries queued again.", sent) % {"n": sent})
 
     def has_redeliver_permission(self, request):
-        return request.user.has_perm("customers.add_webhookdelivery")
+        return request.user.has_perm("webhooks.add_webhookdelivery")

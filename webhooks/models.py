@@ -1,4 +1,4 @@
-"""Models of the webhooks (loaded by customers.models): endpoints, deliveries and their attempts.
+"""Models of the webhooks: endpoints, deliveries and their attempts.
 
 A delivery is a run-state row in the sense of the house style: it records its status, how many
 attempts were made, the last answer and when the next attempt is due, so a receiver that is down
@@ -52,6 +52,8 @@ class WebhookEndpoint(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        # The table kept its name when the model left the customers app: no data moved.
+        db_table = "customers_webhookendpoint"
         verbose_name = _("webhook endpoint")
         verbose_name_plural = _("webhook endpoints")
         ordering = ["id"]
@@ -102,6 +104,8 @@ class WebhookDelivery(models.Model):
                                       on_delete=models.SET_NULL, related_name="redeliveries")
 
     class Meta:
+        # The table kept its name when the model left the customers app: no data moved.
+        db_table = "customers_webhookdelivery"
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         ordering = ["-id"]
@@ -132,6 +136,8 @@ class WebhookAttempt(models.Model):
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
 
     class Meta:
+        # The table kept its name when the model left the customers app: no data moved.
+        db_table = "customers_webhookattempt"
         verbose_name = _("webhook attempt")
         verbose_name_plural = _("webhook attempts")
         ordering = ["delivery", "number"]

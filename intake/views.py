@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -15,20 +14,22 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.navigation import page_permission, user_may
 from customers.models import Customer
+from customers.permissions import can_view_pii
 
 from . import duplicates as dedupe
-from .quality import all_duplicate_pairs_remember, data_quality_report
 from .fields import KINDS
 from .models import CustomerMerge, ImportJob, ImportKind
+from .quality import all_duplicate_pairs_remember, data_quality_report
 from .readers import FileFormatError, open_table
 from .services import ImportOptions, import_job_start, import_job_upload, import_jobs_expire, import_preview
 
 RECENT_IMPORTS = 20
 PAIRS_PER_PAGE = 50
 
-import_required = permission_required("customers.import_data", raise_exception=True)
-merge_required = permission_required("customers.merge_customer", raise_exception=True)
+import_required = page_permission("import")
+merge_required = page_permission("merge")
 
 
 class UploadForm(forms.Form):
@@ -109,12 +110,12 @@ def import_job_rejected(request: HttpRequest, pk: int) -> FileResponse:
                         content_type="text/csv")
 
 
-@permission_required("customers.view_data_quality", raise_exception=True)
+@page_permission("data_quality")
 def data_quality(request: HttpRequest) -> HttpResponse:
     return render(request, "intake/quality.html", {"report": data_quality_report()})
 
 
-@permission_required("customers.view_customer", raise_exception=True)
+@page_permission("duplicates")
 def duplicate_list(request: HttpRequest) -> HttpResponse:
     pairs = dedupe.duplicate_pairs()
     all_duplicate_pairs_remember(len(pairs))
@@ -125,8 +126,8 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
     merges = CustomerMerge.objects.select_related("survivor", "duplicate", "merged_by")[:20]
     return render(request, "intake/duplicates.html", {
         "page": page, "rows": rows, "merges": merges, "pair_count": len(pairs),
-        "show_pii": request.user.has_perm("customers.view_pii"),
-        "can_merge": request.user.has_perm("customers.merge_customer"),
+        "show_pii": can_view_pii(request.user),
+        "can_merge": user_may(request.user, "merge"),
     })
 
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers.models import Customer
+from customers.permissions import can_view_pii
 
 from . import duplicates as dedupe
 from .fields import KINDS
@@ -81,7 +82,7 @@ class DuplicateCustomerSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if not self.context["request"].user.has_perm("customers.view_pii"):
+        if not can_view_pii(self.context["request"].user):
             data.pop("email")
             data.pop("phone")
         return data
@@ -212,7 +213,7 @@ class DataQualityView(APIView):
     The same report as the data quality page; one aggregate query per table.
     """
 
-    permission_classes = [IsAuthenticated, has_perm("customers.view_data_quality")]
+    permission_classes = [IsAuthenticated, has_perm("intake.view_data_quality")]
 
     @extend_schema(responses={200: QualityReportSerializer})
     def get(self, request):

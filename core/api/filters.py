@@ -1,0 +1,69 @@
+"""Filter backends shared by every API list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
+import django_filters
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from rest_framework.filters import OrderingFilter
+
+RANGE = ["exact", "gte", "lte"]
+
+
+class SingleFieldOrderingFilter(OrderingFilter):
+    """Ordering by one field (the keyset pagination adds the id as tie-breaker)."""
+
+    ordering_description = _("Sort by one field; prefix with '-' for descending. Ties are ordered by id.")
+
+
+def model_lookups(model: type[models.Model], names) -> dict[str, list[str]]:
+    """``Meta.fields`` for a FilterSet: ranges for numbers and dates, equality for the rest."""
+    lookups = {}
+    for name in names:
+        field = model._meta.get_field(name)
+        ranged = (
+            isinstance(field, (models.IntegerField, models.FloatField, models.DecimalField, models.DateField))
+            and not field.choices
+        )
+        lookups[name] = RANGE if ranged else ["exact"]
+    return lookups
+
+
+def describe_filters(filterset: django_filters.FilterSet) -> None:
+    """Give every filter a description for the schema, from its model field's verbose name."""
+    model = filterset._meta.model
+    for filter_ in filterset.base_filters.values():
+        if filter_.extra.get("help_text"):
+            continue
+        field_name, lookup = filter_.field_name, filter_.lookup_expr
+        try:
+            verbose = str(model._meta.get_field(field_name).verbose_name)
+        except FieldDoesNotExist:  # a method filter: it carries its own help text
+            continue
+        text = {
+            "exact": verbose,
+            "gte": f"{verbose} at least",
+            "lte": f"{verbose} at most",
+            "iexact": f"{verbose} (any case)",
+        }.get(lookup, f"{verbose} ({lookup})")
+        filter_.extra["help_text"] = text
+        filter_.label = text
+
+
+class UtcFilterSet(django_filters.FilterSet):
+    """Compares dates and times in UTC.
+
+    A filter value may carry any offset Python accepts (up to +/-23:59), but PostgreSQL refuses
+    offsets beyond +/-15:59 ("time zone displacement out of range"), which made such a query a
+    500. Converted to UTC first, every valid instant is accepted.
+    """
+
+    def filter_queryset(self, queryset):
+        for name, value in list(self.form.cleaned_data.items()):
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                self.form.cleaned_data[name] = value.astimezone(dt_timezone.utc)
+        return super().filter_queryset(queryset)
