@@ -14,8 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.errors import ErrorResponseAutoSchema, exception_handler
-from core.api.throttling import ApiUserRateThrottle
+from core.api.views import ApiViewMixin
 from customers.services import token_revoke, token_rotate
 
 TokenResponse = inline_serializer(
@@ -31,14 +30,10 @@ TokenResponse = inline_serializer(
 )
 
 
-class TokenView(APIView):
+class TokenView(ApiViewMixin, APIView):
+    # Session only (see the module's docstring); any signed-in user manages their own token.
     authentication_classes = (SessionAuthentication,)
     permission_classes = (IsAuthenticated,)
-    throttle_classes = (ApiUserRateThrottle,)
-    schema = ErrorResponseAutoSchema()
-
-    def get_exception_handler(self):
-        return exception_handler
 
     @extend_schema(
         request=None,
