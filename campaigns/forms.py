@@ -9,6 +9,7 @@ from analytics.models import AssociationRule
 from customers.models import Customer, Level, LifecycleStage, Product, RfmSegment
 
 from .models import Campaign, ServiceTask
+from .permissions import campaign_kinds
 
 BUNDLE_CHOICES = 50
 
@@ -111,8 +112,8 @@ class CampaignForm(forms.ModelForm):
                                           .order_by("-lift"))
         self.fields["bundle"].label_from_instance = lambda rule: (
             f"{rule.antecedents} -> {rule.consequents} (lift {rule.lift:.2f})")
-        if user is not None and not user.has_perm("campaigns.manage_service_campaign"):
-            self.fields["kind"].choices = [(Campaign.Kind.MARKETING, Campaign.Kind.MARKETING.label)]
+        if user is not None:
+            self.fields["kind"].choices = campaign_kinds(user)
 
 
 class ServiceTaskForm(forms.Form):

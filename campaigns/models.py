@@ -24,12 +24,29 @@ def random_seed() -> int:
     return secrets.randbelow(2**31)
 
 
+# Permissions this app adds to Django's model permissions (Meta.permissions below); the policy
+# that reads them is campaigns/permissions.py.
+MANAGE_SERVICE_CAMPAIGN = "campaigns.manage_service_campaign"
+VIEW_ALL_SERVICE_TASKS = "campaigns.view_all_servicetask"
+ACTIONS = ("view", "add", "change", "delete")
+
+
+def _model_permission(model, action: str) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+
+
 class CampaignQuerySet(models.QuerySet):
-    def visible_to(self, user) -> CampaignQuerySet:
-        """Campaigns a user may see: everything with ``view_campaign``, nothing otherwise."""
-        if user.has_perm("campaigns.view_campaign"):
+    def restrict(self, user, action: str = "view") -> CampaignQuerySet:
+        """Campaigns ``user`` may ``action`` ("view", "change"...): all of them with the model
+        permission, nothing without it; service campaigns only with ``manage_service_campaign``
+        for any action but "view" (the queryset form of ``permissions.can_manage_campaign``)."""
+        if not user.has_perm(_model_permission(self.model, action)):
+            return self.none()
+        if action == "view" or user.has_perm(MANAGE_SERVICE_CAMPAIGN):
             return self
-        return self.none()
+        return self.exclude(kind=Campaign.Kind.SERVICE)
 
 
 class Campaign(models.Model):
@@ -200,14 +217,19 @@ class CampaignMember(models.Model):
 
 
 class ServiceTaskQuerySet(models.QuerySet):
-    def for_queue(self, user) -> ServiceTaskQuerySet:
-        """A user's own tasks; every task for someone allowed to see them all."""
-        if not user.has_perm("campaigns.view_servicetask"):
+    def restrict(self, user, action: str = "view") -> ServiceTaskQuerySet:
+        """Tasks ``user`` may ``action``: with the model permission, their own tasks, or every
+        task for someone allowed to see them all (the queryset form of
+        ``permissions.can_change_task``)."""
+        if not user.has_perm(_model_permission(self.model, action)):
             return self.none()
-        tasks = self.select_related("campaign", "customer", "assignee", "created_by")
-        if user.has_perm("campaigns.view_all_servicetask"):
-            return tasks
-        return tasks.filter(assignee=user)
+        if user.has_perm(VIEW_ALL_SERVICE_TASKS):
+            return self
+        return self.filter(assignee=user)
+
+    def with_related(self) -> ServiceTaskQuerySet:
+        """What a task's row shows: its campaign, customer and people, in the same query."""
+        return self.select_related("campaign", "customer", "assignee", "created_by")
 
     def open(self) -> ServiceTaskQuerySet:
         return self.filter(status__in=ServiceTask.OPEN_STATUSES)

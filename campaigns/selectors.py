@@ -15,6 +15,7 @@ from django.utils import timezone
 from customers.models import Customer, Feedback, Interaction, Order, OrderStatus, Product, SentimentLabel
 
 from .models import Campaign, CampaignMember
+from .permissions import can_change_campaign
 
 # Lists match any of their values; *_min/*_max are inclusive bounds.
 AUDIENCE_KEYS = (
@@ -102,7 +103,7 @@ def audience_preview(customers: QuerySet[Customer]) -> dict:
 
 def campaign_list(user) -> QuerySet[Campaign]:
     """Campaigns a user may see, with their member counts: one query for the page."""
-    return (Campaign.objects.visible_to(user).select_related("created_by")
+    return (Campaign.objects.restrict(user, "view").select_related("created_by")
             .annotate(treatment_count=Count("members", filter=Q(members__group="treatment")),
                       control_count=Count("members", filter=Q(members__group="control")))
             .order_by("-created_at", "-id"))
@@ -158,14 +159,12 @@ def campaigns_open_to(*, customer_id: int, user) -> tuple[list[Campaign], list[C
     SQLite cannot search inside JSON arrays."""
     if not user.has_perm("campaigns.view_campaign"):
         return [], []
-    may_change = user.has_perm("campaigns.change_campaign")
-    may_service = user.has_perm("campaigns.manage_service_campaign")
     candidates = (Campaign.objects.exclude(status=Campaign.Status.FINISHED)
                   .exclude(members__customer_id=customer_id).order_by("-created_at", "-pk"))
     addable, included = [], []
     for campaign in candidates[:OPEN_CAMPAIGN_CHOICES]:
         if customer_id in (campaign.audience or {}).get("include_customers", []):
             included.append(campaign)
-        elif may_change and (campaign.kind == Campaign.Kind.MARKETING or may_service):
+        elif can_change_campaign(user, campaign):
             addable.append(campaign)
     return addable, included

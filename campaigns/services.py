@@ -21,6 +21,7 @@ from webhooks.events import campaign_finished
 
 from . import uplift
 from .models import Campaign, CampaignMember, ServiceTask
+from .permissions import can_add_task, can_change_task, can_manage_campaign
 from .selectors import SNAPSHOT_FIELDS, STRATIFY_BY, audience_queryset, member_outcomes
 
 # Rows per INSERT: well under SQLite's bound-parameter limit (about 10 columns x 1,000 rows).
@@ -40,7 +41,7 @@ class CampaignError(ValidationError):
 
 
 def _check_kind_allowed(user, kind: str) -> None:
-    if kind == Campaign.Kind.SERVICE and not user.has_perm("campaigns.manage_service_campaign"):
+    if not can_manage_campaign(user, kind):
         raise PermissionDenied(_("Only managers create and launch service campaigns."))
 
 
@@ -235,8 +236,7 @@ def _emit_finished(campaign: Campaign, now) -> None:
 def service_task_update(*, task_id: int, actor, status: str, outcome: str | None = None) -> ServiceTask:
     """Move a service task along its workflow; closing it logs the call on the customer."""
     task = ServiceTask.objects.select_for_update().select_related("customer").get(pk=task_id)
-    if not actor.has_perm("campaigns.change_servicetask") or (
-            task.assignee_id != actor.pk and not actor.has_perm("campaigns.view_all_servicetask")):
+    if not can_change_task(actor, task):
         raise PermissionDenied(_("This task is assigned to someone else."))
     fields = []
     if status != task.status:
@@ -272,7 +272,7 @@ def service_task_create(*, customer_id: int, actor, assignee_id: int, due_on: da
 
     It has no campaign and no member, so it never counts in a campaign's treatment or control.
     """
-    if not actor.has_perm("campaigns.add_servicetask"):
+    if not can_add_task(actor):
         raise PermissionDenied(_("Your role cannot create service tasks."))
     errors = {}
     customer = Customer.objects.live().filter(pk=customer_id).first()

@@ -22,6 +22,7 @@ from customers.permissions import can_view_pii
 from . import services, tasks
 from .forms import AudienceForm, CampaignAddForm, CampaignForm, ServiceTaskCreateForm, ServiceTaskForm
 from .models import Campaign, ServiceTask
+from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
 from .selectors import audience_preview, audience_queryset, campaign_list, member_outcomes
 
@@ -44,7 +45,7 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("created_by", "launched_by"), pk=pk)
     members = None
-    if request.user.has_perm("campaigns.view_campaignmember"):
+    if can_view_members(request.user):
         members = Paginator(campaign.members.select_related("customer").order_by("pk"),
                             MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     products: dict[int, str] = {}
@@ -64,9 +65,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
             frequency_cap_days=campaign.frequency_cap_days, exclude_campaign_id=campaign.pk))
     return render(request, "campaigns/detail.html", {
         "campaign": campaign, "members": members, "preview": preview, "audience_items": audience_items,
-        "can_change": request.user.has_perm("campaigns.change_campaign")
-        and (campaign.kind == Campaign.Kind.MARKETING
-             or request.user.has_perm("campaigns.manage_service_campaign")),
+        "can_change": can_change_campaign(request.user, campaign),
     })
 
 
@@ -217,9 +216,7 @@ def playbook_index(request: HttpRequest) -> HttpResponse:
             preview = audience_preview(audience_queryset(
                 filters=playbook.audience, kind=playbook.fields.get("kind", Campaign.Kind.MARKETING),
                 frequency_cap_days=Campaign._meta.get_field("frequency_cap_days").default))
-        allowed = request.user.has_perm("campaigns.add_campaign") and (
-            playbook.fields.get("kind") != Campaign.Kind.SERVICE
-            or request.user.has_perm("campaigns.manage_service_campaign"))
+        allowed = can_add_campaign(request.user, playbook.fields.get("kind", Campaign.Kind.MARKETING))
         rows.append({"playbook": playbook, "preview": preview, "allowed": allowed})
     return render(request, "campaigns/playbooks.html", {"rows": rows})
 
@@ -239,7 +236,7 @@ def playbook_use(request: HttpRequest, key: str) -> HttpResponse:
 @permission_required("campaigns.view_servicetask", raise_exception=True)
 def task_queue(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
-    tasks_qs = ServiceTask.objects.for_queue(request.user)
+    tasks_qs = ServiceTask.objects.restrict(request.user, "view").with_related()
     if show != "all":
         tasks_qs = tasks_qs.open()
     page = Paginator(tasks_qs, TASKS_PER_PAGE).get_page(request.GET.get("page"))
@@ -253,7 +250,7 @@ def task_queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required("campaigns.change_servicetask", raise_exception=True)
 def task_update(request: HttpRequest, pk: int) -> HttpResponse:
-    task = get_object_or_404(ServiceTask.objects.for_queue(request.user), pk=pk)
+    task = get_object_or_404(ServiceTask.objects.restrict(request.user, "change"), pk=pk)
     form = ServiceTaskForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(f"{field}: {' '.join(errors)}"

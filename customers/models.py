@@ -197,7 +197,7 @@ class Customer(models.Model):
                 "last_order_at", "loyalty_score", "p_alive", "sentiment_score",
             )
         ] + [
-            # One per sort order of the customer list (customers.forms.sort_order), with the id
+            # One per sort order of the customer list (customers.filters.sort_order), with the id
             # tie-breaker: the first page of a sort is an index read, not a sort of every row.
             # Ascending ones also serve the range filters on the same field.
             models.Index(fields=[field, "id"], name=f"customer_{field}_idx") for field in (

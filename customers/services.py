@@ -61,12 +61,12 @@ def _saved_filter_query(*, query: str, user) -> str:
     Only the customer list's own parameters are kept, one value each, and they must pass the
     same form as the list itself: a saved filter cannot carry anything else into a link.
     """
-    from .forms import CustomerFilter
+    from .filters import CustomerListFilter
 
     if len(query) > SavedFilter._meta.get_field("query").max_length:
         raise ValidationError({"query": _("The filter is too long to save.")})
     params = QueryDict(query.lstrip("?"))
-    known = set(CustomerFilter.base_filters)
+    known = set(CustomerListFilter.PAGE_FILTERS)
     unknown = sorted(set(params) - known - set(SAVED_FILTER_IGNORED))
     if unknown:
         raise ValidationError({"query": _("Unknown filter parameters: %(names)s.") % {
@@ -80,7 +80,7 @@ def _saved_filter_query(*, query: str, user) -> str:
             values[key] = given[0].strip()
     if not values:
         raise ValidationError({"query": _("Apply at least one filter or a sort order before saving.")})
-    filterset = CustomerFilter(values, queryset=Customer.objects.none(), user=user)
+    filterset = CustomerListFilter(values, queryset=Customer.objects.none(), user=user)
     filterset.qs  # noqa: B018 - runs the form and the range checks
     if filterset.form.errors:
         raise ValidationError({"query": [

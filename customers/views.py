@@ -17,7 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.navigation import page_permission, user_may
 
 from . import selectors
-from .forms import CustomerFilter, InteractionForm, SavedFilterForm
+from .filters import CustomerListFilter
+from .forms import InteractionForm, SavedFilterForm
 from .models import Customer, Level, LifecycleStage, RfmSegment, SavedFilter
 from .permissions import can_view_pii
 from .services import (
@@ -36,8 +37,8 @@ LIST_COUNT_CAP = 10_000
 EXPORT_CHUNK = 2000
 
 
-def _filtered(request: HttpRequest) -> CustomerFilter:
-    return CustomerFilter(request.GET or None, queryset=Customer.objects.live().select_related("owner"),
+def _filtered(request: HttpRequest) -> CustomerListFilter:
+    return CustomerListFilter(request.GET or None, queryset=Customer.objects.live().select_related("owner"),
                           user=request.user)
 
 

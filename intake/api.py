@@ -1,16 +1,16 @@
 """REST endpoints of the intake: bulk imports, duplicate candidates, merges and their undo."""
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import PagePagination
+from core.api.permissions import HasPermissions
+from core.api.views import ApiViewMixin
 from customers.models import Customer
 from customers.permissions import can_view_pii
 
@@ -25,13 +25,12 @@ from .services import ImportOptions, import_records
 MAX_BATCH = 10_000
 
 
-def has_perm(perm: str) -> type[BasePermission]:
-    class HasPerm(BasePermission):
-        def has_permission(self, request, view):
-            return bool(request.user and request.user.has_perm(perm))
+class IntakeView(ApiViewMixin, APIView):
+    """The house API view (authentication, throttling, the one error shape); these views have no
+    model queryset, so the permissions they need are named in ``required_permissions``."""
 
-    HasPerm.__name__ = f"Has_{perm.replace('.', '_')}"
-    return HasPerm
+    permission_classes = (HasPermissions,)
+    required_permissions: tuple[str, ...] = ()
 
 
 ImportResultSerializer = inline_serializer("ImportResult", {
@@ -42,10 +41,10 @@ ImportResultSerializer = inline_serializer("ImportResult", {
 })
 
 
-class ImportView(APIView):
+class ImportView(IntakeView):
     """Import a JSON list of records of one kind; the answer counts every record's outcome."""
 
-    permission_classes = [IsAuthenticated, has_perm("customers.import_data")]
+    required_permissions = ("customers.import_data",)
 
     @extend_schema(
         request={"application/json": {"type": "array", "maxItems": MAX_BATCH,
@@ -88,17 +87,17 @@ class DuplicateCustomerSerializer(serializers.ModelSerializer):
         return data
 
 
-class DuplicateListView(APIView):
+class DuplicateListView(IntakeView):
     """Pairs of live customers that may be the same person, best first."""
 
-    permission_classes = [IsAuthenticated, has_perm("customers.view_customer")]
+    required_permissions = ("customers.view_customer",)
 
     @extend_schema(responses={200: inline_serializer("DuplicatePage", {
         "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
         "previous": serializers.CharField(allow_null=True),
         "results": serializers.ListField(child=serializers.DictField())})})
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = PagePagination()
         pairs = dedupe.duplicate_pairs()
         all_duplicate_pairs_remember(len(pairs))
         page = paginator.paginate_queryset(pairs, request, view=self)
@@ -127,10 +126,10 @@ class MergeSerializer(serializers.ModelSerializer):
                   "undone_at", "undone_by"]
 
 
-class MergeCreateView(APIView):
+class MergeCreateView(IntakeView):
     """Merge one customer into another; the answer is the merge record (with what moved)."""
 
-    permission_classes = [IsAuthenticated, has_perm("customers.merge_customer")]
+    required_permissions = ("customers.merge_customer",)
 
     @extend_schema(request=MergeInputSerializer, responses={201: MergeSerializer})
     def post(self, request):
@@ -140,15 +139,13 @@ class MergeCreateView(APIView):
             merge = dedupe.customer_merge(user=request.user, **data.validated_data)
         except ValueError as exc:
             return Response({"non_field_errors": [str(exc)]}, status=400)
-        except PermissionDenied as exc:
-            return Response({"detail": str(exc)}, status=403)
         return Response(MergeSerializer(merge).data, status=status.HTTP_201_CREATED)
 
 
-class MergeUndoView(APIView):
+class MergeUndoView(IntakeView):
     """Undo a merge: both customers and all their records are as they were before it."""
 
-    permission_classes = [IsAuthenticated, has_perm("customers.merge_customer")]
+    required_permissions = ("customers.merge_customer",)
 
     @extend_schema(request=None, responses={200: MergeSerializer})
     def post(self, request, pk: int):
@@ -207,13 +204,13 @@ class QualityReportSerializer(serializers.Serializer):
         return reverse("intake:duplicates")
 
 
-class DataQualityView(APIView):
+class DataQualityView(IntakeView):
     """Missing and out-of-range values per table, duplicates awaiting review, recent imports.
 
     The same report as the data quality page; one aggregate query per table.
     """
 
-    permission_classes = [IsAuthenticated, has_perm("intake.view_data_quality")]
+    required_permissions = ("intake.view_data_quality",)
 
     @extend_schema(responses={200: QualityReportSerializer})
     def get(self, request):

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
-from django_filters import rest_framework as django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from core.api import filters
 from core.api.idempotency import IdempotencyMixin
-from core.api.pagination import KeysetPagination
-from core.api.views import IDEMPOTENCY_PARAMETER, ApiViewMixin
+from core.api.views import IDEMPOTENCY_PARAMETER, ReadOnlyViewSet, RecordViewSet
 from customers.api.serializers import DescribedModelSerializer
 
 from . import services
@@ -119,25 +117,18 @@ class WebhookDeliveryFilter(filters.UtcFilterSet):
 filters.describe_filters(WebhookDeliveryFilter)
 
 
-class WebhookViewMixin(ApiViewMixin, IdempotencyMixin):
-    pagination_class = KeysetPagination
-    filter_backends = (django_filters.DjangoFilterBackend, filters.SingleFieldOrderingFilter)
-    ordering = "id"
-    ordering_fields = ("id",)
-
-
 @extend_schema_view(
     create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER],
                          responses={201: WebhookEndpointCreatedSerializer},
                          description=str(_("Create an endpoint. The answer holds its signing secret."))),
     destroy=extend_schema(description=str(_("Delete an endpoint with its delivery log."))),
 )
-class WebhookEndpointViewSet(WebhookViewMixin, viewsets.ModelViewSet):
+class WebhookEndpointViewSet(RecordViewSet):
     """Endpoints that receive signed webhook events."""
 
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
-    http_method_names = ("get", "post", "put", "patch", "delete", "head", "options")
+    ordering_fields = ("id",)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -189,8 +180,7 @@ class WebhookEndpointViewSet(WebhookViewMixin, viewsets.ModelViewSet):
     list=extend_schema(description=str(_("The delivery log, newest first; filter by endpoint for one "
                                          "endpoint's deliveries. Payloads are in the detail."))),
 )
-class WebhookDeliveryViewSet(WebhookViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                             viewsets.GenericViewSet):
+class WebhookDeliveryViewSet(IdempotencyMixin, ReadOnlyViewSet):
     """Deliveries of webhook events and their attempts."""
 
     queryset = WebhookDelivery.objects.all()

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from ..forms import AudienceForm
 from ..models import Campaign, CampaignMember, ServiceTask
+from ..permissions import can_manage_campaign
 from ..services import EDITABLE_FIELDS
 
 
@@ -40,8 +41,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     def validate_kind(self, value):
         request = self.context.get("request")
-        if value == Campaign.Kind.SERVICE and request and not request.user.has_perm(
-                "campaigns.manage_service_campaign"):
+        if request and not can_manage_campaign(request.user, value):
             raise serializers.ValidationError("Only managers create service campaigns.")
         return value
 

@@ -13,6 +13,7 @@ from django import template
 from django.utils import timezone
 
 from ..forms import CampaignAddForm, ServiceTaskCreateForm
+from ..permissions import can_add_task
 from ..selectors import campaigns_open_to, customer_campaign_history, customer_service_tasks
 
 register = template.Library()
@@ -26,7 +27,7 @@ def customer_campaign_panel(context, customer) -> dict:
     user = context["request"].user
     may_see_campaigns = user.has_perm("campaigns.view_campaign")
     may_see_tasks = user.has_perm("campaigns.view_servicetask")
-    may_add_task = user.has_perm("campaigns.add_servicetask") and not customer.merged_into_id
+    may_add_task = can_add_task(user) and not customer.merged_into_id
     addable, included = ([], [])
     if may_see_campaigns:
         addable, included = campaigns_open_to(customer_id=customer.pk, user=user)

@@ -51,7 +51,8 @@ def describe_filters(filterset: django_filters.FilterSet) -> None:
             "iexact": f"{verbose} (any case)",
         }.get(lookup, f"{verbose} ({lookup})")
         filter_.extra["help_text"] = text
-        filter_.label = text
+        if filter_._label is None:  # a label given for a page's form stays
+            filter_.label = text
 
 
 class UtcFilterSet(django_filters.FilterSet):

@@ -25,7 +25,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.utils.urls import replace_query_param
 
 
@@ -164,3 +164,14 @@ class KeysetPagination(CursorPagination):
         if not self.has_previous or not self.page:
             return None
         return self._encode(self.page[0], forward=False)
+
+
+class PagePagination(PageNumberPagination):
+    """Numbered pages with a total ``count``: ``{"count", "next", "previous", "results"}``.
+
+    For lists that are not a queryset in a stable order (duplicate pairs computed in Python) and
+    for the small lists of campaigns and service tasks, where a count is cheap and useful. Large
+    record lists use :class:`KeysetPagination`.
+    """
+
+    page_size = 50

@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from core.api.filters import SingleFieldOrderingFilter
 from core.api.views import IDEMPOTENCY_PARAMETER, RecordViewSet
 from customers import records
+from customers.filters import CustomerFilter
 from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
 from customers.services import (
     feedback_delete,
@@ -51,7 +52,7 @@ class CustomerViewSet(RecordViewSet):
 
     queryset = Customer.objects.all()
     serializer_class = CustomerSerializer
-    filterset_class = filters.CustomerFilter
+    filterset_class = CustomerFilter  # shared with the customer list page
     filter_backends = (DjangoFilterBackend, filters.PiiSearchFilter, SingleFieldOrderingFilter)
     search_fields = ("name", "=external_id", "email", "=phone")
     ordering_fields = filters.ORDERABLE_CUSTOMER_FIELDS

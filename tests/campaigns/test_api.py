@@ -37,13 +37,16 @@ def test_sales_creates_previews_launches_and_reads_results(api, role_user, custo
     assert created.status_code == 201, created.json()
     pk = created.json()["id"]
     assert created.json()["status"] == "draft" and created.json()["created_by"] == "test-sales"
-    assert api.get(f"/api/campaigns/{pk}/results/").status_code == 400  # not launched
+    not_launched = api.get(f"/api/campaigns/{pk}/results/")
+    assert not_launched.status_code == 400 and list(not_launched.json()) == ["non_field_errors"]
     launched = api.post(f"/api/campaigns/{pk}/launch/")
     assert launched.status_code == 200 and launched.json()["status"] == "running"
     campaign = Campaign.objects.get(pk=pk)
     assert campaign.members.count() == len(expected)
     again = api.post(f"/api/campaigns/{pk}/launch/")
-    assert again.status_code == 400 and "launched" in str(again.json())
+    # The documented error shape: a refusal about the request as a whole is a non-field error.
+    assert again.status_code == 400 and list(again.json()) == ["non_field_errors"]
+    assert "launched" in again.json()["non_field_errors"][0]
     assert api.patch(f"/api/campaigns/{pk}/", {"name": "x"}, format="json").status_code == 400
     with django_capture_on_commit_callbacks(execute=True):  # the task runs in-process in tests
         assert api.post(f"/api/campaigns/{pk}/results/").status_code == 202

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from customers import views
-from customers.forms import region_choices
+from customers.filters import region_choices
 from customers.models import Customer
 
 pytestmark = pytest.mark.django_db

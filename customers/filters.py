@@ -1,0 +1,205 @@
+"""The customer filters, declared once for the customer list page and /api/customers/.
+
+:class:`CustomerFilter` holds every filter on a customer's fields: the API's lookups (exact
+values, ranges on numbers and dates) and the filters both doors share (segments, region,
+marketing consent), with the page's labels. Contact details (email, phone, birth date) are
+neither searchable nor filterable without ``customers.view_pii``: matching on a hidden field
+would reveal it one guess at a time. :class:`CustomerListFilter` is the page's presentation of
+the same filters: its search box, the churn and CLV range shortcuts, the sort select, a region
+select, and a form that shows only those.
+"""
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db import connection
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils.translation import gettext_lazy as _
+
+from core.api.filters import RANGE, UtcFilterSet, describe_filters, model_lookups
+
+from .models import PII_FIELDS, SCORE_FIELDS, Customer, Level, LifecycleStage, RfmSegment
+from .permissions import can_view_pii
+from .selectors import customer_search
+
+# JSON has no useful equality; churn reasons are read on the record instead.
+FILTERABLE_SCORE_FIELDS = tuple(f for f in SCORE_FIELDS if f != "churn_reasons")
+
+ANY = _("Any")
+
+SORTS = {
+    "name": "name", "-name": "-name",
+    "churn": "churn_probability", "-churn": "-churn_probability",
+    "clv": "clv_12m", "-clv": "-clv_12m",
+    "spent": "total_spent", "-spent": "-total_spent",
+    "recency": "recency_days", "-recency": "-recency_days",
+    "orders": "order_count", "-orders": "-order_count",
+}
+# The list's default order, which the sort select calls "Name".
+DEFAULT_SORT = "name"
+
+
+def sort_order(key: str, *, searching: bool = False) -> tuple:
+    """ORDER BY for a sort key: unscored customers (nulls) last whichever the direction, and the
+    id as tie-breaker so pages never overlap. Each order has a matching index (Customer.Meta), so
+    the first page of a sort reads 50 index entries instead of sorting every customer.
+
+    A text search is the exception: its matches (found through the trigram indexes) are few but
+    may all sit at the far end of the sort index, and PostgreSQL, expecting them early, would
+    walk most of that index (225 ms for "wang" at 100,000 customers). Sorting an expression
+    instead of the bare column keeps the planner off the sort index; sorting the matches takes
+    a few milliseconds.
+    """
+    field = SORTS[key]
+    descending = field.startswith("-")
+    name = field.lstrip("-")
+    column = F(name)
+    if searching:
+        column = Concat(F(name), Value("")) if name == "name" else F(name) + 0
+    if name == "name":  # never null; the (name, id) index serves both directions
+        return (column.desc(), F("id").desc()) if descending else (column.asc(), F("id").asc())
+    if descending:
+        return (column.desc(nulls_last=True), F("id").asc())
+    return (column.asc(nulls_last=True), F("id").asc())
+
+
+def region_choices() -> list[tuple[str, str]]:
+    """Distinct regions by a loose index scan: one index probe per region instead of reading the
+    whole table (SELECT DISTINCT took about 80 ms at 100,000 customers)."""
+
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH RECURSIVE regions(region) AS (
+                SELECT MIN(region) FROM {table} WHERE region > ''
+                UNION ALL
+                SELECT (SELECT MIN(region) FROM {table} WHERE region > regions.region)
+                FROM regions WHERE regions.region IS NOT NULL
+            )
+            SELECT region FROM regions WHERE region IS NOT NULL""")
+        return [(row[0], row[0]) for row in cursor.fetchall()]
+
+
+
+class PiiFilterSetMixin:
+    """Drops the contact-detail filters for users without ``customers.view_pii``.
+
+    The user comes from ``request`` (the API's filter backend passes it) or ``user`` (the page).
+    """
+
+    pii_filters: tuple[str, ...] = ()
+
+    def __init__(self, *args, request=None, user=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        self.user = user if user is not None else getattr(request, "user", None)
+        if not can_view_pii(self.user):
+            for name in [n for n in self.filters if n.split("__")[0] in self.pii_filters]:
+                del self.filters[name]  # its query parameter is then ignored
+
+
+class CustomerFilter(PiiFilterSetMixin, UtcFilterSet):
+    """Filters on a customer's fields, for the API and (through CustomerListFilter) the page."""
+
+    pii_filters = PII_FIELDS
+    rfm_segment = django_filters.ChoiceFilter(empty_label=ANY, label=_("RFM segment"), choices=RfmSegment.choices)
+    value_segment = django_filters.ChoiceFilter(empty_label=ANY, label=_("Value segment"), choices=Level.choices)
+    value_tier = django_filters.ChoiceFilter(empty_label=ANY, label=_("Value tier"), choices=Level.choices)
+    churn_risk = django_filters.ChoiceFilter(empty_label=ANY, label=_("Churn risk"), choices=Level.choices)
+    lifecycle_stage = django_filters.ChoiceFilter(empty_label=ANY, label=_("Lifecycle stage"),
+                                                  choices=LifecycleStage.choices)
+    region = django_filters.CharFilter(
+        field_name="region", lookup_expr="iexact", label=_("Region"), help_text=_("Region, any case.")
+    )
+    marketing_consent = django_filters.BooleanFilter(label=_("Marketing consent"))
+    email = django_filters.CharFilter(
+        field_name="email",
+        lookup_expr="iexact",
+        help_text=_("Email address, any case (needs the contact-details permission)."),
+    )
+    phone = django_filters.CharFilter(
+        field_name="phone", help_text=_("Phone number in E.164 (needs the contact-details permission).")
+    )
+
+    class Meta:
+        model = Customer
+        fields = {
+            "external_id": ["exact"],
+            "status": ["exact"],
+            "channel": ["exact"],
+            "city": ["iexact"],
+            "country": ["iexact"],
+            "owner": ["exact"],
+            "signup_date": RANGE,
+            "birth_date": RANGE,
+            **model_lookups(Customer, FILTERABLE_SCORE_FIELDS),
+        }
+
+
+describe_filters(CustomerFilter)  # the API's descriptions; the page keeps its labels
+
+
+class CustomerListFilter(CustomerFilter):
+    """The customer list page and its CSV export: the shared filters plus the page's search,
+    range shortcuts and sort; invalid values come back as form errors naming the field, never as
+    a server error."""
+
+    # What the page's form shows, in this order; the API's other lookups are not on the page.
+    PAGE_FILTERS = (
+        "q", "rfm_segment", "value_segment", "value_tier", "churn_risk", "lifecycle_stage",
+        "churn_min", "churn_max", "clv_min", "clv_max", "region", "marketing_consent", "sort",
+    )
+
+    q = django_filters.CharFilter(label=_("Search"), method="search")
+    churn_min = django_filters.NumberFilter(field_name="churn_probability", lookup_expr="gte",
+                                            label=_("Churn probability from (0–1)"), min_value=0, max_value=1)
+    churn_max = django_filters.NumberFilter(field_name="churn_probability", lookup_expr="lte",
+                                            label=_("Churn probability to (0–1)"), min_value=0, max_value=1)
+    clv_min = django_filters.NumberFilter(field_name="clv_12m", lookup_expr="gte", label=_("CLV from"), min_value=0)
+    clv_max = django_filters.NumberFilter(field_name="clv_12m", lookup_expr="lte", label=_("CLV to"), min_value=0)
+    # A select of the regions there are (the API's region filter takes any text, any case).
+    region = django_filters.ChoiceFilter(empty_label=ANY, label=_("Region"), choices=[])
+    sort = django_filters.ChoiceFilter(
+        label=_("Sort by"), method="sort_by", empty_label=_("Name"),
+        choices=[("-churn", _("Churn probability, highest first")), ("churn", _("Churn probability, lowest first")),
+                 ("-clv", _("CLV, highest first")), ("clv", _("CLV, lowest first")),
+                 ("-spent", _("Total spent, highest first")), ("recency", _("Most recent order first")),
+                 ("-recency", _("Longest without an order first")), ("-orders", _("Most orders first")),
+                 ("-name", _("Name, Z to A"))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters = {name: self.filters[name] for name in self.PAGE_FILTERS}
+        # Without a sort parameter (or any parameter) the list is by name, as the sort select says.
+        self.queryset = self.queryset.order_by(*sort_order(DEFAULT_SORT))
+        self.filters["region"].extra["choices"] = region_choices()
+        self.filters["marketing_consent"].field.widget = forms.Select(choices=[
+            ("", _("Any")), ("true", _("Yes")), ("false", _("No"))])
+
+    def search(self, queryset, name, value):
+        return customer_search(queryset, text=value, user=self.user)
+
+    def _searching(self) -> bool:
+        return bool((self.form.cleaned_data.get("q") or "").strip())
+
+    def sort_by(self, queryset, name, value):
+        return queryset.order_by(*sort_order(value, searching=self._searching()))
+
+    def filter_queryset(self, queryset):
+        if self._searching():
+            queryset = queryset.order_by(*sort_order(DEFAULT_SORT, searching=True))
+        return super().filter_queryset(queryset)
+
+    def clean_ranges(self) -> None:
+        data = self.form.cleaned_data
+        for low, high in (("churn_min", "churn_max"), ("clv_min", "clv_max")):
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+                self.form.add_error(high, _("Must not be below the lower bound."))
+
+    @property
+    def qs(self):
+        if not hasattr(self, "_qs"):
+            if self.is_bound and self.form.is_valid():
+                self.clean_ranges()
+            super().qs  # noqa: B018 - fills self._qs
+        return self._qs
