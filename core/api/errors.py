@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.db.models import ProtectedError, RestrictedError
@@ -72,6 +73,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: DRF's handling, then the one error shape."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_validation_detail(exc))
+    elif isinstance(exc, DjangoPermissionDenied) and exc.args:
+        # A service's refusal says why ("You may not merge customers."); DRF's own conversion
+        # would replace that with a generic message.
+        exc = exceptions.PermissionDenied(str(exc.args[0]))
     elif isinstance(exc, DataError):
         # A value the database cannot store or compare (out of its range). Validation should
         # have caught it first; answer 400 rather than 500 if it did not.
