@@ -75,6 +75,13 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """MD5 instead of PBKDF2 for the test users' passwords: the default hasher costs most of a
+    second per user here, and almost every page and API test makes a few users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def role_user(db, django_user_model, role_groups):
     """Make a staff user in one of the role groups: ``role_user("Sales")``."""

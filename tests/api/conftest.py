@@ -16,12 +16,6 @@ WHEN = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The role users get passwords; the default hasher costs most of a second per user here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters and idempotency records live in the cache.
     cache.clear()

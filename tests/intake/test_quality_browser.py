@@ -12,11 +12,6 @@ from intake.models import ImportJob
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_manager_opens_the_data_quality_page(page, login, role_user, tmp_path):
     manager = role_user("Manager")
     Customer.objects.create(external_id="C1", name="Zhang Wei", email="zw@example.com", city="上海")
