@@ -75,16 +75,20 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """MD5 instead of PBKDF2 for the test users' passwords: the default hasher costs most of a
+    second per user here, and almost every page and API test makes a few users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
-def role_user(db, django_user_model, role_groups):
+def role_user(db, role_groups):
     """Make a staff user in one of the role groups: ``role_user("Sales")``."""
-    from django.contrib.auth.models import Group
+    from tests.factories import UserFactory
 
     def make(role: str, username: str | None = None, **extra):
-        user = django_user_model.objects.create_user(
-            username=username or f"test-{role.lower()}", password="pw-for-tests", is_staff=True, **extra)
-        user.groups.add(Group.objects.get(name=role))
-        return user
+        return UserFactory(username=username or f"test-{role.lower()}", role=role, **extra)
 
     return make
 

@@ -13,11 +13,6 @@ from tests.pages.ui_data import add_customers, make_products, scored_world
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The role users get a password; the default PBKDF2 would dominate these tests' run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 PAGES = ["segments", "churn", "clv", "bundles", "feedback", "forecast", "runs"]
 ALLOWED = {
     "Manager": set(PAGES),

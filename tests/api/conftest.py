@@ -10,15 +10,10 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from customers.models import Customer, Order, OrderItem, Product
+from customers.models import Customer
+from tests.factories import OrderFactory, ProductFactory
 
 WHEN = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The role users get passwords; the default hasher costs most of a second per user here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -49,9 +44,7 @@ def api(role_user):
 @pytest.fixture
 def catalogue(db):
     return [
-        Product.objects.create(
-            sku=f"SKU-{i}", name=f"Product {i}", category="tea", price=Decimal("10.50") + i
-        )
+        ProductFactory(sku=f"SKU-{i}", name=f"Product {i}", category="tea", price=Decimal("10.50") + i)
         for i in range(3)
     ]
 
@@ -73,10 +66,7 @@ def make_customers(n: int, *, start: int = 0, with_orders: bool = False, product
     )
     if with_orders:
         for customer in customers:
-            order = Order.objects.create(
-                customer=customer, ordered_at=WHEN, total_amount=Decimal(0), external_id=f"O{customer.pk}"
-            )
-            OrderItem.objects.bulk_create(
-                [OrderItem(order=order, product=p, quantity=1, unit_price=p.price) for p in products]
-            )
+            # One line per product, quantity 1 at list price.
+            OrderFactory(customer=customer, ordered_at=WHEN, total_amount=Decimal(0),
+                         external_id=f"O{customer.pk}", products=products)
     return customers

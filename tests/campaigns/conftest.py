@@ -29,9 +29,3 @@ def make_customers(n: int, *, start: int = 0, consent: bool = True, **scores) ->
 @pytest.fixture
 def customers(db):
     return make_customers(60)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Users are created in almost every test; PBKDF2 would spend seconds hashing test passwords.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

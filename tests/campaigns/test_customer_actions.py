@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Campaign, CampaignMember, ServiceTask
-from customers.models import Order
+from tests.factories import OrderFactory, ServiceTaskFactory
 
 from .conftest import make_customers
 
@@ -170,8 +170,8 @@ def test_adding_to_a_running_campaign_treats_the_customer_outside_the_measuremen
 
     # The hand-added customer buys at once; the measured groups do not. Their order must not
     # show up as uplift.
-    Order.objects.create(customer=outsider, ordered_at=campaign.launched_at + timedelta(days=1),
-                         total_amount=Decimal("80"))
+    OrderFactory(customer=outsider, ordered_at=campaign.launched_at + timedelta(days=1),
+                 total_amount=Decimal("80"))
     results = services.campaign_results_refresh(campaign_id=campaign.pk).results
     drawn = campaign.members.filter(added_by_hand=False)
     assert results["treatment_members"] == drawn.filter(group="treatment").count() == 10
@@ -186,8 +186,8 @@ def test_adding_to_a_running_service_campaign_gives_the_least_busy_agent_a_task(
     campaign = draft(manager, kind="service", control_share=Decimal("0.9"))
     campaign = services.campaign_launch(campaign_id=campaign.pk, launched_by=manager)
     # Launch split two tasks between them; give the first one more.
-    ServiceTask.objects.create(customer=customers[5], assignee=busy, due_on=timezone.localdate(),
-                               created_by=manager, note="extra")
+    ServiceTaskFactory(customer=customers[5], assignee=busy, due_on=timezone.localdate(),
+                       created_by=manager, note="extra")
     outsider = next(c for c in customers if c.value_segment == "low")
     member = services.campaign_member_add(campaign_id=campaign.pk, customer_id=outsider.pk, actor=manager)
     task = member.task

@@ -14,7 +14,8 @@ from django.utils import timezone
 from analytics.models import AssociationRule, Recommendation, ScoreRun
 from campaigns import services
 from campaigns.models import Campaign, CampaignMember, ServiceTask
-from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
+from customers.models import Customer, Interaction, Order, OrderItem
+from tests.factories import FeedbackFactory, InteractionFactory, ProductFactory
 
 from .conftest import make_customers
 
@@ -87,9 +88,9 @@ def test_frequency_cap_skips_recently_treated_customers(role_user, customers):
 def test_audience_filters(role_user, customers):
     sales = role_user("Sales")
     old = timezone.now() - timedelta(days=200)
-    Interaction.objects.create(customer=customers[0], kind="call", occurred_at=timezone.now())
-    Interaction.objects.create(customer=customers[3], kind="call", occurred_at=old)
-    Feedback.objects.create(customer=customers[6], created_at=timezone.now(), rating=1, text="bad")
+    InteractionFactory(customer=customers[0], kind="call", occurred_at=timezone.now())
+    InteractionFactory(customer=customers[3], kind="call", occurred_at=old)
+    FeedbackFactory(customer=customers[6], created_at=timezone.now(), rating=1, text="bad")
     campaign = launch(draft(sales, audience={
         "value_segments": ["high"], "churn_min": 0.0, "churn_max": 0.5, "no_contact_days": 30}), sales)
     expected = {c.pk for c in customers if c.value_segment == "high" and c.churn_probability <= 0.5
@@ -112,7 +113,7 @@ def test_coupons_are_unique_and_follow_the_pattern(role_user, customers):
 
 def test_offers_carry_recommendations_or_the_bundle(role_user, customers):
     sales = role_user("Sales")
-    products = [Product.objects.create(sku=f"P{i}", name=f"P{i}") for i in range(4)]
+    products = [ProductFactory(sku=f"P{i}", name=f"P{i}") for i in range(4)]
     run = ScoreRun.objects.create(as_of=timezone.now(), status="succeeded")
     Recommendation.objects.bulk_create([
         Recommendation(customer=c, product=products[rank], rank=rank + 1, score=1.0, run=run)
@@ -215,7 +216,7 @@ def test_results_on_constructed_orders(role_user):
     g = groups(campaign)
     treated, control = sorted(g["treatment"]), sorted(g["control"])
     assert (len(treated), len(control)) == (41, 9)
-    product = Product.objects.create(sku="X", name="X")
+    product = ProductFactory(sku="X", name="X")
     inside = campaign.launched_at + timedelta(days=3)
 
     def order(customer_id, when, amount, status="completed"):

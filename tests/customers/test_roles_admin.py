@@ -8,7 +8,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
+from customers.models import Customer, Feedback, Interaction, Order, Product
+from tests.factories import (
+    CustomerFactory,
+    FeedbackFactory,
+    InteractionFactory,
+    OrderFactory,
+    OrderItemFactory,
+    ProductFactory,
+)
 
 WHEN = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 MODELS = {"customer": Customer, "product": Product, "order": Order, "feedback": Feedback,
@@ -17,15 +25,15 @@ MODELS = {"customer": Customer, "product": Product, "order": Order, "feedback": 
 
 @pytest.fixture
 def records(db):
-    product = Product.objects.create(sku="TEA-1", name="Green tea", category="Tea", price=Decimal("12"))
+    product = ProductFactory(sku="TEA-1", name="Green tea", category="Tea", price=Decimal("12"))
     customers = []
     for i in range(6):
-        customer = Customer.objects.create(name=f"Customer {i}", email=f"c{i}@example.com",
-                                           phone=f"+861380013800{i}", external_id=f"C{i}")
-        order = Order.objects.create(customer=customer, ordered_at=WHEN, total_amount=Decimal("24"))
-        OrderItem.objects.create(order=order, product=product, quantity=2, unit_price=Decimal("12"))
-        Feedback.objects.create(customer=customer, order=order, created_at=WHEN, rating=4, text="Good tea")
-        Interaction.objects.create(customer=customer, kind="call", occurred_at=WHEN, outcome="ok")
+        customer = CustomerFactory(name=f"Customer {i}", email=f"c{i}@example.com",
+                                   phone=f"+861380013800{i}", external_id=f"C{i}")
+        order = OrderFactory(customer=customer, ordered_at=WHEN, total_amount=Decimal("24"))
+        OrderItemFactory(order=order, product=product, quantity=2, unit_price=Decimal("12"))
+        FeedbackFactory(customer=customer, order=order, created_at=WHEN, rating=4, text="Good tea")
+        InteractionFactory(customer=customer, kind="call", occurred_at=WHEN, outcome="ok")
         customers.append(customer)
     return customers
 
@@ -100,10 +108,10 @@ def test_admin_lists_run_a_constant_number_of_queries(client, role_user, records
     # Triple the rows: the count of queries must not move.
     for customer in records:
         for n in range(2):
-            clone = Customer.objects.create(name=f"{customer.name}-{n}")
-            order = Order.objects.create(customer=clone, ordered_at=WHEN, total_amount=Decimal("1"))
-            Feedback.objects.create(customer=clone, order=order, created_at=WHEN, rating=3)
-            Interaction.objects.create(customer=clone, kind="email", occurred_at=WHEN)
+            clone = CustomerFactory(name=f"{customer.name}-{n}")
+            order = OrderFactory(customer=clone, ordered_at=WHEN, total_amount=Decimal("1"))
+            FeedbackFactory(customer=clone, order=order, created_at=WHEN, rating=3, text="")
+            InteractionFactory(customer=clone, kind="email", occurred_at=WHEN)
     with CaptureQueriesContext(connection) as many:
         client.get(url)
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]

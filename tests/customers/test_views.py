@@ -13,6 +13,7 @@ from analytics.models import ScoreRun
 from core import navigation
 from customers.models import Customer, Interaction
 from customers.selectors import mask_email, mask_phone
+from tests.factories import OrderFactory, OrderItemFactory
 from tests.pages.ui_data import add_customers, make_products
 
 pytestmark = pytest.mark.django_db
@@ -213,16 +214,14 @@ def test_customer_360_masks_contact_details_for_service(client, role_user, world
 
 
 def test_customer_360_query_count_does_not_grow_with_history(client, role_user, world):
-    from customers.models import Order, OrderItem
-
     client = client_for(client, role_user, "Sales")
     customer = world[1][0]
     with CaptureQueriesContext(connection) as small:
         client.get(f"/customers/{customer.pk}/")
     product = make_products()[2]
     for _i in range(5):
-        order = Order.objects.create(customer=customer, ordered_at=customer.last_order_at, total_amount=5)
-        OrderItem.objects.create(order=order, product=product, quantity=1, unit_price=5)
+        order = OrderFactory(customer=customer, ordered_at=customer.last_order_at, total_amount=5)
+        OrderItemFactory(order=order, product=product, quantity=1, unit_price=5)
     with CaptureQueriesContext(connection) as large:
         client.get(f"/customers/{customer.pk}/")
     assert len(large) == len(small)

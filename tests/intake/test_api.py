@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from customers.models import Customer, Order
 from intake.models import CustomerMerge
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def test_bulk_orders_query_count_is_flat(api, role_user):
 
 
 def test_service_cannot_import_or_merge(api, role_user):
-    a, b = Customer.objects.create(name="A"), Customer.objects.create(name="B")
+    a, b = CustomerFactory(name="A"), CustomerFactory(name="B")
     api.force_authenticate(role_user("Service"))
     assert api.post("/api/imports/customers/", [{"customer_id": "X", "name": "x"}], format="json").status_code == 403
     assert api.post("/api/merges/", {"survivor": a.pk, "duplicate": b.pk}, format="json").status_code == 403
@@ -85,8 +86,8 @@ def test_service_cannot_import_or_merge(api, role_user):
 
 def test_duplicates_merge_and_undo_endpoints(api, role_user):
     when = datetime(2025, 1, 1, tzinfo=UTC)
-    a = Customer.objects.create(name="Zhang Wei", email="zw@example.com", city="")
-    b = Customer.objects.create(name="Zhang Wei", email="zw@example.com", city="Shanghai")
+    a = CustomerFactory(name="Zhang Wei", email="zw@example.com", city="")
+    b = CustomerFactory(name="Zhang Wei", email="zw@example.com", city="Shanghai")
     order = Order.objects.create(customer=b, ordered_at=when, total_amount=Decimal(5))
     api.force_authenticate(role_user("Service"))
     listed = api.get("/api/duplicates/").json()

@@ -5,8 +5,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from customers.models import Customer, Order, Product
+from customers.models import Customer, Order
 from intake.services import import_records
+from tests.factories import ProductFactory
 
 CUSTOMER_IDS = ["C1", "C2", "C3", "C404", ""]
 DATES = ["2024-01-05", "20240105", "2024/1/5", "05.01.2024", "2024-13-01", "", "soon"]
@@ -33,8 +34,8 @@ customer_rows = st.lists(st.fixed_dictionaries({
 @pytest.fixture
 def shop(db):
     Customer.objects.bulk_create([Customer(external_id=c, name=c) for c in ("C1", "C2", "C3")])
-    Product.objects.bulk_create([Product(sku="A", name="A", price=Decimal(5)),
-                                 Product(sku="B", name="B", price=Decimal(7))])
+    ProductFactory(sku="A", name="A", price=Decimal(5))
+    ProductFactory(sku="B", name="B", price=Decimal(7))
 
 
 def assert_counts_add_up(result, n):

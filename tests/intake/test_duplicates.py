@@ -11,32 +11,30 @@ from django.urls import reverse
 from customers.models import Customer, Feedback, Interaction, Order
 from intake.duplicates import customer_merge, customer_merge_undo, duplicate_pairs
 from intake.models import CustomerMerge
+from tests.factories import CustomerFactory, FeedbackFactory, InteractionFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 WHEN = datetime(2025, 5, 1, tzinfo=UTC)
 
 
-def customer(name, **extra) -> Customer:
-    return Customer.objects.create(name=name, **extra)
-
-
 def history(c: Customer, n: int = 2) -> None:
     for i in range(n):
-        Order.objects.create(customer=c, ordered_at=WHEN, total_amount=Decimal(10 + i))
-        Feedback.objects.create(customer=c, created_at=WHEN, rating=4, text=f"good {i}")
-        Interaction.objects.create(customer=c, kind="call", occurred_at=WHEN)
+        OrderFactory(customer=c, ordered_at=WHEN, total_amount=Decimal(10 + i))
+        FeedbackFactory(customer=c, created_at=WHEN, rating=4, text=f"good {i}")
+        InteractionFactory(customer=c, kind="call", occurred_at=WHEN)
 
 
 def test_pairs_by_email_phone_and_similar_name_in_same_city():
-    a = customer("Zhang Wei", email="zw@example.com", city="Shanghai")
-    b = customer("Wei Zhang", email="ZW@example.com", city="Beijing")
-    c = customer("Li Na", phone="+8613800138000", city="Shanghai")
-    d = customer("Li  Na", phone="13800138000", city="Hangzhou")
-    e = customer("Wang Fangg", city="Beijing")
-    f = customer("Wang Fang", city="beijing ")
-    customer("Wang Fang", city="Shenzhen")  # same name, other city: not a candidate
-    customer("Wang Fei", city="Beijing")  # same surname and city, different person
-    merged = customer("Zhang Wei", email="zw@example.com", merged_into=a)  # merged already: ignored
+    a = CustomerFactory(name="Zhang Wei", email="zw@example.com", city="Shanghai")
+    b = CustomerFactory(name="Wei Zhang", email="ZW@example.com", city="Beijing")
+    c = CustomerFactory(name="Li Na", phone="+8613800138000", city="Shanghai")
+    d = CustomerFactory(name="Li  Na", phone="13800138000", city="Hangzhou")
+    e = CustomerFactory(name="Wang Fangg", city="Beijing")
+    f = CustomerFactory(name="Wang Fang", city="beijing ")
+    CustomerFactory(name="Wang Fang", city="Shenzhen")  # same name, other city: not a candidate
+    CustomerFactory(name="Wang Fei", city="Beijing")  # same surname and city, different person
+    # merged already: ignored
+    merged = CustomerFactory(name="Zhang Wei", email="zw@example.com", merged_into=a)
     found = {(p.customer_id, p.other_id): (p.reason, round(p.score)) for p in duplicate_pairs()}
     assert found[(a.pk, b.pk)] == ("email", 100)
     assert found[(c.pk, d.pk)] == ("phone", 100)
@@ -47,10 +45,11 @@ def test_pairs_by_email_phone_and_similar_name_in_same_city():
 
 def test_merge_then_undo_restores_every_record(role_user):
     manager = role_user("Manager")
-    survivor = customer("Zhang Wei", external_id="C1", email="zw@example.com", city="", birth_date=None)
-    duplicate = customer("Zhang W.", external_id="C2", email="zw@example.com", city="Shanghai",
-                         birth_date=date(1990, 1, 5), attributes={"vip": "gold"})
-    older = customer("Z. Wei", merged_into=duplicate)
+    survivor = CustomerFactory(name="Zhang Wei", external_id="C1", email="zw@example.com", city="",
+                               birth_date=None)
+    duplicate = CustomerFactory(name="Zhang W.", external_id="C2", email="zw@example.com", city="Shanghai",
+                                birth_date=date(1990, 1, 5), attributes={"vip": "gold"})
+    older = CustomerFactory(name="Z. Wei", merged_into=duplicate)
     history(survivor, 1)
     history(duplicate, 3)
     before = {model: sorted(model.objects.values_list("pk", "customer_id")) for model in (Order, Feedback, Interaction)}
@@ -81,7 +80,7 @@ def test_merge_then_undo_restores_every_record(role_user):
 
 
 def test_merge_refuses_bad_input_and_users_without_permission(role_user):
-    a, b = customer("A"), customer("B")
+    a, b = CustomerFactory(name="A"), CustomerFactory(name="B")
     manager = role_user("Manager")
     with pytest.raises(ValueError, match="itself"):
         customer_merge(survivor=a, duplicate=a, field_choices={}, user=manager)
@@ -97,7 +96,7 @@ def test_merge_refuses_bad_input_and_users_without_permission(role_user):
 
 def test_undo_an_earlier_merge_waits_for_the_later_one(role_user):
     manager = role_user("Manager")
-    a, b, c = customer("A"), customer("B"), customer("C")
+    a, b, c = CustomerFactory(name="A"), CustomerFactory(name="B"), CustomerFactory(name="C")
     first = customer_merge(survivor=a, duplicate=b, field_choices={}, user=manager)
     second = customer_merge(survivor=c, duplicate=a, field_choices={}, user=manager)
     with pytest.raises(ValueError, match=f"later merge #{second.pk}"):
@@ -110,7 +109,7 @@ def test_undo_an_earlier_merge_waits_for_the_later_one(role_user):
 def test_merged_away_external_id_leads_imports_to_the_survivor(role_user):
     from intake.services import import_records
 
-    a, b = customer("A", external_id="C1"), customer("B", external_id="C2")
+    a, b = CustomerFactory(name="A", external_id="C1"), CustomerFactory(name="B", external_id="C2")
     customer_merge(survivor=a, duplicate=b, field_choices={}, user=role_user("Manager"))
     result = import_records(kind="orders", user=None, records=[
         {"order_id": "O1", "customer_id": "C2", "ordered_at": "2025-01-01", "amount": "5"}])
@@ -120,8 +119,9 @@ def test_merged_away_external_id_leads_imports_to_the_survivor(role_user):
 
 def test_duplicates_page_and_merge_pages(client, role_user):
     for i in range(4):
-        customer(f"Chen Jie{i}", email=f"cj{i}@example.com", city="Xiamen", phone=f"+861380013800{i}")
-        customer(f"Chen Jie{i}", email=f"cj{i}@example.com", city="Fuzhou")
+        CustomerFactory(name=f"Chen Jie{i}", email=f"cj{i}@example.com", city="Xiamen",
+                        phone=f"+861380013800{i}")
+        CustomerFactory(name=f"Chen Jie{i}", email=f"cj{i}@example.com", city="Fuzhou")
     manager = role_user("Manager")
     client.force_login(manager)
     client.get(reverse("intake:duplicates"))
@@ -144,8 +144,8 @@ def test_duplicates_page_and_merge_pages(client, role_user):
 
 
 def test_service_sees_duplicates_without_contact_details_and_cannot_merge(client, role_user):
-    a = customer("Chen Jie", email="cj@example.com", city="Xiamen")
-    b = customer("Chen Jie", email="cj@example.com", city="Xiamen")
+    a = CustomerFactory(name="Chen Jie", email="cj@example.com", city="Xiamen")
+    b = CustomerFactory(name="Chen Jie", email="cj@example.com", city="Xiamen")
     client.force_login(role_user("Service"))
     page = client.get(reverse("intake:duplicates")).content.decode()
     assert "Chen Jie" in page and "cj@example.com" not in page and "Review and merge" not in page

@@ -10,9 +10,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from customers.models import Customer, Order, OrderItem, Product
+from customers.models import Customer, Order, OrderItem
 from intake.models import ImportJob
 from intake.services import import_file, import_job_start, import_job_upload
+from tests.factories import CustomerFactory, ProductFactory
 
 from .conftest import write_xlsx
 
@@ -48,8 +49,8 @@ def test_encodings_and_delimiters(csv_file, encoding, delimiter):
 def test_xlsx_with_typed_cells(tmp_path):
     from datetime import datetime
 
-    Customer.objects.create(external_id="C1", name="Zhang Wei")
-    Product.objects.create(sku="TEA-1", name="Green tea", price=Decimal(10))
+    CustomerFactory(external_id="C1", name="Zhang Wei")
+    ProductFactory(sku="TEA-1", name="Green tea", price=Decimal(10))
     path = write_xlsx(tmp_path / "orders.xlsx", [
         ["订单号", "客户ID", "交易日期", "交易金额", "商品编码", "数量"],
         ["O1", "C1", datetime(2024, 3, 1, 9, 30), 20.0, "TEA-1", 2],
@@ -79,8 +80,9 @@ def test_reimport_is_unchanged_and_edits_are_updates(csv_file):
 
 
 def test_orders_reimport_idempotent_and_changed_lines_replace_items(csv_file):
-    Customer.objects.create(external_id="C1", name="Zhang Wei")
-    Product.objects.bulk_create([Product(sku="A", name="A", price=5), Product(sku="B", name="B", price=7)])
+    CustomerFactory(external_id="C1", name="Zhang Wei")
+    ProductFactory(sku="A", name="A", price=5)
+    ProductFactory(sku="B", name="B", price=7)
     rows = [["order_id", "customer_id", "ordered_at", "sku", "quantity"],
             ["O1", "C1", "2024-01-01", "A", "1"], ["O1", "C1", "2024-01-01", "B", "2"],
             ["O2", "C1", "2024-01-02", "A", "3"]]
@@ -99,7 +101,7 @@ def test_dry_run_writes_nothing(csv_file):
 
 
 def test_queries_do_not_grow_with_rows(csv_file):
-    Product.objects.create(sku="A", name="A", price=5)
+    ProductFactory(sku="A", name="A", price=5)
     Customer.objects.bulk_create([Customer(external_id=f"C{i}", name=f"N{i}") for i in range(60)])
 
     def queries_for(n: int, start: int) -> int:

@@ -12,12 +12,13 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.models import Customer, Order, OrderItem, Product
+from customers.models import Customer, Order, OrderItem
 from intake import services
 from intake.models import ImportJob
 from intake.readers import open_table
 from intake.seen import SeenKeys, key_hashes
 from intake.services import import_file, import_job_start, import_job_upload, import_jobs_expire
+from tests.factories import CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -63,9 +64,9 @@ def test_duplicate_customer_in_a_later_chunk_is_rejected_naming_the_first_line(c
 
 
 def test_duplicate_order_line_in_a_later_chunk_is_rejected_with_its_order():
-    Customer.objects.create(external_id="C1", name="Zhang Wei")
-    Product.objects.bulk_create([Product(sku="A", name="A", price=Decimal(5)),
-                                 Product(sku="B", name="B", price=Decimal(7))])
+    CustomerFactory(external_id="C1", name="Zhang Wei")
+    ProductFactory(sku="A", name="A", price=Decimal(5))
+    ProductFactory(sku="B", name="B", price=Decimal(7))
     rows = [(2, {"order_id": "O1", "customer_id": "C1", "ordered_at": "2024-01-05", "sku": "A"}),
             (3, {"order_id": "O2", "customer_id": "C1", "ordered_at": "2024-01-06", "sku": "A"}),
             (4, {"order_id": "O3", "customer_id": "C1", "ordered_at": "2024-01-07", "sku": "B"}),
@@ -204,8 +205,8 @@ def test_order_writes_keep_the_audit_trail(role_user):
     # history rows (who, "+" for created, "~" for changed) and the same lines.
     user = role_user("Sales")
     Customer.objects.bulk_create([Customer(external_id="C1", name="Zhang"), Customer(external_id="C2", name="Li")])
-    Product.objects.bulk_create([Product(sku="A", name="A", price=Decimal(5)),
-                                 Product(sku="B", name="B", price=Decimal(7))])
+    ProductFactory(sku="A", name="A", price=Decimal(5))
+    ProductFactory(sku="B", name="B", price=Decimal(7))
     rows = [(2, {"order_id": "O1", "customer_id": "C1", "ordered_at": "2024-01-05 10:00", "sku": "A", "quantity": "2"}),
             (3, {"order_id": "O1", "customer_id": "C1", "ordered_at": "2024-01-05 10:00", "sku": "B", "quantity": "1"}),
             (4, {"order_id": "O2", "customer_id": "C2", "ordered_at": "2024-01-06", "amount": "¥30"})]

@@ -13,6 +13,7 @@ from customers.models import Customer, Feedback, Order, Product
 from intake.duplicates import customer_merge
 from intake.models import ImportJob
 from intake.quality import data_quality_report
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,9 +69,9 @@ def test_report_counts_missing_and_implausible_values(world, role_user):
 
 def test_merged_customers_and_the_duplicate_counts(world, role_user, client, django_capture_on_commit_callbacks):
     manager = role_user("Manager")
-    twin = Customer.objects.create(external_id="C9", name="Zhang Wei", email="zw@example.com")
-    Customer.objects.create(external_id="C10", name="Other", phone="+8613800138000")  # C1's phone
-    Customer.objects.create(external_id="C11", name="Zhao Leii", city="北京")  # C4's name, one letter more
+    twin = CustomerFactory(external_id="C9", name="Zhang Wei", email="zw@example.com")
+    CustomerFactory(external_id="C10", name="Other", phone="+8613800138000")  # C1's phone
+    CustomerFactory(external_id="C11", name="Zhao Leii", city="北京")  # C4's name, one letter more
     report = data_quality_report()
     assert (report.duplicate_pairs, report.all_duplicate_pairs) == (2, None)
     # The duplicates page lists every pair, similar names too; the report then shows that total.

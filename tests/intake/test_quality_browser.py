@@ -6,23 +6,18 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from customers.models import Customer, Order
 from intake.models import ImportJob
+from tests.factories import CustomerFactory, OrderFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_manager_opens_the_data_quality_page(page, login, role_user, tmp_path):
     manager = role_user("Manager")
-    Customer.objects.create(external_id="C1", name="Zhang Wei", email="zw@example.com", city="上海")
-    twin = Customer.objects.create(external_id="C2", name="Zhang Wei", email="zw@example.com")
-    Customer.objects.create(external_id="C3", name="Li Na", birth_date=date(1850, 1, 1))
-    Order.objects.create(external_id="O1", customer=twin, ordered_at=timezone.now(), total_amount=Decimal("5000000"))
+    CustomerFactory(external_id="C1", name="Zhang Wei", email="zw@example.com", city="上海")
+    twin = CustomerFactory(external_id="C2", name="Zhang Wei", email="zw@example.com")
+    CustomerFactory(external_id="C3", name="Li Na", birth_date=date(1850, 1, 1))
+    OrderFactory(external_id="O1", customer=twin, ordered_at=timezone.now(), total_amount=Decimal("5000000"))
     job = ImportJob.objects.create(kind="customers", original_name="crm-export.csv", status="succeeded",
                                    total=3, created=3, created_by=manager)
     errors = []

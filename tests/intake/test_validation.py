@@ -4,16 +4,17 @@ from decimal import Decimal
 
 import pytest
 
-from customers.models import Customer, Feedback, Interaction, Order, Product
+from customers.models import Customer, Feedback, Interaction, Order
 from intake.services import import_records
+from tests.factories import CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def shop(db):
-    Customer.objects.create(external_id="C1", name="Zhang Wei", email="zw@example.com")
-    Product.objects.create(sku="TEA-1", name="Green tea", price=Decimal(10))
+    CustomerFactory(external_id="C1", name="Zhang Wei", email="zw@example.com")
+    ProductFactory(sku="TEA-1", name="Green tea", price=Decimal(10))
 
 
 def only_error(result) -> dict:
@@ -122,7 +123,7 @@ def test_customer_values_are_normalised_and_unknown_columns_kept(db):
 
 
 def test_order_lines_grouped_by_order_id(shop):
-    Product.objects.create(sku="TEA-2", name="Black tea", price=Decimal(7))
+    ProductFactory(sku="TEA-2", name="Black tea", price=Decimal(7))
     result = import_records(kind="orders", user=None, records=[
         {"order_id": "O1", "customer_id": "C1", "ordered_at": "2024-03-01", "sku": "TEA-1", "quantity": "2"},
         {"order_id": "O1", "customer_id": "C1", "ordered_at": "2024-03-01", "sku": "TEA-2", "quantity": "1",

@@ -8,11 +8,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _still_charts(page):
     # Reduced motion turns Chart.js animation off (static/js/charts.js): screenshots show the
     # finished charts, and the preference itself is honoured.

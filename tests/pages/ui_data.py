@@ -14,7 +14,14 @@ from analytics.models import (
     ScoreRun,
     SegmentProfile,
 )
-from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
+from customers.models import Customer, Product
+from tests.factories import (
+    CustomerFactory,
+    FeedbackFactory,
+    InteractionFactory,
+    OrderFactory,
+    OrderItemFactory,
+)
 
 MODEL_CARDS = {
     "churn": {"name": "churn_logistic_regression_calibrated", "roc_auc": 0.86, "baseline_roc_auc": 0.80,
@@ -35,7 +42,7 @@ def add_customers(n: int, *, start: int = 0, products: list[Product] | None = No
     customers = []
     for i in range(start, start + n):
         risk = ("high", "medium", "low")[i % 3]
-        customer = Customer.objects.create(
+        customer = CustomerFactory(
             name=f"Customer {i:03d}", external_id=f"C{i:03d}", email=f"person{i}@example.com",
             phone=f"+8613800{i:06d}", region=("North", "South")[i % 2], marketing_consent=i % 2 == 0,
             signup_date=(now - timedelta(days=400)).date(), order_count=2, total_spent=Decimal("40.00"),
@@ -48,14 +55,14 @@ def add_customers(n: int, *, start: int = 0, products: list[Product] | None = No
             loyalty_score=0.5, sentiment_score=0.2, scores_updated_at=now,
         )
         for days in (220, 140):
-            order = Order.objects.create(customer=customer, ordered_at=now - timedelta(days=days),
-                                         total_amount=Decimal("20.00"))
-            OrderItem.objects.create(order=order, product=products[0], quantity=2, unit_price=Decimal("10.00"))
-        Feedback.objects.create(customer=customer, created_at=now - timedelta(days=30), rating=1,
-                                text="The delivery was late and the box was broken", language="en",
-                                sentiment_score=-0.6, sentiment_label="negative", complaint_reason="delivery")
-        Interaction.objects.create(customer=customer, kind="call", occurred_at=now - timedelta(days=10),
-                                   outcome="Called back")
+            order = OrderFactory(customer=customer, ordered_at=now - timedelta(days=days),
+                                 total_amount=Decimal("20.00"))
+            OrderItemFactory(order=order, product=products[0], quantity=2, unit_price=Decimal("10.00"))
+        FeedbackFactory(customer=customer, created_at=now - timedelta(days=30), rating=1,
+                        text="The delivery was late and the box was broken", language="en",
+                        sentiment_score=-0.6, sentiment_label="negative", complaint_reason="delivery")
+        InteractionFactory(customer=customer, kind="call", occurred_at=now - timedelta(days=10),
+                           outcome="Called back")
         if run is not None:
             Recommendation.objects.create(customer=customer, product=products[1], rank=1, score=1.0,
                                           because_of=products[0], run=run)

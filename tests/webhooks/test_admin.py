@@ -9,11 +9,6 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_a_manager_adds_an_endpoint_with_a_generated_secret(client, role_user, receiver):
     manager = role_user("Manager")
     client.force_login(manager)

@@ -17,11 +17,6 @@ ENDPOINTS = "/api/webhooks/endpoints/"
 DELIVERIES = "/api/webhooks/deliveries/"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def api(role_user):
     def make(role: str) -> APIClient:

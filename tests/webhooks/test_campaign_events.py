@@ -15,9 +15,8 @@ from .conftest import verify
 
 
 @pytest.mark.django_db
-def test_a_campaign_finishing_is_reported_once(receiver, endpoint_for, role_user, settings,
+def test_a_campaign_finishing_is_reported_once(receiver, endpoint_for, role_user,
                                                django_capture_on_commit_callbacks):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     target = receiver(200)
     endpoint = endpoint_for(target, events=["campaign.finished"])
     Customer.objects.bulk_create([Customer(name=f"C{i}", external_id=f"W{i}", marketing_consent=True,
