@@ -18,7 +18,7 @@ from . import duplicates as dedupe
 from .fields import KINDS
 from .models import CustomerMerge, ImportJob
 from .quality import all_duplicate_pairs_remember, data_quality_report
-from .services import ImportOptions, import_records
+from .services.importers import ImportOptions, import_records
 
 # Records per POST: a batch this size validates and writes in a few seconds, well inside a
 # request timeout; larger loads belong in a file import, which runs as a background job.

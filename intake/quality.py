@@ -172,7 +172,7 @@ def duplicate_pair_count_forget() -> None:
 
 def data_quality_report() -> QualityReport:
     """The whole report: one aggregate query per table, the duplicate count, recent imports."""
-    from .services import import_jobs_expire
+    from .services.jobs import import_jobs_expire
 
     import_jobs_expire()  # so an abandoned job shows as failed here too
     today = timezone.localdate()

@@ -23,7 +23,8 @@ from .fields import KINDS
 from .models import CustomerMerge, ImportJob, ImportKind
 from .quality import all_duplicate_pairs_remember, data_quality_report
 from .readers import FileFormatError, open_table
-from .services import ImportOptions, import_job_start, import_job_upload, import_jobs_expire, import_preview
+from .services.importers import ImportOptions
+from .services.jobs import import_job_start, import_job_upload, import_jobs_expire, import_preview
 
 RECENT_IMPORTS = 20
 PAIRS_PER_PAGE = 50
