@@ -2,8 +2,8 @@
 
 Only one full run may be queued or running at a time. The lock is the run row itself: a partial
 unique constraint allows one active full run, and its ``lease_expires_at`` is pushed forward at
-every stage. A run whose worker died stops renewing the lease; the next request marks it failed
-and starts afresh. Results are written in one transaction at the end, so a run that fails or is
+every stage (``core.leases``). A run whose worker died stops renewing the lease; the beat's sweep
+(:func:`score_runs_expire`) or the next request marks it failed, and the next request starts afresh. Results are written in one transaction at the end, so a run that fails or is
 killed leaves the previous scores whole.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import time
 import traceback
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 from django.conf import settings
@@ -26,6 +26,7 @@ from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, EngineSetting
 from analytics.engine.recommend import recommend_top_n
 from analytics.models import ModelArtifact, RecommendationStage, ScoreRun
 from core.db import bulk_insert, is_postgres
+from core.leases import lease_expire, lease_renew, lease_until
 from customers.models import Customer
 
 from .artifacts import (
@@ -42,20 +43,21 @@ from .results import dashboard_figures_store, results_write
 
 logger = logging.getLogger(__name__)
 
-# Longer than any single stage takes at a million customers (the longest, churn, takes minutes),
-# short enough that a run whose worker was killed is taken over within a quarter of an hour.
-LEASE = timedelta(minutes=15)
+# How long a run's lease lasts after each stage (see the model for why a quarter of an hour).
+LEASE = ScoreRun.lease_duration
 
 
 def _now() -> datetime:
     return timezone.now()
 
 
-def _expire_abandoned_runs() -> None:
-    ScoreRun.objects.filter(
-        kind=ScoreRun.Kind.FULL, status__in=ScoreRun.ACTIVE, lease_expires_at__lt=_now(),
-    ).update(status=ScoreRun.Status.FAILED, finished_at=_now(),
-             error="Abandoned: the worker stopped renewing its lease (killed or lost).")
+def score_runs_expire() -> int:
+    """Mark full runs whose worker stopped renewing the lease as failed; returns how many.
+
+    Run by the beat schedule (``analytics.tasks.score_runs_expire``) and by a request for a new
+    run, which must take the lock over from a dead one first.
+    """
+    return lease_expire(ScoreRun.objects.filter(kind=ScoreRun.Kind.FULL))
 
 
 def score_run_request(*, as_of: datetime | None = None, requested_by=None, run_now: bool = False) -> ScoreRun:
@@ -65,7 +67,7 @@ def score_run_request(*, as_of: datetime | None = None, requested_by=None, run_n
     """
     from analytics.tasks import score_run_full
 
-    _expire_abandoned_runs()
+    score_runs_expire()
     active = ScoreRun.objects.filter(kind=ScoreRun.Kind.FULL, status__in=ScoreRun.ACTIVE).first()
     if active:
         return active
@@ -73,7 +75,7 @@ def score_run_request(*, as_of: datetime | None = None, requested_by=None, run_n
         with transaction.atomic():
             run = ScoreRun.objects.create(
                 kind=ScoreRun.Kind.FULL, as_of=as_of or _now(), requested_by=requested_by,
-                lease_expires_at=_now() + LEASE)
+                lease_expires_at=lease_until(LEASE))
             if not run_now:
                 # After commit: a worker must find the row it is asked to run.
                 transaction.on_commit(lambda: score_run_full.delay(run.pk))
@@ -88,8 +90,8 @@ def score_run_request(*, as_of: datetime | None = None, requested_by=None, run_n
 
 def _progress(run_id: int, stage: str, percent: int) -> None:
     # Two parts report at once, each from its own start: the run's progress only moves forward.
-    ScoreRun.objects.filter(pk=run_id).update(stage=stage, progress=Greatest(F("progress"), Value(min(percent, 100))),
-                                              lease_expires_at=_now() + LEASE)
+    lease_renew(ScoreRun.objects.filter(pk=run_id), duration=LEASE,
+                stage=stage, progress=Greatest(F("progress"), Value(min(percent, 100))))
 
 
 def _fail(run_id: int, exc: BaseException, timings: dict | None = None) -> None:
@@ -114,7 +116,7 @@ def score_run_start(*, run_id: int) -> bool:
     ended, or an earlier delivery of this message started it already.
     """
     claimed = ScoreRun.objects.filter(pk=run_id, status=ScoreRun.Status.QUEUED).update(
-        status=ScoreRun.Status.RUNNING, started_at=_now(), lease_expires_at=_now() + LEASE, error="")
+        status=ScoreRun.Status.RUNNING, started_at=_now(), lease_expires_at=lease_until(LEASE), error="")
     if not claimed:
         return False
     try:
@@ -211,10 +213,10 @@ def score_run_plan(*, run_id: int) -> list[tuple[int, int]] | None:
     except Exception as exc:
         _fail(run_id, exc, timings)
         raise
-    ScoreRun.objects.filter(pk=run_id).update(
+    lease_renew(
+        ScoreRun.objects.filter(pk=run_id), duration=LEASE,
         timings=timings, counts=counts, peak_memory_mb=peaks, chunks_total=len(ranges) or 1,
-        chunks_done=0, stage="ranking", progress=82, lease_expires_at=_now() + LEASE,
-        fitted_at=_now())
+        chunks_done=0, stage="ranking", progress=82, fitted_at=_now())
     return ranges
 
 
@@ -252,8 +254,8 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
             RecommendationStage.objects.filter(run_id=run_id, customer_id__gte=first_id,
                                                customer_id__lte=last_id).delete()
             bulk_insert(RecommendationStage, rows)
-        ScoreRun.objects.filter(pk=run_id).update(
-            chunks_done=F("chunks_done") + 1, lease_expires_at=_now() + LEASE,
+        lease_renew(
+            ScoreRun.objects.filter(pk=run_id), duration=LEASE, chunks_done=F("chunks_done") + 1,
             progress=Least(Value(90), 82 + 8 * (F("chunks_done") + 1) / Greatest(F("chunks_total"), 1)))
         return len(rows)
     except Exception as exc:

@@ -11,16 +11,15 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TextIO
 
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.leases import lease_expire, lease_renew, lease_until
 from customers.events import KINDS as RECORD_KINDS
 from customers.events import records_changed_publish
 from intake import fields as f
@@ -36,10 +35,8 @@ logger = logging.getLogger(__name__)
 PREVIEW_DRY_RUN_ROWS = 5_000
 # Rows shown on the preview page.
 PREVIEW_SAMPLE_ROWS = 10
-# A running job renews its lease after every chunk, which takes seconds; ten minutes allows for a
-# chunk slowed by a busy database many times over, and shows a job whose worker was killed as
-# failed within ten minutes (the score runs' LEASE in analytics/services/runs.py is the same idea).
-IMPORT_LEASE = timedelta(minutes=10)
+# How long a running job's lease lasts after each chunk (see the model for why ten minutes).
+IMPORT_LEASE = ImportJob.lease_duration
 # Errors kept in the job row for the job page; all of them go to the rejected-rows CSV.
 JOB_ERRORS_KEPT = 50
 
@@ -166,19 +163,11 @@ class ImportJobLeaseLost(RuntimeError):
 def import_jobs_expire() -> int:
     """Mark running jobs whose worker stopped renewing the lease as failed; returns how many.
 
-    Called wherever jobs are shown (the import page, a job's page and its progress poll, the
-    data quality page), as the score runs do on every request, so a job whose worker was killed
-    shows as failed, with the reason, within :data:`IMPORT_LEASE` of its last chunk.
+    Run by the beat schedule (``intake.tasks.import_jobs_expire``), not by the pages: they show
+    such a job as failed, with the reason, as soon as its lease has run out
+    (``ImportJob.objects.with_effective_status``), within :data:`IMPORT_LEASE` of its last chunk.
     """
-    now = timezone.now()
-    stale = (Q(lease_expires_at__lt=now)
-             # Started before leases existed: judged by when it started.
-             | Q(lease_expires_at__isnull=True, started_at__lt=now - IMPORT_LEASE))
-    return ImportJob.objects.filter(stale, status=ImportJob.Status.RUNNING).update(
-        status=ImportJob.Status.FAILED, finished_at=now,
-        error=_("The worker running this import stopped reporting progress (it was killed or lost). "
-                "Rows of the chunks it finished were saved; import the same file again to complete "
-                "it: rows already saved end as unchanged."))
+    return lease_expire(ImportJob.objects.all())
 
 
 def import_job_run(*, job_id: int) -> ImportJob:
@@ -190,8 +179,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
     worker stops rather than overwrite that.
     """
     started = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now(),
-        lease_expires_at=timezone.now() + IMPORT_LEASE)
+        status=ImportJob.Status.RUNNING, started_at=timezone.now(), lease_expires_at=lease_until(IMPORT_LEASE))
     job = ImportJob.objects.get(pk=job_id)
     if not started:
         return job
@@ -203,10 +191,10 @@ def import_job_run(*, job_id: int) -> ImportJob:
             table = open_table(stream, name=job.file.name, size=job.file.size)
 
             def on_chunk(result: ImportResult) -> None:
-                renewed = running.update(
+                renewed = lease_renew(
+                    running, duration=IMPORT_LEASE,
                     progress=int(table.fraction() * 99), total=result.total, created=result.created,
-                    updated=result.updated, unchanged=result.unchanged, rejected=result.rejected,
-                    lease_expires_at=timezone.now() + IMPORT_LEASE)
+                    updated=result.updated, unchanged=result.unchanged, rejected=result.rejected)
                 if not renewed:
                     raise ImportJobLeaseLost(job_id)
 
