@@ -68,6 +68,12 @@ def score_run_finish(run_id: int) -> int:
     return run_id
 
 
+@shared_task(time_limit=60)
+def score_runs_expire() -> int:
+    """Periodic: mark full runs whose worker died (their lease ran out) as failed."""
+    return runs.score_runs_expire()
+
+
 @shared_task
 def score_run_nightly() -> int:
     """Beat's nightly full run; joins the active run instead of starting a second one."""

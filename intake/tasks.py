@@ -12,3 +12,11 @@ def import_job_execute(job_id: int) -> int:
 
     import_job_run(job_id=job_id)
     return job_id
+
+
+@shared_task(time_limit=60)
+def import_jobs_expire() -> int:
+    """Periodic: mark running jobs whose worker died (their lease ran out) as failed."""
+    from .services.jobs import import_jobs_expire as expire
+
+    return expire()

@@ -1,6 +1,7 @@
 """A full score run on the database: every score field filled, one run at a time, all or nothing."""
 from __future__ import annotations
 
+import importlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,6 +16,7 @@ from analytics.models import (
     SegmentProfile,
 )
 from analytics.services import artifacts, results, runs
+from analytics.tasks import score_runs_expire
 from customers.models import Customer, Feedback
 from tests.conftest import scored_demo
 
@@ -90,6 +92,25 @@ def test_an_abandoned_run_loses_its_lock():
     stale.refresh_from_db()
     assert fresh.pk != stale.pk
     assert stale.status == "failed" and "lease" in stale.error
+
+
+@pytest.mark.django_db
+def test_the_beat_sweep_fails_an_abandoned_run_and_only_that(settings):
+    stale = ScoreRun.objects.create(as_of=AS_OF, status="running",
+                                    lease_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    alive = ScoreRun.objects.create(kind="incremental", as_of=AS_OF, status="running",
+                                    lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    assert score_runs_expire.apply().get() == 1
+    stale.refresh_from_db()
+    alive.refresh_from_db()
+    assert stale.status == "failed" and "lease" in stale.error and stale.finished_at is not None
+    assert alive.status == "running"
+    # Every periodic task the schedule names exists.
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"analytics.tasks.score_runs_expire", "intake.tasks.import_jobs_expire"} <= tasks
+    for name in tasks:
+        module, _dot, attr = name.rpartition(".")
+        assert getattr(importlib.import_module(module), attr).name == name
 
 
 @pytest.mark.django_db

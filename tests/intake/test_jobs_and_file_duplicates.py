@@ -112,8 +112,17 @@ def test_a_job_whose_worker_died_is_shown_failed(media, role_user, client):
     page = client.get(reverse("intake:job", args=[job.pk])).content.decode()
     assert "stopped reporting progress (it was killed or lost)" in page
     assert client.get(reverse("intake:job-progress", args=[alive.pk])).json()["status"] == "running"
+    listing = client.get(reverse("intake:import")).content.decode()
+    assert listing.count('<span class="badge">Failed</span>') == 1
+    assert listing.count('<span class="badge">Running</span>') == 1
+    # Showing it wrote nothing: recording the failure is the beat's sweep's job.
     job.refresh_from_db()
-    assert job.finished_at is not None
+    assert (job.status, job.finished_at) == (ImportJob.Status.RUNNING, None)
+    assert import_jobs_expire() == 1
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED and job.finished_at is not None
+    assert "stopped reporting progress (it was killed or lost)" in job.error
+    assert ImportJob.objects.get(pk=alive.pk).status == ImportJob.Status.RUNNING
     # A redelivered message for the abandoned job does not start it again.
     assert jobs.import_job_run(job_id=job.pk).status == ImportJob.Status.FAILED
 
