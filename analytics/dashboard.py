@@ -2,7 +2,7 @@
 
 Every number here is an aggregate over precomputed score fields or orders, in a fixed number of
 queries whatever the number of customers. A full run stores :func:`dashboard_figures` when it
-finishes (``analytics.services``), and the dashboard reads that instead of scanning the tables
+finishes (``analytics.services.results``), and the dashboard reads that instead of scanning the tables
 on every visit.
 """
 from __future__ import annotations
@@ -101,7 +101,7 @@ def dashboard_kpis(figures: dict | None = None) -> list[Kpi]:
 def dashboard_figures(*, now: datetime | None = None) -> dict:
     """Every number the dashboard shows, without labels (they follow the reader's language).
 
-    JSON-safe: each score run stores it when it finishes (analytics.services), and the dashboard
+    JSON-safe: each score run stores it when it finishes (analytics.services.results), and the dashboard
     reads that instead of scanning the customers and orders tables on every visit.
     """
     months = sentiment_by_month(now=now)

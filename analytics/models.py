@@ -5,13 +5,17 @@ id of the run that wrote it, so a page can show results and the run they came fr
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.leases import LeasedJob
 
-class ScoreRun(models.Model):
+
+class ScoreRun(LeasedJob):
     class Kind(models.TextChoices):
         FULL = "full", _("Full")
         INCREMENTAL = "incremental", _("Incremental")
@@ -24,6 +28,11 @@ class ScoreRun(models.Model):
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     ENDED = (Status.SUCCEEDED, Status.FAILED)
+    LEASED_STATUSES = ACTIVE
+    # Longer than any single stage takes at a million customers (the longest, churn, takes
+    # minutes), short enough that a run whose worker was killed is taken over within a quarter of
+    # an hour.
+    lease_duration = timedelta(minutes=15)
 
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.FULL)
     as_of = models.DateTimeField(_("as of"))
@@ -44,9 +53,9 @@ class ScoreRun(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    # The lock: an active full run holds it until this moment; each stage extends it. A run
-    # whose worker died stops extending it, and the next request takes the lock over.
-    lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
+    # ``lease_expires_at`` (core.leases.LeasedJob) is the lock: an active full run holds it until
+    # that moment; each stage extends it. A run whose worker died stops extending it, and the next
+    # request (or the beat's sweep) marks it failed.
     # A full run fits its models once, then ranks customers in chunks that several workers take
     # in parallel; these count them for the progress bar.
     chunks_total = models.PositiveIntegerField(_("chunks"), default=0)

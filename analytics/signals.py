@@ -8,7 +8,8 @@ from django.dispatch import receiver
 
 from customers.events import feedback_text_changed, records_changed
 
-from .services import customer_rescore_queue, score_run_request
+from .services.rescore import customer_rescore_queue
+from .services.runs import score_run_request
 from .tasks import feedback_analyse
 
 # Rescoring costs about 80 ms a customer (bench/rescore.py); past this many, one full run (about a

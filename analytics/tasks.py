@@ -17,7 +17,8 @@ is a ceiling that only a stuck task reaches.
 """
 from celery import chord, shared_task
 
-from analytics import services
+from analytics.services import feedback, rescore, runs
+from analytics.services.artifacts import PENDING_PARTS
 
 RUN_TIME_LIMIT = 3 * 3600
 
@@ -32,23 +33,23 @@ def _queue(task) -> dict:
 def score_run_full(self, run_id: int) -> int:
     if self.app.conf.task_always_eager:
         # No broker (a laptop): nothing to fan out to, run every part here.
-        services.score_run_execute(run_id=run_id)
+        runs.score_run_execute(run_id=run_id)
         return run_id
-    if services.score_run_start(run_id=run_id):
+    if runs.score_run_start(run_id=run_id):
         route = _queue(self)
-        chord(score_run_part.si(run_id, part).set(**route) for part in services.PENDING_PARTS)(
+        chord(score_run_part.si(run_id, part).set(**route) for part in PENDING_PARTS)(
             score_run_rank.si(run_id).set(**route))
     return run_id
 
 
 @shared_task(acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
 def score_run_part(run_id: int, part: str) -> bool:
-    return services.score_run_fit_part(run_id=run_id, part=part)
+    return runs.score_run_fit_part(run_id=run_id, part=part)
 
 
 @shared_task(bind=True, acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
 def score_run_rank(self, run_id: int) -> int:
-    ranges = services.score_run_plan(run_id=run_id)
+    ranges = runs.score_run_plan(run_id=run_id)
     if ranges is not None:
         route = _queue(self)
         chord(score_run_chunk.si(run_id, first, last).set(**route) for first, last in ranges)(
@@ -58,26 +59,32 @@ def score_run_rank(self, run_id: int) -> int:
 
 @shared_task(acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
 def score_run_chunk(run_id: int, first_id: int, last_id: int) -> int:
-    return services.score_run_rank_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
+    return runs.score_run_rank_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
 
 
 @shared_task(acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
 def score_run_finish(run_id: int) -> int:
-    services.score_run_finish(run_id=run_id)
+    runs.score_run_finish(run_id=run_id)
     return run_id
+
+
+@shared_task(time_limit=60)
+def score_runs_expire() -> int:
+    """Periodic: mark full runs whose worker died (their lease ran out) as failed."""
+    return runs.score_runs_expire()
 
 
 @shared_task
 def score_run_nightly() -> int:
     """Beat's nightly full run; joins the active run instead of starting a second one."""
-    return services.score_run_request().pk
+    return runs.score_run_request().pk
 
 
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def feedback_analyse(feedback_ids: list[int]) -> int:
-    return services.feedback_analyse_pending(feedback_ids=feedback_ids)
+    return feedback.feedback_analyse_pending(feedback_ids=feedback_ids)
 
 
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def customer_rescore(customer_ids: list[int]) -> int:
-    return services.customer_rescore(customer_ids=customer_ids)
+    return rescore.customer_rescore(customer_ids=customer_ids)

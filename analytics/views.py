@@ -24,7 +24,7 @@ from .dashboard import (
 )
 from .explain import reason_label
 from .models import ScoreRun
-from .services import score_run_request
+from .services.runs import score_run_request
 
 WORDCLOUD_LANGUAGES = ("en", "zh")
 

@@ -57,7 +57,7 @@ def main() -> None:
 
     from analytics import adapter
     from analytics.models import ScoreRun
-    from analytics.services import score_run_request
+    from analytics.services.runs import score_run_request
     from customers.demo.loader import demo_seed
     from customers.models import Customer
 
@@ -144,7 +144,7 @@ def _worker_run(workers: int, floor: float) -> dict:
     from django.db import connection
 
     from analytics.models import ScoreRun
-    from analytics.services import score_run_request
+    from analytics.services.runs import score_run_request
     from crm_site.celery import app
 
     if settings.CELERY_TASK_ALWAYS_EAGER:

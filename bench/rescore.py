@@ -37,7 +37,7 @@ def main() -> None:
     import numpy as np
 
     from analytics.models import ScoreRun
-    from analytics.services import customer_rescore
+    from analytics.services.rescore import customer_rescore
     from customers.models import Customer
 
     if not ScoreRun.objects.filter(status=ScoreRun.Status.SUCCEEDED).exists():

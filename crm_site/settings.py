@@ -162,6 +162,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.campaign_results_refresh_running",
         "schedule": crontab(minute=15, hour="*/6"),
     },
+    # Leases (core/leases.py): a score run or an import job whose worker died shows as failed at
+    # once (pages read its lease); these sweeps record it, so no page load has to write.
+    "score-runs-expire": {
+        "task": "analytics.tasks.score_runs_expire",
+        "schedule": crontab(minute="*"),
+    },
+    "import-jobs-expire": {
+        "task": "intake.tasks.import_jobs_expire",
+        "schedule": crontab(minute="*"),
+    },
     # Webhooks: re-queue pending deliveries whose message was lost (webhooks/services.py).
     "webhook-deliveries-resume": {
         "task": "webhooks.tasks.webhook_deliveries_resume",

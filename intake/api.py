@@ -18,7 +18,7 @@ from . import duplicates as dedupe
 from .fields import KINDS
 from .models import CustomerMerge, ImportJob
 from .quality import all_duplicate_pairs_remember, data_quality_report
-from .services import ImportOptions, import_records
+from .services.importers import ImportOptions, import_records
 
 # Records per POST: a batch this size validates and writes in a few seconds, well inside a
 # request timeout; larger loads belong in a file import, which runs as a background job.
@@ -176,6 +176,11 @@ class QualityTableSerializer(serializers.Serializer):
 class QualityImportSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.SerializerMethodField(help_text="The job's page in the staff UI.")
+    # A job whose worker died shows as failed as soon as its lease has passed, before the beat
+    # sweep records it (the report annotates it; reading writes nothing).
+    status = serializers.ChoiceField(source="effective_status", choices=ImportJob.Status.choices,
+                                     read_only=True)
+    error = serializers.CharField(source="effective_error", read_only=True)
 
     class Meta:
         model = ImportJob

@@ -6,9 +6,14 @@ changed, so it can be undone.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from core.leases import LeasedJob
 
 __all__ = ["CustomerMerge", "ImportJob", "ImportKind"]
 
@@ -21,7 +26,7 @@ class ImportKind(models.TextChoices):
     INTERACTIONS = "interactions", _("Interactions")
 
 
-class ImportJob(models.Model):
+class ImportJob(LeasedJob):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft (uploaded, not started)")
         PENDING = "pending", _("Pending")
@@ -51,12 +56,21 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    # A running job holds this lease and renews it after every chunk. A worker that dies stops
-    # renewing it; once it has passed, the next look at the job marks it failed (see
-    # ``import_jobs_expire``), so a job is never "running" forever.
-    lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
+    # ``lease_expires_at`` (core.leases.LeasedJob): a running job holds this lease and renews it
+    # after every chunk. A worker that dies stops renewing it; once it has passed, pages show the
+    # job as failed and the beat's sweep marks it so (``import_jobs_expire``), so a job is never
+    # "running" forever.
 
     ACTIVE = (Status.PENDING, Status.RUNNING)
+    LEASED_STATUSES = (Status.RUNNING,)
+    # A running job renews its lease after every chunk, which takes seconds; ten minutes allows for
+    # a chunk slowed by a busy database many times over, and shows a job whose worker was killed as
+    # failed within ten minutes (the score runs' lease is the same idea).
+    lease_duration = timedelta(minutes=10)
+    lease_abandoned_error = _(
+        "The worker running this import stopped reporting progress (it was killed or lost). "
+        "Rows of the chunks it finished were saved; import the same file again to complete "
+        "it: rows already saved end as unchanged.")
 
     class Meta:
         # The table kept its name when the model left the customers app: no data moved.
@@ -72,13 +86,22 @@ class ImportJob(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.original_name or self.file.name} ({self.status})"
 
+    @classmethod
+    def lease_abandoned_q(cls, now) -> Q:
+        # Started before leases existed: judged by when it started.
+        return super().lease_abandoned_q(now) | Q(
+            status__in=cls.LEASED_STATUSES, lease_expires_at__isnull=True, started_at__lt=now - cls.lease_duration)
+
     def as_progress(self) -> dict:
+        """What the job page polls; with ``with_effective_status``, an abandoned job is failed."""
+        status = getattr(self, "effective_status", self.status)
         return {
-            "id": self.pk, "kind": self.kind, "status": self.status,
-            "status_label": str(self.get_status_display()), "progress": self.progress,
+            "id": self.pk, "kind": self.kind, "status": status,
+            "status_label": self.get_effective_status_display(), "progress": self.progress,
             "total": self.total, "created": self.created, "updated": self.updated,
-            "unchanged": self.unchanged, "rejected": self.rejected, "error": self.error,
-            "finished": self.status not in self.ACTIVE,
+            "unchanged": self.unchanged, "rejected": self.rejected,
+            "error": getattr(self, "effective_error", self.error),
+            "finished": status not in self.ACTIVE,
         }
 
 

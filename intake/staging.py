@@ -18,7 +18,7 @@ import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
-from core.db import copy_frame
+from core.db import BULK_CREATE_BATCH_SIZE, copy_frame, is_postgres
 from customers.models import Order, OrderItem
 
 
@@ -128,7 +128,7 @@ def rows_by_keys(model, key: str, keys, columns: list[str]) -> list[tuple]:
     keys = list(keys)
     if not keys:
         return []
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         return list(model.objects.filter(**{f"{key}__in": keys}).values_list(*columns))
     field = model._meta.get_field(key)
     numeric = field.get_internal_type() in ("AutoField", "BigAutoField", "ForeignKey")
@@ -139,3 +139,39 @@ def rows_by_keys(model, key: str, keys, columns: list[str]) -> list[tuple]:
         cursor.execute(f"SELECT {names} FROM {q(model._meta.db_table)} "
                        f"WHERE {q(field.column)} = ANY(%s::{array_type})", [keys])
         return cursor.fetchall()
+
+
+def rows_update(model, objs: list, fields: list[str], user) -> None:
+    """Update ``fields`` of ``objs`` in bulk, recording history rows for audited models.
+
+    Django's ``bulk_update`` builds a ``CASE WHEN pk=... THEN ...`` per field and row; at 5,000
+    rows that took 4 ms a row, longer than everything else an import does. On PostgreSQL one
+    ``UPDATE ... FROM (VALUES ...)`` per batch does the same work in the database.
+    """
+    if not objs:
+        return
+    if not is_postgres():
+        model.objects.bulk_update(objs, fields, batch_size=BULK_CREATE_BATCH_SIZE)
+    else:
+        meta = model._meta
+        columns = [meta.get_field(name) for name in fields]
+        quote = connection.ops.quote_name
+        pk = meta.pk
+        names = ", ".join(quote(c.column) for c in [pk, *columns])
+        assignments = ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in columns)
+        row_sql = "(" + ", ".join(f"%s::{c.db_type(connection)}" for c in [pk, *columns]) + ")"
+        with connection.cursor() as cursor:
+            for start in range(0, len(objs), BULK_CREATE_BATCH_SIZE):
+                batch = objs[start:start + BULK_CREATE_BATCH_SIZE]
+                params = []
+                for obj in batch:
+                    params.append(obj.pk)
+                    params.extend(c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns)
+                cursor.execute(
+                    f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
+                    f"FROM (VALUES {', '.join([row_sql] * len(batch))}) AS v({names}) "
+                    f"WHERE t.{quote(pk.column)} = v.{quote(pk.column)}", params)
+    history = getattr(model, "history", None)
+    if history is not None:
+        history.bulk_history_create(objs, batch_size=BULK_CREATE_BATCH_SIZE, update=True,
+                                    default_user=user)

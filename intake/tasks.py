@@ -8,7 +8,15 @@ from celery import shared_task
 @shared_task(acks_late=True, time_limit=4 * 3600, soft_time_limit=4 * 3600 - 300)
 def import_job_execute(job_id: int) -> int:
     # Imported here: this module is loaded with the models, before the app registry is ready.
-    from .services import import_job_run
+    from .services.jobs import import_job_run
 
     import_job_run(job_id=job_id)
     return job_id
+
+
+@shared_task(time_limit=60)
+def import_jobs_expire() -> int:
+    """Periodic: mark running jobs whose worker died (their lease ran out) as failed."""
+    from .services.jobs import import_jobs_expire as expire
+
+    return expire()

@@ -23,7 +23,8 @@ from .fields import KINDS
 from .models import CustomerMerge, ImportJob, ImportKind
 from .quality import all_duplicate_pairs_remember, data_quality_report
 from .readers import FileFormatError, open_table
-from .services import ImportOptions, import_job_start, import_job_upload, import_jobs_expire, import_preview
+from .services.importers import ImportOptions
+from .services.jobs import import_job_start, import_job_upload, import_preview
 
 RECENT_IMPORTS = 20
 PAIRS_PER_PAGE = 50
@@ -52,8 +53,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", str(exc))
         else:
             return redirect("intake:preview", pk=job.pk)
-    import_jobs_expire()
-    jobs = ImportJob.objects.select_related("created_by")[:RECENT_IMPORTS]
+    jobs = ImportJob.objects.with_effective_status().select_related("created_by")[:RECENT_IMPORTS]
     return render(request, "intake/import.html", {"form": form, "jobs": jobs},
                   status=400 if form.errors else 200)
 
@@ -89,15 +89,13 @@ def import_job_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @import_required
 def import_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    import_jobs_expire()
-    job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=pk)
+    job = get_object_or_404(ImportJob.objects.with_effective_status().select_related("created_by"), pk=pk)
     return render(request, "intake/job.html", {"job": job})
 
 
 @import_required
 def import_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
-    import_jobs_expire()
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = get_object_or_404(ImportJob.objects.with_effective_status(), pk=pk)
     return JsonResponse(job.as_progress())
 
 

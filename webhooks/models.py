@@ -14,6 +14,8 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.leases import Leased
+
 __all__ = ["SUBSCRIBABLE_EVENTS", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent"]
 
 
@@ -75,7 +77,7 @@ class WebhookEndpoint(models.Model):
         return event_type in self.events
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(Leased):
     """One event sent to one endpoint, with up to ``MAX_ATTEMPTS`` attempts (services.py)."""
 
     class Status(models.TextChoices):
@@ -102,6 +104,10 @@ class WebhookDelivery(models.Model):
                                         editable=False)
     redelivery_of = models.ForeignKey("self", verbose_name=_("redelivery of"), null=True, blank=True,
                                       on_delete=models.SET_NULL, related_name="redeliveries")
+
+    # An attempt's lease (core.leases): a worker that died mid-attempt leaves it to run out, and
+    # the attempt is then made again (not failed: the request may never have reached the receiver).
+    lease_field = "locked_until"
 
     class Meta:
         # The table kept its name when the model left the customers app: no data moved.

@@ -31,6 +31,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.leases import lease_until
+
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_secret
 
 logger = logging.getLogger(__name__)
@@ -277,8 +279,7 @@ def _claim(delivery_id: int, attempt: int) -> WebhookDelivery | None:
         if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
             return None
         now = timezone.now()
-        lost = (delivery.attempts == attempt and delivery.locked_until is not None
-                and delivery.locked_until < now)
+        lost = delivery.attempts == attempt and delivery.lease_expired(now)
         if delivery.attempts != attempt - 1 and not lost:
             return None
         if not delivery.endpoint.active and delivery.event_type != WebhookEvent.PING:
@@ -290,7 +291,7 @@ def _claim(delivery_id: int, attempt: int) -> WebhookDelivery | None:
             return None
         delivery.attempts = attempt
         delivery.last_attempt_at = now
-        delivery.locked_until = now + ATTEMPT_LEASE
+        delivery.locked_until = lease_until(ATTEMPT_LEASE, now)
         delivery.next_attempt_at = None
         delivery.save(update_fields=["attempts", "last_attempt_at", "locked_until", "next_attempt_at"])
         return delivery
@@ -367,15 +368,15 @@ def webhook_deliveries_resume(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     stale = now - RESUME_GRACE
     resumed = 0
-    rows = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).values_list(
-        "pk", "attempts", "locked_until", "next_attempt_at")
+    pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
     with transaction.atomic():
-        for pk, attempts, locked_until, next_attempt_at in rows:
-            if locked_until is not None:
-                if locked_until < now:  # its worker died mid-attempt: make that attempt again
-                    _queue(pk, attempts)
-                    resumed += 1
-            elif next_attempt_at is not None and next_attempt_at < stale:
-                _queue(pk, attempts + 1)
-                resumed += 1
+        # Its worker died mid-attempt: make that attempt again.
+        for pk, attempts in pending.abandoned(now).values_list("pk", "attempts"):
+            _queue(pk, attempts)
+            resumed += 1
+        # Between attempts: the message of the next one was lost.
+        for pk, attempts in pending.filter(locked_until__isnull=True, next_attempt_at__lt=stale).values_list(
+                "pk", "attempts"):
+            _queue(pk, attempts + 1)
+            resumed += 1
     return resumed

@@ -10,7 +10,7 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 
 from analytics.models import AssociationRule, Recommendation, ScoreRun, SegmentProfile
-from analytics.services import score_run_request
+from analytics.services.runs import score_run_request
 from core.api.filters import SingleFieldOrderingFilter
 from core.api.idempotency import IdempotencyMixin
 from core.api.pagination import KeysetPagination

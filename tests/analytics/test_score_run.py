@@ -1,15 +1,22 @@
 """A full score run on the database: every score field filled, one run at a time, all or nothing."""
 from __future__ import annotations
 
+import importlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from analytics import services
 from analytics.models import (
-    AssociationRule, ModelArtifact, Recommendation, RecommendationStage, RevenueForecast, ScoreRun,
+    AssociationRule,
+    ModelArtifact,
+    Recommendation,
+    RecommendationStage,
+    RevenueForecast,
+    ScoreRun,
     SegmentProfile,
 )
+from analytics.services import artifacts, results, runs
+from analytics.tasks import score_runs_expire
 from customers.models import Customer, Feedback
 from tests.conftest import scored_demo
 
@@ -73,7 +80,7 @@ def test_run_writes_recommendations_segments_rules_and_forecast(scored_db):
 def test_a_second_request_joins_the_active_run():
     active = ScoreRun.objects.create(as_of=AS_OF, status="running",
                                      lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
-    assert services.score_run_request(as_of=AS_OF).pk == active.pk
+    assert runs.score_run_request(as_of=AS_OF).pk == active.pk
     assert ScoreRun.objects.filter(status__in=ScoreRun.ACTIVE).count() == 1
 
 
@@ -81,10 +88,29 @@ def test_a_second_request_joins_the_active_run():
 def test_an_abandoned_run_loses_its_lock():
     stale = ScoreRun.objects.create(as_of=AS_OF, status="running",
                                     lease_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
-    fresh = services.score_run_request(as_of=AS_OF)
+    fresh = runs.score_run_request(as_of=AS_OF)
     stale.refresh_from_db()
     assert fresh.pk != stale.pk
     assert stale.status == "failed" and "lease" in stale.error
+
+
+@pytest.mark.django_db
+def test_the_beat_sweep_fails_an_abandoned_run_and_only_that(settings):
+    stale = ScoreRun.objects.create(as_of=AS_OF, status="running",
+                                    lease_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    alive = ScoreRun.objects.create(kind="incremental", as_of=AS_OF, status="running",
+                                    lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    assert score_runs_expire.apply().get() == 1
+    stale.refresh_from_db()
+    alive.refresh_from_db()
+    assert stale.status == "failed" and "lease" in stale.error and stale.finished_at is not None
+    assert alive.status == "running"
+    # Every periodic task the schedule names exists.
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"analytics.tasks.score_runs_expire", "intake.tasks.import_jobs_expire"} <= tasks
+    for name in tasks:
+        module, _dot, attr = name.rpartition(".")
+        assert getattr(importlib.import_module(module), attr).name == name
 
 
 @pytest.mark.django_db
@@ -97,9 +123,9 @@ def test_a_failed_run_leaves_the_previous_scores_whole(scored_db, monkeypatch):
 
     # Fail in the middle of the finishing write, after the new scores went into the customers
     # table inside the write's transaction.
-    monkeypatch.setattr(services, "_publish_recommendations", explode)
+    monkeypatch.setattr(results, "_publish_recommendations", explode)
     with pytest.raises(RuntimeError):
-        services.score_run_request(as_of=AS_OF + timedelta(days=30), run_now=True)
+        runs.score_run_request(as_of=AS_OF + timedelta(days=30), run_now=True)
     run = ScoreRun.objects.first()
     assert run.status == "failed" and "disk full" in run.error
     after = list(Customer.objects.order_by("pk").values_list("pk", "rfm_segment", "clv_12m", "churn_probability"))
@@ -158,27 +184,27 @@ def _recommendations() -> list[tuple]:
 def test_chunks_ranked_in_any_order_and_twice_give_the_same_run(scored_db):
     """Fit once, rank customer ranges as separate tasks would (out of order, one redelivered),
     finish: the recommendations are exactly those of a run ranked in one piece."""
-    whole = services.score_run_request(as_of=AS_OF, run_now=True)
+    whole = runs.score_run_request(as_of=AS_OF, run_now=True)
     assert whole.status == "succeeded" and whole.chunks_total == 1
     expected = _recommendations()
     scores = list(Customer.objects.order_by("pk").values_list("pk", "rfm_segment", "clv_12m", "churn_probability"))
 
     run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
-    ranges = services.score_run_fit(run_id=run.pk, chunk_size=70)
+    ranges = runs.score_run_fit(run_id=run.pk, chunk_size=70)
     assert len(ranges) == 6 and ranges[0][0] == Customer.objects.order_by("pk").first().pk
-    assert services.score_run_fit(run_id=run.pk) is None  # a redelivered fit does not refit
+    assert runs.score_run_fit(run_id=run.pk) is None  # a redelivered fit does not refit
     for first, last in [*reversed(ranges), ranges[2]]:
-        services.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
+        runs.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
     run.refresh_from_db()
     assert run.status == "running" and run.chunks_done == 7 and run.progress <= 90
     assert _recommendations() == expected  # nothing visible before the finish
-    done = services.score_run_finish(run_id=run.pk)
+    done = runs.score_run_finish(run_id=run.pk)
     assert done.status == "succeeded" and done.counts["recommendations"] == len(expected)
     assert _recommendations() == expected
     assert list(Customer.objects.order_by("pk").values_list(
         "pk", "rfm_segment", "clv_12m", "churn_probability")) == scores
     assert not RecommendationStage.objects.exists()
-    assert set(ModelArtifact.objects.values_list("run_id", "name")) == {(run.pk, services.SNAPSHOT_ARTIFACT)}
+    assert set(ModelArtifact.objects.values_list("run_id", "name")) == {(run.pk, artifacts.SNAPSHOT_ARTIFACT)}
     assert {"read_customers", "read_products", "churn", "recommendations", "ranking", "write"} <= set(done.timings)
     assert done.model_cards["recommendations"]["params"]["share_popular"] is not None
     # The dashboard's figures, stored once for every page view until the next run.
@@ -189,24 +215,24 @@ def test_chunks_ranked_in_any_order_and_twice_give_the_same_run(scored_db):
 def test_a_failing_chunk_fails_the_run_and_changes_nothing(scored_db, monkeypatch):
     before = _recommendations()
     run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
-    ranges = services.score_run_fit(run_id=run.pk, chunk_size=200)
-    services.score_run_rank_chunk(run_id=run.pk, first_id=ranges[0][0], last_id=ranges[0][1])
+    ranges = runs.score_run_fit(run_id=run.pk, chunk_size=200)
+    runs.score_run_rank_chunk(run_id=run.pk, first_id=ranges[0][0], last_id=ranges[0][1])
 
     def explode(*args, **kwargs):
         raise MemoryError("out of memory ranking")
 
-    monkeypatch.setattr(services, "recommend_top_n", explode)
+    monkeypatch.setattr(runs, "recommend_top_n", explode)
     with pytest.raises(MemoryError):
-        services.score_run_rank_chunk(run_id=run.pk, first_id=ranges[1][0], last_id=ranges[1][1])
+        runs.score_run_rank_chunk(run_id=run.pk, first_id=ranges[1][0], last_id=ranges[1][1])
     run.refresh_from_db()
     assert run.status == "failed" and "out of memory" in run.error
     # The chord body would not run; a late call finds the run failed and writes nothing.
-    assert services.score_run_finish(run_id=run.pk).status == "failed"
+    assert runs.score_run_finish(run_id=run.pk).status == "failed"
     assert _recommendations() == before
     # The next run clears what the failed one staged.
     assert RecommendationStage.objects.filter(run_id=run.pk).exists()
     monkeypatch.undo()
-    services.score_run_request(as_of=AS_OF, run_now=True)
+    runs.score_run_request(as_of=AS_OF, run_now=True)
     assert not RecommendationStage.objects.exists()
 
 
@@ -215,33 +241,33 @@ def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monke
     """The two engine parts run as separate tasks (two workers at once); a redelivered start,
     part or plan message finds its work done and does not do it again."""
     run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
-    assert services.score_run_start(run_id=run.pk)
-    assert not services.score_run_start(run_id=run.pk)  # would fan out a second time
+    assert runs.score_run_start(run_id=run.pk)
+    assert not runs.score_run_start(run_id=run.pk)  # would fan out a second time
     run.refresh_from_db()
     assert run.status == "running" and "feedback_analysis" in run.timings
 
     # The products part first, as a free worker may take it.
-    assert services.score_run_fit_part(run_id=run.pk, part="products", chunk_size=100)
-    assert services.score_run_fit_part(run_id=run.pk, part="customers")
+    assert runs.score_run_fit_part(run_id=run.pk, part="products", chunk_size=100)
+    assert runs.score_run_fit_part(run_id=run.pk, part="customers")
 
     def refit(*args, **kwargs):
         raise AssertionError("a stored part was fitted again")
 
-    monkeypatch.setattr(services, "run_engine", refit)
-    assert services.score_run_fit_part(run_id=run.pk, part="customers")
+    monkeypatch.setattr(runs, "run_engine", refit)
+    assert runs.score_run_fit_part(run_id=run.pk, part="customers")
     monkeypatch.undo()
     with pytest.raises(ValueError, match="unknown engine part"):
-        services.score_run_fit_part(run_id=run.pk, part="everything")
+        runs.score_run_fit_part(run_id=run.pk, part="everything")
 
-    ranges = services.score_run_plan(run_id=run.pk)
-    assert len(ranges) == 4 and services.score_run_plan(run_id=run.pk) is None
+    ranges = runs.score_run_plan(run_id=run.pk)
+    assert len(ranges) == 4 and runs.score_run_plan(run_id=run.pk) is None
     run.refresh_from_db()
     assert run.chunks_total == 4 and run.progress == 82
     assert run.counts["customers"] == 400 and run.counts["orders"] > 0 and run.counts["order_lines"] > 0
     assert {"read_customers", "read_products", "churn", "recommendations", "bundles"} <= set(run.timings)
     assert {"churn", "recommendations"} <= set(run.peak_memory_mb)
     for first, last in ranges:
-        services.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
-    done = services.score_run_finish(run_id=run.pk)
+        runs.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
+    done = runs.score_run_finish(run_id=run.pk)
     assert done.status == "succeeded" and done.counts["recommendations"] > 0 and done.counts["rules"] >= 0
-    assert set(ModelArtifact.objects.values_list("name", flat=True)) == {services.SNAPSHOT_ARTIFACT}
+    assert set(ModelArtifact.objects.values_list("name", flat=True)) == {artifacts.SNAPSHOT_ARTIFACT}

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from django.db import connection
 
-from analytics import services
 from analytics.models import ScoreRun
+from analytics.services import runs
 from customers.demo.loader import demo_seed
 from customers.models import Customer
 from tests.conftest import wait_until
@@ -33,7 +33,7 @@ def _wait_for(run_id: int, timeout: float = 240) -> ScoreRun:
 
 def test_a_queued_run_is_executed_by_the_worker(celery_worker_process):
     demo_seed(n_customers=300, seed=5, as_of=pd.Timestamp("2026-10-01"))
-    run = services.score_run_request()
+    run = runs.score_run_request()
     assert run.status == ScoreRun.Status.QUEUED
     done = _wait_for(run.pk)
     assert done.status == ScoreRun.Status.SUCCEEDED, done.error
@@ -55,7 +55,7 @@ def test_concurrent_requests_make_one_run(celery_worker_process):
     def request():
         try:
             barrier.wait()
-            ids.append(services.score_run_request(run_now=False).pk)
+            ids.append(runs.score_run_request(run_now=False).pk)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -84,7 +84,7 @@ def test_killing_the_worker_mid_run_leaves_the_old_scores(celery_worker_process)
     from tests.conftest import start_worker, stop_worker
 
     demo_seed(n_customers=300, seed=9, as_of=pd.Timestamp("2026-10-01"))
-    first = services.score_run_request(run_now=True)
+    first = runs.score_run_request(run_now=True)
     assert first.status == ScoreRun.Status.SUCCEEDED
     before = list(Customer.objects.order_by("pk").values_list("pk", "clv_12m", "churn_probability",
                                                                "scores_updated_at"))
@@ -117,7 +117,7 @@ def test_killing_the_worker_mid_run_leaves_the_old_scores(celery_worker_process)
 
     # Its lease runs out; the next request takes over and the shared worker completes a new run.
     ScoreRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    fresh = services.score_run_request()
+    fresh = runs.score_run_request()
     run.refresh_from_db()
     assert run.status == ScoreRun.Status.FAILED and "lease" in run.error
     assert _wait_for(fresh.pk).status == ScoreRun.Status.SUCCEEDED
@@ -131,7 +131,7 @@ def test_a_new_order_is_scored_by_the_worker_within_seconds(celery_worker_proces
     from customers.models import Order
 
     demo_seed(n_customers=300, seed=11, as_of=pd.Timestamp("2026-10-01"))
-    assert services.score_run_request(run_now=True).status == ScoreRun.Status.SUCCEEDED
+    assert runs.score_run_request(run_now=True).status == ScoreRun.Status.SUCCEEDED
     customer = Customer.objects.filter(order_count__gte=2, status="active").order_by("-recency_days").first()
     before = customer.order_count
     Order.objects.create(customer=customer, ordered_at=timezone.now(), total_amount=Decimal("42.00"))

@@ -34,7 +34,7 @@ def test_parts_fitted_apart_combine_into_the_whole_run(small_demo, as_of):
 
 
 def test_the_product_part_needs_no_orders_and_the_customer_part_no_order_lines(small_demo, as_of):
-    """What a worker reads for each part (analytics.services._PART_FRAMES) is all it needs."""
+    """What a worker reads for each part (analytics.services.runs._PART_FRAMES) is all it needs."""
     empty_items, empty_orders = small_demo.items.iloc[0:0], small_demo.orders.iloc[0:0]
     customers = pipeline.run_engine(
         customers=small_demo.customers, orders=small_demo.orders, items=empty_items,

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.models import Customer, Order
-from intake.services import import_records
+from intake.services.importers import import_records
 from tests.factories import ProductFactory
 
 CUSTOMER_IDS = ["C1", "C2", "C3", "C404", ""]
@@ -50,7 +50,7 @@ def assert_counts_add_up(result, n):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=order_rows, chunk=st.sampled_from([3, 5000]))
 def test_order_counts_add_up(shop, rows, chunk, monkeypatch):
-    monkeypatch.setattr("intake.services.CHUNK_ROWS", chunk)
+    monkeypatch.setattr("intake.services.importers.CHUNK_ROWS", chunk)
     result = import_records(kind="orders", records=rows, user=None, dry_run=True)
     assert_counts_add_up(result, len(rows))
     assert not Order.objects.exists()  # dry run

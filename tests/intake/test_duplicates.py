@@ -107,7 +107,7 @@ def test_undo_an_earlier_merge_waits_for_the_later_one(role_user):
 
 
 def test_merged_away_external_id_leads_imports_to_the_survivor(role_user):
-    from intake.services import import_records
+    from intake.services.importers import import_records
 
     a, b = CustomerFactory(name="A", external_id="C1"), CustomerFactory(name="B", external_id="C2")
     customer_merge(survivor=a, duplicate=b, field_choices={}, user=role_user("Manager"))

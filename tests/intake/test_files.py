@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer, Order, OrderItem
 from intake.models import ImportJob
-from intake.services import import_file, import_job_start, import_job_upload
+from intake.services.jobs import import_file, import_job_start, import_job_upload
 from tests.factories import CustomerFactory, ProductFactory
 
 from .conftest import write_xlsx
@@ -132,7 +132,7 @@ def test_unreadable_file_is_a_clear_command_error(tmp_path):
 def test_job_streams_in_chunks_and_keeps_rejected_rows(role_user, settings, tmp_path, monkeypatch,
                                                        django_capture_on_commit_callbacks):
     settings.MEDIA_ROOT = str(tmp_path)
-    monkeypatch.setattr("intake.services.CHUNK_ROWS", 2)
+    monkeypatch.setattr("intake.services.importers.CHUNK_ROWS", 2)
     user = role_user("Sales")
     body = "\n".join(",".join(r) for r in CUSTOMERS).encode("gb18030")
     upload = SimpleUploadedFile("客户.csv", body, content_type="text/csv")

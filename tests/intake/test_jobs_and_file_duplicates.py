@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Customer, Order, OrderItem
-from intake import services
 from intake.models import ImportJob
 from intake.readers import open_table
 from intake.seen import SeenKeys, key_hashes
-from intake.services import import_file, import_job_start, import_job_upload, import_jobs_expire
+from intake.services import importers, jobs
+from intake.services.jobs import import_file, import_job_start, import_job_upload, import_jobs_expire
 from tests.factories import CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_duplicate_order_line_in_a_later_chunk_is_rejected_with_its_order():
     mapping = {k: k for k in rows[0][1]}
     for chunk_rows in (2, 5_000):  # across chunks, then within one: the same answer
         Order.objects.all().delete()
-        result = services.import_run(kind="orders", rows=rows, mapping=mapping, user=None,
+        result = importers.import_run(kind="orders", rows=rows, mapping=mapping, user=None,
                                      chunk_rows=chunk_rows)
         assert result.total == result.created + result.updated + result.unchanged + result.rejected == 5
         assert errors_by_line(result)[5] == ("sku", "duplicates line 2 of the file.")
@@ -101,7 +101,7 @@ def test_a_job_whose_worker_died_is_shown_failed(media, role_user, client):
     long_ago = timezone.now() - timedelta(hours=1)
     # What a killed worker leaves behind: running, its lease renewed for the last time an hour ago.
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=long_ago,
-                                               lease_expires_at=long_ago + services.IMPORT_LEASE)
+                                               lease_expires_at=long_ago + jobs.IMPORT_LEASE)
     alive = make_job(role_user, user=user)[1]
     ImportJob.objects.filter(pk=alive.pk).update(
         status=ImportJob.Status.RUNNING, started_at=long_ago,
@@ -113,17 +113,26 @@ def test_a_job_whose_worker_died_is_shown_failed(media, role_user, client):
     page = client.get(reverse("intake:job", args=[job.pk])).content.decode()
     assert "stopped reporting progress (it was killed or lost)" in page
     assert client.get(reverse("intake:job-progress", args=[alive.pk])).json()["status"] == "running"
+    listing = client.get(reverse("intake:import")).content.decode()
+    assert listing.count('<span class="badge">Failed</span>') == 1
+    assert listing.count('<span class="badge">Running</span>') == 1
+    # Showing it wrote nothing: recording the failure is the beat's sweep's job.
     job.refresh_from_db()
-    assert job.finished_at is not None
+    assert (job.status, job.finished_at) == (ImportJob.Status.RUNNING, None)
+    assert import_jobs_expire() == 1
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED and job.finished_at is not None
+    assert "stopped reporting progress (it was killed or lost)" in job.error
+    assert ImportJob.objects.get(pk=alive.pk).status == ImportJob.Status.RUNNING
     # A redelivered message for the abandoned job does not start it again.
-    assert services.import_job_run(job_id=job.pk).status == ImportJob.Status.FAILED
+    assert jobs.import_job_run(job_id=job.pk).status == ImportJob.Status.FAILED
 
 
 def test_a_job_started_before_leases_existed_expires_by_its_start(media, role_user):
     _user, job = make_job(role_user)
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.RUNNING, lease_expires_at=None,
-        started_at=timezone.now() - services.IMPORT_LEASE - timedelta(minutes=1))
+        started_at=timezone.now() - jobs.IMPORT_LEASE - timedelta(minutes=1))
     assert import_jobs_expire() == 1
     assert ImportJob.objects.get(pk=job.pk).status == ImportJob.Status.FAILED
 
@@ -132,12 +141,12 @@ def test_a_running_job_renews_its_lease_and_stops_once_it_lost_it(media, role_us
                                                                    django_capture_on_commit_callbacks):
     body = "customer_id,name\n" + "".join(f"C{i},Name {i}\n" for i in range(6))
     user, job = make_job(role_user, body.encode())
-    monkeypatch.setattr(services, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(importers, "CHUNK_ROWS", 2)
     # The reader below looks at the job row as it reads; reading ahead would do that in a thread,
     # on another connection that cannot see this test's uncommitted rows.
-    monkeypatch.setattr(services, "READ_AHEAD_CHUNKS", 0)
+    monkeypatch.setattr(importers, "READ_AHEAD_CHUNKS", 0)
     leases = []
-    real_open_table = services.open_table
+    real_open_table = jobs.open_table
 
     def open_table_watching(stream, **kwargs):
         table = real_open_table(stream, **kwargs)
@@ -157,7 +166,7 @@ def test_a_running_job_renews_its_lease_and_stops_once_it_lost_it(media, role_us
         table.rows = watched()
         return table
 
-    monkeypatch.setattr(services, "open_table", open_table_watching)
+    monkeypatch.setattr(jobs, "open_table", open_table_watching)
     with django_capture_on_commit_callbacks(execute=True):
         import_job_start(job=job, mapping=job.mapping, user=user)
     job.refresh_from_db()
@@ -211,7 +220,7 @@ def test_order_writes_keep_the_audit_trail(role_user):
             (3, {"order_id": "O1", "customer_id": "C1", "ordered_at": "2024-01-05 10:00", "sku": "B", "quantity": "1"}),
             (4, {"order_id": "O2", "customer_id": "C2", "ordered_at": "2024-01-06", "amount": "¥30"})]
     mapping = {k: k for k in ("order_id", "customer_id", "ordered_at", "sku", "quantity", "amount")}
-    result = services.import_run(kind="orders", rows=rows, mapping=mapping, user=user)
+    result = importers.import_run(kind="orders", rows=rows, mapping=mapping, user=user)
     assert result.created == 3
     o1 = Order.objects.get(external_id="O1")
     assert (o1.total_amount, o1.channel, o1.status) == (Decimal("17.00"), "store", "completed")
@@ -223,7 +232,7 @@ def test_order_writes_keep_the_audit_trail(role_user):
         ("O1", user.pk, Decimal("17.00")), ("O2", user.pk, Decimal("30.00"))]
     rows[0][1]["quantity"] = "3"
     rows[2][1]["customer_id"] = "C1"
-    again = services.import_run(kind="orders", rows=rows, mapping=mapping, user=None)
+    again = importers.import_run(kind="orders", rows=rows, mapping=mapping, user=None)
     assert (again.updated, again.unchanged, again.created) == (3, 0, 0)
     changed = Order.history.filter(history_type="~")
     assert sorted(changed.values_list("external_id", "history_user", "total_amount")) == [

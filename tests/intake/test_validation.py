@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from customers.models import Customer, Feedback, Interaction, Order
-from intake.services import import_records
+from intake.services.importers import import_records
 from tests.factories import CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -149,7 +149,7 @@ def test_one_bad_line_rejects_the_whole_order(shop):
 def test_missing_customers_created_on_request(shop):
     result = import_records(kind="orders", user=None, records=[{**ORDER, "customer_id": "NEW-1"}])
     assert result.rejected == 1
-    from intake.services import ImportOptions
+    from intake.services.importers import ImportOptions
 
     result = import_records(kind="orders", user=None, records=[{**ORDER, "customer_id": "NEW-1"}],
                             options=ImportOptions(create_missing_customers=True))

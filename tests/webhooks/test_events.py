@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from analytics import services as analytics
+from analytics.services.rescore import customer_rescore
+from analytics.services.runs import score_run_request
 from customers.models import Customer
 from customers.services import interaction_log
 from tests.conftest import scored_demo
@@ -53,7 +54,7 @@ def test_a_full_run_reports_the_newly_high_customers_once_in_batches(
     already_high = sorted(set(high) - set(newly))
 
     with django_capture_on_commit_callbacks(execute=True):
-        run = analytics.score_run_request(as_of=AS_OF, run_now=True)
+        run = score_run_request(as_of=AS_OF, run_now=True)
     assert run.status == "succeeded", run.error
     high_after = high_ids()
     # The same data scores (nearly) the same: a borderline customer may flip, as the database
@@ -85,7 +86,7 @@ def test_a_full_run_reports_the_newly_high_customers_once_in_batches(
 def test_a_full_run_without_subscribers_records_no_delivery(scored_db, receiver, endpoint_for):
     endpoint_for(receiver(200), events=["campaign.finished"])
     Customer.objects.filter(pk__in=high_ids()[:5]).update(churn_risk="low")
-    analytics.score_run_request(as_of=AS_OF, run_now=True)
+    score_run_request(as_of=AS_OF, run_now=True)
     assert not WebhookDelivery.objects.exists()
 
 
@@ -96,15 +97,15 @@ def test_an_incremental_rescore_reports_a_customer_turning_high_once(
     endpoint_for(target, events=["customer.churn_risk_high"])
     candidates = high_ids()[:4] + list(Customer.objects.exclude(churn_risk="high").exclude(churn_risk=None)
                                        .values_list("pk", flat=True)[:4])
-    analytics.customer_rescore(customer_ids=candidates, as_of=AS_OF)  # the rescore's own view first
+    customer_rescore(customer_ids=candidates, as_of=AS_OF)  # the rescore's own view first
     high = [pk for pk in candidates if Customer.objects.get(pk=pk).churn_risk == "high"]
     assert len(high) >= 2 and len(high) < len(candidates)
     turning, staying = high[0], high[1:]
     Customer.objects.filter(pk=turning).update(churn_risk="medium")
 
     with django_capture_on_commit_callbacks(execute=True):
-        analytics.customer_rescore(customer_ids=candidates, as_of=AS_OF)
-        analytics.customer_rescore(customer_ids=candidates, as_of=AS_OF)  # nothing new the second time
+        customer_rescore(customer_ids=candidates, as_of=AS_OF)
+        customer_rescore(customer_ids=candidates, as_of=AS_OF)  # nothing new the second time
     assert churned_customers(target) == [turning]
     [event] = target.events()
     assert event["data"]["source"] == "rescore" and event["data"]["batch"] == {"number": 1, "of": 1}

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from django.db import connection
 
-from analytics import services as analytics
+from analytics.services.rescore import customer_rescore
+from analytics.services.runs import score_run_request
 from customers.demo.loader import demo_seed
 from customers.models import Customer
 from tests.conftest import wait_until
@@ -54,7 +55,7 @@ def test_the_worker_retries_after_the_backoff_and_logs_both_attempts(celery_work
 def test_two_rescores_of_a_customer_at_once_report_it_once(receiver, endpoint_for):
     as_of = datetime(2026, 10, 1, tzinfo=UTC)
     demo_seed(n_customers=200, seed=17, as_of=pd.Timestamp("2026-10-01"))
-    assert analytics.score_run_request(as_of=as_of, run_now=True).status == "succeeded"
+    assert score_run_request(as_of=as_of, run_now=True).status == "succeeded"
     endpoint_for(receiver(200), events=["customer.churn_risk_high"])
     turning = Customer.objects.filter(churn_risk="high").order_by("pk").first()
     Customer.objects.filter(pk=turning.pk).update(churn_risk="medium")
@@ -64,7 +65,7 @@ def test_two_rescores_of_a_customer_at_once_report_it_once(receiver, endpoint_fo
     def rescore():
         try:
             barrier.wait()
-            analytics.customer_rescore(customer_ids=[turning.pk], as_of=as_of)
+            customer_rescore(customer_ids=[turning.pk], as_of=as_of)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:

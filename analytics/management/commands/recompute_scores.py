@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from analytics.models import ScoreRun
-from analytics.services import score_run_request
+from analytics.services.runs import score_run_request
 
 
 def run_as_json(run: ScoreRun) -> dict:

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from intake.fields import KINDS
 from intake.readers import FileFormatError
-from intake.services import CHUNK_ROWS, ImportOptions, import_file
+from intake.services.importers import CHUNK_ROWS, ImportOptions
+from intake.services.jobs import import_file
 
 
 class Command(BaseCommand):

@@ -1,58 +1,32 @@
-"""The import service: one path for files, the command line, the API and the Celery task.
+"""The importers of each kind, and the service that runs them over rows a chunk at a time.
 
-Every row read ends as exactly one of created / updated / unchanged / rejected, so the counts
-always add up to the rows read. Rows are validated and written a chunk at a time: each chunk
-preloads what it needs to match (customers by external id, email and phone; products by SKU;
-orders by order id) in a few queries and writes with bulk statements (orders on PostgreSQL: COPY
-into staging tables and set-based SQL, see ``staging``), so the number of queries does not grow
-with the rows in a chunk, and memory does not grow with the file. The next chunks are read and
-validated in a thread while the database writes the current one (``readahead``).
-
-Re-importing a file changes nothing: customers match on external id, then normalised email, then
-phone; products on SKU; orders on order id; feedback and interactions (which have no id in the
-source systems) on their customer, time and content.
-
-A row whose identity key (customer id, SKU, order id + SKU, ...) appeared earlier anywhere in
-the file is rejected naming that line (``seen`` keeps the keys compactly). The lines of one
-order must be next to each other in a file longer than a chunk; they always are in ERP and shop
-exports (a stray later line of an order with the same SKU is rejected as a duplicate).
+See the package's docstring for what an import promises (counts that add up, idempotent re-runs,
+duplicates rejected across the whole file).
 """
 from __future__ import annotations
 
-import csv
-import logging
-import os
-import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TextIO
 
 import numpy as np
 from django.conf import settings
-from django.core.files import File
-from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from core.db import BULK_CREATE_BATCH_SIZE
-from customers.events import KINDS as RECORD_KINDS
-from customers.events import feedback_text_changed_publish, records_changed_publish
+from core.db import BULK_CREATE_BATCH_SIZE, is_postgres
+from customers.events import feedback_text_changed_publish
 from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
+from intake import fields as f
+from intake import staging
+from intake.readahead import read_ahead
+from intake.seen import SeenKeys, key_hashes
+from intake.staging import PlannedOrder
 
-from . import fields as f
-from . import staging
-from .models import ImportJob, ImportKind
-from .readahead import read_ahead
-from .readers import FileFormatError, open_table
-from .seen import SeenKeys, key_hashes
-from .staging import PlannedOrder
-
-logger = logging.getLogger(__name__)
+from .cleaning import CREATED, REJECTED, UNCHANGED, UPDATED, Row, RowCleaner, json_cell, row_chunks
 
 # Rows validated and written per transaction. The preload queries for 5,000 rows bind at most
 # 15,000 parameters (customers: external id, email, phone), under SQLite's 32,766 limit; a chunk's
@@ -65,23 +39,6 @@ CUSTOMER_IDS_KEPT = 200_000
 # Chunks read and validated ahead, in a thread, while the database writes the current one: two
 # keep the database busy without holding more than three chunks' rows (a few MB) at once.
 READ_AHEAD_CHUNKS = 2
-# Rows of a file the preview page dry-runs to show valid/invalid counts before the real import.
-PREVIEW_DRY_RUN_ROWS = 5_000
-# Rows shown on the preview page.
-PREVIEW_SAMPLE_ROWS = 10
-# Distinct (field, cell) pairs whose parse is remembered during an import: about 30 MB at most
-# (a key, a value and the dict slot take roughly 300 bytes).
-PARSE_CACHE_ENTRIES = 100_000
-# Fields whose cells are mostly distinct (ids, free text) and cheap to check: not remembered.
-UNCACHED_FIELDS = frozenset({"customer_id", "order_id", "sku", "name", "text", "note", "outcome"})
-# A running job renews its lease after every chunk, which takes seconds; ten minutes allows for a
-# chunk slowed by a busy database many times over, and shows a job whose worker was killed as
-# failed within ten minutes (the score runs' LEASE in analytics/services.py is the same idea).
-IMPORT_LEASE = timedelta(minutes=10)
-# Errors kept in the job row for the job page; all of them go to the rejected-rows CSV.
-JOB_ERRORS_KEPT = 50
-
-CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 
 
 @dataclass
@@ -110,182 +67,6 @@ class ImportResult:
     def as_dict(self) -> dict:
         return {"total": self.total, "created": self.created, "updated": self.updated,
                 "unchanged": self.unchanged, "rejected": self.rejected, "errors": self.errors}
-
-
-@dataclass
-class Row:
-    line: int
-    raw: dict
-    values: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)  # unmapped columns (customers.attributes)
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    outcome: str = ""
-
-    def reject(self, field_name: str, reason: str) -> None:
-        self.errors.append((field_name, str(reason)))
-        self.outcome = REJECTED
-
-
-def _json_cell(value):
-    return f.text(value) if value is not None else ""
-
-
-# --- row cleaning ------------------------------------------------------------------------
-
-def _short(n: int):
-    return lambda name, value: f.parse_short_text(name, value, max_length=n)
-
-
-PARSERS: dict[str, dict[str, Callable]] = {
-    "customers": {
-        "customer_id": f.parse_identifier, "name": _short(200), "email": f.parse_email,
-        "phone": f.parse_phone, "gender": f.parse_gender, "birth_date": f.parse_date,
-        "city": _short(100), "region": _short(100), "country": _short(100),
-        "channel": f.parse_channel, "signup_date": f.parse_date, "consent": f.parse_bool,
-        "status": f.parse_customer_status,
-    },
-    "products": {"sku": f.parse_identifier, "name": _short(200), "category": _short(100),
-                 "price": f.parse_amount},
-    "orders": {
-        "order_id": f.parse_identifier, "customer_id": f.parse_identifier,
-        "ordered_at": f.parse_datetime, "amount": f.parse_amount, "sku": f.parse_identifier,
-        "quantity": lambda name, value: f.parse_int(name, value, low=1, high=f.MAX_QUANTITY),
-        "unit_price": f.parse_amount, "channel": f.parse_channel, "status": f.parse_order_status,
-    },
-    "feedback": {
-        "customer_id": f.parse_identifier, "created_at": f.parse_datetime,
-        "rating": lambda name, value: f.parse_int(name, value, low=1, high=5),
-        "text": _short(10_000), "channel": f.parse_channel, "order_id": f.parse_identifier,
-        "sku": f.parse_identifier,
-    },
-    "interactions": {
-        "customer_id": f.parse_identifier, "occurred_at": f.parse_datetime,
-        "kind": f.parse_interaction_kind, "outcome": _short(200), "note": _short(10_000),
-    },
-}
-
-
-class ParseCache(dict):
-    """Parsed value (or :class:`~intake.fields.FieldError`) per field and raw cell.
-
-    Export files repeat cells a great deal: the same day on thousands of lines, the same SKU,
-    channel, price. Parsing each distinct cell once per import is the column-wise speed-up
-    without a second, vectorised implementation of every rule (which could drift from this one):
-    a cell gets exactly the value or reason the parser gives it. Bounded by
-    :data:`PARSE_CACHE_ENTRIES` so a file of all-distinct values does not grow it without end.
-    """
-
-    def parse(self, parser: Callable, target: str, value):
-        if target in UNCACHED_FIELDS:
-            try:
-                return parser(target, value)
-            except f.FieldError as exc:
-                return exc
-        key = (target, type(value), value)
-        try:
-            hit = self[key]
-        except KeyError:
-            try:
-                hit = parser(target, value)
-            except f.FieldError as exc:
-                hit = exc
-            if len(self) >= PARSE_CACHE_ENTRIES:
-                self.clear()
-            self[key] = hit
-        except TypeError:  # an unhashable cell (never from CSV or XLSX): parse it every time
-            try:
-                return parser(target, value)
-            except f.FieldError as exc:
-                return exc
-        return hit
-
-
-class RowCleaner:
-    """Turns ``(line, raw row)`` into a :class:`Row` of parsed values and per-field reasons.
-
-    Built once per import: the column -> (field, parser) lookups are resolved once, and the
-    :class:`ParseCache` lives as long as the import.
-    """
-
-    def __init__(self, kind: str, mapping: dict[str, str]):
-        parsers = PARSERS[kind]
-        self.columns = {header: (target, parsers[target]) for header, target in mapping.items() if target}
-        self.keep_extra = kind == "customers"
-        self.required = f.KINDS[kind].required
-        self.cache = ParseCache()
-
-    def __call__(self, line: int, raw: dict) -> Row:
-        row = Row(line=line, raw=raw)
-        values, columns, parse = row.values, self.columns, self.cache.parse
-        for header, value in raw.items():
-            column = columns.get(header)
-            if column is None:
-                if self.keep_extra and header != "__extra__" and f.text(value):
-                    row.extra[header] = f.text(value)
-                continue
-            target, parser = column
-            parsed = parse(parser, target, value)
-            if isinstance(parsed, f.FieldError):
-                row.reject(parsed.field, parsed.reason)
-            elif parsed is not None and parsed != "":
-                values[target] = parsed
-        for required in self.required:
-            if required not in values and not any(name == required for name, _r in row.errors):
-                row.reject(required, _("is required."))
-        return row
-
-
-# --- chunking ----------------------------------------------------------------------------
-
-def _chunks(rows: Iterable[tuple[int, dict]], size: int,
-            group_of: Callable[[dict], str] | None) -> Iterator[list[tuple[int, dict]]]:
-    """Yield lists of ``size`` rows; with ``group_of``, never split a run of rows of one group."""
-    chunk: list[tuple[int, dict]] = []
-    for item in rows:
-        if len(chunk) >= size and (group_of is None or group_of(item[1]) != group_of(chunk[-1][1])):
-            yield chunk
-            chunk = []
-        chunk.append(item)
-    if chunk:
-        yield chunk
-
-
-
-def _bulk_update(model, objs: list, fields: list[str], user) -> None:
-    """Update ``fields`` of ``objs`` in bulk, recording history rows for audited models.
-
-    Django's ``bulk_update`` builds a ``CASE WHEN pk=... THEN ...`` per field and row; at 5,000
-    rows that took 4 ms a row, longer than everything else an import does. On PostgreSQL one
-    ``UPDATE ... FROM (VALUES ...)`` per batch does the same work in the database.
-    """
-    if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields, batch_size=BULK_CREATE_BATCH_SIZE)
-    else:
-        meta = model._meta
-        columns = [meta.get_field(name) for name in fields]
-        quote = connection.ops.quote_name
-        pk = meta.pk
-        names = ", ".join(quote(c.column) for c in [pk, *columns])
-        assignments = ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in columns)
-        row_sql = "(" + ", ".join(f"%s::{c.db_type(connection)}" for c in [pk, *columns]) + ")"
-        with connection.cursor() as cursor:
-            for start in range(0, len(objs), BULK_CREATE_BATCH_SIZE):
-                batch = objs[start:start + BULK_CREATE_BATCH_SIZE]
-                params = []
-                for obj in batch:
-                    params.append(obj.pk)
-                    params.extend(c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns)
-                cursor.execute(
-                    f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
-                    f"FROM (VALUES {', '.join([row_sql] * len(batch))}) AS v({names}) "
-                    f"WHERE t.{quote(pk.column)} = v.{quote(pk.column)}", params)
-    history = getattr(model, "history", None)
-    if history is not None:
-        history.bulk_history_create(objs, batch_size=BULK_CREATE_BATCH_SIZE, update=True,
-                                    default_user=user)
-
 
 # --- per-kind importers --------------------------------------------------------------------
 
@@ -460,7 +241,7 @@ class CustomerImporter(_Importer):
             bulk_create_with_history(to_create, Customer, batch_size=BULK_CREATE_BATCH_SIZE,
                                      default_user=self.user)
         if to_update:
-            _bulk_update(Customer, list(to_update.values()), sorted(changed_fields), self.user)
+            staging.rows_update(Customer, list(to_update.values()), sorted(changed_fields), self.user)
 
 
 class ProductImporter(_Importer):
@@ -488,7 +269,7 @@ class ProductImporter(_Importer):
                 to_update.append(product)
             row.outcome = UPDATED if changed else UNCHANGED
         Product.objects.bulk_create(to_create, batch_size=BULK_CREATE_BATCH_SIZE)
-        _bulk_update(Product, to_update, ["name", "category", "price"], self.user)
+        staging.rows_update(Product, to_update, ["name", "category", "price"], self.user)
 
 
 # Order columns read back to compare a file's order with the stored one (id first, then the
@@ -589,7 +370,7 @@ class OrderImporter(_Importer):
                 changed_orders.append(PlannedOrder({**values, **wanted}, items if replace_items else None))
             for row in lines:
                 row.outcome = UPDATED if (changed or replace_items) else UNCHANGED
-        if connection.vendor == "postgresql":
+        if is_postgres():
             staging.orders_write(new=new_orders, changed=changed_orders, user=self.user)
         else:
             self._write_orm(new_orders, changed_orders)
@@ -606,7 +387,7 @@ class OrderImporter(_Importer):
                 batch_size=BULK_CREATE_BATCH_SIZE)
         if changed_orders:
             orders = [Order(**plan.values) for plan in changed_orders]
-            _bulk_update(Order, orders, ["customer", "ordered_at", "total_amount", "channel", "status"],
+            staging.rows_update(Order, orders, ["customer", "ordered_at", "total_amount", "channel", "status"],
                          self.user)
             replaced = [plan for plan in changed_orders if plan.items is not None]
             if replaced:
@@ -734,7 +515,7 @@ def import_run(*, kind: str, rows: Iterable[tuple[int, dict]], mapping: dict[str
 
     def run_all() -> None:
         chunks = ([clean(line, raw) for line, raw in chunk]
-                  for chunk in _chunks(rows, chunk_rows or CHUNK_ROWS, group_of))
+                  for chunk in row_chunks(rows, chunk_rows or CHUNK_ROWS, group_of))
         for cleaned in read_ahead(chunks, depth=READ_AHEAD_CHUNKS):
             with transaction.atomic():
                 importer.run_chunk(cleaned)
@@ -766,7 +547,7 @@ def _tally(result: ImportResult, rows: list[Row], on_reject) -> None:
             for field_name, reason in row.errors:
                 if result.keep_errors is None or len(result.errors) < result.keep_errors:
                     result.errors.append({"line": row.line, "field": field_name, "reason": reason,
-                                          "row": {k: _json_cell(v) for k, v in row.raw.items()
+                                          "row": {k: json_cell(v) for k, v in row.raw.items()
                                                   if k != "__extra__"}})
             if on_reject:
                 on_reject(row)
@@ -807,215 +588,3 @@ def import_records(*, kind: str, records: list[dict], user, options: ImportOptio
     mapping = {h: (h if h in fields else "") for h in headers}
     rows = ((position, record) for position, record in enumerate(translated, start=1))
     return import_run(kind=kind, rows=rows, mapping=mapping, user=user, options=options, dry_run=dry_run)
-
-
-# --- files and jobs -----------------------------------------------------------------------
-
-def rejected_rows_writer(handle: TextIO, headers: list[str]) -> Callable[[Row], None]:
-    """Write the header of the rejected-rows CSV to ``handle``; return the ``on_reject`` that
-    adds a row.
-
-    The columns are the file's own, then ``line`` and ``reasons``, so a person fixes the cells
-    and imports the file again (the extra columns are not mapped to any field). The UI's
-    download and ``import_data --rejected`` are this same file.
-    """
-    writer = csv.writer(handle)
-    writer.writerow([*headers, "line", "reasons"])
-
-    def write(row: Row) -> None:
-        writer.writerow([*(_json_cell(row.raw.get(h)) for h in headers), row.line,
-                         "; ".join(f"{name}: {reason}" for name, reason in row.errors)])
-
-    return write
-
-
-def import_file(*, kind: str, path: str, user, mapping: dict[str, str] | None = None,
-                options: ImportOptions | None = None, dry_run: bool = False,
-                keep_errors: int | None = None, on_reject=None, on_chunk=None,
-                rejected_csv: TextIO | None = None, chunk_rows: int | None = None) -> ImportResult:
-    """Import a CSV or XLSX file from disk (the ``import_data`` command).
-
-    With ``rejected_csv`` (a text file opened with ``newline=""``) the rejected rows are written
-    to it as :func:`rejected_rows_writer` does.
-    """
-    with open(path, "rb") as stream:
-        table = open_table(stream, name=path, size=os.path.getsize(path))
-        mapping = f.mapping_validate(kind, mapping or f.mapping_detect(kind, table.headers), table.headers)
-        if rejected_csv is not None:
-            write_rejected = rejected_rows_writer(rejected_csv, table.headers)
-            reject_callback = on_reject
-
-            def on_reject(row: Row) -> None:
-                write_rejected(row)
-                if reject_callback:
-                    reject_callback(row)
-
-        return import_run(kind=kind, rows=table.rows, mapping=mapping, user=user, options=options,
-                          dry_run=dry_run, keep_errors=keep_errors, on_reject=on_reject, on_chunk=on_chunk,
-                          chunk_rows=chunk_rows)
-
-
-@dataclass(frozen=True)
-class Preview:
-    headers: list[str]
-    mapping: dict[str, str]
-    sample: list[list[str]]
-    result: ImportResult
-    rows_checked: int
-    mapping_error: str = ""
-
-
-def import_preview(*, kind: str, stream, name: str, user, mapping: dict[str, str] | None = None,
-                   options: ImportOptions | None = None) -> Preview:
-    """Detected mapping, the first rows, and a dry run over the first rows of an upload."""
-    table = open_table(stream, name=name)
-    mapping = mapping or f.mapping_detect(kind, table.headers)
-    head: list[tuple[int, dict]] = []
-    for item in table.rows:
-        head.append(item)
-        if len(head) >= PREVIEW_DRY_RUN_ROWS:
-            break
-    sample = [[f.text(raw.get(h)) for h in table.headers] for _line, raw in head[:PREVIEW_SAMPLE_ROWS]]
-    try:
-        mapping = f.mapping_validate(kind, mapping, table.headers)
-    except ValueError as exc:
-        return Preview(table.headers, {h: mapping.get(h, "") for h in table.headers}, sample,
-                       ImportResult(), len(head), mapping_error=str(exc))
-    result = import_run(kind=kind, rows=head, mapping=mapping, user=user, options=options,
-                        dry_run=True, keep_errors=20)
-    return Preview(table.headers, mapping, sample, result, len(head))
-
-
-def import_job_upload(*, kind: str, upload: UploadedFile, user,
-                      options: ImportOptions | None = None) -> ImportJob:
-    """Store an upload as a draft job with its detected mapping (the preview step)."""
-    if kind not in ImportKind.values:
-        raise ValueError(_("Unknown import kind %(kind)r.") % {"kind": kind})
-    upload.seek(0)
-    table = open_table(upload, name=upload.name)  # refuses an unreadable file before storing it
-    upload.seek(0)
-    name = os.path.basename(upload.name)
-    with transaction.atomic():
-        job = ImportJob(kind=kind, original_name=name[:255], mapping=f.mapping_detect(kind, table.headers),
-                        options={"create_missing_customers": bool(options and options.create_missing_customers)},
-                        created_by=user)
-        job.file.save(name, upload, save=False)
-        job.save()
-    return job
-
-
-def import_job_start(*, job: ImportJob, mapping: dict[str, str], user) -> ImportJob:
-    """Confirm a draft job with its final mapping and queue it after commit."""
-    from .tasks import import_job_execute
-
-    with job.file.open("rb") as stream:
-        headers = open_table(stream, name=job.file.name).headers
-    mapping = f.mapping_validate(job.kind, mapping, headers)
-    with transaction.atomic():
-        started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.DRAFT).update(
-            mapping=mapping, status=ImportJob.Status.PENDING)
-        if not started:
-            raise ValueError(_("This import was already started."))
-        # After commit: the worker must find the job row in its pending state.
-        transaction.on_commit(lambda: import_job_execute.delay(job.pk))
-    job.refresh_from_db()
-    return job
-
-
-# Imports of these kinds change what the scores are computed from.
-SCORED_KINDS = RECORD_KINDS
-
-
-class ImportJobLeaseLost(RuntimeError):
-    """The job's lease expired and it was marked failed while this worker still ran it."""
-
-
-def import_jobs_expire() -> int:
-    """Mark running jobs whose worker stopped renewing the lease as failed; returns how many.
-
-    Called wherever jobs are shown (the import page, a job's page and its progress poll, the
-    data quality page), as the score runs do on every request, so a job whose worker was killed
-    shows as failed, with the reason, within :data:`IMPORT_LEASE` of its last chunk.
-    """
-    now = timezone.now()
-    stale = (Q(lease_expires_at__lt=now)
-             # Started before leases existed: judged by when it started.
-             | Q(lease_expires_at__isnull=True, started_at__lt=now - IMPORT_LEASE))
-    return ImportJob.objects.filter(stale, status=ImportJob.Status.RUNNING).update(
-        status=ImportJob.Status.FAILED, finished_at=now,
-        error=_("The worker running this import stopped reporting progress (it was killed or lost). "
-                "Rows of the chunks it finished were saved; import the same file again to complete "
-                "it: rows already saved end as unchanged."))
-
-
-def import_job_run(*, job_id: int) -> ImportJob:
-    """Run a pending job: stream its file in chunks, record progress, counts and rejected rows.
-
-    Only a pending job starts (the conditional update is the guard against two workers running
-    the same job); a redelivered message for a finished job does nothing. Every chunk renews the
-    job's lease; if the lease was lost meanwhile (the job was marked failed as abandoned), the
-    worker stops rather than overwrite that.
-    """
-    started = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now(),
-        lease_expires_at=timezone.now() + IMPORT_LEASE)
-    job = ImportJob.objects.get(pk=job_id)
-    if not started:
-        return job
-    running = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING)
-    rejected_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and removed in finally
-        "w+", suffix=".csv", newline="", encoding="utf-8-sig", delete=False)
-    try:
-        with job.file.open("rb") as stream:
-            table = open_table(stream, name=job.file.name, size=job.file.size)
-
-            def on_chunk(result: ImportResult) -> None:
-                renewed = running.update(
-                    progress=int(table.fraction() * 99), total=result.total, created=result.created,
-                    updated=result.updated, unchanged=result.unchanged, rejected=result.rejected,
-                    lease_expires_at=timezone.now() + IMPORT_LEASE)
-                if not renewed:
-                    raise ImportJobLeaseLost(job_id)
-
-            result = import_run(kind=job.kind, rows=table.rows, mapping=job.mapping, user=job.created_by,
-                                options=ImportOptions.from_dict(job.options), keep_errors=0,
-                                on_reject=rejected_rows_writer(rejected_file, table.headers),
-                                on_chunk=on_chunk)
-        rejected_file.flush()
-        if result.rejected:
-            with open(rejected_file.name, "rb") as handle:
-                job.errors_file.save(f"rejected-{job.pk}.csv", File(handle), save=False)
-        finished = running.update(
-            total=result.total, created=result.created, updated=result.updated,
-            unchanged=result.unchanged, rejected=result.rejected, errors_file=job.errors_file.name or "",
-            status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(),
-            lease_expires_at=None)
-        if not finished:
-            raise ImportJobLeaseLost(job_id)
-        job.refresh_from_db()
-        if job.kind in SCORED_KINDS and (result.created or result.updated):
-            # Bulk writes send no signals: publish the change for everyone (analytics answers a
-            # bulk change with one full run).
-            records_changed_publish(customer_ids=None, kinds=[job.kind], actor=job.created_by)
-    except ImportJobLeaseLost:
-        logger.warning("Import job %s lost its lease (marked failed as abandoned); stopped", job_id)
-        job.refresh_from_db()
-    except (FileFormatError, ValueError, OSError) as exc:
-        logger.warning("Import job %s failed: %s", job_id, exc)
-        _job_failed(job, str(exc))
-    except Exception as exc:
-        logger.exception("Import job %s failed", job_id)
-        _job_failed(job, f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        rejected_file.close()
-        os.unlink(rejected_file.name)
-    return job
-
-
-def _job_failed(job: ImportJob, message: str) -> None:
-    job.refresh_from_db(fields=["total", "created", "updated", "unchanged", "rejected"])
-    job.status, job.error, job.finished_at = ImportJob.Status.FAILED, message, timezone.now()
-    job.lease_expires_at = None
-    job.save(update_fields=["status", "error", "finished_at", "lease_expires_at"])
-

@@ -1,0 +1,58 @@
+"""Model artifacts: what a run's tasks hand each other, and the models a run leaves behind.
+
+A run stores each engine part's output as a pending artifact, and the finish deletes them; the
+scoring snapshot (:data:`SNAPSHOT_ARTIFACT`) stays, for rescoring single customers.
+"""
+from __future__ import annotations
+
+import pickle
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART
+from analytics.models import ModelArtifact
+
+# Artifacts a run keeps between its tasks, deleted when it finishes: each engine part's output
+# and its meta, and from the products part the fitted recommender and each chunk's customers
+# and ratings, which the ranking chunks load.
+PENDING_PREFIX = "pending_"
+PENDING_PARTS = {CUSTOMER_PART: f"{PENDING_PREFIX}customers", PRODUCT_PART: f"{PENDING_PREFIX}products"}
+PENDING_RECOMMENDER = f"{PENDING_PREFIX}recommender"
+# The stored models of the last successful run, which rescoring uses.
+SNAPSHOT_ARTIFACT = "scoring_snapshot"
+
+
+def pending_meta_name(part: str) -> str:
+    """The small artifact a part stores last: its counts, timings, peaks (and ranges to rank)."""
+    return f"{PENDING_PARTS[part]}_meta"
+
+
+def artifact_store(run_id: int, name: str, value) -> None:
+    # Level 1: the pending output of a million customers compresses in seconds, not minutes.
+    ModelArtifact.objects.update_or_create(
+        run_id=run_id, name=name, defaults={"payload": zlib.compress(pickle.dumps(value), 1)})
+
+
+def artifact_load(run_id: int, name: str):
+    payload = ModelArtifact.objects.values_list("payload", flat=True).get(run_id=run_id, name=name)
+    return pickle.loads(zlib.decompress(bytes(payload)))
+
+
+def ratings_artifact_name(first_id: int, last_id: int) -> str:
+    return f"{PENDING_PREFIX}ratings_{first_id}_{last_id}"
+
+
+def chunk_ratings_store(run_id: int, ranges: list[tuple[int, int]], customer_ids: pd.Series,
+                         ratings: pd.DataFrame) -> None:
+    """Store, for each range to rank, its customers and their ratings: the part has just built
+    them from every order line, and a chunk that read its order lines again from the database
+    spent 80 % of its time doing so (2.4 of 3 s per 25,000 customers)."""
+    ids = np.sort(customer_ids.to_numpy(dtype="int64"))
+    ratings = ratings.sort_values("customer_id", kind="stable")
+    rated = ratings["customer_id"].to_numpy()
+    for first, last in ranges:
+        members = ids[np.searchsorted(ids, first):np.searchsorted(ids, last, side="right")]
+        rows = ratings.iloc[np.searchsorted(rated, first):np.searchsorted(rated, last, side="right")]
+        artifact_store(run_id, ratings_artifact_name(first, last), (members, rows.reset_index(drop=True)))

@@ -1,0 +1,308 @@
+"""Score runs: request one, execute it, and write its results.
+
+Only one full run may be queued or running at a time. The lock is the run row itself: a partial
+unique constraint allows one active full run, and its ``lease_expires_at`` is pushed forward at
+every stage (``core.leases``). A run whose worker died stops renewing the lease; the beat's sweep
+(:func:`score_runs_expire`) or the next request marks it failed, and the next request starts afresh. Results are written in one transaction at the end, so a run that fails or is
+killed leaves the previous scores whole.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import replace
+from datetime import datetime
+
+import pandas as pd
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
+from django.utils import timezone
+
+from analytics import adapter
+from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, EngineSettings, combine, run_engine
+from analytics.engine.recommend import recommend_top_n
+from analytics.models import ModelArtifact, RecommendationStage, ScoreRun
+from core.db import bulk_insert, is_postgres
+from core.leases import lease_expire, lease_renew, lease_until
+from customers.models import Customer
+
+from .artifacts import (
+    PENDING_PARTS,
+    PENDING_RECOMMENDER,
+    artifact_load,
+    artifact_store,
+    chunk_ratings_store,
+    pending_meta_name,
+    ratings_artifact_name,
+)
+from .feedback import feedback_analyse_pending
+from .results import dashboard_figures_store, results_write
+
+logger = logging.getLogger(__name__)
+
+# How long a run's lease lasts after each stage (see the model for why a quarter of an hour).
+LEASE = ScoreRun.lease_duration
+
+
+def _now() -> datetime:
+    return timezone.now()
+
+
+def score_runs_expire() -> int:
+    """Mark full runs whose worker stopped renewing the lease as failed; returns how many.
+
+    Run by the beat schedule (``analytics.tasks.score_runs_expire``) and by a request for a new
+    run, which must take the lock over from a dead one first.
+    """
+    return lease_expire(ScoreRun.objects.filter(kind=ScoreRun.Kind.FULL))
+
+
+def score_run_request(*, as_of: datetime | None = None, requested_by=None, run_now: bool = False) -> ScoreRun:
+    """Queue a full run, or return the one already queued or running.
+
+    ``run_now`` executes it in this process instead of queueing it (``recompute_scores --sync``).
+    """
+    from analytics.tasks import score_run_full
+
+    score_runs_expire()
+    active = ScoreRun.objects.filter(kind=ScoreRun.Kind.FULL, status__in=ScoreRun.ACTIVE).first()
+    if active:
+        return active
+    try:
+        with transaction.atomic():
+            run = ScoreRun.objects.create(
+                kind=ScoreRun.Kind.FULL, as_of=as_of or _now(), requested_by=requested_by,
+                lease_expires_at=lease_until(LEASE))
+            if not run_now:
+                # After commit: a worker must find the row it is asked to run.
+                transaction.on_commit(lambda: score_run_full.delay(run.pk))
+    except IntegrityError:
+        # Another request created the active run between our check and our insert.
+        return ScoreRun.objects.get(kind=ScoreRun.Kind.FULL, status__in=ScoreRun.ACTIVE)
+    if run_now:
+        score_run_execute(run_id=run.pk)
+        run.refresh_from_db()
+    return run
+
+
+def _progress(run_id: int, stage: str, percent: int) -> None:
+    # Two parts report at once, each from its own start: the run's progress only moves forward.
+    lease_renew(ScoreRun.objects.filter(pk=run_id), duration=LEASE,
+                stage=stage, progress=Greatest(F("progress"), Value(min(percent, 100))))
+
+
+def _fail(run_id: int, exc: BaseException, timings: dict | None = None) -> None:
+    logger.exception("score run %s failed", run_id)
+    fields = {"status": ScoreRun.Status.FAILED, "finished_at": _now(),
+              "error": "".join(traceback.format_exception_only(exc)).strip()[:4000]}
+    if timings is not None:
+        fields["timings"] = timings
+    ScoreRun.objects.filter(pk=run_id).update(**fields)
+
+
+def _chunk_ranges(customer_ids: pd.Series, size: int) -> list[tuple[int, int]]:
+    """(first id, last id) of consecutive runs of ``size`` customers, in id order."""
+    ids = customer_ids.sort_values().to_numpy()
+    return [(int(ids[start]), int(ids[min(start + size, len(ids)) - 1]))
+            for start in range(0, len(ids), size)]
+
+
+def score_run_start(*, run_id: int) -> bool:
+    """First step of a full run: claim the queued run and analyse the feedback that arrived since
+    the last one (both parts read its sentiment). False when the run is not queued any more: it
+    ended, or an earlier delivery of this message started it already.
+    """
+    claimed = ScoreRun.objects.filter(pk=run_id, status=ScoreRun.Status.QUEUED).update(
+        status=ScoreRun.Status.RUNNING, started_at=_now(), lease_expires_at=lease_until(LEASE), error="")
+    if not claimed:
+        return False
+    try:
+        started = time.perf_counter()
+        _progress(run_id, "feedback", 1)
+        analysed = feedback_analyse_pending()
+        ScoreRun.objects.filter(pk=run_id).update(
+            timings={"feedback_analysis": round(time.perf_counter() - started, 3)},
+            counts={"feedback_analysed": analysed})
+        return True
+    except Exception as exc:
+        _fail(run_id, exc)
+        raise
+
+
+# What each part reads: the customer models never look at order lines or products, the
+# recommender and the bundles never at orders or interactions.
+_PART_FRAMES = {
+    CUSTOMER_PART: {"with_products": False, "without": ("items",)},
+    PRODUCT_PART: {"with_products": True, "without": ("orders", "interactions")},
+}
+
+
+def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None) -> bool:
+    """Fit one engine part (:data:`analytics.engine.pipeline.PARTS`) of a started run.
+
+    The parts share nothing, so two workers fit them at the same time. Each stores its output
+    (and the products part its recommender and the customer id ranges to rank) as artifacts of
+    the run. Safe to repeat: a part already stored is not fitted again. False when the run ended.
+    """
+    if part not in PENDING_PARTS:
+        raise ValueError(f"unknown engine part {part!r}")
+    if ScoreRun.objects.filter(pk=run_id, status__in=ScoreRun.ENDED).exists():
+        return False
+    if ModelArtifact.objects.filter(run_id=run_id, name=pending_meta_name(part)).exists():
+        return True
+    timings: dict[str, float] = {}
+    try:
+        run = ScoreRun.objects.only("as_of").get(pk=run_id)
+        as_of = pd.Timestamp(run.as_of).tz_convert("UTC").tz_localize(None)
+        started = time.perf_counter()
+        _progress(run_id, f"read ({part})", 3)
+        frames = adapter.read_frames(as_of, **_PART_FRAMES[part])
+        timings[f"read_{part}"] = round(time.perf_counter() - started, 3)
+
+        output = run_engine(
+            customers=frames.customers, orders=frames.orders, items=frames.items,
+            products=frames.products, feedback_frame=frames.feedback,
+            interactions=frames.interactions, as_of=as_of,
+            settings=EngineSettings(churn_window_days=settings.CHURN_WINDOW_DAYS),
+            on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
+            rank_recommendations=False, parts=frozenset({part}),
+        )
+        started = time.perf_counter()
+        meta = {"counts": ({"customers": len(frames.customers), "orders": len(frames.orders)}
+                           if part == CUSTOMER_PART else {"order_lines": len(frames.items)})}
+        if output.recommender is not None:
+            size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
+            meta["ranges"] = _chunk_ranges(frames.customers["customer_id"], size)
+            artifact_store(run_id, PENDING_RECOMMENDER, output.recommender.model)
+            chunk_ratings_store(run_id, meta["ranges"], frames.customers["customer_id"],
+                                 output.recommender.ratings)
+        artifact_store(run_id, PENDING_PARTS[part], replace(output, recommender=None))
+        timings[f"store_{part}"] = round(time.perf_counter() - started, 3)
+        meta["timings"] = {**timings, **output.timings}
+        meta["peak_rss_mb"] = output.peak_rss_mb
+        # Stored last: its presence says the part is complete.
+        artifact_store(run_id, pending_meta_name(part), meta)
+        return True
+    except Exception as exc:
+        _fail(run_id, exc, {**ScoreRun.objects.get(pk=run_id).timings, **timings})
+        raise
+
+
+def score_run_plan(*, run_id: int) -> list[tuple[int, int]] | None:
+    """After both parts: record their timings and return the customer id ranges still to be
+    ranked (:func:`score_run_rank_chunk`, one call per range, in any order or in parallel), after
+    which :func:`score_run_finish` writes everything at once. None when there is nothing to do:
+    the run ended, or a redelivered message finds it planned already.
+    """
+    run = ScoreRun.objects.get(pk=run_id)
+    if run.status in ScoreRun.ENDED or run.chunks_total:
+        return None
+    timings, counts, peaks = dict(run.timings), dict(run.counts), {}
+    ranges: list[tuple[int, int]] = []
+    try:
+        for part in PENDING_PARTS:
+            meta = artifact_load(run_id, pending_meta_name(part))
+            timings.update(meta["timings"])
+            counts.update(meta["counts"])
+            peaks.update(meta["peak_rss_mb"])
+            ranges = meta.get("ranges", ranges)
+        RecommendationStage.objects.exclude(run_id=run_id).delete()  # left by failed runs
+    except Exception as exc:
+        _fail(run_id, exc, timings)
+        raise
+    lease_renew(
+        ScoreRun.objects.filter(pk=run_id), duration=LEASE,
+        timings=timings, counts=counts, peak_memory_mb=peaks, chunks_total=len(ranges) or 1,
+        chunks_done=0, stage="ranking", progress=82, fitted_at=_now())
+    return ranges
+
+
+def score_run_fit(*, run_id: int, chunk_size: int | None = None) -> list[tuple[int, int]] | None:
+    """Start a queued run and fit both parts in this process; returns :func:`score_run_plan`'s
+    ranges (None for a run that is not queued any more)."""
+    if not score_run_start(run_id=run_id):
+        return None
+    for part in PENDING_PARTS:
+        score_run_fit_part(run_id=run_id, part=part, chunk_size=chunk_size)
+    return score_run_plan(run_id=run_id)
+
+
+def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
+    """Rank the customers with ids in [first_id, last_id] with the run's fitted recommender.
+
+    Safe to run twice (a worker killed mid-chunk gets its message redelivered): the chunk's
+    staged rows are replaced, in one transaction. Returns the rows staged.
+    """
+    if ScoreRun.objects.filter(pk=run_id, status__in=ScoreRun.ENDED).exists():
+        return 0
+    try:
+        model = artifact_load(run_id, PENDING_RECOMMENDER)
+        customer_ids, ratings = artifact_load(run_id, ratings_artifact_name(first_id, last_id))
+        recs = recommend_top_n(model, ratings, customer_ids)
+        rows = pd.DataFrame({
+            "run_id": run_id,
+            "customer_id": recs.index.to_numpy(dtype="int64"),
+            "product_id": recs["product_id"].to_numpy(dtype="int64"),
+            "rank": recs["rank"].to_numpy(dtype="int64"),
+            "score": recs["score"].astype(float).to_numpy(),
+            "because_of_id": recs["reason_product_id"].astype("Int64"),
+        })
+        with transaction.atomic():
+            RecommendationStage.objects.filter(run_id=run_id, customer_id__gte=first_id,
+                                               customer_id__lte=last_id).delete()
+            bulk_insert(RecommendationStage, rows)
+        lease_renew(
+            ScoreRun.objects.filter(pk=run_id), duration=LEASE, chunks_done=F("chunks_done") + 1,
+            progress=Least(Value(90), 82 + 8 * (F("chunks_done") + 1) / Greatest(F("chunks_total"), 1)))
+        return len(rows)
+    except Exception as exc:
+        _fail(run_id, exc)
+        raise
+
+
+def score_run_finish(*, run_id: int) -> ScoreRun:
+    """Last part of a full run: write every result in one transaction and mark the run done."""
+    run = ScoreRun.objects.get(pk=run_id)
+    if run.status in ScoreRun.ENDED:
+        return run
+    timings = dict(run.timings)
+    counts = dict(run.counts)
+    try:
+        if run.fitted_at is not None:
+            timings["ranking"] = round((_now() - run.fitted_at).total_seconds(), 3)
+        started = time.perf_counter()
+        _progress(run_id, "write", 92)
+        output = combine(*(artifact_load(run_id, PENDING_PARTS[part]) for part in (CUSTOMER_PART, PRODUCT_PART)))
+        counts.update(results_write(run_id, output, timings=timings, counts=counts))
+        timings["write"] = round(time.perf_counter() - started, 3)
+        ScoreRun.objects.filter(pk=run_id).update(timings=timings, counts=counts)
+    except Exception as exc:
+        _fail(run_id, exc, timings)
+        raise
+    if is_postgres():
+        # Every customer row was just rewritten, leaving a dead copy of each. Until autovacuum
+        # gets to them (it is off on some servers, these machines included) index scans wade
+        # through them and the planner works from the unscored table's statistics: at 100,000
+        # customers after a few runs a filtered customer list took 400-600 ms instead of 60-90.
+        # VACUUM (ANALYZE) costs 2-7 s here, after the commit; inside a caller's transaction
+        # (a test, a shell) only ANALYZE is possible.
+        started = time.perf_counter()
+        table = connection.ops.quote_name(Customer._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {table}")
+        timings["vacuum_analyze"] = round(time.perf_counter() - started, 3)
+    # After the commit, from the new scores.
+    dashboard_figures_store(run_id, timings)
+    run.refresh_from_db()
+    return run
+
+
+def score_run_execute(*, run_id: int) -> ScoreRun:
+    """A whole full run in this process: fit, rank every chunk, finish (no broker, ``--sync``)."""
+    ranges = score_run_fit(run_id=run_id)
+    for first_id, last_id in ranges or []:
+        score_run_rank_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
+    return score_run_finish(run_id=run_id)

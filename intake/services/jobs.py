@@ -1,0 +1,241 @@
+"""Files and import jobs: the preview, the upload, the job a worker runs, and its lease.
+
+A job's worker streams the file through :func:`~intake.services.importers.import_run` and
+records progress, counts and the rejected rows as it goes (a run-state row, see the models).
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.leases import lease_expire, lease_renew, lease_until
+from customers.events import KINDS as RECORD_KINDS
+from customers.events import records_changed_publish
+from intake import fields as f
+from intake.models import ImportJob, ImportKind
+from intake.readers import FileFormatError, open_table
+
+from .cleaning import Row, json_cell
+from .importers import ImportOptions, ImportResult, import_run
+
+logger = logging.getLogger(__name__)
+
+# Rows of a file the preview page dry-runs to show valid/invalid counts before the real import.
+PREVIEW_DRY_RUN_ROWS = 5_000
+# Rows shown on the preview page.
+PREVIEW_SAMPLE_ROWS = 10
+# How long a running job's lease lasts after each chunk (see the model for why ten minutes).
+IMPORT_LEASE = ImportJob.lease_duration
+# Errors kept in the job row for the job page; all of them go to the rejected-rows CSV.
+JOB_ERRORS_KEPT = 50
+
+
+def rejected_rows_writer(handle: TextIO, headers: list[str]) -> Callable[[Row], None]:
+    """Write the header of the rejected-rows CSV to ``handle``; return the ``on_reject`` that
+    adds a row.
+
+    The columns are the file's own, then ``line`` and ``reasons``, so a person fixes the cells
+    and imports the file again (the extra columns are not mapped to any field). The UI's
+    download and ``import_data --rejected`` are this same file.
+    """
+    writer = csv.writer(handle)
+    writer.writerow([*headers, "line", "reasons"])
+
+    def write(row: Row) -> None:
+        writer.writerow([*(json_cell(row.raw.get(h)) for h in headers), row.line,
+                         "; ".join(f"{name}: {reason}" for name, reason in row.errors)])
+
+    return write
+
+
+def import_file(*, kind: str, path: str, user, mapping: dict[str, str] | None = None,
+                options: ImportOptions | None = None, dry_run: bool = False,
+                keep_errors: int | None = None, on_reject=None, on_chunk=None,
+                rejected_csv: TextIO | None = None, chunk_rows: int | None = None) -> ImportResult:
+    """Import a CSV or XLSX file from disk (the ``import_data`` command).
+
+    With ``rejected_csv`` (a text file opened with ``newline=""``) the rejected rows are written
+    to it as :func:`rejected_rows_writer` does.
+    """
+    with open(path, "rb") as stream:
+        table = open_table(stream, name=path, size=os.path.getsize(path))
+        mapping = f.mapping_validate(kind, mapping or f.mapping_detect(kind, table.headers), table.headers)
+        if rejected_csv is not None:
+            write_rejected = rejected_rows_writer(rejected_csv, table.headers)
+            reject_callback = on_reject
+
+            def on_reject(row: Row) -> None:
+                write_rejected(row)
+                if reject_callback:
+                    reject_callback(row)
+
+        return import_run(kind=kind, rows=table.rows, mapping=mapping, user=user, options=options,
+                          dry_run=dry_run, keep_errors=keep_errors, on_reject=on_reject, on_chunk=on_chunk,
+                          chunk_rows=chunk_rows)
+
+
+@dataclass(frozen=True)
+class Preview:
+    headers: list[str]
+    mapping: dict[str, str]
+    sample: list[list[str]]
+    result: ImportResult
+    rows_checked: int
+    mapping_error: str = ""
+
+
+def import_preview(*, kind: str, stream, name: str, user, mapping: dict[str, str] | None = None,
+                   options: ImportOptions | None = None) -> Preview:
+    """Detected mapping, the first rows, and a dry run over the first rows of an upload."""
+    table = open_table(stream, name=name)
+    mapping = mapping or f.mapping_detect(kind, table.headers)
+    head: list[tuple[int, dict]] = []
+    for item in table.rows:
+        head.append(item)
+        if len(head) >= PREVIEW_DRY_RUN_ROWS:
+            break
+    sample = [[f.text(raw.get(h)) for h in table.headers] for _line, raw in head[:PREVIEW_SAMPLE_ROWS]]
+    try:
+        mapping = f.mapping_validate(kind, mapping, table.headers)
+    except ValueError as exc:
+        return Preview(table.headers, {h: mapping.get(h, "") for h in table.headers}, sample,
+                       ImportResult(), len(head), mapping_error=str(exc))
+    result = import_run(kind=kind, rows=head, mapping=mapping, user=user, options=options,
+                        dry_run=True, keep_errors=20)
+    return Preview(table.headers, mapping, sample, result, len(head))
+
+
+def import_job_upload(*, kind: str, upload: UploadedFile, user,
+                      options: ImportOptions | None = None) -> ImportJob:
+    """Store an upload as a draft job with its detected mapping (the preview step)."""
+    if kind not in ImportKind.values:
+        raise ValueError(_("Unknown import kind %(kind)r.") % {"kind": kind})
+    upload.seek(0)
+    table = open_table(upload, name=upload.name)  # refuses an unreadable file before storing it
+    upload.seek(0)
+    name = os.path.basename(upload.name)
+    with transaction.atomic():
+        job = ImportJob(kind=kind, original_name=name[:255], mapping=f.mapping_detect(kind, table.headers),
+                        options={"create_missing_customers": bool(options and options.create_missing_customers)},
+                        created_by=user)
+        job.file.save(name, upload, save=False)
+        job.save()
+    return job
+
+
+def import_job_start(*, job: ImportJob, mapping: dict[str, str], user) -> ImportJob:
+    """Confirm a draft job with its final mapping and queue it after commit."""
+    from intake.tasks import import_job_execute
+
+    with job.file.open("rb") as stream:
+        headers = open_table(stream, name=job.file.name).headers
+    mapping = f.mapping_validate(job.kind, mapping, headers)
+    with transaction.atomic():
+        started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.DRAFT).update(
+            mapping=mapping, status=ImportJob.Status.PENDING)
+        if not started:
+            raise ValueError(_("This import was already started."))
+        # After commit: the worker must find the job row in its pending state.
+        transaction.on_commit(lambda: import_job_execute.delay(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+# Imports of these kinds change what the scores are computed from.
+SCORED_KINDS = RECORD_KINDS
+
+
+class ImportJobLeaseLost(RuntimeError):
+    """The job's lease expired and it was marked failed while this worker still ran it."""
+
+
+def import_jobs_expire() -> int:
+    """Mark running jobs whose worker stopped renewing the lease as failed; returns how many.
+
+    Run by the beat schedule (``intake.tasks.import_jobs_expire``), not by the pages: they show
+    such a job as failed, with the reason, as soon as its lease has run out
+    (``ImportJob.objects.with_effective_status``), within :data:`IMPORT_LEASE` of its last chunk.
+    """
+    return lease_expire(ImportJob.objects.all())
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Run a pending job: stream its file in chunks, record progress, counts and rejected rows.
+
+    Only a pending job starts (the conditional update is the guard against two workers running
+    the same job); a redelivered message for a finished job does nothing. Every chunk renews the
+    job's lease; if the lease was lost meanwhile (the job was marked failed as abandoned), the
+    worker stops rather than overwrite that.
+    """
+    started = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now(), lease_expires_at=lease_until(IMPORT_LEASE))
+    job = ImportJob.objects.get(pk=job_id)
+    if not started:
+        return job
+    running = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING)
+    rejected_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and removed in finally
+        "w+", suffix=".csv", newline="", encoding="utf-8-sig", delete=False)
+    try:
+        with job.file.open("rb") as stream:
+            table = open_table(stream, name=job.file.name, size=job.file.size)
+
+            def on_chunk(result: ImportResult) -> None:
+                renewed = lease_renew(
+                    running, duration=IMPORT_LEASE,
+                    progress=int(table.fraction() * 99), total=result.total, created=result.created,
+                    updated=result.updated, unchanged=result.unchanged, rejected=result.rejected)
+                if not renewed:
+                    raise ImportJobLeaseLost(job_id)
+
+            result = import_run(kind=job.kind, rows=table.rows, mapping=job.mapping, user=job.created_by,
+                                options=ImportOptions.from_dict(job.options), keep_errors=0,
+                                on_reject=rejected_rows_writer(rejected_file, table.headers),
+                                on_chunk=on_chunk)
+        rejected_file.flush()
+        if result.rejected:
+            with open(rejected_file.name, "rb") as handle:
+                job.errors_file.save(f"rejected-{job.pk}.csv", File(handle), save=False)
+        finished = running.update(
+            total=result.total, created=result.created, updated=result.updated,
+            unchanged=result.unchanged, rejected=result.rejected, errors_file=job.errors_file.name or "",
+            status=ImportJob.Status.SUCCEEDED, progress=100, finished_at=timezone.now(),
+            lease_expires_at=None)
+        if not finished:
+            raise ImportJobLeaseLost(job_id)
+        job.refresh_from_db()
+        if job.kind in SCORED_KINDS and (result.created or result.updated):
+            # Bulk writes send no signals: publish the change for everyone (analytics answers a
+            # bulk change with one full run).
+            records_changed_publish(customer_ids=None, kinds=[job.kind], actor=job.created_by)
+    except ImportJobLeaseLost:
+        logger.warning("Import job %s lost its lease (marked failed as abandoned); stopped", job_id)
+        job.refresh_from_db()
+    except (FileFormatError, ValueError, OSError) as exc:
+        logger.warning("Import job %s failed: %s", job_id, exc)
+        _job_failed(job, str(exc))
+    except Exception as exc:
+        logger.exception("Import job %s failed", job_id)
+        _job_failed(job, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        rejected_file.close()
+        os.unlink(rejected_file.name)
+    return job
+
+
+def _job_failed(job: ImportJob, message: str) -> None:
+    job.refresh_from_db(fields=["total", "created", "updated", "unchanged", "rejected"])
+    job.status, job.error, job.finished_at = ImportJob.Status.FAILED, message, timezone.now()
+    job.lease_expires_at = None
+    job.save(update_fields=["status", "error", "finished_at", "lease_expires_at"])
