@@ -12,11 +12,17 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import ProductFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -85,8 +91,6 @@ def _fast_passwords(settings):
 @pytest.fixture
 def role_user(db, role_groups):
     """Make a staff user in one of the role groups: ``role_user("Sales")``."""
-    from tests.factories import UserFactory
-
     def make(role: str, username: str | None = None, **extra):
         return UserFactory(username=username or f"test-{role.lower()}", role=role, **extra)
 
@@ -236,3 +240,38 @@ def role_groups():
     from customers.roles import sync_roles
 
     sync_roles(apps)
+
+
+# --- the REST API: token-authenticated clients per role, a clean cache, a small catalogue ---
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle counters and idempotency records live in the cache.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api(role_user):
+    """``api("Sales")``: an APIClient sending that role's token."""
+    made = {}
+
+    def make(role: str) -> APIClient:
+        if role not in made:
+            user = role_user(role)
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+            client.user = user
+            made[role] = client
+        return made[role]
+
+    return make
+
+
+@pytest.fixture
+def catalogue(db):
+    return [
+        ProductFactory(sku=f"SKU-{i}", name=f"Product {i}", category="tea", price=Decimal("10.50") + i)
+        for i in range(3)
+    ]

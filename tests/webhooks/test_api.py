@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from webhooks import services
@@ -15,16 +14,6 @@ from .conftest import verify
 pytestmark = pytest.mark.django_db
 ENDPOINTS = "/api/webhooks/endpoints/"
 DELIVERIES = "/api/webhooks/deliveries/"
-
-
-@pytest.fixture
-def api(role_user):
-    def make(role: str) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=role_user(role)).key}")
-        return client
-
-    return make
 
 
 def test_a_manager_creates_an_endpoint_and_sees_its_secret_once_in_the_answer(api, receiver):

@@ -22,7 +22,7 @@ from analytics.engine.bundles import (
     recommend_for_basket,
 )
 
-GROCERIES = Path(__file__).resolve().parents[1] / "data" / "groceries.csv"
+GROCERIES = Path(__file__).resolve().parents[2] / "data" / "groceries.csv"
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from scipy.special import hyp2f1
 from analytics.engine import clv
 from analytics.engine.frames import ModelCard
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 CAL_END = pd.Timestamp("1997-09-30")
 HOLDOUT_END = pd.Timestamp("1998-06-30")
 CDNOW_START = pd.Timestamp("1997-01-01")

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from analytics.models import AssociationRule, Recommendation, ScoreRun, SegmentProfile
-
-from .conftest import make_customers
+from tests.customers.api.conftest import make_customers
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from pathlib import Path  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does not add it
     sys.path.insert(0, str(REPO_ROOT))
 

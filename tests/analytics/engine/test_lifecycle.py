@@ -9,7 +9,7 @@ import pandas as pd
 from analytics.engine import clv, lifecycle
 
 AS_OF = pd.Timestamp("2024-06-30")
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 # customer_id -> (status, days-before-AS_OF of each order, p_alive or None, expected stage, reason)
 CASES: dict[int, tuple[str, list[int], float | None, str, str]] = {
