@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.response import Response
 
 from .errors import ErrorResponseAutoSchema, exception_handler
@@ -34,6 +35,22 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+class ApiMetadata(SimpleMetadata):
+    """``OPTIONS`` on every endpoint. To describe ``PUT`` DRF first looks the object up by its
+    primary key; an upsert route (``by-external-id/<id>``, ``by-sku/<sku>``) has no primary key in
+    its URL (it creates the record when absent), so its input is described without the lookup."""
+
+    def determine_actions(self, request, view):
+        lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", None)
+        if lookup is None or lookup in getattr(view, "kwargs", {}) or not hasattr(view, "get_object"):
+            return super().determine_actions(request, view)
+        view.get_object = lambda: None  # this request's view instance only
+        try:
+            return super().determine_actions(request, view)
+        finally:
+            del view.get_object
+
+
 class ApiViewMixin:
     """Authentication, permissions, throttling and the error format of every endpoint here.
 
@@ -46,6 +63,7 @@ class ApiViewMixin:
     permission_classes = (RoleModelPermissions,)
     throttle_classes = (ApiUserRateThrottle,)
     schema = ErrorResponseAutoSchema()
+    metadata_class = ApiMetadata
 
     def get_exception_handler(self):
         return exception_handler
