@@ -25,8 +25,9 @@ def validate_audience(value) -> dict:
 
 class CampaignSerializer(serializers.ModelSerializer):
     audience = serializers.JSONField(required=False, default=dict)
-    created_by = serializers.StringRelatedField()
-    launched_by = serializers.StringRelatedField()
+    # Null when the user was deleted, and (launched_by) until the campaign is launched.
+    created_by = serializers.StringRelatedField(allow_null=True)
+    launched_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = Campaign
@@ -44,6 +45,19 @@ class CampaignSerializer(serializers.ModelSerializer):
         if request and not can_manage_campaign(request.user, value):
             raise serializers.ValidationError("Only managers create service campaigns.")
         return value
+
+
+class CampaignResultsSerializer(serializers.Serializer):
+    """What ``GET /api/campaigns/<id>/results/`` answers: the results stored by the last refresh."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Campaign.Status.choices)
+    results_updated_at = serializers.DateTimeField(allow_null=True)
+    results = serializers.JSONField(help_text="Treated and control outcomes, uplift and its interval.")
+
+
+class RefreshQueuedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[("queued", "queued")])
 
 
 class AudiencePreviewSerializer(serializers.Serializer):

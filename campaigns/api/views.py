@@ -20,7 +20,9 @@ from .serializers import (
     AudiencePreviewResultSerializer,
     AudiencePreviewSerializer,
     CampaignMemberSerializer,
+    CampaignResultsSerializer,
     CampaignSerializer,
+    RefreshQueuedSerializer,
     ServiceTaskCreateSerializer,
     ServiceTaskSerializer,
 )
@@ -71,7 +73,7 @@ class CampaignViewSet(ApiViewMixin, IdempotencyMixin, mixins.ListModelMixin, mix
                                       frequency_cap_days=params.validated_data["frequency_cap_days"])
         return Response(audience_preview(customers))
 
-    @extend_schema(request=None, responses=CampaignSerializer)
+    @extend_schema(request=None, responses={200: CampaignResultsSerializer, 202: RefreshQueuedSerializer})
     @action(detail=True, methods=["get", "post"])
     def results(self, request, pk=None):
         """GET the stored results; POST queues a refresh (202) and returns what is stored."""

@@ -152,3 +152,16 @@ def test_service_task_created_by_hand_through_the_api(api, role_user):
                                                "due_on": today, "note": "x"}, format="json")
     assert refused.status_code == 403
     assert ServiceTask.objects.count() == 1
+
+
+def test_the_schema_says_what_campaign_answers_hold(role_user):
+    """A draft's launched_by is null and results answer their own shape: the schema says so."""
+    client = APIClient()
+    client.force_authenticate(role_user("Manager"))
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    campaign = schema["components"]["schemas"]["Campaign"]["properties"]
+    assert campaign["launched_by"].get("nullable") and campaign["created_by"].get("nullable")
+    results = schema["paths"]["/api/campaigns/{id}/results/"]
+    assert results["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/CampaignResults")
+    assert "202" in results["post"]["responses"]
