@@ -1,4 +1,5 @@
-"""The customer 360: a popularity pick says so instead of naming a product, in both languages."""
+"""The customer 360 leads with the headline, and a popularity pick says so instead of naming a
+product, in both languages."""
 from __future__ import annotations
 
 import pytest
@@ -14,6 +15,30 @@ def _page(client, role_user, customer, language="en") -> str:
     response = client.get(f"/customers/{customer.pk}/", HTTP_ACCEPT_LANGUAGE=language)
     assert response.status_code == 200
     return response.content.decode()
+
+
+def test_headline_leads_the_page_and_agrees_with_the_churn_line(client, role_user, world):
+    customer = world[1][0]  # high risk, high value tier, active stage, consent, 2 orders 140 days ago
+    html = _page(client, role_user, customer)
+    headline = ("Churn risk high (72 %): a high-value customer in the active stage, 2 orders, the last one "
+                "140 days ago — suggested next action: a personal retention call from their account owner.")
+    assert f'<p class="headline" id="headline">{headline}</p>' in html
+    assert html.index('id="headline"') < html.index('id="profile"') < html.index('id="scores"')
+    assert "Churn risk high (72 %)" in html[html.index('id="explain-churn"'):]
+
+
+def test_headline_in_chinese(client, role_user, world):
+    customer = world[1][1]  # medium risk, no marketing consent
+    html = _page(client, role_user, customer, "zh-hans")
+    assert ("流失风险中（45 %）：处于“活跃”阶段的中价值客户，共 2 笔订单，最近一笔在 140 天前——建议下一步："
+            "客户未同意接收营销信息，不发优惠；等客户下次联系时用心服务。") in html
+
+
+def test_unscored_customer_gets_an_honest_headline(client, role_user, world):
+    from tests.factories import CustomerFactory
+
+    html = _page(client, role_user, CustomerFactory(name="Fresh"))
+    assert '<p class="headline" id="headline">Not scored yet:' in html
 
 
 @pytest.mark.parametrize("language, reason, popular", [
