@@ -23,9 +23,19 @@ n_customers x n_items Python calls. The surprise: on its own this CF score loses
 popularity on the demo data, because Surprise's similarities are computed on co-raters only and
 ignore how many people bought a product at all. The ranking score is therefore the CF score
 scaled to 0..1 per customer plus ``POPULARITY_WEIGHT`` x popularity, and that blend beats
-popularity (see the constant). Customers with no history, or whose products have no
-neighbours, get popularity alone (``source`` "popular"); already-bought products are never
-recommended.
+popularity (see the constant). Already-bought products are never recommended.
+
+Reasons. A recommendation is "similar" only when the CF score earned it its place: it has a
+positive CF score and popularity alone (the same ranking without the CF term) would not have
+put it in the customer's top N. Its reason (``because_of`` on the page) is the bought product
+``j`` with the largest contribution ``max(S[i, j], 0) x rating[j]`` to the CF score of the
+recommended product ``i``, which is exactly a term of the sum that score is. Every other
+recommendation is "popular" and has no reason product: on the demo data the popularity term is
+larger than the scaled CF term for every single recommendation (the CF share of the blended
+score has a median of 15 %), so naming a bought product whenever the CF score was merely
+positive showed "because they bought X" for products X had little to do with. About one
+recommendation in ten is "similar" on the demo data, mostly in the lower ranks, and three
+customers in four have at least one.
 """
 from __future__ import annotations
 
@@ -64,8 +74,8 @@ POPULARITY_WEIGHT = 3.0
 @dataclass(frozen=True)
 class Recommendations:
     """``items``: rows indexed by customer_id with rank (1..TOP_N), product_id, score,
-    reason_product_id (the bought product most similar to it; <NA> for popularity picks) and
-    source ("similar" | "popular"). ``card``: hit rate at 10 on each customer's last basket."""
+    reason_product_id (the bought product contributing most to its CF score; <NA> for popularity
+    picks) and source ("similar" | "popular", see the module docstring). ``card``: hit rate at 10 on each customer's last basket."""
 
     items: pd.DataFrame
     card: ModelCard
@@ -217,6 +227,22 @@ def recommend_top_n(model: RecommenderModel, ratings: pd.DataFrame, customer_ids
     return pd.concat(blocks) if len(blocks) > 1 else blocks[0]
 
 
+def _popularity_top(popularity: np.ndarray, bought: np.ndarray, n_rec: int) -> np.ndarray:
+    """Customers x products mask of the ``n_rec`` unbought products popularity alone would rank
+    first (ties by catalogue position, as the stable sort of the blended score breaks them).
+
+    Popularity orders the catalogue the same way for everyone, so no per-customer sort is
+    needed: a product is in a customer's list when it is unbought and fewer than ``n_rec``
+    unbought products come before it in the shared order.
+    """
+    order = np.argsort(-popularity, kind="stable")
+    unbought = ~bought[:, order]
+    in_order = unbought & (np.cumsum(unbought, axis=1) <= n_rec)
+    mask = np.empty_like(in_order)
+    mask[:, order] = in_order
+    return mask
+
+
 def _rank_block(model: RecommenderModel, ratings: pd.DataFrame, customer_ids: np.ndarray,
                 top_n: int) -> pd.DataFrame:
     product_ids = model.product_ids
@@ -233,20 +259,22 @@ def _rank_block(model: RecommenderModel, ratings: pd.DataFrame, customer_ids: np
     row_max = cf.max(axis=1, keepdims=True) if len(products) else np.zeros((len(cust), 1))
     cf_scaled = np.divide(cf, row_max, out=np.zeros_like(cf), where=row_max > 0)
     scores = cf_scaled + POPULARITY_WEIGHT * model.popularity
-    bought = (r != 0).toarray()
+    weights = r.toarray()
+    bought = weights != 0
     scores[bought] = -np.inf
     n_rec = min(top_n, len(products))
     top = np.argsort(-scores, axis=1, kind="stable")[:, :n_rec]
     top_score = np.take_along_axis(scores, top, axis=1)
-    from_similarity = np.take_along_axis(cf, top, axis=1) > 0
+    earned = np.take_along_axis(cf > 0, top, axis=1) & ~np.take_along_axis(
+        _popularity_top(model.popularity, bought, n_rec), top, axis=1)
 
-    # Reason: among the customer's bought products, the one most similar to the recommendation.
+    # Reason: the bought product contributing most to the CF score, similarity x rating; the CF
+    # score is the sum of these contributions over the bought products with positive similarity.
     reason = np.full(top.shape, -1, dtype=np.int64)
     for k in range(n_rec):
-        sims_k = np.where(bought, similarity[top[:, k]], -1.0)
-        reason[:, k] = np.argmax(sims_k, axis=1)
+        reason[:, k] = np.argmax(weights * similarity[top[:, k]], axis=1)
     reason_ids = pd.array(np.asarray(product_ids)[reason].ravel(), dtype="Int64")
-    reason_ids[~from_similarity.ravel()] = pd.NA
+    reason_ids[~earned.ravel()] = pd.NA
 
     out = pd.DataFrame(
         {
@@ -255,7 +283,7 @@ def _rank_block(model: RecommenderModel, ratings: pd.DataFrame, customer_ids: np
             "product_id": np.asarray(product_ids)[top].ravel().astype("int64"),
             "score": top_score.ravel(),
             "reason_product_id": reason_ids,
-            "source": np.where(from_similarity.ravel(), "similar", "popular"),
+            "source": np.where(earned.ravel(), "similar", "popular"),
         }
     )
     valid = np.isfinite(out["score"].to_numpy())  # fewer unbought products than TOP_N

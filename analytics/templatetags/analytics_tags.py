@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django import template
 
-from .. import explain
+from .. import explain, headline
 
 register = template.Library()
 
@@ -21,3 +21,8 @@ def usual_gap_days(customer) -> float | None:
 @register.filter
 def translate_feature(name: str) -> str:
     return explain.translate_feature(name)
+
+
+@register.filter
+def customer_headline(customer) -> str:
+    return headline.customer_headline(customer)
