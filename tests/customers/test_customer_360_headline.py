@@ -42,8 +42,8 @@ def test_unscored_customer_gets_an_honest_headline(client, role_user, world):
 
 
 @pytest.mark.parametrize("language, reason, popular", [
-    ("en", "because they bought Green tea", "popular with customers like them"),
-    ("zh-hans", "因为购买过 Green tea", "同类客户都爱买"),
+    ("en", "because they bought Green tea", "popular with our customers"),
+    ("zh-hans", "因为购买过 Green tea", "很受我们客户欢迎"),
 ])
 def test_popularity_pick_names_no_product(client, role_user, world, language, reason, popular):
     run, customers = world
