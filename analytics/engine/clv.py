@@ -8,6 +8,10 @@ answers on the CDNOW sample that the tests reproduce.
 * BG/NBD (:mod:`.clv_bgnbd`) -- Fader, Hardie & Lee (2005): while alive a customer buys as a
   Poisson process; after every repeat purchase they may drop out. The fit, P(alive), expected
   purchases, the numerical details (Euler-transformed 2F1) and a simulator live there.
+* MBG/NBD (:mod:`.clv_mbgnbd`) -- Batislam, Denizel & Filiztekin (2007): BG/NBD with a dropout
+  chance right after the first purchase too, so one-time buyers are not certain to be alive.
+  :func:`clv_score` fits both and serves the one that predicts a recent holdout window better
+  (:mod:`.clv_purchase`); p_alive is NaN where the served model carries no information.
 * Gamma-Gamma (:mod:`.clv_gamma_gamma`) -- Fader & Hardie (2013): spend per purchase, assumed
   independent of purchase frequency; :func:`clv_evaluate` reports the observed correlation so a
   reader can judge that assumption.
@@ -44,7 +48,6 @@ from .clv_bgnbd import (
     _as_arrays,
     _bgnbd_data,  # noqa: F401 -- re-exported: the likelihood tests reach it through this module
     _bgnbd_negll_grad,  # noqa: F401 -- re-exported, as above
-    _conditional_expected,
     _hyp_product,  # noqa: F401 -- re-exported, as above
     bgnbd_conditional_expected_purchases,
     bgnbd_expected_repeat_purchases,
@@ -59,7 +62,30 @@ from .clv_gamma_gamma import (
     gamma_gamma_expected_spend,
     gamma_gamma_fit,
 )
+from .clv_mbgnbd import (
+    MBGNBDParams,
+    mbgnbd_conditional_expected_purchases,
+    mbgnbd_expected_repeat_purchases,
+    mbgnbd_fit,
+    mbgnbd_log_likelihood,
+    mbgnbd_p_alive,
+    mbgnbd_simulate,
+)
 from .clv_mle import InsufficientDataError
+from .clv_purchase import (
+    BGNBD,
+    MBGNBD,
+    MIN_OBSERVED_DAYS,
+    SELECTION_HOLDOUT_DAYS,
+    PurchaseParams,
+    compare_purchase_models,
+    conditional_expected,
+    model_name,
+    purchase_expected,
+    purchase_p_alive,
+    purchase_p_any,
+    served_p_alive,
+)
 from .frames import ModelCard
 
 # The CLV step's interface, including what the model modules contribute to it.
@@ -68,7 +94,12 @@ __all__ = [
     "DEFAULT_HORIZON_MONTHS", "DEFAULT_MONTHLY_DISCOUNT_RATE", "DEFAULT_TIME_UNIT_DAYS",
     "HIGH_TIER_SHARE", "MEDIUM_TIER_SHARE", "MIN_CUSTOMERS_FOR_BGNBD", "MIN_REPEATERS_FOR_BGNBD",
     "MIN_REPEATERS_FOR_GAMMA_GAMMA", "SUMMARY_COLUMNS", "VALUE_TIERS", "WEEK_DAYS",
-    "BGNBDParams", "CLVResult", "GammaGammaParams", "InsufficientDataError",
+    "BGNBD", "MBGNBD", "choose_purchase_model", "MIN_OBSERVED_DAYS", "SELECTION_HOLDOUT_DAYS",
+    "BGNBDParams", "CLVResult", "GammaGammaParams", "InsufficientDataError", "MBGNBDParams",
+    "PurchaseParams", "compare_purchase_models", "model_name", "purchase_expected",
+    "purchase_p_alive", "purchase_p_any", "served_p_alive",
+    "mbgnbd_conditional_expected_purchases", "mbgnbd_expected_repeat_purchases", "mbgnbd_fit",
+    "mbgnbd_log_likelihood", "mbgnbd_p_alive", "mbgnbd_simulate",
     "bgnbd_conditional_expected_purchases", "bgnbd_expected_repeat_purchases", "bgnbd_fit",
     "bgnbd_log_likelihood", "bgnbd_p_alive", "bgnbd_simulate",
     "clv_evaluate", "clv_from_models", "clv_holdout_summary", "clv_score", "clv_summary",
@@ -97,13 +128,20 @@ SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 
 @dataclass(frozen=True)
 class CLVResult:
-    """Per-customer predictions plus the fitted parameters they came from."""
+    """Per-customer predictions plus the fitted parameters they came from.
+
+    ``purchase`` is the served purchase model (``bgnbd`` or ``mbgnbd``, whichever won the holdout
+    comparison recorded in ``selection``); p_alive, expected purchases and CLV come from it.
+    """
 
     customers: pd.DataFrame
     bgnbd: BGNBDParams
     gamma_gamma: GammaGammaParams | None
     notes: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    mbgnbd: MBGNBDParams | None = None
+    purchase: PurchaseParams | None = None
+    selection: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,7 +230,7 @@ def clv_holdout_summary(orders: pd.DataFrame, *, calibration_end: pd.Timestamp,
 # CLV, tiers, end-to-end scoring and evaluation
 # --------------------------------------------------------------------------------------------
 
-def clv_from_models(bgnbd: BGNBDParams, expected_spend: pd.Series, summary: pd.DataFrame, *,
+def clv_from_models(purchase: PurchaseParams, expected_spend: pd.Series, summary: pd.DataFrame, *,
                     horizon_months: int = DEFAULT_HORIZON_MONTHS,
                     monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT_RATE) -> pd.Series:
     """Discounted value of the next ``horizon_months``: sum over months m of
@@ -204,9 +242,9 @@ def clv_from_models(bgnbd: BGNBDParams, expected_spend: pd.Series, summary: pd.D
     curves", JMR 42(4)).
     """
     x, t_x, T = _as_arrays(summary)
-    periods_per_month = DAYS_PER_MONTH / bgnbd.time_unit_days
+    periods_per_month = DAYS_PER_MONTH / purchase.time_unit_days
     cumulative = np.vstack([
-        _conditional_expected(bgnbd, x, t_x, T, np.full_like(x, m * periods_per_month))
+        conditional_expected(purchase, x, t_x, T, np.full_like(x, m * periods_per_month))
         for m in range(1, horizon_months + 1)
     ])
     monthly = np.diff(np.vstack([np.zeros_like(x), cumulative]), axis=0)
@@ -250,29 +288,54 @@ def clv_score(orders: pd.DataFrame, *, as_of: pd.Timestamp,
               time_unit_days: float = DEFAULT_TIME_UNIT_DAYS,
               horizon_months: int = DEFAULT_HORIZON_MONTHS,
               monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT_RATE) -> CLVResult:
-    """Fit BG/NBD and Gamma-Gamma on all history up to ``as_of`` and score every customer.
+    """Fit BG/NBD, MBG/NBD and Gamma-Gamma on all history up to ``as_of`` and score every customer.
 
-    Output columns (index customer_id): frequency, recency, T, monetary_value, p_alive,
-    expected_purchases (over the horizon), expected_avg_spend, clv, value_tier.
-    Raises :class:`InsufficientDataError` when BG/NBD cannot be fitted; a Gamma-Gamma failure
-    falls back to the mean purchase-day value (and says so in ``notes``).
+    Output columns (index customer_id): frequency, recency, T, monetary_value, p_alive (NaN where
+    the served model carries no information, see :func:`served_p_alive`), expected_purchases
+    (over the horizon), expected_avg_spend, clv, value_tier.
+    The purchase model is chosen by :func:`choose_purchase_model`. Raises
+    :class:`InsufficientDataError` when BG/NBD cannot be fitted; an MBG/NBD failure serves BG/NBD;
+    a Gamma-Gamma failure falls back to the mean purchase-day value (``notes`` say so).
     """
     summary = clv_summary(orders, as_of=as_of, time_unit_days=time_unit_days)
     bg = bgnbd_fit(summary, time_unit_days=time_unit_days)
+    chosen, selection = choose_purchase_model(orders, as_of=as_of, time_unit_days=time_unit_days)
+    try:
+        mbg: MBGNBDParams | None = mbgnbd_fit(summary, time_unit_days=time_unit_days)
+    except InsufficientDataError as exc:
+        mbg = None
+        selection["mbgnbd_error"] = str(exc)
+    served: PurchaseParams = mbg if chosen == MBGNBD and mbg is not None else bg
+    selection["purchase_model"] = model_name(served)
     days = _purchase_days(orders, start=None, end=pd.Timestamp(as_of))
     gg, spend, note = _spend_model(summary, float(days["amount"].mean()))
     horizon = horizon_months * DAYS_PER_MONTH / time_unit_days
     out = summary[SUMMARY_COLUMNS].copy()
-    out["p_alive"] = bgnbd_p_alive(bg, summary)
-    out["expected_purchases"] = bgnbd_conditional_expected_purchases(bg, summary, horizon)
+    out["p_alive"] = served_p_alive(served, summary)
+    out["expected_purchases"] = purchase_expected(served, summary, horizon)
     out["expected_avg_spend"] = spend
-    out["clv"] = clv_from_models(bg, spend, summary, horizon_months=horizon_months,
+    out["clv"] = clv_from_models(served, spend, summary, horizon_months=horizon_months,
                                  monthly_discount_rate=monthly_discount_rate)
     out["value_tier"] = value_tier(out["clv"])
     return CLVResult(customers=out, bgnbd=bg, gamma_gamma=gg, notes=note,
                      settings={"as_of": pd.Timestamp(as_of), "time_unit_days": time_unit_days,
                                "horizon_months": horizon_months,
-                               "monthly_discount_rate": monthly_discount_rate})
+                               "monthly_discount_rate": monthly_discount_rate},
+                     mbgnbd=mbg, purchase=served, selection=selection)
+
+
+def choose_purchase_model(orders: pd.DataFrame, *, as_of: pd.Timestamp,
+                          time_unit_days: float = DEFAULT_TIME_UNIT_DAYS) -> tuple[str, dict[str, Any]]:
+    """BG/NBD or MBG/NBD for the data being scored: both are fitted on the orders up to
+    ``as_of - SELECTION_HOLDOUT_DAYS`` and scored on the last ``SELECTION_HOLDOUT_DAYS`` (see
+    :func:`compare_purchase_models`). Returns the winner's name and the comparison for the card."""
+    as_of = pd.Timestamp(as_of)
+    cutoff = as_of - pd.Timedelta(days=SELECTION_HOLDOUT_DAYS)
+    data = clv_holdout_summary(orders, calibration_end=cutoff, holdout_end=as_of,
+                               time_unit_days=time_unit_days)
+    chosen, report = compare_purchase_models(data, time_unit_days=time_unit_days)
+    report["selection_calibration_end"] = str(cutoff)
+    return chosen, report
 
 
 def _errors(prefix: str, actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -319,7 +382,8 @@ def clv_evaluate(orders: pd.DataFrame, *, calibration_end: pd.Timestamp, holdout
     repeaters = data[data["frequency"] > 0]
     corr = (float(np.corrcoef(repeaters["frequency"], repeaters["monetary_value"])[0, 1])
             if len(repeaters) > 2 else float("nan"))
-    params: dict[str, Any] = {"bgnbd": bg.as_dict(),
+    _, comparison = compare_purchase_models(data, time_unit_days=time_unit_days)
+    params: dict[str, Any] = {"bgnbd": bg.as_dict(), "purchase_models": comparison,
                               "gamma_gamma": gg.as_dict() if gg else None,
                               "frequency_spend_correlation": corr,
                               "calibration_end": str(pd.Timestamp(calibration_end)),

@@ -43,6 +43,13 @@ class ScoringSnapshot:
     churn_columns: tuple[str, ...] = ()
     loyalty: Any = None
     loyalty_columns: tuple[str, ...] = ()
+    # The served purchase model (BG/NBD or MBG/NBD); None in snapshots from before MBG/NBD,
+    # which served BG/NBD (``bgnbd``).
+    purchase: Any = None
+
+    @property
+    def purchase_model(self) -> Any:
+        return self.purchase if self.purchase is not None else self.bgnbd
 
 
 def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.DataFrame | None,
@@ -75,6 +82,7 @@ def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.D
         churn_columns=tuple(getattr(churn_result, "columns", ())),
         loyalty=getattr(loyalty_result, "model", None),
         loyalty_columns=tuple(getattr(loyalty_result, "columns", ())),
+        purchase=clv_result.purchase if clv_result is not None else None,
     )
 
 
@@ -114,21 +122,22 @@ def rescore(snapshot: ScoringSnapshot, *, customers: pd.DataFrame, orders: pd.Da
         out.loc[table.index, "rfm_segment"] = [rfm.RF_SEGMENTS[(a, b)] for a, b in zip(r, f)]
 
     p_alive = None
-    if snapshot.bgnbd is not None and not table.empty:
-        summary = clv.clv_summary(orders, as_of=as_of, time_unit_days=snapshot.bgnbd.time_unit_days)
-        p_alive = clv.bgnbd_p_alive(snapshot.bgnbd, summary)
+    purchase = snapshot.purchase_model
+    if purchase is not None and not table.empty:
+        summary = clv.clv_summary(orders, as_of=as_of, time_unit_days=purchase.time_unit_days)
+        p_alive = clv.served_p_alive(purchase, summary)
         if snapshot.gamma_gamma is not None:
             spend = clv.gamma_gamma_expected_spend(snapshot.gamma_gamma, summary)
         else:
             spend = pd.Series(snapshot.mean_purchase_value, index=summary.index)
-        value = clv.clv_from_models(snapshot.bgnbd, spend, summary,
+        value = clv.clv_from_models(purchase, spend, summary,
                                     monthly_discount_rate=snapshot.monthly_discount_rate).clip(lower=0)
         out.loc[summary.index, "p_alive"] = p_alive.clip(0, 1)
         out.loc[summary.index, "clv_12m"] = value.round(2)
         out.loc[summary.index, "value_tier"] = np.where(
             value >= snapshot.clv_cut_high, "high", np.where(value >= snapshot.clv_cut_medium, "medium", "low"))
-        out.loc[summary.index, "expected_orders_90d"] = clv.bgnbd_conditional_expected_purchases(
-            snapshot.bgnbd, summary, 90 / snapshot.bgnbd.time_unit_days)
+        out.loc[summary.index, "expected_orders_90d"] = clv.purchase_expected(
+            purchase, summary, 90 / purchase.time_unit_days)
 
     if (snapshot.churn is not None or snapshot.loyalty is not None) and not table.empty:
         features = build_features(customers=customers, orders=orders, feedback=feedback,

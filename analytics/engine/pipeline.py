@@ -18,7 +18,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import bundles, churn, clv, feedback, forecast, incremental, lifecycle, loyalty, recommend, rfm, segments
+from . import (
+    bundles,
+    churn,
+    clv,
+    feedback,
+    forecast,
+    incremental,
+    lifecycle,
+    loyalty,
+    recommend,
+    rfm,
+    segments,
+)
 from .features import shared_features
 
 # The score columns this module fills, named as the Customer model's score fields.
@@ -135,10 +147,12 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             scores.loc[frame.index, "clv_12m"] = frame["clv"].clip(lower=0).round(2)
             scores.loc[frame.index, "value_tier"] = frame["value_tier"]
             horizon = EXPECTED_ORDERS_DAYS / clv.DEFAULT_TIME_UNIT_DAYS
-            scores.loc[frame.index, "expected_orders_90d"] = clv.bgnbd_conditional_expected_purchases(
-                value.bgnbd, frame, horizon)
+            scores.loc[frame.index, "expected_orders_90d"] = clv.purchase_expected(
+                value.purchase, frame, horizon)
             cards["clv"] = {"name": "clv", "notes": value.notes, "bgnbd": value.bgnbd.as_dict(),
-                            "gamma_gamma": value.gamma_gamma.as_dict() if value.gamma_gamma else None}
+                            "mbgnbd": value.mbgnbd.as_dict() if value.mbgnbd else None,
+                            "gamma_gamma": value.gamma_gamma.as_dict() if value.gamma_gamma else None,
+                            "params": value.selection}
 
         segmented = stage("segments", lambda: segments.segment_customers(
             customers=customers, orders=orders, as_of=as_of, k=settings.value_segments_k, seed=settings.seed))

@@ -21,11 +21,11 @@ from customers.models import Customer, Feedback
 from tests.conftest import scored_demo
 
 AS_OF = datetime(2026, 10, 1, tzinfo=timezone.utc)
-# Filled for every customer with at least one order.
+# Filled for every customer with at least one order (p_alive: see the test).
 BUYER_FIELDS = (
     "order_count", "total_spent", "first_order_at", "last_order_at", "recency_days", "rfm_r", "rfm_f",
     "rfm_m", "rfm_segment", "value_segment", "value_tier", "churn_probability", "churn_risk",
-    "churn_reasons", "p_alive", "expected_orders_90d", "clv_12m", "lifecycle_stage", "loyalty_score",
+    "churn_reasons", "expected_orders_90d", "clv_12m", "lifecycle_stage", "loyalty_score",
     "scores_updated_at",
 )
 
@@ -44,6 +44,15 @@ def test_full_run_fills_every_score_of_every_buyer(scored_db):
     assert buyers.count() > 300
     for field in BUYER_FIELDS:
         assert not buyers.filter(**{f"{field}__isnull": True}).exists(), field
+    # p_alive is left empty only where the purchase model cannot tell: buyers with one purchase day
+    # (BG/NBD) or whose only purchase day is too recent (either model); repeat buyers always get one.
+    served = scored_db["models"]["clv"]["params"]["purchase_model"]
+    unknown = list(buyers.filter(p_alive__isnull=True).values_list("first_order_at", "last_order_at"))
+    assert len(unknown) < buyers.count() / 2
+    for first, last in unknown:
+        assert first.date() == last.date()
+        if served == "mbgnbd":
+            assert AS_OF - first < timedelta(days=28)
     prospects = Customer.objects.exclude(pk__in=buyers)
     assert set(prospects.values_list("lifecycle_stage", flat=True)) <= {"prospect", "churned"}
     with_feedback = Customer.objects.filter(feedback__isnull=False).distinct()

@@ -272,3 +272,19 @@ def test_navigation_skips_pages_whose_url_does_not_exist(rf, role_user, monkeypa
     request.user = role_user("Manager")
     labels = [str(item["label"]) for item in navigation.navigation(request)["nav_items"]]
     assert "Customers" in labels and "Not built yet" not in labels
+
+
+@pytest.mark.parametrize("language,known,unknown", [
+    ("en", "40 % likely still active", "not enough purchase history to tell whether they are still active"),
+    ("zh-hans", "仍活跃的可能性 40 %", "购买记录还太少，暂时无法判断是否仍活跃"),
+])
+def test_customer_360_says_when_p_alive_is_unknown(client, role_user, world, settings, language, known, unknown):
+    """p_alive is NULL where the purchase model cannot tell; the page says so instead of a number."""
+    client = client_for(client, role_user, "Sales")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    customer = world[1][0]
+    html = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert known in html and unknown not in html
+    Customer.objects.filter(pk=customer.pk).update(p_alive=None)
+    html = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert unknown in html and known not in html
