@@ -18,7 +18,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import bundles, churn, clv, feedback, forecast, incremental, lifecycle, loyalty, recommend, rfm, segments
+from . import (
+    bundles,
+    churn,
+    clv,
+    feedback,
+    forecast,
+    incremental,
+    lifecycle,
+    loyalty,
+    recommend,
+    rfm,
+    segments,
+)
 from .features import shared_features
 
 # The score columns this module fills, named as the Customer model's score fields.
@@ -161,8 +173,10 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             scores.loc[loyal.scores.index, "loyalty_score"] = loyal.scores["loyalty_score"].clip(0, 1)
             cards["loyalty"] = loyal.card.as_dict()
 
+        # Lifecycle after churn: the stage is built on the churn risk band, so the two agree.
+        risk = churned.scores["churn_risk"] if churned is not None else None
         stages = stage("lifecycle", lambda: lifecycle.lifecycle_stages(
-            customers, orders, as_of=as_of, p_alive=p_alive))
+            customers, orders, as_of=as_of, p_alive=p_alive, churn_risk=risk))
         if stages is not None:
             scores.loc[stages.index, "lifecycle_stage"] = stages["lifecycle_stage"]
 
