@@ -25,6 +25,20 @@ Reasons: for the logistic model, ``coef_j * z_ij`` (z the standardised value) is
 additive push on customer i's log-odds relative to an average customer, so the top positive terms
 are the features pushing *this* customer's risk up. With correlated features the split of credit
 between them is not unique; treat reasons as a conversation starter, not a causal claim.
+
+More silence never looks safer. With everything else equal, a customer whose last order lies
+further back must never get a lower churn probability: otherwise the risk band, and the
+lifecycle stage built on it (:mod:`analytics.engine.lifecycle`), could call the longer-silent of
+two customers the safer one. Moving the last order earlier raises ``recency_days`` and
+``recency_gap_ratio``, lowers ``mean_gap_days`` (the span shrinks) and can only lower the order
+and spend counts of the recent windows, so every one of these features carries a sign in
+:data:`SILENCE_MONOTONE`. ``order_trend_90d`` moves either way (an order leaving the last 90 days
+lowers it, one leaving the 90 days before raises it), so no sign can hold for it and the churn
+model does not use it. Gradient boosting enforces the signs while it grows its trees
+(``monotonic_cst``); a logistic regression cannot be constrained, so its fitted signs are
+checked and a candidate that breaks one is refused (see :func:`silence_violations`). Calibration
+keeps the order: isotonic regression is non-decreasing and Platt scaling is checked for slope,
+and the average over folds of non-decreasing maps is non-decreasing.
 """
 from __future__ import annotations
 
@@ -45,6 +59,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from .features import (
     MAX_EVAL_ROWS,
+    RECENT_WINDOWS,
     binned_rate_baseline,
     build_features,
     feature_label,
@@ -75,6 +90,19 @@ COMPLAINT_TREE_MIN_LEAF = 5
 COMPLAINT_MIN_TRAINING = 20
 # Share of customers held out when the label is explicit (one snapshot, no time to split on).
 EXPLICIT_HOLDOUT_SHARE = 0.3
+# Sign of the churn probability's dependence on each feature a longer silence changes (module
+# docstring): +1 = never lower when the feature grows, -1 = never higher.
+SILENCE_MONOTONE: dict[str, int] = {
+    "recency_days": 1,
+    "recency_gap_ratio": 1,
+    # For a fixed silence, a longer usual gap makes it less overdue (the same reading as BG/NBD,
+    # where P(alive) after a given silence is lower for the more frequent buyer).
+    "mean_gap_days": -1,
+    **{f"orders_{window}d": -1 for window in RECENT_WINDOWS},
+    **{f"spend_{window}d": -1 for window in RECENT_WINDOWS},
+}
+# Features left out of the churn model because a longer silence can move them either way.
+NON_MONOTONE_FEATURES = ("order_trend_90d",)
 
 
 @dataclass(frozen=True)
@@ -91,11 +119,39 @@ class ChurnResult:
     columns: tuple[str, ...] = ()
 
 
-def _candidates(seed: int) -> dict[str, object]:
+def _candidates(seed: int, columns: list[str]) -> dict[str, object]:
     return {
         "logistic_regression": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
-        "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=seed, **HGB_PARAMS),
+        "hist_gradient_boosting": HistGradientBoostingClassifier(
+            random_state=seed, monotonic_cst=[SILENCE_MONOTONE.get(c, 0) for c in columns],
+            **HGB_PARAMS),
     }
+
+
+def silence_violations(model: object, columns: list[str] | tuple[str, ...]) -> list[str]:
+    """Features (or "calibration") through which ``model`` could give a longer silence a lower
+    churn probability; empty when :data:`SILENCE_MONOTONE` holds by construction.
+
+    Accepts a fitted candidate or a fitted ``CalibratedClassifierCV`` (every fold's model and
+    calibrator is checked). A logistic coefficient of the wrong sign breaks the rule for every
+    customer; gradient boosting must carry the constraints; a Platt calibrator must not slope
+    down and an isotonic one must be increasing.
+    """
+    columns = list(columns)
+    if isinstance(model, CalibratedClassifierCV):
+        found: set[str] = set()
+        for fold in model.calibrated_classifiers_:
+            found.update(silence_violations(fold.estimator, columns))
+            for calibrator in fold.calibrators:
+                # sklearn's Platt map is expit(-(a * score + b)): non-decreasing iff a <= 0.
+                if getattr(calibrator, "a_", 0.0) > 0 or not getattr(calibrator, "increasing_", True):
+                    found.add("calibration")
+        return sorted(found)
+    if isinstance(model, HistGradientBoostingClassifier):
+        cst = list(model.monotonic_cst) if model.monotonic_cst is not None else [0] * len(columns)
+        return sorted(c for c, sign in zip(columns, cst) if SILENCE_MONOTONE.get(c, 0) not in (0, sign))
+    coef = model.named_steps["logisticregression"].coef_[0]   # standardising keeps the signs
+    return sorted(c for c, w in zip(columns, coef) if SILENCE_MONOTONE.get(c, 0) * w < 0)
 
 
 def _calibrated(model: object, n_samples: int) -> CalibratedClassifierCV:
@@ -198,20 +254,40 @@ def predict_churn(
     for name, y in (("fit", y_fit), ("evaluation", y_eval)):
         if y.nunique() < 2:
             raise ValueError(f"the {name} window has only one class; not enough history to fit churn")
+    x_final, x_fit, x_eval = (x.drop(columns=list(NON_MONOTONE_FEATURES), errors="ignore")
+                              for x in (x_final, x_fit, x_eval))
+    columns = list(x_final.columns)
     n_fit_available = len(x_fit)
     x_fit, y_fit = fit_sample(x_fit, y_fit, seed=seed)
     x_train, y_train = fit_sample(x_final, y_final, seed=seed)
     n_eval_available = len(x_eval)
     x_eval, y_eval = fit_sample(x_eval, y_eval, seed=seed, max_rows=MAX_EVAL_ROWS)
 
-    candidate_auc = {}
-    for name, model in _candidates(seed).items():
+    candidates = _candidates(seed, columns)
+    candidate_auc, refused = {}, {}
+    for name, model in candidates.items():
         fitted = clone(model).fit(x_fit, y_fit)
         candidate_auc[name] = float(roc_auc_score(y_eval, fitted.predict_proba(x_eval)[:, 1]))
-    chosen = max(candidate_auc, key=candidate_auc.get)
-    base_model = _candidates(seed)[chosen]
+        broken = silence_violations(fitted, columns)
+        if broken:
+            refused[name] = broken
+    # Best holdout AUC among the candidates that keep "more silence never looks safer"; the
+    # calibrated fits are checked too, since each fold refits the candidate on other rows.
+    chosen = final_model = calibrated = None
+    for name in sorted(candidate_auc, key=lambda n: -candidate_auc[n]):
+        if name in refused:
+            continue
+        calibrated = _calibrated(candidates[name], len(x_fit)).fit(x_fit, y_fit)
+        # Production fit: the latest window with a complete label.
+        final_model = _calibrated(candidates[name], len(x_train)).fit(x_train, y_train)
+        broken = silence_violations(calibrated, columns) + silence_violations(final_model, columns)
+        if not broken:
+            chosen = name
+            break
+        refused[name] = sorted(set(broken))
+    if chosen is None:
+        raise ValueError(f"no churn model keeps a longer silence from lowering the risk: {refused}")
 
-    calibrated = _calibrated(base_model, len(x_fit)).fit(x_fit, y_fit)
     p_eval = calibrated.predict_proba(x_eval)[:, 1]
     metrics = _evaluate(y_eval.to_numpy(), p_eval)
     metrics["brier"] = float(brier_score_loss(y_eval, p_eval))
@@ -221,9 +297,7 @@ def predict_churn(
         brier_score_loss(y_eval, binned_rate_baseline(x_fit["recency_days"], y_fit, recency_eval))
     )
 
-    # Production fit: the latest window with a complete label.
-    final_model = _calibrated(base_model, len(x_train)).fit(x_train, y_train)
-    logistic = clone(_candidates(seed)["logistic_regression"]).fit(x_train, y_train)
+    logistic = clone(candidates["logistic_regression"]).fit(x_train, y_train)
     features_now = build_features(**frames, cutoff=as_of)
     x_now = model_matrix(features_now.loc[features_now["frequency"] > 0])[x_final.columns]
 
@@ -243,6 +317,8 @@ def predict_churn(
         metrics=metrics,
         baseline=baseline,
         params={"label": label, "horizon_days": horizon_days, "candidate_roc_auc": candidate_auc,
+                "monotone_features": SILENCE_MONOTONE, "refused_candidates": refused,
+                "left_out_features": list(NON_MONOTONE_FEATURES),
                 "calibration": calibrated.method, "holdout": holdout, "seed": seed,
                 "n_fit": int(len(x_fit)), "n_fit_available": int(n_fit_available),
                 "n_eval": int(len(x_eval)), "n_eval_available": int(n_eval_available),

@@ -154,7 +154,9 @@ def rescore(snapshot: ScoringSnapshot, *, customers: pd.DataFrame, orders: pd.Da
             x = _matrix(buyers, snapshot.loyalty_columns)
             out.loc[x.index, "loyalty_score"] = np.clip(snapshot.loyalty.predict_proba(x)[:, 1], 0, 1)
 
-    stages = lifecycle.lifecycle_stages(customers, orders, as_of=as_of, p_alive=p_alive,
+    # As in the full run: the stage reads the churn risk band just computed, after churn.
+    risk = out["churn_risk"] if "churn_risk" in out else None
+    stages = lifecycle.lifecycle_stages(customers, orders, as_of=as_of, p_alive=p_alive, churn_risk=risk,
                                         population_gap_days=snapshot.population_gap_days)
     out["lifecycle_stage"] = stages["lifecycle_stage"]
     return out

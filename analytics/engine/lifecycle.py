@@ -2,8 +2,11 @@
 
 Why rules and not a model: the stage is a label staff act on ("call the at-risk ones"), so it must
 be explainable in one sentence, and each customer's row carries a ``lifecycle_reason`` saying
-which rule fired. The rules judge silence against the customer's *own* rhythm: 60 days without
-an order is alarming for a weekly buyer and normal for a twice-a-year one.
+which rule fired. The stage reads the churn model's risk band
+(:func:`analytics.engine.churn.risk_band`) together with silence against the customer's *own*
+rhythm, so the page cannot show "Churned" next to a low churn risk, or "Active" next to a high
+one. 60 days without an order is alarming
+for a weekly buyer and normal for a twice-a-year one.
 
 Definitions (days are calendar days; orders on one day count as one purchase day; only orders at
 or before ``as_of`` exist):
@@ -12,6 +15,8 @@ or before ``as_of`` exist):
   ``MIN_TYPICAL_GAP_DAYS``. Customers with a single purchase day have no gap of their own and use
   the population fallback: the median of everyone's typical gap (``DEFAULT_TYPICAL_GAP_DAYS``
   when nobody has bought twice).
+* silence -- days since the last purchase day, compared with the typical gap.
+* churn risk -- the band of the calibrated churn probability (low / medium / high), as stored.
 * p_alive -- BG/NBD P(alive) from :mod:`analytics.engine.clv`. BG/NBD gives exactly 1 to anyone
   without a repeat purchase (they cannot have dropped out yet under the model), so p_alive is
   only used for customers with at least two purchase days. Missing values mean "no opinion".
@@ -25,16 +30,34 @@ Rules, first match wins:
 4. ``reactivated`` -- last purchase within ``REACTIVATION_WINDOW_DAYS``, and the gap before it was
    longer than ``AT_RISK_GAP_MULTIPLE`` x the typical gap measured on the *earlier* gaps (the
    silence would have made them at risk or churned before they came back).
-5. ``churned`` -- silent for more than ``CHURN_GAP_MULTIPLE`` x typical gap, and p_alive below
-   ``CHURN_P_ALIVE`` (or not informative, see above).
-6. ``at_risk`` -- silent for more than ``AT_RISK_GAP_MULTIPLE`` x typical gap, or p_alive below
-   ``AT_RISK_P_ALIVE``.
-7. ``active`` -- everyone else.
+
+With a churn risk (every buyer, whenever the churn model could be fitted), the band decides:
+
+5. ``churned`` -- high risk, silent for more than ``CHURN_GAP_MULTIPLE`` x typical gap, and p_alive
+   (where informative) below ``AT_RISK_P_ALIVE``: every score agrees they are gone.
+6. ``at_risk`` -- high risk otherwise (``high_churn_risk``).
+7. ``at_risk`` -- p_alive below ``AT_RISK_P_ALIVE`` (BG/NBD thinks them more likely gone than not).
+8. ``at_risk`` -- medium risk and silent for more than ``AT_RISK_GAP_MULTIPLE`` x typical gap.
+9. ``active`` -- low risk, or medium risk within the usual gap.
+
+Hence, by construction: a stage ``churned`` not set by status has a high churn risk; a stage
+``active`` never has one. And since the risk rises with silence (the churn model is monotone in
+it, see :mod:`analytics.engine.churn`) while p_alive falls, a longer silence never moves a
+customer from churned to at_risk or from at_risk to active.
+
+Without a churn risk (the churn model could not be fitted), silence and p_alive alone decide:
+
+5'. ``churned`` -- silent for more than ``CHURN_GAP_MULTIPLE`` x typical gap, and p_alive below
+    ``CHURN_P_ALIVE`` (or not informative).
+6'. ``at_risk`` -- silent for more than ``AT_RISK_GAP_MULTIPLE`` x typical gap, or p_alive below
+    ``AT_RISK_P_ALIVE``.
+7'. ``active`` -- everyone else.
 
 The multiples 2x / 4x are business heuristics chosen here ("skipped one purchase" / "skipped
 about three"), not published constants. The p_alive cuts are likewise a business choice: BG/NBD
 P(alive) falls smoothly as silence grows, with no natural cut-off, so 0.5 reads "more likely gone
-than not" and 0.1 "almost surely gone". Change them here, in one place.
+than not" and 0.1 "almost surely gone". Change them here, in one place; the help text of the
+customer page (templates/customers/detail.html, ``#scores``) and README.md repeat them.
 """
 from __future__ import annotations
 
@@ -61,7 +84,7 @@ MIN_TYPICAL_GAP_DAYS = 7.0
 DEFAULT_TYPICAL_GAP_DAYS = 30.0
 
 LIFECYCLE_COLUMNS = ["lifecycle_stage", "lifecycle_reason", "purchase_days", "recency_days",
-                     "typical_gap_days", "gap_source", "p_alive"]
+                     "typical_gap_days", "gap_source", "p_alive", "churn_risk"]
 
 
 def _gap_stats(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -98,14 +121,17 @@ def population_gap(orders: pd.DataFrame, *, as_of: pd.Timestamp) -> float:
 
 
 def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Timestamp,
-                     p_alive: pd.Series | None = None,
+                     p_alive: pd.Series | None = None, churn_risk: pd.Series | None = None,
                      population_gap_days: float | None = None) -> pd.DataFrame:
     """Lifecycle stage for every row of ``customers``, indexed by customer_id.
 
     Columns: lifecycle_stage (one of ``LIFECYCLE_STAGES``), lifecycle_reason (which rule fired),
     purchase_days, recency_days (days from the last order to ``as_of``; NaN for prospects),
     typical_gap_days, gap_source ("own" | "population" | "" for prospects), p_alive (as given,
-    NaN when unknown). Orders of customers missing from ``customers`` are ignored.
+    NaN when unknown), churn_risk (the band given, "" when unknown). Orders of customers missing
+    from ``customers`` are ignored. ``churn_risk`` is the churn model's band per customer
+    (:func:`analytics.engine.churn.risk_band`); customers without one are judged by silence and
+    p_alive alone.
     ``population_gap_days`` overrides the population's typical gap, for rescoring a few customers
     with the figure of the last full run (see :func:`population_gap`).
     """
@@ -128,6 +154,13 @@ def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd
              else pd.Series(np.nan, index=ids))
     # p_alive only carries information for repeat buyers (module docstring).
     informative = alive.notna() & (n_days >= 2)
+    risk = (churn_risk.reindex(ids).fillna("").astype(str) if churn_risk is not None
+            else pd.Series("", index=ids, dtype="object"))
+    has_risk = (risk != "").to_numpy()
+    high, medium = (risk == "high").to_numpy(), (risk == "medium").to_numpy()
+    alive_low = (informative & (alive < AT_RISK_P_ALIVE)).to_numpy()
+    silent_2x = (recency > AT_RISK_GAP_MULTIPLE * typical_gap).to_numpy()
+    silent_4x = (recency > CHURN_GAP_MULTIPLE * typical_gap).to_numpy()
     status = customers["status"].fillna("").astype(str).str.lower().to_numpy()
 
     conditions = [
@@ -137,11 +170,19 @@ def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd
         ("reactivated", "returned_after_long_gap",
          ((n_days >= 2) & (recency <= REACTIVATION_WINDOW_DAYS)
           & (stats["last_gap"] > AT_RISK_GAP_MULTIPLE * earlier_gap)).to_numpy()),
+        # The churn risk band decides (rules 5-9 of the module docstring).
+        ("churned", "high_risk_silent_over_4x_gap",
+         high & silent_4x & (~informative | (alive < AT_RISK_P_ALIVE)).to_numpy()),
+        ("at_risk", "high_churn_risk", high),
+        ("at_risk", "p_alive_low", has_risk & alive_low),
+        ("at_risk", "medium_risk_silent_over_2x_gap", medium & silent_2x),
+        ("active", "medium_risk_within_usual_gap", medium),
+        ("active", "low_churn_risk", has_risk),
+        # No churn model: silence and p_alive alone (rules 5'-7').
         ("churned", "silent_over_4x_gap",
-         ((recency > CHURN_GAP_MULTIPLE * typical_gap)
-          & (~informative | (alive < CHURN_P_ALIVE))).to_numpy()),
-        ("at_risk", "silent_over_2x_gap", (recency > AT_RISK_GAP_MULTIPLE * typical_gap).to_numpy()),
-        ("at_risk", "p_alive_low", (informative & (alive < AT_RISK_P_ALIVE)).to_numpy()),
+         silent_4x & (~informative | (alive < CHURN_P_ALIVE)).to_numpy()),
+        ("at_risk", "silent_over_2x_gap", silent_2x),
+        ("at_risk", "p_alive_low", alive_low),
     ]
     stage = np.select([c for _, _, c in conditions], [s for s, _, _ in conditions], default="active")
     reason = np.select([c for _, _, c in conditions], [r for _, r, _ in conditions],
@@ -155,5 +196,6 @@ def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd
         "typical_gap_days": typical_gap.where(has_orders).to_numpy(),
         "gap_source": np.where(~has_orders, "", np.where(stats["median_gap"].notna(), "own", "population")),
         "p_alive": alive.to_numpy(),
+        "churn_risk": risk.to_numpy(),
     }, index=ids)
     return out[LIFECYCLE_COLUMNS]

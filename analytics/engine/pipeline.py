@@ -175,8 +175,10 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             scores.loc[loyal.scores.index, "loyalty_score"] = loyal.scores["loyalty_score"].clip(0, 1)
             cards["loyalty"] = loyal.card.as_dict()
 
+        # Lifecycle after churn: the stage is built on the churn risk band, so the two agree.
+        risk = churned.scores["churn_risk"] if churned is not None else None
         stages = stage("lifecycle", lambda: lifecycle.lifecycle_stages(
-            customers, orders, as_of=as_of, p_alive=p_alive))
+            customers, orders, as_of=as_of, p_alive=p_alive, churn_risk=risk))
         if stages is not None:
             scores.loc[stages.index, "lifecycle_stage"] = stages["lifecycle_stage"]
 

@@ -38,11 +38,13 @@ def test_dashboard_and_customer_360_render_charts_in_both_languages(page, login,
     page.goto(f"/customers/{customers[0].pk}/")
     assert "Churn risk high (72 %)" in page.locator("#explain-churn").inner_text()
     assert page.locator("#contact-email").inner_text() == "person0@example.com"
+    assert "Churned means a high churn risk" in page.locator("#scores-help").inner_text()
     page.screenshot(path=str(tmp_path / "customer-en.png"), full_page=True)
 
     switch_language(page, "zh-hans")
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     assert "流失风险高" in page.locator("#explain-churn").inner_text()
+    assert "“已流失”指流失风险高" in page.locator("#scores-help").inner_text()
     assert page.locator("#orders h2").inner_text() == "2 笔订单"
     page.screenshot(path=str(tmp_path / "customer-zh.png"), full_page=True)
 

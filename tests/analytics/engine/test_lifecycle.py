@@ -128,3 +128,47 @@ def test_with_bgnbd_p_alive_on_cdnow():
     assert {"active", "at_risk", "churned"} <= set(counts.index)
     repeat_churned = out[(out["lifecycle_stage"] == "churned") & (out["purchase_days"] >= 2)]
     assert (repeat_churned["p_alive"] < lifecycle.CHURN_P_ALIVE).all()
+
+
+# customer_id of CASES -> (churn risk band, expected stage, reason) once the churn model has spoken.
+RISK_CASES: dict[int, tuple[str, str, str]] = {
+    3: ("low", "active", "low_churn_risk"),
+    # A high churn risk is never "active", even within the usual gap.
+    8: ("high", "at_risk", "high_churn_risk"),
+    # Silent 5x the gap with a high risk: churned. With a low risk the model, which sees the
+    # silence against the rhythm itself, says they will probably buy: active.
+    5: ("high", "churned", "high_risk_silent_over_4x_gap"),
+    4: ("medium", "at_risk", "medium_risk_silent_over_2x_gap"),
+    13: ("low", "active", "low_churn_risk"),
+    # BG/NBD still thinks them probably alive: at risk, not churned.
+    9: ("high", "at_risk", "high_churn_risk"),
+    10: ("high", "churned", "high_risk_silent_over_4x_gap"),
+    # p_alive 1 of a one-time buyer is not informative.
+    11: ("high", "churned", "high_risk_silent_over_4x_gap"),
+    12: ("medium", "active", "medium_risk_within_usual_gap"),
+    # Status, no orders, a first order and a comeback are facts the band does not override.
+    7: ("low", "churned", "status_churned"),
+    2: ("high", "new", "first_order_recent"),
+    6: ("high", "reactivated", "returned_after_long_gap"),
+}
+
+
+def test_churn_risk_band_decides_between_active_at_risk_and_churned():
+    customers, orders, p_alive = build_frames()
+    risk = pd.Series({cid: band for cid, (band, _, _) in RISK_CASES.items()})
+    out = lifecycle.lifecycle_stages(customers, orders, as_of=AS_OF, p_alive=p_alive, churn_risk=risk)
+    for cid, (band, stage, reason) in RISK_CASES.items():
+        assert (out.loc[cid, "lifecycle_stage"], out.loc[cid, "lifecycle_reason"]) == (stage, reason), cid
+        assert out.loc[cid, "churn_risk"] == band
+    # Customers without a band keep the silence rules.
+    assert out.loc[1, "churn_risk"] == "" and out.loc[1, "lifecycle_stage"] == "prospect"
+    assert (out.loc[14, "lifecycle_stage"], out.loc[14, "churn_risk"]) == ("new", "")
+
+
+def test_medium_risk_with_low_p_alive_is_at_risk():
+    customers, orders, p_alive = build_frames()
+    out = lifecycle.lifecycle_stages(customers, orders, as_of=AS_OF, p_alive=p_alive,
+                                     churn_risk=pd.Series({8: "medium", 3: "medium"}))
+    assert (out.loc[8, "lifecycle_stage"], out.loc[8, "lifecycle_reason"]) == ("at_risk", "p_alive_low")
+    assert (out.loc[3, "lifecycle_stage"], out.loc[3, "lifecycle_reason"]) == (
+        "active", "medium_risk_within_usual_gap")
