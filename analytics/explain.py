@@ -1,9 +1,14 @@
 """Scores in plain words for the pages: the churn sentence on the customer 360, churn reasons,
 feature labels in the reader's language.
+
+A stored churn reason (analytics.engine.reasons) carries the feature key, the customer's own
+value, the typical value among scored customers, the direction and the contribution. It is
+rendered here in the customer's own numbers against the typical value, one phrase per feature
+family; the numbers are filled in after translation so the catalogue holds one entry per phrase.
 """
 from __future__ import annotations
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
@@ -12,10 +17,35 @@ from .engine.features import FEATURE_LABELS
 
 _KNOWN_LABELS = frozenset(FEATURE_LABELS.values())
 
+# Phrase per feature: own value first, the typical customer after the semicolon. Placeholders:
+# %(value)s, %(typical)s (numbers formatted by _number), %(days)s for windowed counts.
+_PHRASES = {
+    "recency_days": gettext_noop("no order for %(value)s days; a typical customer last ordered %(typical)s days ago"),
+    "mean_gap_days": gettext_noop("orders every %(value)s days on average; customers typically order every %(typical)s days"),
+    "recency_gap_ratio": gettext_noop("time since the last order is %(value)s times their usual gap; typically %(typical)s times"),
+    "frequency": gettext_noop("%(value)s orders so far; a typical customer has %(typical)s"),
+    "monetary_total": gettext_noop("spent %(value)s in total; a typical customer %(typical)s"),
+    "monetary_mean": gettext_noop("average order of %(value)s; typically %(typical)s"),
+    "tenure_days": gettext_noop("a customer for %(value)s days; typically %(typical)s days"),
+    "orders_window": gettext_noop("%(value)s orders in the last %(days)s days; a typical customer %(typical)s"),
+    "spend_window": gettext_noop("spent %(value)s in the last %(days)s days; a typical customer %(typical)s"),
+    "order_trend_90d": gettext_noop("%(value)s orders in the last 90 days against the 90 days before; typically %(typical)s"),
+    "complaints": gettext_noop("%(value)s complaints in feedback; a typical customer %(typical)s"),
+    "complaint_contacts": gettext_noop("%(value)s complaint calls or chats; a typical customer %(typical)s"),
+    "unresolved_contacts": gettext_noop("%(value)s contacts left unresolved; a typical customer %(typical)s"),
+    "mean_rating": gettext_noop("average rating %(value)s of 5; typically %(typical)s"),
+    "mean_sentiment": gettext_noop("feedback sentiment %(value)s (-1 to 1); typically %(typical)s"),
+    "feedback_count": gettext_noop("%(value)s pieces of feedback; a typical customer %(typical)s"),
+    "category": gettext_noop("%(attribute)s is %(value)s; most customers: %(typical)s"),
+}
+_ATTRIBUTES = {"channel": gettext_noop("channel"), "region": gettext_noop("region"),
+               "gender": gettext_noop("gender")}
+
 
 def churn_explanation(customer: Customer) -> str:
     """A plain sentence for a customer's churn score: the risk, the probability, the days since
-    the last order against their own usual gap, and the model's top reasons."""
+    the last order against their own usual gap, and what pushes the risk up (at-risk customers)
+    or keeps it down (low risk), in their own numbers against a typical customer's."""
     if customer.churn_probability is None:
         return _("Not scored yet: the customer has no orders or the analysis has not run.")
     parts = [_("Churn risk %(risk)s (%(p).0f %%)") % {
@@ -29,9 +59,12 @@ def churn_explanation(customer: Customer) -> str:
                 "days": customer.recency_days, "ratio": ratio, "gap": round(gap)})
         else:
             parts.append(_("no order for %(days)d days (only one order so far)") % {"days": customer.recency_days})
-    reasons = [reason_label(r) for r in (customer.churn_reasons or [])]
+    stored = customer.churn_reasons or []
+    reasons = [reason_label(r) for r in stored]
     if reasons:
-        parts.append(_("main reasons: %(reasons)s") % {"reasons": ", ".join(reasons)})
+        protective = all(r.get("direction") == "down" for r in stored)
+        template = _("keeps the risk down: %(reasons)s") if protective else _("pushes the risk up: %(reasons)s")
+        parts.append(template % {"reasons": "; ".join(reasons)})
     return "; ".join(parts) + "."
 
 
@@ -44,10 +77,47 @@ def usual_gap_days(customer: Customer) -> float | None:
     return span / (customer.order_count - 1) or None
 
 
+def _number(value) -> str:
+    if value is None:
+        return "?"
+    value = float(value)
+    if abs(value - round(value)) < 0.05 or abs(value) >= 100:
+        return f"{round(value):d}"
+    return f"{value:.1f}"
+
+
+def _phrase_key(feature: str) -> str | None:
+    for family, prefix in (("orders_window", "orders_"), ("spend_window", "spend_")):
+        if feature.startswith(prefix) and feature.endswith("d") and feature[len(prefix):-1].isdigit():
+            return family
+    return feature if feature in _PHRASES else None
+
+
 def reason_label(reason: dict) -> str:
-    """One churn reason, translated when the feature is known: "days since last order (high)"."""
-    direction = _("high") if reason.get("direction") == "high" else _("low")
-    return f"{translate_feature(reason.get('feature', ''))} ({direction})"
+    """One churn reason in the reader's language, in the customer's own numbers against the
+    typical customer: "no order for 43 days; a typical customer last ordered 10 days ago"."""
+    feature = str(reason.get("feature", ""))
+    if "value" not in reason:  # stored before reasons carried values; gone after the next run
+        direction = _("high") if reason.get("direction") == "high" else _("low")
+        return f"{translate_feature(feature)} ({direction})"
+    if feature in _ATTRIBUTES:
+        return gettext(_PHRASES["category"]) % {
+            "attribute": gettext(_ATTRIBUTES[feature]), "value": reason.get("value"),
+            "typical": reason.get("typical") or "?"}
+    key = _phrase_key(feature)
+    numbers = {"value": _number(reason.get("value")), "typical": _number(reason.get("typical"))}
+    if key is None:
+        return f"{translate_feature(FEATURE_LABELS.get(feature, feature))}: {numbers['value']} ({numbers['typical']})"
+    if key.endswith("_window"):
+        numbers["days"] = feature.split("_")[1][:-1]
+    return gettext(_PHRASES[key]) % numbers
+
+
+def feature_name(key: str) -> str:
+    """The readable, translated name of a reason's feature key ("recency_days", "channel")."""
+    if key in _ATTRIBUTES:
+        return gettext(_ATTRIBUTES[key])
+    return translate_feature(FEATURE_LABELS.get(key, key))
 
 
 def translate_feature(name: str) -> str:

@@ -70,9 +70,9 @@ def rfm_segment_summary() -> list[dict]:
             for seg in RfmSegment if seg.value in rows]
 
 
-def top_churn_reasons(run: ScoreRun | None, *, limit: int = 10) -> list[tuple[str, str, int]]:
-    """The reasons most often named for customers at medium or high risk: (feature, direction,
-    customers). Counted from the stored reason lists in one streamed query, cached per run."""
+def top_churn_reasons(run: ScoreRun | None, *, limit: int = 10) -> list[tuple[str, int]]:
+    """What pushes risk up most often for customers at medium or high risk: (feature key,
+    customers). Counted from the stored reasons in one streamed query, cached per run."""
     key = f"analytics:churn-reasons:{run.pk if run else 0}"
     cached = cache.get(key)
     if cached is not None:
@@ -82,8 +82,9 @@ def top_churn_reasons(run: ScoreRun | None, *, limit: int = 10) -> list[tuple[st
                .exclude(churn_reasons__isnull=True).values_list("churn_reasons", flat=True))
     for customer_reasons in reasons.iterator(chunk_size=5000):
         for reason in customer_reasons or []:
-            counter[(reason.get("feature", ""), reason.get("direction", ""))] += 1
-    result = [(feature, direction, n) for (feature, direction), n in counter.most_common(limit)]
+            if reason.get("direction") == "up":
+                counter[reason.get("feature", "")] += 1
+    result = counter.most_common(limit)
     cache.set(key, result, CACHE_SECONDS)
     return result
 

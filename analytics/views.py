@@ -22,7 +22,7 @@ from .dashboard import (
     probability_histogram,
     sentiment_by_month,
 )
-from .explain import reason_label
+from .explain import feature_name
 from .models import ScoreRun
 from .services.runs import score_run_request
 
@@ -67,8 +67,7 @@ def churn(request: HttpRequest) -> HttpResponse:
                                                      "backgroundColor": "#dc2626"}])
     reasons = selectors.top_churn_reasons(context["run"])
     context.update(charts={k: v for k, v in charts.items() if v},
-                   reasons=[{"label": reason_label({"feature": f, "direction": d}), "n": n}
-                            for f, d, n in reasons],
+                   reasons=[{"label": feature_name(f), "n": n} for f, n in reasons],
                    card=context["cards"].get("churn"))
     return render(request, "analytics/churn.html", context)
 

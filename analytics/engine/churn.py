@@ -15,16 +15,14 @@ Time-based holdout (behavioural label), with N = horizon_days::
 A random split would leak: the same calendar period (a season, a price change) would be on both
 sides. Evaluating one horizon later is what the model will face in production.
 
-Candidates: a scaled logistic regression (interpretable, and the source of per-customer reasons
-whatever model wins) and a histogram gradient-boosting ensemble (scikit-learn's fast GBDT,
-after LightGBM, Ke et al. 2017). The one with the higher holdout ROC-AUC wins and is calibrated
+Candidates: a scaled logistic regression and a histogram gradient-boosting ensemble
+(scikit-learn's fast GBDT, after LightGBM, Ke et al. 2017). The one with the higher holdout ROC-AUC wins and is calibrated
 with ``CalibratedClassifierCV`` (isotonic, Zadrozny & Elkan 2002; sigmoid/Platt below
 ``ISOTONIC_MIN_SAMPLES`` because the scikit-learn user guide warns isotonic overfits small sets).
 
-Reasons: for the logistic model, ``coef_j * z_ij`` (z the standardised value) is feature j's
-additive push on customer i's log-odds relative to an average customer, so the top positive terms
-are the features pushing *this* customer's risk up. With correlated features the split of credit
-between them is not unique; treat reasons as a conversation starter, not a causal claim.
+Reasons explain the probability served: the chosen model's own additive contributions (exact
+TreeSHAP for the boosted trees, the linear terms for the logistic model), averaged over the
+calibration folds; see :mod:`analytics.engine.reasons`.
 
 More silence never looks safer. With everything else equal, a customer whose last order lies
 further back must never get a lower churn probability: otherwise the risk band, and the
@@ -53,16 +51,16 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from . import reasons
 from .features import (
     MAX_EVAL_ROWS,
     RECENT_WINDOWS,
     binned_rate_baseline,
     build_features,
-    feature_label,
     fit_sample,
     labelled_snapshot,
     model_matrix,
@@ -75,7 +73,7 @@ DEFAULT_HORIZON_DAYS = 90
 # way" and "more likely gone than not"; the high band is where a retention call pays.
 MEDIUM_RISK_THRESHOLD = 0.3
 HIGH_RISK_THRESHOLD = 0.6
-TOP_REASONS = 3
+TOP_REASONS = reasons.TOP_REASONS
 # scikit-learn user guide (Probability calibration): isotonic "is more prone to overfitting,
 # especially on small datasets"; it is recommended with well over a thousand samples.
 ISOTONIC_MIN_SAMPLES = 1000
@@ -115,8 +113,9 @@ class ChurnResult:
     # The production models and their input columns, kept so a single customer can be rescored
     # between full runs (analytics.engine.incremental).
     model: Any = None
-    logistic: Any = None
     columns: tuple[str, ...] = ()
+    # The scored population's typical feature values, which reasons compare a customer with.
+    typical: reasons.Typical | None = None
 
 
 def _candidates(seed: int, columns: list[str]) -> dict[str, object]:
@@ -169,31 +168,11 @@ def risk_band(probability: pd.Series) -> pd.Series:
     return pd.Series(bands, index=probability.index, dtype="object")
 
 
-def churn_reasons(logistic: Pipeline, x: pd.DataFrame, top: int = TOP_REASONS) -> list[list[dict]]:
-    """Per row, the ``top`` features with the largest positive ``coef * standardised value``.
-
-    ``direction`` says whether the customer's value is above ("high") or below ("low") the
-    training average; ``weight`` is the push on the log-odds. Rows with no positive term get an
-    empty list.
-    """
-    scaler = logistic.named_steps["standardscaler"]
-    coef = logistic.named_steps["logisticregression"].coef_[0]
-    z = scaler.transform(x)
-    contrib = z * coef
-    order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
-    names = [feature_label(c) for c in x.columns]
-    out = []
-    for row in range(len(x)):
-        reasons = []
-        for j in order[row]:
-            if contrib[row, j] <= 0:
-                break
-            reasons.append(
-                {"feature": names[j], "direction": "high" if z[row, j] > 0 else "low",
-                 "weight": round(float(contrib[row, j]), 3)}
-            )
-        out.append(reasons)
-    return out
+def churn_reasons(model: Any, x: pd.DataFrame, features: pd.DataFrame, risk: pd.Series,
+                  typical: reasons.Typical) -> list[list[dict]]:
+    """Reasons from the served model's own contributions (see :mod:`analytics.engine.reasons`);
+    the full run and the rescore both call this."""
+    return reasons.churn_reasons(model, x, features, risk, typical, top=TOP_REASONS)
 
 
 def _latest_complaint_reason(feedback: pd.DataFrame | None, before: pd.Timestamp) -> pd.Series:
@@ -297,15 +276,16 @@ def predict_churn(
         brier_score_loss(y_eval, binned_rate_baseline(x_fit["recency_days"], y_fit, recency_eval))
     )
 
-    logistic = clone(candidates["logistic_regression"]).fit(x_train, y_train)
     features_now = build_features(**frames, cutoff=as_of)
-    x_now = model_matrix(features_now.loc[features_now["frequency"] > 0])[x_final.columns]
+    buyers_now = features_now.loc[features_now["frequency"] > 0]
+    x_now = model_matrix(buyers_now)[x_final.columns]
+    typical = reasons.typical_values(buyers_now)
 
     probability = pd.Series(
         final_model.predict_proba(x_now)[:, 1], index=x_now.index, name="churn_probability"
     )
     scores = pd.DataFrame({"churn_probability": probability, "churn_risk": risk_band(probability)})
-    scores["churn_reasons"] = churn_reasons(logistic, x_now)
+    scores["churn_reasons"] = churn_reasons(final_model, x_now, buyers_now, scores["churn_risk"], typical)
     scores["likely_complaint_reason"] = _likely_complaint_reasons(
         feedback=feedback, as_of=as_of, x_train=x_final, y_train=y_final, x_now=x_now,
         at_risk=scores["churn_risk"] != "low", seed=seed,
@@ -325,8 +305,8 @@ def predict_churn(
                 "churn_rate_eval": float(y_eval.mean())},
         notes="baseline: recency rank (AUC, PR-AUC, lift); churn rate by recency decile (Brier)",
     )
-    return ChurnResult(scores=scores, card=card, model=final_model, logistic=logistic,
-                       columns=tuple(x_final.columns))
+    return ChurnResult(scores=scores, card=card, model=final_model, columns=tuple(x_final.columns),
+                       typical=typical)
 
 
 def _likely_complaint_reasons(

@@ -56,7 +56,8 @@ FEATURE_LABELS: dict[str, str] = {
     "order_trend_90d": gettext_noop("orders last 90 days minus the 90 days before"),
     "complaints": gettext_noop("complaints in feedback"),
     "complaint_contacts": gettext_noop("complaint calls and chats"),
-    "interactions": gettext_noop("contacts with us"),
+    "unresolved_contacts": gettext_noop("contacts left unresolved"),
+    "routine_contacts": gettext_noop("ordinary contacts with us"),
     "mean_rating": gettext_noop("average rating given"),
     "mean_sentiment": gettext_noop("average feedback sentiment"),
     "feedback_count": gettext_noop("feedback left"),
@@ -71,6 +72,19 @@ def feature_label(column: str) -> str:
         attribute, value = column.split("=", 1)
         return f"{attribute} is {value or 'unknown'}"
     return column.replace("_", " ")
+
+
+# Interaction outcomes that leave the customer's matter open (customers.models.Interaction.outcome
+# is free text; compared lower-cased). "abandoned" is a chat the customer gave up on.
+UNRESOLVED_OUTCOMES = frozenset({"unresolved", "escalated", "abandoned"})
+# Features built for reading but kept out of the models' matrix: see :func:`model_matrix`.
+NOT_MODEL_INPUTS = ("routine_contacts",)
+
+
+def _unresolved(interactions: pd.DataFrame) -> pd.Series:
+    if "outcome" not in interactions:
+        return pd.Series(False, index=interactions.index)
+    return interactions["outcome"].fillna("").astype(str).str.strip().str.lower().isin(UNRESOLVED_OUTCOMES)
 
 
 def _days(delta: pd.Series) -> pd.Series:
@@ -171,14 +185,19 @@ def build_features(
 
     if interactions is not None and len(interactions):
         it = interactions.loc[interactions["occurred_at"] < cutoff]
-        out["interactions"] = it.groupby("customer_id").size().reindex(index).fillna(0).astype("int64")
+        complaint = (it["kind"] == "complaint").to_numpy()
+        unresolved = _unresolved(it).to_numpy()
+        by_customer = it["customer_id"]
         # Kept apart from ``complaints``: one bad experience is often logged twice, as a feedback
         # form with a reason and as a complaint contact, so adding them would double count.
-        kind_complaint = it.loc[it["kind"] == "complaint"].groupby("customer_id").size()
-        out["complaint_contacts"] = kind_complaint.reindex(index).fillna(0).astype("int64")
+        for column, mask in (("complaint_contacts", complaint), ("unresolved_contacts", unresolved),
+                             ("routine_contacts", ~complaint & ~unresolved)):
+            count = by_customer[mask].value_counts()
+            out[column] = count.reindex(index).fillna(0).astype("int64")
     else:
-        out["interactions"] = 0
         out["complaint_contacts"] = 0
+        out["unresolved_contacts"] = 0
+        out["routine_contacts"] = 0
 
     for column in CATEGORICAL_COLUMNS:
         levels = sorted(customers[column].fillna("").astype(str).unique())
@@ -202,8 +221,14 @@ def model_matrix(features: pd.DataFrame) -> pd.DataFrame:
     * no rating -> the neutral middle of the 1-5 scale (3), with ``feedback_count`` 0 telling
       the model it was imputed; no sentiment -> 0, the neutral polarity;
     * customers with no order have recency equal to their tenure.
+
+    Contacts count by kind and outcome: complaint contacts and unresolved contacts (outcome in
+    :data:`UNRESOLVED_OUTCOMES`) are model inputs; ordinary resolved contacts (a courtesy call, a
+    newsletter reply) are not. Staff log those on their own schedule (campaign calls, follow-ups),
+    so their count says more about the staff than about the customer, and a model that saw it
+    learned that logging an ordinary call raised churn. Activity is carried by the order features.
     """
-    x = features.copy()
+    x = features.drop(columns=[c for c in NOT_MODEL_INPUTS if c in features.columns])
     x["recency_days"] = x["recency_days"].fillna(x["tenure_days"])
     x["mean_gap_days"] = x["mean_gap_days"].fillna(x["tenure_days"].clip(lower=1.0))
     x["recency_gap_ratio"] = x["recency_days"] / x["mean_gap_days"].clip(lower=1.0)

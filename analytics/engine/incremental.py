@@ -3,7 +3,8 @@
 A full run ends by freezing a :class:`ScoringSnapshot`: the population's sorted R, F and M
 values (so a new value finds its quintile without re-ranking everyone), the BG/NBD and
 Gamma-Gamma parameters, the CLV tier cut points, the population's typical purchase gap, and the
-fitted churn and loyalty models with their input columns. :func:`rescore` then recomputes RFM,
+fitted churn and loyalty models with their input columns and the typical feature values churn
+reasons compare with. :func:`rescore` then recomputes RFM,
 CLV, p_alive, churn, loyalty and lifecycle for the customers whose history just changed, in
 milliseconds, without refitting anything. Value segments and satisfaction groups keep their
 last full-run values: they describe the customer's place among all others and are refreshed by
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import churn as churn_model
-from . import clv, lifecycle, rfm
+from . import clv, lifecycle, reasons, rfm
 from .features import build_features, model_matrix
 
 N_BINS = rfm.N_SCORE_BINS
@@ -39,8 +40,8 @@ class ScoringSnapshot:
     monthly_discount_rate: float
     population_gap_days: float
     churn: Any = None
-    churn_logistic: Any = None
     churn_columns: tuple[str, ...] = ()
+    churn_typical: Any = None  # reasons.Typical: the full run's typical values, for reasons
     loyalty: Any = None
     loyalty_columns: tuple[str, ...] = ()
     # The served purchase model (BG/NBD or MBG/NBD); None in snapshots from before MBG/NBD,
@@ -78,7 +79,7 @@ def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.D
         monthly_discount_rate=monthly_discount_rate,
         population_gap_days=lifecycle.population_gap(orders, as_of=as_of),
         churn=getattr(churn_result, "model", None),
-        churn_logistic=getattr(churn_result, "logistic", None),
+        churn_typical=getattr(churn_result, "typical", None),
         churn_columns=tuple(getattr(churn_result, "columns", ())),
         loyalty=getattr(loyalty_result, "model", None),
         loyalty_columns=tuple(getattr(loyalty_result, "columns", ())),
@@ -148,8 +149,13 @@ def rescore(snapshot: ScoringSnapshot, *, customers: pd.DataFrame, orders: pd.Da
             probability = pd.Series(snapshot.churn.predict_proba(x)[:, 1], index=x.index)
             out.loc[x.index, "churn_probability"] = probability.clip(0, 1)
             out.loc[x.index, "churn_risk"] = churn_model.risk_band(probability)
-            reasons = churn_model.churn_reasons(snapshot.churn_logistic, x)
-            out.loc[x.index, "churn_reasons"] = [json.dumps(r) for r in reasons]
+            # Same explainer as the full run, on the stored model: the reasons move with the
+            # probability. A snapshot from before typical values were kept compares with the
+            # rescored customers themselves until the next full run.
+            typical = snapshot.churn_typical or reasons.typical_values(buyers)
+            explained = churn_model.churn_reasons(snapshot.churn, x, buyers, out.loc[x.index, "churn_risk"],
+                                                  typical)
+            out.loc[x.index, "churn_reasons"] = [json.dumps(r) for r in explained]
         if snapshot.loyalty is not None and len(buyers):
             x = _matrix(buyers, snapshot.loyalty_columns)
             out.loc[x.index, "loyalty_score"] = np.clip(snapshot.loyalty.predict_proba(x)[:, 1], 0, 1)

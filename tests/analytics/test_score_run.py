@@ -61,7 +61,8 @@ def test_full_run_fills_every_score_of_every_buyer(scored_db):
     for customer in buyers.only(*BUYER_FIELDS)[:50]:
         assert 1 <= customer.rfm_r <= 5 and 0 <= customer.churn_probability <= 1
         assert isinstance(customer.churn_reasons, list)
-        assert all(set(r) == {"feature", "direction", "weight"} for r in customer.churn_reasons)
+        assert all(set(r) == {"feature", "value", "typical", "direction", "contribution"}
+                   for r in customer.churn_reasons)
 
 
 @pytest.mark.django_db
@@ -163,6 +164,10 @@ def test_a_new_order_rescores_its_customer_with_the_stored_models(scored_db, dja
     assert after.scores_updated_at > before.scores_updated_at
     assert after.churn_probability < before.churn_probability
     assert after.lifecycle_stage in ("active", "reactivated")
+    # The reasons moved with the probability: they now speak of the order just placed.
+    recency = [r for r in after.churn_reasons if r["feature"] == "recency_days"]
+    assert all(r["value"] < 1 for r in recency)
+    assert after.churn_reasons != before.churn_reasons
 
 
 @pytest.mark.django_db

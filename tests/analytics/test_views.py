@@ -60,7 +60,7 @@ def test_segments_page(manager, world):
 
 def test_churn_page_aggregates_reasons_and_shows_the_card(manager, world):
     response = manager.get(reverse("analytics:churn"))
-    assert response.context["reasons"] == [{"label": "days since last order (high)", "n": 4}]
+    assert response.context["reasons"] == [{"label": "days since last order", "n": 4}]
     html = response.content.decode()
     assert "churn_logistic_regression_calibrated" in html
     assert "ROC AUC (higher is better)" in html and "0.860" in html and "0.800" in html

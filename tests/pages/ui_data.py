@@ -50,7 +50,8 @@ def add_customers(n: int, *, start: int = 0, products: list[Product] | None = No
             recency_days=140, rfm_r=1 + i % 5, rfm_f=1 + (i // 5) % 5, rfm_m=3,
             rfm_segment=("At Risk", "Champions", "Hibernating")[i % 3], value_segment=risk,
             value_tier=risk, churn_probability=(0.72, 0.45, 0.1)[i % 3], churn_risk=risk,
-            churn_reasons=[{"feature": "days since last order", "direction": "high", "weight": 2.0}],
+            churn_reasons=[{"feature": "recency_days", "value": 140.2, "typical": 43.0, "direction": "up",
+                            "contribution": 2.0}],
             p_alive=0.4, expected_orders_90d=0.3, clv_12m=Decimal(10 + i), lifecycle_stage="active",
             loyalty_score=0.5, sentiment_score=0.2, scores_updated_at=now,
         )

@@ -61,14 +61,14 @@ def _make_frames(
     orders: list[tuple[int, str, float]],
     customers: list[dict] | None = None,
     feedback: list[dict] | None = None,
-    interactions: list[tuple[int, str, str]] | None = None,
+    interactions: list[tuple] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Hand-made frames in the engine schema.
 
     ``orders``: (customer_id, "YYYY-MM-DD", amount). Customers default to one per id seen,
     signed up on 2025-01-01, active, with fixed attributes; pass dicts to override fields.
     ``feedback``: dicts with customer_id, created_at and optional rating, sentiment_score,
-    complaint_reason. ``interactions``: (customer_id, "YYYY-MM-DD", kind).
+    complaint_reason. ``interactions``: (customer_id, "YYYY-MM-DD", kind[, outcome]).
     """
     ids = sorted({o[0] for o in orders} | {c["customer_id"] for c in customers or []})
     base = {c["customer_id"]: c for c in customers or []}
@@ -103,9 +103,9 @@ def _make_frames(
                  "sentiment_score", "complaint_reason"],
     )
     fb["created_at"] = pd.to_datetime(fb["created_at"])
-    it = pd.DataFrame(interactions or [], columns=["customer_id", "occurred_at", "kind"])
+    it = pd.DataFrame([(*row, "")[:4] for row in interactions or []],
+                      columns=["customer_id", "occurred_at", "kind", "outcome"])
     it["occurred_at"] = pd.to_datetime(it["occurred_at"])
-    it["outcome"] = ""
     return {"customers": cust, "orders": order_frame, "feedback": fb, "interactions": it}
 
 

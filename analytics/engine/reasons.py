@@ -1,0 +1,229 @@
+"""Churn reasons that explain the probability the customer was actually given.
+
+Contributions come from the model that served the probability, in its log-odds space, relative
+to the average customer of its training set:
+
+* histogram gradient boosting: exact TreeSHAP (Lundberg et al. 2020, "From local explanations to
+  global understanding with explainable AI for trees", Nature Machine Intelligence 2:56-67) with
+  the ``shap`` library's ``TreeExplainer`` in its default ``tree_path_dependent`` mode, which
+  needs no background sample: the expected value is the cover-weighted mean of the trees over
+  the training rows, and contributions + expected value equal ``decision_function`` exactly;
+* scaled logistic regression: its own terms ``coef_j * (x_ij - mean_j) / scale_j``, which with
+  the intercept add up to ``decision_function`` exactly.
+
+The served model is a ``CalibratedClassifierCV`` ensemble: one base model per fold, each with a
+monotone calibrator, and the probability is the mean of the calibrated fold probabilities. We
+explain the fold models and average their contributions, so the contributions sum (with the mean
+expected value) to the mean of the folds' log-odds. That is the model that produced the number,
+not a refit stand-in; the calibrators only bend each fold's scale monotonically, so a feature that
+raises every fold's log-odds raises the served probability. (The alternative, a separate model
+fitted on all rows, would explain a model that serves nobody.)
+
+What a reason says: the feature, the customer's own value, the typical value (population median
+among scored customers; for a category, its most common known level), whether it pushes the risk
+up or keeps it down, and the contribution. Customers at medium or high risk get what pushes their
+risk up; low-risk customers get what keeps them safe. A missing value is never a reason: values
+that :func:`~analytics.engine.features.model_matrix` imputed (no rating, no gap for a one-order
+customer) and unknown categories are left out, though the model did use them.
+
+With correlated features (recency, orders in the last 30/90 days) the split of credit between
+them is one fair split among several; reasons suggest where to look, they do not prove cause.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .features import CATEGORICAL_COLUMNS, FEATURE_LABELS
+
+TOP_REASONS = 3
+# Candidates checked against the typical value per reason shown (see _confirmed).
+CANDIDATES_PER_REASON = 2
+# A contribution below this many log-odds is not named: at p = 0.5 it moves the probability by
+# half a percentage point (dp = p(1-p) * dlogit), less than staff can act on.
+MIN_CONTRIBUTION = 0.02
+# Category levels that mean "we do not know" (an empty cell becomes "" in build_features).
+UNKNOWN_LEVELS = frozenset({"", "unknown", "none", "nan"})
+# Rows explained per TreeSHAP call: bounds the working memory of the contribution matrices.
+EXPLAIN_CHUNK_ROWS = 20_000
+
+UP, DOWN = "up", "down"
+
+
+@dataclass(frozen=True)
+class Typical:
+    """The population's typical values, kept with the model so a rescore compares against the
+    same population as the full run. ``numeric``: median per feature (missing values skipped);
+    ``categories``: most common known level per categorical attribute."""
+
+    numeric: dict[str, float] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=dict)
+
+
+def typical_values(features: pd.DataFrame) -> Typical:
+    """Typical values of the scored customers' readable features (``build_features`` output)."""
+    numeric = {c: round(float(features[c].median()), 4) for c in FEATURE_LABELS
+               if c in features and features[c].notna().any()}
+    categories = {}
+    for attribute in CATEGORICAL_COLUMNS:
+        columns = [c for c in features.columns if c.startswith(f"{attribute}=")
+                   and c.split("=", 1)[1].lower() not in UNKNOWN_LEVELS]
+        if columns:
+            counts = features[columns].sum()
+            categories[attribute] = str(counts.idxmax()).split("=", 1)[1]
+    return Typical(numeric=numeric, categories=categories)
+
+
+def fold_estimators(model) -> list:
+    """The base models whose outputs make the served probability (one per calibration fold)."""
+    if hasattr(model, "calibrated_classifiers_"):
+        return [c.estimator for c in model.calibrated_classifiers_]
+    return [model]
+
+
+def _explain_one(estimator, x: pd.DataFrame) -> tuple[np.ndarray, float]:
+    if isinstance(estimator, Pipeline):
+        steps = [s for _, s in estimator.steps]
+        if (len(steps) == 2 and isinstance(steps[0], StandardScaler)
+                and isinstance(steps[1], LogisticRegression)):
+            z = steps[0].transform(x)
+            return np.asarray(z) * steps[1].coef_[0], float(steps[1].intercept_[0])
+    if isinstance(estimator, HistGradientBoostingClassifier):
+        import shap  # ~1.5 s to import (numba); only runs that explain a tree model pay it
+
+        explainer = shap.TreeExplainer(estimator)
+        x = x.to_numpy(dtype="float64")
+        phi = np.vstack([explainer.shap_values(x[i:i + EXPLAIN_CHUNK_ROWS], check_additivity=False)
+                         for i in range(0, len(x), EXPLAIN_CHUNK_ROWS)])
+        return phi, float(np.ravel(explainer.expected_value)[0])
+    raise TypeError(f"no exact explainer for {type(estimator).__name__}")
+
+
+def contributions(model, x: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """Per row and feature, the push on the served model's log-odds, and the expected value.
+
+    ``contributions.sum(axis=1) + expected`` equals the mean of the fold models'
+    ``decision_function`` (exactly, up to floating point).
+    """
+    parts = [_explain_one(e, x.astype("float64")) for e in fold_estimators(model)]
+    phi = np.mean([p for p, _ in parts], axis=0) if len(x) else np.zeros((0, x.shape[1]))
+    return pd.DataFrame(phi, index=x.index, columns=x.columns), float(np.mean([b for _, b in parts]))
+
+
+def decision(model, x: pd.DataFrame) -> np.ndarray:
+    """Mean log-odds of the fold models: what :func:`contributions` add up to."""
+    return np.mean([e.decision_function(x) for e in fold_estimators(model)], axis=0)
+
+
+def _groups(columns) -> dict[str, list[str]]:
+    """Reason keys and the model columns they sum: a numeric feature alone, a categorical
+    attribute over all its one-hot columns (its effect is the sum of its levels' pushes)."""
+    groups = {c: [c] for c in columns if c in FEATURE_LABELS}
+    for attribute in CATEGORICAL_COLUMNS:
+        levels = [c for c in columns if c.startswith(f"{attribute}=")]
+        if levels:
+            groups[attribute] = levels
+    return groups
+
+
+def _own_level(features: pd.DataFrame, attribute: str, levels: list[str]) -> pd.Series:
+    present = [c for c in levels if c in features]
+    if not present:
+        return pd.Series("", index=features.index)
+    onehot = features[present]
+    level = onehot.idxmax(axis=1).str.split("=", n=1).str[1]
+    return level.where(onehot.max(axis=1) > 0, "")
+
+
+def churn_reasons(model, x: pd.DataFrame, features: pd.DataFrame, risk: pd.Series,
+                  typical: Typical, top: int = TOP_REASONS) -> list[list[dict]]:
+    """Per row of ``x`` (the model matrix), the reasons in the order of their contribution.
+
+    ``features`` are the same customers' readable features (NaN where a value is undefined),
+    ``risk`` their band: "medium"/"high" get what pushes up, "low" what keeps the risk down.
+    """
+    if not len(x):
+        return []
+    phi, _ = contributions(model, x)
+    features = features.reindex(x.index)
+    groups = _groups(x.columns)
+    keys = list(groups)
+    grouped = np.column_stack([phi[cols].sum(axis=1).to_numpy() for cols in groups.values()])
+    own: dict[str, pd.Series] = {}
+    for key, cols in groups.items():
+        if key in FEATURE_LABELS:
+            own[key] = features[key] if key in features else x[key]
+            known = own[key].notna().to_numpy()
+        else:
+            own[key] = _own_level(features, key, cols)
+            known = ~own[key].str.lower().isin(UNKNOWN_LEVELS).to_numpy()
+        grouped[~known, keys.index(key)] = np.nan  # a missing value is never a reason
+    sign = np.where(risk.reindex(x.index).isin(["medium", "high"]).to_numpy(), 1.0, -1.0)
+    pushed = np.nan_to_num(grouped * sign[:, None], nan=-np.inf)
+    order = np.argsort(-pushed, axis=1, kind="stable")[:, :top * CANDIDATES_PER_REASON]
+    confirmed = _confirmed(model, x, order, pushed, keys, sign, typical)
+    values = {k: v.to_numpy() for k, v in own.items()}
+    out = []
+    for row in range(len(x)):
+        reasons = []
+        for rank, j in enumerate(order[row]):
+            if pushed[row, j] < MIN_CONTRIBUTION or len(reasons) == top:
+                break
+            if not confirmed[row, rank]:
+                continue
+            key = keys[j]
+            value = values[key][row]
+            numeric = key in FEATURE_LABELS
+            reasons.append({
+                "feature": key,
+                "value": round(float(value), 4) if numeric else str(value),
+                "typical": typical.numeric.get(key) if numeric else typical.categories.get(key),
+                "direction": UP if sign[row] > 0 else DOWN,
+                "contribution": round(float(grouped[row, j]), 4),
+            })
+        out.append(reasons)
+    return out
+
+
+def _confirmed(model, x: pd.DataFrame, order: np.ndarray, pushed: np.ndarray, keys: list[str],
+               sign: np.ndarray, typical: Typical) -> np.ndarray:
+    """Per row and candidate rank: does moving that feature to the typical value shown beside it
+    move the log-odds the way the reason says, by at least ``MIN_CONTRIBUTION``?
+
+    A contribution is measured against the average customer of the training set, a reason is
+    read against the typical (median) one. They disagree where the two differ: a customer with
+    no order in 90 days has a positive push against an average of 0.8 orders, yet the typical
+    customer has none either. One extra prediction per candidate rank drops such reasons.
+    """
+    base = decision(model, x)
+    out = np.zeros(order.shape, dtype=bool)
+    for rank in range(order.shape[1]):
+        column = order[:, rank]
+        live = pushed[np.arange(len(x)), column] >= MIN_CONTRIBUTION
+        moved = x.copy()
+        for j in np.unique(column[live]):
+            rows = x.index[live & (column == j)]
+            if keys[j] in typical.numeric or keys[j] in typical.categories:
+                moved = move_to_typical(moved, rows, keys[j], typical)
+        out[:, rank] = live & (sign * (base - decision(model, moved)) >= MIN_CONTRIBUTION)
+    return out
+
+
+def move_to_typical(x: pd.DataFrame, rows, key: str, typical: Typical) -> pd.DataFrame:
+    """``x`` with feature ``key`` of ``rows`` set to the typical value (a category: its one-hot
+    columns set to the typical level). What a reason claims: this value, made typical, lowers
+    (or, for a protective reason, raises) the risk."""
+    moved = x.copy()
+    if key in FEATURE_LABELS:
+        moved.loc[rows, key] = typical.numeric[key]
+    else:
+        columns = [c for c in x.columns if c.startswith(f"{key}=")]
+        moved.loc[rows, columns] = 0.0
+        moved.loc[rows, f"{key}={typical.categories[key]}"] = 1.0
+    return moved

@@ -1,0 +1,77 @@
+"""Time churn reasons (exact TreeSHAP of the calibrated fold models, plus the check against the
+typical value) on 100,000 scored customers, single-threaded, and print JSON figures.
+
+The model is fitted as the full run fits it (analytics.engine.churn) on a demo population; the
+scored matrix is that population's buyers resampled to ``N_ROWS`` rows. Both candidate models
+are timed: the gradient-boosting ensemble (TreeSHAP) and the logistic one (linear terms).
+Run from the repository root: ``.venv/bin/python bench/churn_reasons.py``.
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one core: the figure the brief budgets for
+
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from analytics.engine import churn, reasons  # noqa: E402
+from analytics.engine.features import build_features, model_matrix  # noqa: E402
+from customers.demo.generator import generate_demo  # noqa: E402
+
+N_ROWS = 100_000
+N_DEMO = 5_000
+SEED = 7
+AS_OF = pd.Timestamp("2026-06-30")
+
+
+def main() -> None:
+    demo = generate_demo(N_DEMO, SEED, AS_OF)
+    frames = {"customers": demo.customers, "orders": demo.orders, "feedback": demo.feedback,
+              "interactions": demo.interactions}
+    result = churn.predict_churn(**frames, as_of=AS_OF, seed=SEED)
+    features = build_features(**frames, cutoff=AS_OF)
+    buyers = features.loc[features["frequency"] > 0]
+    pick = np.random.default_rng(SEED).choice(len(buyers), size=N_ROWS, replace=True)
+    big = buyers.iloc[pick].reset_index(drop=True)
+    x = model_matrix(big)[list(result.columns)]
+    figures = {"rows": N_ROWS, "served_model": result.card.name}
+    x_fit = x.iloc[:5000]
+    models = {"hist_gradient_boosting": result.model}
+    if not result.card.name.startswith("churn_logistic"):
+        y = (result.scores["churn_risk"] != "low").astype(int).to_numpy()[pick[:5000]]
+        models["logistic_regression"] = churn._calibrated(
+            churn._candidates(SEED)["logistic_regression"], len(x_fit)).fit(x_fit, y)
+    else:
+        models = {"logistic_regression": result.model}
+    for name, model in models.items():
+        start = time.perf_counter()
+        risk = churn.risk_band(pd.Series(model.predict_proba(x)[:, 1], index=x.index))
+        scored = time.perf_counter()
+        phi, _ = reasons.contributions(model, x)
+        explained = time.perf_counter()
+        found = reasons.churn_reasons(model, x, big, risk, result.typical)
+        done = time.perf_counter()
+        figures[name] = {
+            "folds": len(reasons.fold_estimators(model)),
+            "predict_s": round(scored - start, 2),
+            "contributions_s": round(explained - scored, 2),
+            # churn_reasons alone: contributions again, the typical-value check, the lists.
+            "reasons_total_s": round(done - explained, 2),
+            "rows_per_s": round(N_ROWS / (done - explained)),
+            "with_reasons_share": round(float(np.mean([len(r) > 0 for r in found])), 3),
+        }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
