@@ -194,7 +194,8 @@ def churn_reasons(model, x: pd.DataFrame, features: pd.DataFrame, risk: pd.Serie
 def _confirmed(model, x: pd.DataFrame, order: np.ndarray, pushed: np.ndarray, keys: list[str],
                sign: np.ndarray, typical: Typical) -> np.ndarray:
     """Per row and candidate rank: does moving that feature to the typical value shown beside it
-    move the log-odds the way the reason says, by at least ``MIN_CONTRIBUTION``?
+    move the log-odds the way the reason says, by at least ``MIN_CONTRIBUTION``, and the served
+    (calibrated) probability strictly the same way?
 
     A contribution is measured against the average customer of the training set, a reason is
     read against the typical (median) one. They disagree where the two differ: a customer with
@@ -202,6 +203,9 @@ def _confirmed(model, x: pd.DataFrame, order: np.ndarray, pushed: np.ndarray, ke
     customer has none either. One extra prediction per candidate rank drops such reasons.
     """
     base = decision(model, x)
+    # Isotonic calibration is flat in places: a log-odds move inside a flat step leaves the served
+    # probability where it was, and a reason that does not move the number it explains is no reason.
+    served = model.predict_proba(x)[:, 1]
     out = np.zeros(order.shape, dtype=bool)
     for rank in range(order.shape[1]):
         column = order[:, rank]
@@ -211,7 +215,8 @@ def _confirmed(model, x: pd.DataFrame, order: np.ndarray, pushed: np.ndarray, ke
             rows = x.index[live & (column == j)]
             if keys[j] in typical.numeric or keys[j] in typical.categories:
                 moved = move_to_typical(moved, rows, keys[j], typical)
-        out[:, rank] = live & (sign * (base - decision(model, moved)) >= MIN_CONTRIBUTION)
+        out[:, rank] = (live & (sign * (base - decision(model, moved)) >= MIN_CONTRIBUTION)
+                        & (sign * (served - model.predict_proba(moved)[:, 1]) > 0))
     return out
 
 
