@@ -34,6 +34,9 @@ RFM_STRATEGIES = {
 SCATTER_SAMPLE = 600
 # Feedback texts read for the word clouds: the most recent ones tell what customers say now.
 WORDCLOUD_TEXTS = 5000
+# Rows fetched per round trip while looking for complaint examples: the newest few hundred
+# negative texts nearly always fill every group.
+EXAMPLE_CHUNK = 200
 CACHE_SECONDS = 3600
 
 
@@ -133,17 +136,36 @@ def bundle_products(run: ScoreRun | None) -> list[Product]:
 
 
 def complaint_groups(*, examples: int = 3) -> list[dict]:
-    """Negative feedback per complaint reason, with the most recent texts as examples."""
+    """Negative feedback per complaint reason, with the most recent texts as examples.
+
+    A text with several reasons counts in each of them, so the groups can add up to more than
+    the negative feedback. Rows analysed before reasons were listed count under their one
+    ``complaint_reason``. JSON containment has no portable lookup (SQLite lacks it), so reasons
+    are counted here from two narrow columns, and examples are read newest first until every
+    group has its share.
+    """
     negative = Feedback.objects.filter(sentiment_label="negative")
-    counts = dict(negative.values_list("complaint_reason").annotate(n=Count("id"))
-                  .values_list("complaint_reason", "n"))
-    groups = []
+
+    def reasons_of(listed, primary) -> list[str]:
+        return list(listed or ([primary] if primary else [""]))
+
+    counts: Counter = Counter()
+    for listed, primary in negative.values_list("complaint_reasons", "complaint_reason").iterator():
+        counts.update(reasons_of(listed, primary))
+    samples: dict[str, list[str]] = {reason: [] for reason in counts}
+    missing = sum(min(n, examples) for n in counts.values())
+    rows = negative.order_by("-created_at", "-id").values_list("text", "complaint_reasons", "complaint_reason")
+    for text, listed, primary in rows.iterator(chunk_size=EXAMPLE_CHUNK):
+        if missing <= 0:
+            break
+        for reason in reasons_of(listed, primary):
+            if len(samples[reason]) < examples:
+                samples[reason].append(text)
+                missing -= 1
     labels = dict(ComplaintReason.choices)
-    for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        groups.append({"reason": reason, "label": labels.get(reason, _("Not classified")), "n": n,
-                       "examples": list(negative.filter(complaint_reason=reason)
-                                        .values_list("text", flat=True)[:examples])})
-    return groups
+    return [{"reason": reason, "label": labels.get(reason, _("Not classified")), "n": n,
+             "examples": samples[reason]}
+            for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def feedback_summary() -> dict:

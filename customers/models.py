@@ -350,6 +350,9 @@ class Feedback(models.Model):
                                        choices=SentimentLabel.choices, blank=True)
     complaint_reason = models.CharField(_("complaint reason"), max_length=20,
                                         choices=ComplaintReason.choices, blank=True)
+    # Every reason of a complaint, most probable first (ComplaintReason values); the first is
+    # ``complaint_reason``, kept on its own so filters and indexes stay simple.
+    complaint_reasons = models.JSONField(_("complaint reasons"), default=list, blank=True)
     history = HistoricalRecords()
 
     class Meta:

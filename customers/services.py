@@ -169,7 +169,8 @@ def feedback_update(*, feedback: Feedback, data: Mapping[str, Any]) -> Feedback:
         # as not analysed (the analysis fills only those) and no stale sentiment is read meanwhile.
         feedback.language, feedback.sentiment_score = "", None
         feedback.sentiment_label = feedback.complaint_reason = ""
-        changed += ["language", "sentiment_score", "sentiment_label", "complaint_reason"]
+        feedback.complaint_reasons = []
+        changed += ["language", "sentiment_score", "sentiment_label", "complaint_reason", "complaint_reasons"]
         if feedback.text.strip():
             feedback_text_changed_publish(feedback_ids=[feedback.pk])
     feedback.full_clean()

@@ -1,9 +1,11 @@
-"""Feedback text analytics: language, polarity, complaint reason, keywords, word clouds, and
+"""Feedback text analytics: language, polarity, complaint reasons, keywords, word clouds, and
 satisfaction groups.
 
 Every text is analysed once, where it is stored (the adapter writes ``language``,
-``sentiment_score`` and ``complaint_reason`` back on the feedback row); reports then read those
-columns instead of re-running the analysers.
+``sentiment_score``, ``complaint_reason`` and ``complaint_reasons`` back on the feedback row);
+reports then read those columns instead of re-running the analysers. Complaint reasons come from
+the classifier in :mod:`analytics.engine.complaint_reasons`; a complaint may have several, and
+``complaint_reason`` is the most probable of them.
 
 Polarity is one scale, -1 (negative) .. 1 (positive), for both languages:
 
@@ -35,6 +37,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
+from analytics.engine.complaint_reasons import complaint_reasons_many
 from analytics.engine.frames import ModelCard
 
 # --- language -------------------------------------------------------------------------------
@@ -53,32 +56,6 @@ LOW_RATING = 2.0
 HIGH_RATING = 4.0  # 4 and 5 stars count as positive when scoring labels against ratings
 RATING_MIDPOINT = 3.0
 RATING_HALF_RANGE = 2.0
-
-# --- complaint reasons ----------------------------------------------------------------------
-# Order is the tie-break: with as many price as delivery words, "price" wins.
-REASON_KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "price": {
-        "en": ("price", "prices", "expensive", "overpriced", "pricey", "costly", "cost", "rip-off",
-               "rip off", "too much money", "waste of money", "refund", "overcharged", "charged", "fee"),
-        "zh": ("价格", "价钱", "太贵", "很贵", "贵了", "不值", "性价比", "收费", "涨价", "退款", "乱收费"),
-    },
-    "service": {
-        "en": ("service", "staff", "rude", "unhelpful", "support", "customer care", "attitude",
-               "impolite", "ignored", "no response", "on hold", "manager", "agent", "unfriendly"),
-        "zh": ("服务", "客服", "态度", "售后", "不理", "没人理", "不回复", "服务员", "冷漠", "敷衍"),
-    },
-    "product quality": {
-        "en": ("quality", "broken", "broke", "defective", "faulty", "damaged", "flimsy", "stopped working",
-               "doesn't work", "does not work", "fake", "poorly made", "cheaply made", "leaks", "scratched"),
-        "zh": ("质量", "坏了", "破损", "次品", "假货", "做工", "瑕疵", "不好用", "故障", "劣质", "用不了"),
-    },
-    "delivery": {
-        "en": ("delivery", "delivered", "shipping", "shipped", "late", "delayed", "delay", "courier",
-               "package", "parcel", "arrived", "never arrived", "lost in transit", "tracking"),
-        "zh": ("快递", "物流", "送货", "配送", "发货", "太慢", "很慢", "延迟", "包裹", "送达", "没收到"),
-    },
-}
-OTHER_REASON = "other"
 
 # --- keywords -------------------------------------------------------------------------------
 # Written for feedback, not general prose: besides function words it drops shop words that
@@ -127,6 +104,7 @@ class TextAnalysis:
     polarity: float
     sentiment_label: str
     complaint_reason: str
+    complaint_reasons: tuple[str, ...] = ()
 
 
 def detect_language(text: str) -> str:
@@ -164,23 +142,10 @@ def sentiment_label(score: float) -> str:
     return "neutral"
 
 
-def _keyword_hits(text: str) -> Counter:
-    hits: Counter = Counter()
-    lowered = text.lower()
-    for reason, words in REASON_KEYWORDS.items():
-        for word in words["en"]:
-            hits[reason] += len(re.findall(rf"(?<![a-z]){re.escape(word)}(?![a-z])", lowered))
-        for word in words["zh"]:
-            hits[reason] += lowered.count(word)
-    return hits
-
-
 def complaint_reason(text: str) -> str:
-    """The reason with most keyword hits (both lexicons are searched: mixed texts are common),
-    ``"other"`` when none matches. Callers decide whether the text is a complaint at all."""
-    hits = _keyword_hits(text or "")
-    best = max(REASON_KEYWORDS, key=lambda reason: (hits[reason], -list(REASON_KEYWORDS).index(reason)))
-    return best if hits[best] > 0 else OTHER_REASON
+    """The most probable complaint reason, ``"other"`` when none applies. Callers decide whether
+    the text is a complaint at all."""
+    return complaint_reasons_many([text or ""])[0][0]
 
 
 def _is_complaint(label: str, rating: float | None) -> bool:
@@ -189,23 +154,27 @@ def _is_complaint(label: str, rating: float | None) -> bool:
 
 
 def analyse_text(text: str, rating: float | None = None) -> TextAnalysis:
-    """Language, polarity, label, and (only for negative or low-rated feedback) the complaint reason."""
+    """Language, polarity, label, and (only for negative or low-rated feedback) the complaint
+    reasons, most probable first."""
     text = text or ""
     language = detect_language(text)
     score = polarity(text, language)
     label = sentiment_label(score)
-    reason = complaint_reason(text) if _is_complaint(label, rating) else ""
-    return TextAnalysis(language=language, polarity=score, sentiment_label=label, complaint_reason=reason)
+    reasons = complaint_reasons_many([text])[0] if _is_complaint(label, rating) else ()
+    return TextAnalysis(language=language, polarity=score, sentiment_label=label,
+                        complaint_reason=reasons[0] if reasons else "", complaint_reasons=reasons)
 
 
 def analyse_feedback(feedback: pd.DataFrame) -> pd.DataFrame:
-    """Per feedback row: ``language``, ``sentiment_score``, ``sentiment_label``, ``complaint_reason``.
+    """Per feedback row: ``language``, ``sentiment_score``, ``sentiment_label``,
+    ``complaint_reason`` (the first reason) and ``complaint_reasons`` (a list, most probable
+    first; empty, like the reason, for feedback that is no complaint).
 
     Indexed by ``feedback_id``. Identical texts are analysed once (SnowNLP costs milliseconds per
-    text, and imports of campaigns repeat canned answers); the reason still depends on each
-    row's rating.
+    text, and imports of campaigns repeat canned answers), and the complaint texts go through
+    the reason classifier in one batch; whether a row is a complaint still depends on its rating.
     """
-    columns = ["language", "sentiment_score", "sentiment_label", "complaint_reason"]
+    columns = ["language", "sentiment_score", "sentiment_label", "complaint_reason", "complaint_reasons"]
     if feedback.empty:
         out = pd.DataFrame({c: pd.Series(dtype="float64" if c == "sentiment_score" else "object")
                             for c in columns})
@@ -218,12 +187,15 @@ def analyse_feedback(feedback: pd.DataFrame) -> pd.DataFrame:
         ratings = feedback["rating"].astype("float64")
     else:
         ratings = pd.Series(np.nan, index=feedback.index)
+    labels = [sentiment_label(per_text[text][1]) for text in texts]
+    complaints = [_is_complaint(label, rating) for label, rating in zip(labels, ratings)]
+    complaint_texts = sorted({text for text, complaint in zip(texts, complaints) if complaint})
+    reasons_of = dict(zip(complaint_texts, complaint_reasons_many(complaint_texts)))
     rows = []
-    for text, rating in zip(texts, ratings):
+    for text, label, complaint in zip(texts, labels, complaints):
         language, score = per_text[text]
-        label = sentiment_label(score)
-        reason = complaint_reason(text) if _is_complaint(label, rating) else ""
-        rows.append((language, score, label, reason))
+        reasons = list(reasons_of[text]) if complaint else []
+        rows.append((language, score, label, reasons[0] if reasons else "", reasons))
     out = pd.DataFrame(rows, columns=columns, index=pd.Index(feedback["feedback_id"], name="feedback_id"))
     out["sentiment_score"] = out["sentiment_score"].astype("float64")
     return out

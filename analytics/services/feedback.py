@@ -1,5 +1,7 @@
-"""Feedback analysis: language, sentiment and complaint reason, once per record."""
+"""Feedback analysis: language, sentiment and complaint reasons, once per record."""
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 
@@ -9,7 +11,7 @@ from customers.models import Feedback
 
 
 def feedback_analyse_pending(*, feedback_ids: list[int] | None = None) -> int:
-    """Fill language, sentiment and complaint reason on feedback not analysed yet.
+    """Fill language, sentiment and complaint reasons on feedback not analysed yet.
 
     These depend on the record alone, so each record is analysed once, when it arrives (or by
     the first run after a bulk load), never again.
@@ -25,5 +27,7 @@ def feedback_analyse_pending(*, feedback_ids: list[int] | None = None) -> int:
     analysed["sentiment_score"] = analysed["sentiment_score"].clip(-1, 1)
     for column in ("language", "sentiment_label", "complaint_reason"):
         analysed[column] = analysed[column].fillna("")
+    # The adapter takes JSON columns as JSON text (it COPYs them on PostgreSQL).
+    analysed["complaint_reasons"] = analysed["complaint_reasons"].map(json.dumps)
     return adapter.write_rows(Feedback, analysed[["language", "sentiment_score", "sentiment_label",
-                                                  "complaint_reason"]])
+                                                  "complaint_reason", "complaint_reasons"]])

@@ -179,6 +179,7 @@ def _feedback_rows(data: DemoData, order_offset: int, customer_offset: int,
         "sentiment_score": f["sentiment_score"],
         "sentiment_label": "",
         "complaint_reason": f["complaint_reason"],
+        "complaint_reasons": [json.dumps([r] if r else []) for r in f["complaint_reason"]],
     })
 
 

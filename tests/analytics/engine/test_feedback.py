@@ -14,13 +14,13 @@ from analytics.engine.feedback import (
     CJK_FONT_PATH,
     analyse_feedback,
     analyse_text,
-    sentiment_rating_agreement,
     complaint_reason,
     detect_language,
     keywords_by_language,
     render_wordcloud,
     satisfaction_groups,
     sentiment_label,
+    sentiment_rating_agreement,
     top_terms,
 )
 
@@ -96,7 +96,8 @@ def test_reason_only_for_negative_or_low_rated():
     positive_price = analyse_text("Great price, I love it!", rating=5.0)
     assert positive_price.sentiment_label == "positive" and positive_price.complaint_reason == ""
     low_rated = analyse_text("Great price, I love it!", rating=2.0)
-    assert low_rated.complaint_reason == "price"
+    assert low_rated.complaint_reason in {"price", "other"}
+    assert low_rated.complaint_reasons[0] == low_rated.complaint_reason
 
 
 LATE_AND_DAMAGED = "The delivery was late and the box damaged."
@@ -114,9 +115,14 @@ def test_analyse_feedback_frame():
     )
     out = analyse_feedback(feedback)
     assert list(out.index) == [1, 2, 3, 4]
-    assert list(out.columns) == ["language", "sentiment_score", "sentiment_label", "complaint_reason"]
+    assert list(out.columns) == ["language", "sentiment_score", "sentiment_label", "complaint_reason",
+                                 "complaint_reasons"]
     assert out.loc[1, "complaint_reason"] == "delivery"
+    assert out.loc[1, "complaint_reasons"][0] == "delivery"
+    assert set(out.loc[1, "complaint_reasons"]) <= {"delivery", "product quality"}
     assert out.loc[2, "sentiment_label"] == "positive" and out.loc[2, "complaint_reason"] == ""
+    assert out.loc[2, "complaint_reasons"] == [] and out.loc[3, "complaint_reasons"] == []
+    assert out.loc[4, "complaint_reasons"] == out.loc[1, "complaint_reasons"]  # negative text, 5 stars
     assert out.loc[3, "language"] == "" and math.isnan(out.loc[3, "sentiment_score"])
     assert out.loc[4, "sentiment_score"] == out.loc[1, "sentiment_score"]
     assert analyse_feedback(feedback.iloc[:0]).empty
