@@ -230,3 +230,9 @@ def test_invariants_hold_for_any_small_input(n, seed, day):
 def test_rejects_empty_request():
     with pytest.raises(ValueError):
         generate_demo(0, seed=1, as_of=AS_OF)
+
+
+def test_a_set_where_nobody_buys_is_generated_empty():
+    """Found by the property test below: one customer who never buys left nothing to concatenate."""
+    data = generate_demo(1, seed=15, as_of=pd.Timestamp("2026-01-01"))
+    assert len(data.customers) == 1 and data.orders.empty and data.items.empty

@@ -437,6 +437,8 @@ def _simulate_purchases(rng, start, end, rate, dropout, bad_prob, season, season
             waiting[w[~inside | accept]] = False
         keep = t < end
         idx, t = idx[keep], t[keep]
+    if not out_c:  # nobody buys (a tiny set of customers who all stay prospects)
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=bool), dropout_at
     return (np.concatenate(out_c), np.concatenate(out_t), np.concatenate(out_bad), dropout_at)
 
 
@@ -544,7 +546,7 @@ def generate_demo(n_customers: int, seed: int, as_of: pd.Timestamp) -> DemoData:
     within = np.minimum((pop_cum[fresh_cat] <= u[:, None]).sum(axis=1), per_cat - 1)
     product = fresh_cat * per_cat + within
     use_partner = rng.random(item_order.size) < PARTNER_PROBABILITY
-    for k in range(1, int(lines.max())):
+    for k in range(1, int(lines.max(initial=0))):
         at_k = np.flatnonzero((position == k) & use_partner)
         product[at_k] = partner[product[at_k - 1]]
     # An order lists a product once.
