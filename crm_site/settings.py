@@ -218,6 +218,8 @@ SPECTACULAR_SETTINGS = {
         "ScoreRunStatusEnum": "analytics.models.ScoreRun.Status",
         "ScoreRunKindEnum": "analytics.models.ScoreRun.Kind",
         "CampaignKindEnum": "campaigns.models.Campaign.Kind",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "ImportJobStatusEnum": "intake.models.ImportJob.Status",
         "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
     },
 }

@@ -139,7 +139,9 @@ def test_reasons_are_the_largest_contributions_in_the_risk_direction(result):
         assert all(p > 0 for p in pushes) and pushes == sorted(pushes, reverse=True)
     high = result.scores.loc[result.scores["churn_risk"] == "high", "churn_reasons"]
     top_features = high.map(lambda rs: rs[0]["feature"] if rs else "").value_counts()
-    assert top_features.index[0] == "recency_days"
+    # Silence leads, measured in days or against the customer's own rhythm (the monotone trees
+    # may credit either).
+    assert top_features.index[0] in {"recency_days", "recency_gap_ratio"}
 
 
 def test_complaint_reason_only_for_at_risk_customers(result, demo):
