@@ -77,11 +77,13 @@ def usual_gap_days(customer: Customer) -> float | None:
     return span / (customer.order_count - 1) or None
 
 
-def _number(value) -> str:
+def _number(value, *, whole: bool = False) -> str:
+    """A figure as staff read it: whole numbers bare, others to one decimal; ``whole`` rounds
+    (days are counted, not measured: "33 days", never "32.6 days")."""
     if value is None:
         return "?"
     value = float(value)
-    if abs(value - round(value)) < 0.05 or abs(value) >= 100:
+    if whole or abs(value - round(value)) < 0.05 or abs(value) >= 100:
         return f"{round(value):d}"
     return f"{value:.1f}"
 
@@ -105,7 +107,9 @@ def reason_label(reason: dict) -> str:
             "attribute": gettext(_ATTRIBUTES[feature]), "value": reason.get("value"),
             "typical": reason.get("typical") or "?"}
     key = _phrase_key(feature)
-    numbers = {"value": _number(reason.get("value")), "typical": _number(reason.get("typical"))}
+    whole = feature.endswith("_days")
+    numbers = {"value": _number(reason.get("value"), whole=whole),
+               "typical": _number(reason.get("typical"), whole=whole)}
     if key is None:
         return f"{translate_feature(FEATURE_LABELS.get(feature, feature))}: {numbers['value']} ({numbers['typical']})"
     if key.endswith("_window"):
