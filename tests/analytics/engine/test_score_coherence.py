@@ -10,6 +10,8 @@ Properties, on generated histories and on demo data of any seed:
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -205,3 +207,44 @@ def test_moving_the_last_order_earlier_never_lowers_churn_probability(engine_run
         return float(rescored.loc[cid, "churn_probability"])
 
     assert probability(moved) >= probability(own) - 1e-12
+
+
+# --- CDNOW: real purchase histories nobody on this project generated -------------------------
+
+CDNOW = Path(__file__).resolve().parents[2] / "data" / "CDNOW_sample.txt"
+
+
+def test_cdnow_histories_are_coherent_and_never_certain_of_one_time_buyers():
+    """The CDNOW sample (Fader, Hardie & Lee 2005; tests/data) scored as of 1998-06-30, the end of
+    its 78 weeks: every buyer is scored, the stage agrees with the band, and p_alive is never a
+    certainty for a customer who bought on one day only. (Monotonicity needs everything else
+    equal, which real customers never are; the tests above move one customer's silence.)"""
+    raw = pd.read_csv(CDNOW, sep=r"\s+", header=None, names=["master_id", "sample_id", "date", "cds", "dollars"])
+    orders = pd.DataFrame({"order_id": np.arange(len(raw), dtype="int64"),
+                           "customer_id": raw["sample_id"].astype("int64"),
+                           "ordered_at": pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"),
+                           "total_amount": raw["dollars"].astype("float64"), "channel": "",
+                           "external_id": "", "status": "completed"})
+    first = orders.groupby("customer_id")["ordered_at"].min()
+    customers = pd.DataFrame({"customer_id": first.index.astype("int64"), "signup_date": first.to_numpy(),
+                              "status": "active", "gender": "", "region": "", "city": "", "channel": "",
+                              "consent": False})
+    empty_feedback = pd.DataFrame({c: pd.Series(dtype=t) for c, t in {
+        "feedback_id": "int64", "customer_id": "int64", "created_at": "datetime64[ns]", "rating": "float64",
+        "text": "str", "language": "str", "sentiment_score": "float64", "complaint_reason": "str",
+        "channel": "str", "order_id": "Int64", "product_id": "Int64"}.items()})
+    empty_interactions = pd.DataFrame({c: pd.Series(dtype=t) for c, t in {
+        "interaction_id": "int64", "customer_id": "int64", "occurred_at": "datetime64[ns]", "kind": "str",
+        "outcome": "str", "staff_role": "str", "note": "str"}.items()})
+    output = run_engine(customers=customers, orders=orders, items=pd.DataFrame(), products=pd.DataFrame(),
+                        feedback_frame=empty_feedback, interactions=empty_interactions,
+                        as_of=pd.Timestamp("1998-06-30"), parts=frozenset({CUSTOMER_PART}))
+    assert "churn" not in output.skipped and "lifecycle" not in output.skipped, output.skipped
+    scores = output.scores
+    assert_coherent(scores, customers.set_index("customer_id")["status"])
+    assert scores["churn_probability"].notna().sum() == len(customers)
+
+    days = orders.assign(day=orders["ordered_at"].dt.normalize()).groupby("customer_id")["day"]
+    one_day = days.nunique() == 1
+    p_alive = pd.to_numeric(scores["p_alive"], errors="coerce")
+    assert not (p_alive.reindex(one_day.index[one_day]) >= 1).any()
