@@ -82,6 +82,26 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame
 
 
+_EMPTY_JSON = frozenset({"", "{}", "null"})
+
+
+def _attributes(values: pd.Series) -> pd.Series:
+    """The attributes JSON column as one dict per customer: PostgreSQL's COPY gives the jsonb as
+    text, SQLite's cursor the stored text (or a dict). Empty objects, the usual case, share one
+    read-only dict instead of being parsed one by one."""
+    empty: dict = {}
+
+    def parse(value):
+        if isinstance(value, dict):
+            return value
+        if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() in _EMPTY_JSON:
+            return empty
+        parsed = json.loads(value)
+        return parsed if isinstance(parsed, dict) else empty
+
+    return values.map(parse).astype(object)
+
+
 def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
                 with_products: bool = True, without: Sequence[str] = ()) -> Frames:
     """Everything the engine needs up to ``as_of``, optionally for ``customer_ids`` only.
@@ -104,9 +124,10 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     fb, it = _table(Feedback), _table(Interaction)
 
     customers = _read(
-        f"SELECT id, signup_date, status, gender, region, city, channel, marketing_consent "
+        f"SELECT id, signup_date, status, gender, region, city, channel, marketing_consent, attributes "
         f"FROM {c} WHERE merged_into_id IS NULL{only('id')} ORDER BY id",
-        F.CUSTOMER_COLUMNS)
+        [*F.CUSTOMER_COLUMNS, "attributes"])
+    customers["attributes"] = _attributes(customers["attributes"])
     customers["signup_date"] = pd.to_datetime(customers["signup_date"]).astype("datetime64[ns]")
     customers["consent"] = customers["consent"].map(
         lambda v: v in (True, "t", "true", 1, "1")).astype(bool)

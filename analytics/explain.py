@@ -37,7 +37,11 @@ _PHRASES = {
     "mean_sentiment": gettext_noop("feedback sentiment %(value)s (-1 to 1); typically %(typical)s"),
     "feedback_count": gettext_noop("%(value)s pieces of feedback; a typical customer %(typical)s"),
     "category": gettext_noop("%(attribute)s is %(value)s; most customers: %(typical)s"),
+    # Imported attributes (a contract business's tenure, contract, charges ...), by their own name.
+    "attribute_level": gettext_noop("%(attribute)s: %(value)s; most customers: %(typical)s"),
+    "attribute_number": gettext_noop("%(attribute)s: %(value)s; typically %(typical)s"),
 }
+ATTRIBUTE_PREFIX = "attr:"  # analytics.engine.attributes.PREFIX
 _ATTRIBUTES = {"channel": gettext_noop("channel"), "region": gettext_noop("region"),
                "gender": gettext_noop("gender")}
 
@@ -102,6 +106,13 @@ def reason_label(reason: dict) -> str:
     if "value" not in reason:  # stored before reasons carried values; gone after the next run
         direction = _("high") if reason.get("direction") == "high" else _("low")
         return f"{translate_feature(feature)} ({direction})"
+    if feature.startswith(ATTRIBUTE_PREFIX):  # "Contract: Month-to-month; most customers: Two year"
+        value, typical = reason.get("value"), reason.get("typical")
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return gettext(_PHRASES["attribute_number" if numeric else "attribute_level"]) % {
+            "attribute": feature[len(ATTRIBUTE_PREFIX):],
+            "value": _number(value) if numeric else value,
+            "typical": (_number(typical) if numeric else typical) if typical is not None else "?"}
     if feature in _ATTRIBUTES:
         return gettext(_PHRASES["category"]) % {
             "attribute": gettext(_ATTRIBUTES[feature]), "value": reason.get("value"),
@@ -121,6 +132,8 @@ def feature_name(key: str) -> str:
     """The readable, translated name of a reason's feature key ("recency_days", "channel")."""
     if key in _ATTRIBUTES:
         return gettext(_ATTRIBUTES[key])
+    if key.startswith(ATTRIBUTE_PREFIX):  # an imported column: its own name, as imported
+        return key[len(ATTRIBUTE_PREFIX):]
     return translate_feature(FEATURE_LABELS.get(key, key))
 
 

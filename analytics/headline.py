@@ -4,9 +4,11 @@ suggested next action, from the stored score fields the page shows below it.
 Rules, first match wins (``outreach`` marks an action that contacts the customer):
 
 1. No orders -- lifecycle stage ``prospect``, or an analysed customer (a stage is stored) with
-   no orders: a welcome offer for a first purchase (outreach); none if their status is
-   "churned" (they left before ever ordering). Never a retention call, a retention or win-back
-   offer: there is nothing to retain.
+   no orders and no churn score: a welcome offer for a first purchase (outreach); none if their
+   status is "churned" (they left before ever ordering). Never a retention call, a retention or
+   win-back offer: there is nothing to retain. A customer without orders whom the churn model
+   did score (a contract business: the explicit churn model reads status and imported
+   attributes, see analytics.engine.churn) holds a contract to keep, and the rules below apply.
 2. Status "churned" -- staff or the customer said so explicitly: a win-back offer (outreach),
    whatever the scores (the churn model does not need to score someone known to have left).
 3. Not scored -- ``churn_risk`` or ``churn_probability`` is empty: say so, and suggest nothing
@@ -53,10 +55,14 @@ OUTREACH = frozenset({RETENTION_CALL, RETENTION_OFFER, WIN_BACK, SECOND_PURCHASE
 
 def _is_prospect(customer: Customer) -> bool:
     """No orders: the prospect stage, or a stored stage (so the analysis has seen the customer)
-    with no order count. A customer never analysed has no order count either, but may have
-    orders: that is "not scored", not a prospect."""
-    return (customer.lifecycle_stage == LifecycleStage.PROSPECT or customer.order_count == 0
-            or (customer.order_count is None and customer.lifecycle_stage is not None))
+    with no order count, and no churn score. A customer never analysed has no order count
+    either, but may have orders: that is "not scored", not a prospect. A contract customer
+    scored without orders is not a prospect either."""
+    if customer.lifecycle_stage == LifecycleStage.PROSPECT:
+        return True
+    no_orders = customer.order_count == 0 or (customer.order_count is None
+                                              and customer.lifecycle_stage is not None)
+    return no_orders and not _is_scored(customer)
 
 
 def _value_level(customer: Customer) -> str | None:

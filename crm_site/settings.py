@@ -227,6 +227,19 @@ SPECTACULAR_SETTINGS = {
 # Business settings.
 PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", "CN")
 CHURN_WINDOW_DAYS = env("CHURN_WINDOW_DAYS", 90, to_int)
+# Churn label (analytics.engine.churn.churn_label): "auto" trains on the customers' status when at
+# least CHURN_EXPLICIT_MIN_CHURNED customers, and CHURN_EXPLICIT_MIN_SHARE of them, are churned
+# by status and fewer than half have orders (a contract business); "behavioural" or "explicit"
+# forces one.
+def _churn_label(raw: str) -> str:
+    if raw not in ("auto", "behavioural", "explicit"):
+        raise ValueError("expected auto, behavioural or explicit")
+    return raw
+
+
+CHURN_LABEL = env("CHURN_LABEL", "auto", _churn_label)
+CHURN_EXPLICIT_MIN_CHURNED = env("CHURN_EXPLICIT_MIN_CHURNED", 50, to_int)
+CHURN_EXPLICIT_MIN_SHARE = env("CHURN_EXPLICIT_MIN_SHARE", 0.05, float)
 # Customers per ranking task of a full run. Each task reads its customers' order lines and ranks
 # them in blocks (analytics.engine.recommend.SCORE_BLOCK), so its memory stays flat; 25,000 gives
 # four tasks at 100,000 customers (two workers stay busy) and forty at a million, small enough

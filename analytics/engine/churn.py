@@ -3,7 +3,12 @@
 Label. Non-contractual retail has no cancellation date, so by default a customer "churns" at a
 cutoff when they place no order in the following ``horizon_days`` (behavioural label; 90 days is
 the usual quarter-long window). Where the CRM records churn explicitly (customers.status ==
-"churned") ``label="explicit"`` uses that instead.
+"churned"), as a contract business (telecom, subscriptions, SaaS) does, ``label="explicit"`` uses
+that instead, and :func:`churn_label` picks it by itself when enough customers carry it. The
+explicit model scores EVERY customer, with or without orders: it reads the customers' imported
+attributes (tenure, contract type, monthly charges ..., encoded by :mod:`analytics.engine.attributes`)
+next to their own fields and, where orders exist, the order features. There is no time to split
+one status snapshot on, so its holdout is a stratified random share of the customers.
 
 Time-based holdout (behavioural label), with N = horizon_days::
 
@@ -55,8 +60,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from . import reasons
+from . import attributes, reasons
 from .features import (
+    CATEGORICAL_COLUMNS,
     MAX_EVAL_ROWS,
     RECENT_WINDOWS,
     binned_rate_baseline,
@@ -101,6 +107,22 @@ SILENCE_MONOTONE: dict[str, int] = {
 }
 # Features left out of the churn model because a longer silence can move them either way.
 NON_MONOTONE_FEATURES = ("order_trend_90d",)
+# Features computed from orders: with the explicit label they are used only where orders exist.
+ORDER_FEATURES = ("frequency", "recency_days", "monetary_total", "monetary_mean", "mean_gap_days",
+                  "recency_gap_ratio", *SILENCE_MONOTONE, "order_trend_90d")
+
+# Which label to train on (:func:`churn_label`): "auto" decides from the data, the others force it.
+LABEL_SETTINGS = ("auto", "behavioural", "explicit")
+# "auto" takes the explicit status when at least this many customers, and this share of them, are
+# churned by status: 50 churners give the holdout (30 %) about 15 positives to measure an AUC on,
+# and below 5 % the status is more likely a few hand-marked cases than a recorded cancellation.
+# Business choices, not published constants; settings CHURN_EXPLICIT_MIN_CHURNED / _MIN_SHARE.
+EXPLICIT_MIN_CHURNED = 50
+EXPLICIT_MIN_SHARE = 0.05
+# ...and when fewer than half the customers have an order. Where most customers buy, silence
+# labels every churner, while a status marks only those who said so (a retail shop marks a few
+# cancellations; the demo data does): the behavioural label is the complete one there.
+BEHAVIOURAL_MIN_BUYER_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,10 @@ class ChurnResult:
     columns: tuple[str, ...] = ()
     # The scored population's typical feature values, which reasons compare a customer with.
     typical: reasons.Typical | None = None
+    # "behavioural" or "explicit", and the attribute encoding of the explicit model (None for
+    # behavioural): a rescore builds the same matrix.
+    label: str = "behavioural"
+    encoder: attributes.AttributeEncoder | None = None
 
 
 def _candidates(seed: int, columns: list[str]) -> dict[str, object]:
@@ -191,6 +217,28 @@ def _evaluate(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
     }
 
 
+def churn_label(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Timestamp,
+                setting: str = "auto", min_churned: int = EXPLICIT_MIN_CHURNED,
+                min_share: float = EXPLICIT_MIN_SHARE) -> tuple[str, str]:
+    """The label the churn model trains on, and why: ``setting`` "behavioural" or "explicit"
+    forces it; "auto" takes the explicit status when at least ``min_churned`` customers, and
+    ``min_share`` of them, are churned by status, and fewer than
+    :data:`BEHAVIOURAL_MIN_BUYER_SHARE` of the customers have an order to learn silence from."""
+    if setting not in LABEL_SETTINGS:
+        raise ValueError(f"churn label must be one of {LABEL_SETTINGS}, not {setting!r}")
+    if setting != "auto":
+        return setting, "forced by setting"
+    n = len(customers)
+    churned = int((customers["status"].fillna("").astype(str).str.lower() == "churned").sum())
+    buyers = orders.loc[orders["ordered_at"] < pd.Timestamp(as_of), "customer_id"].nunique()
+    if churned < min_churned or n == 0 or churned / n < min_share:
+        return "behavioural", f"{churned} churned by status, fewer than {min_churned} or {min_share:.0%}"
+    if buyers / n >= BEHAVIOURAL_MIN_BUYER_SHARE:
+        return "behavioural", (f"{churned} churned by status, but {buyers / n:.0%} of customers have "
+                               "orders: silence labels churn")
+    return "explicit", f"{churned} churned by status ({churned / n:.1%}); {buyers / n:.0%} have orders"
+
+
 def predict_churn(
     *,
     customers: pd.DataFrame,
@@ -201,21 +249,24 @@ def predict_churn(
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     label: str = "behavioural",
     seed: int = 0,
+    label_choice: str = "",
 ) -> ChurnResult:
-    """Fit, evaluate and apply the churn model; only customers with an order before ``as_of``
-    are scored.
+    """Fit, evaluate and apply the churn model.
 
-    The baseline scores customers by days since their last order (recency rank) for ROC-AUC,
-    PR-AUC and lift, and by the training churn rate of their recency decile for the Brier score.
+    ``label="behavioural"`` scores the customers with an order before ``as_of``; the baseline
+    scores them by days since their last order (recency rank) for ROC-AUC, PR-AUC and lift, and
+    by the training churn rate of their recency decile for the Brier score.
+    ``label="explicit"`` scores every customer (see :func:`explicit_matrix`). ``label_choice``
+    (why this label, from :func:`churn_label`) goes into the model card.
     """
     if label not in ("behavioural", "explicit"):
         raise ValueError(f"label must be 'behavioural' or 'explicit', not {label!r}")
     as_of = pd.Timestamp(as_of)
-    horizon = pd.Timedelta(days=horizon_days)
     frames = {"customers": customers, "orders": orders, "feedback": feedback, "interactions": interactions}
-    x_final, y_final_repeat = labelled_snapshot(**frames, cutoff=as_of - horizon, horizon_days=horizon_days)
-
+    encoder = None
     if label == "behavioural":
+        horizon = pd.Timedelta(days=horizon_days)
+        x_final, y_final_repeat = labelled_snapshot(**frames, cutoff=as_of - horizon, horizon_days=horizon_days)
         y_final = 1 - y_final_repeat
         x_fit, y_fit_repeat = labelled_snapshot(
             **frames, cutoff=as_of - 2 * horizon, horizon_days=horizon_days
@@ -224,8 +275,14 @@ def predict_churn(
         x_eval, y_eval = x_final, y_final
         holdout = "time: fit at as_of-2N, evaluate at as_of-N"
     else:
-        status = customers.set_index("customer_id")["status"]
+        encoder = attributes.fit_encoder(attributes.attribute_table(customers))
+        x_final, readable_now = explicit_matrix(**frames, as_of=as_of, encoder=encoder)
+        if not (readable_now["frequency"] > 0).any():
+            x_final = x_final.drop(columns=[c for c in ORDER_FEATURES if c in x_final])
+        status = customers.set_index("customer_id")["status"].fillna("").astype(str).str.lower()
         y_final = (status.reindex(x_final.index) == "churned").astype("int64")
+        if y_final.nunique() < 2 or y_final.value_counts().min() < 2:
+            raise ValueError("the explicit status has only one class; not enough churned customers to fit churn")
         x_fit, x_eval, y_fit, y_eval = train_test_split(
             x_final, y_final, test_size=EXPLICIT_HOLDOUT_SHARE, stratify=y_final, random_state=seed
         )
@@ -257,7 +314,7 @@ def predict_churn(
         if name in refused:
             continue
         calibrated = _calibrated(candidates[name], len(x_fit)).fit(x_fit, y_fit)
-        # Production fit: the latest window with a complete label.
+        # Production fit: the latest window with a complete label (explicit: every customer).
         final_model = _calibrated(candidates[name], len(x_train)).fit(x_train, y_train)
         broken = silence_violations(calibrated, columns) + silence_violations(final_model, columns)
         if not broken:
@@ -270,43 +327,85 @@ def predict_churn(
     p_eval = calibrated.predict_proba(x_eval)[:, 1]
     metrics = _evaluate(y_eval.to_numpy(), p_eval)
     metrics["brier"] = float(brier_score_loss(y_eval, p_eval))
-    recency_eval = x_eval["recency_days"]
-    baseline = _evaluate(y_eval.to_numpy(), recency_eval.rank(method="average").to_numpy())
-    baseline["brier"] = float(
-        brier_score_loss(y_eval, binned_rate_baseline(x_fit["recency_days"], y_fit, recency_eval))
-    )
+    if "recency_days" in x_eval:
+        recency_eval = x_eval["recency_days"]
+        baseline = _evaluate(y_eval.to_numpy(), recency_eval.rank(method="average").to_numpy())
+        baseline["brier"] = float(
+            brier_score_loss(y_eval, binned_rate_baseline(x_fit["recency_days"], y_fit, recency_eval))
+        )
+        baseline_note = "baseline: recency rank (AUC, PR-AUC, lift); churn rate by recency decile (Brier)"
+    else:  # no orders to be silent in: the naive forecast is the training churn rate for everyone
+        constant = np.full(len(y_eval), float(y_fit.mean()))
+        baseline = _evaluate(y_eval.to_numpy(), constant)
+        baseline["brier"] = float(brier_score_loss(y_eval, constant))
+        baseline_note = "baseline: the training churn rate for everyone (no orders to rank by recency)"
 
-    features_now = build_features(**frames, cutoff=as_of)
-    buyers_now = features_now.loc[features_now["frequency"] > 0]
-    x_now = model_matrix(buyers_now)[x_final.columns]
-    typical = reasons.typical_values(buyers_now)
+    if label == "behavioural":
+        features_now = build_features(**frames, cutoff=as_of)
+        readable_now = features_now.loc[features_now["frequency"] > 0]
+        x_now = model_matrix(readable_now)[x_final.columns]
+    else:
+        x_now = x_final
+    typical = reasons.typical_values(readable_now)
 
     probability = pd.Series(
         final_model.predict_proba(x_now)[:, 1], index=x_now.index, name="churn_probability"
     )
     scores = pd.DataFrame({"churn_probability": probability, "churn_risk": risk_band(probability)})
-    scores["churn_reasons"] = churn_reasons(final_model, x_now, buyers_now, scores["churn_risk"], typical)
+    scores["churn_reasons"] = churn_reasons(final_model, x_now, readable_now, scores["churn_risk"], typical)
     scores["likely_complaint_reason"] = _likely_complaint_reasons(
         feedback=feedback, as_of=as_of, x_train=x_final, y_train=y_final, x_now=x_now,
         at_risk=scores["churn_risk"] != "low", seed=seed,
     )
     scores.index.name = "customer_id"
 
-    card = ModelCard(
-        name=f"churn_{chosen}_calibrated",
-        metrics=metrics,
-        baseline=baseline,
-        params={"label": label, "horizon_days": horizon_days, "candidate_roc_auc": candidate_auc,
-                "monotone_features": SILENCE_MONOTONE, "refused_candidates": refused,
-                "left_out_features": list(NON_MONOTONE_FEATURES),
-                "calibration": calibrated.method, "holdout": holdout, "seed": seed,
-                "n_fit": int(len(x_fit)), "n_fit_available": int(n_fit_available),
-                "n_eval": int(len(x_eval)), "n_eval_available": int(n_eval_available),
-                "churn_rate_eval": float(y_eval.mean())},
-        notes="baseline: recency rank (AUC, PR-AUC, lift); churn rate by recency decile (Brier)",
-    )
+    params = {"label": label, "label_source": ("customers.status == 'churned'" if label == "explicit"
+                                               else f"no order in the next {horizon_days} days"),
+              "label_choice": label_choice, "horizon_days": horizon_days,
+              "candidate_roc_auc": candidate_auc,
+              "monotone_features": {c: s for c, s in SILENCE_MONOTONE.items() if c in columns},
+              "refused_candidates": refused,
+              "left_out_features": list(NON_MONOTONE_FEATURES),
+              "calibration": calibrated.method, "holdout": holdout, "seed": seed,
+              "n_fit": int(len(x_fit)), "n_fit_available": int(n_fit_available),
+              "n_eval": int(len(x_eval)), "n_eval_available": int(n_eval_available),
+              "n_scored": int(len(x_now)), "churn_rate_eval": float(y_eval.mean())}
+    if encoder is not None:
+        params.update(attributes_used=encoder.used, attributes_left_out=encoder.left_out,
+                      attribute_columns=len(encoder.columns),
+                      order_features=any(c in columns for c in ORDER_FEATURES))
+    card = ModelCard(name=f"churn_{chosen}_calibrated", metrics=metrics, baseline=baseline,
+                     params=params, notes=baseline_note)
     return ChurnResult(scores=scores, card=card, model=final_model, columns=tuple(x_final.columns),
-                       typical=typical)
+                       typical=typical, label=label, encoder=encoder)
+
+
+def explicit_matrix(*, customers: pd.DataFrame, orders: pd.DataFrame, feedback: pd.DataFrame | None,
+                    interactions: pd.DataFrame | None, as_of: pd.Timestamp,
+                    encoder: attributes.AttributeEncoder) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Model matrix and readable features of EVERY customer for the explicit label.
+
+    Order features (a customer without an order has frequency 0 and recency equal to tenure,
+    see :func:`model_matrix`; :func:`predict_churn` leaves them out when nobody has an order),
+    then the customer's own fields and the encoded attributes. A customer with no signup date,
+    or one after ``as_of``, counts as signed up at ``as_of``: the status still labels them.
+    The full run and the rescore both build the matrix here.
+    """
+    as_of = pd.Timestamp(as_of)
+    everyone = customers.copy()
+    signup = pd.to_datetime(everyone["signup_date"]) if "signup_date" in everyone else pd.Series(pd.NaT, index=everyone.index)
+    everyone["signup_date"] = signup.where(signup < as_of, as_of - pd.Timedelta(microseconds=1))
+    everyone["signup_date"] = everyone["signup_date"].fillna(as_of - pd.Timedelta(microseconds=1))
+    for column in CATEGORICAL_COLUMNS:
+        if column not in everyone:
+            everyone[column] = ""
+    features = build_features(customers=everyone, orders=orders, feedback=feedback,
+                              interactions=interactions, cutoff=as_of)
+    x = model_matrix(features)
+    table = attributes.attribute_table(everyone).reindex(x.index)
+    x = pd.concat([x, encoder.transform(table)], axis=1)
+    readable = pd.concat([features, encoder.readable(table)], axis=1)
+    return x, readable
 
 
 def _likely_complaint_reasons(

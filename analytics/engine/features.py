@@ -65,9 +65,15 @@ FEATURE_LABELS: dict[str, str] = {
 
 
 def feature_label(column: str) -> str:
-    """Readable name of a feature column, including one-hot columns such as ``region=North``."""
+    """Readable name of a feature column, including one-hot columns such as ``region=North`` and
+    imported attributes such as ``attr:Contract=Month-to-month`` ("Contract: Month-to-month")."""
     if column in FEATURE_LABELS:
         return FEATURE_LABELS[column]
+    if column.startswith("attr:"):  # an imported attribute (analytics.engine.attributes)
+        name = column[len("attr:"):]
+        if name.endswith(":missing"):
+            return f"{name[:-len(':missing')]}: missing"
+        return ": ".join(name.split("=", 1))  # "Contract: Month-to-month", or "tenure"
     if "=" in column:
         attribute, value = column.split("=", 1)
         return f"{attribute} is {value or 'unknown'}"

@@ -3,7 +3,9 @@
 Input frames (built by the ORM adapter, or by tests and the demo generator):
 
 ``customers``  customer_id (int64), signup_date (datetime64[ns]), status ("active" | "churned"),
-               gender, region, city, channel (str, may be empty), consent (bool)
+               gender, region, city, channel (str, may be empty), consent (bool);
+               optional: attributes (dict per customer, the imported columns the CRM has no
+               field for; see analytics.engine.attributes)
 ``orders``     order_id (int64), customer_id (int64), ordered_at (datetime64[ns]),
                total_amount (float64), channel (str)
 ``items``      order_id (int64), customer_id (int64), product_id (int64), quantity (int64),

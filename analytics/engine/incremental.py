@@ -42,6 +42,10 @@ class ScoringSnapshot:
     churn: Any = None
     churn_columns: tuple[str, ...] = ()
     churn_typical: Any = None  # reasons.Typical: the full run's typical values, for reasons
+    # The churn label of the full run; "explicit" scores every customer, orders or not, with the
+    # frozen attribute encoding (snapshots from before it carry neither: behavioural).
+    churn_label: str = "behavioural"
+    churn_encoder: Any = None
     loyalty: Any = None
     loyalty_columns: tuple[str, ...] = ()
     # The served purchase model (BG/NBD or MBG/NBD); None in snapshots from before MBG/NBD,
@@ -81,6 +85,8 @@ def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.D
         churn=getattr(churn_result, "model", None),
         churn_typical=getattr(churn_result, "typical", None),
         churn_columns=tuple(getattr(churn_result, "columns", ())),
+        churn_label=getattr(churn_result, "label", "behavioural"),
+        churn_encoder=getattr(churn_result, "encoder", None),
         loyalty=getattr(loyalty_result, "model", None),
         loyalty_columns=tuple(getattr(loyalty_result, "columns", ())),
         purchase=clv_result.purchase if clv_result is not None else None,
@@ -101,6 +107,19 @@ def _quintile(population: np.ndarray, values: np.ndarray, *, higher_is_better: b
 def _matrix(features: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     # A few customers lack most one-hot levels; absent levels are zero, as in the full run.
     return model_matrix(features).reindex(columns=list(columns), fill_value=0.0)
+
+
+def _churn_write(out: pd.DataFrame, snapshot: ScoringSnapshot, x: pd.DataFrame,
+                 readable: pd.DataFrame) -> None:
+    probability = pd.Series(snapshot.churn.predict_proba(x)[:, 1], index=x.index)
+    out.loc[x.index, "churn_probability"] = probability.clip(0, 1)
+    out.loc[x.index, "churn_risk"] = churn_model.risk_band(probability)
+    # Same explainer as the full run, on the stored model: the reasons move with the
+    # probability. A snapshot from before typical values were kept compares with the
+    # rescored customers themselves until the next full run.
+    typical = snapshot.churn_typical or reasons.typical_values(readable)
+    explained = churn_model.churn_reasons(snapshot.churn, x, readable, out.loc[x.index, "churn_risk"], typical)
+    out.loc[x.index, "churn_reasons"] = [json.dumps(r) for r in explained]
 
 
 def rescore(snapshot: ScoringSnapshot, *, customers: pd.DataFrame, orders: pd.DataFrame,
@@ -140,22 +159,20 @@ def rescore(snapshot: ScoringSnapshot, *, customers: pd.DataFrame, orders: pd.Da
         out.loc[summary.index, "expected_orders_90d"] = clv.purchase_expected(
             purchase, summary, 90 / purchase.time_unit_days)
 
+    explicit = snapshot.churn is not None and snapshot.churn_label == "explicit"
+    if explicit and len(customers):
+        # As in the full run: every customer, from the same encoding and columns.
+        x, readable = churn_model.explicit_matrix(
+            customers=customers, orders=orders, feedback=feedback, interactions=interactions,
+            as_of=as_of, encoder=snapshot.churn_encoder)
+        x = x.reindex(columns=list(snapshot.churn_columns), fill_value=0.0)
+        _churn_write(out, snapshot, x, readable)
     if (snapshot.churn is not None or snapshot.loyalty is not None) and not table.empty:
         features = build_features(customers=customers, orders=orders, feedback=feedback,
                                   interactions=interactions, cutoff=as_of)
         buyers = features.loc[features["frequency"] > 0]
-        if snapshot.churn is not None and len(buyers):
-            x = _matrix(buyers, snapshot.churn_columns)
-            probability = pd.Series(snapshot.churn.predict_proba(x)[:, 1], index=x.index)
-            out.loc[x.index, "churn_probability"] = probability.clip(0, 1)
-            out.loc[x.index, "churn_risk"] = churn_model.risk_band(probability)
-            # Same explainer as the full run, on the stored model: the reasons move with the
-            # probability. A snapshot from before typical values were kept compares with the
-            # rescored customers themselves until the next full run.
-            typical = snapshot.churn_typical or reasons.typical_values(buyers)
-            explained = churn_model.churn_reasons(snapshot.churn, x, buyers, out.loc[x.index, "churn_risk"],
-                                                  typical)
-            out.loc[x.index, "churn_reasons"] = [json.dumps(r) for r in explained]
+        if snapshot.churn is not None and not explicit and len(buyers):
+            _churn_write(out, snapshot, _matrix(buyers, snapshot.churn_columns), buyers)
         if snapshot.loyalty is not None and len(buyers):
             x = _matrix(buyers, snapshot.loyalty_columns)
             out.loc[x.index, "loyalty_score"] = np.clip(snapshot.loyalty.predict_proba(x)[:, 1], 0, 1)

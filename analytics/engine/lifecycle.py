@@ -25,7 +25,10 @@ Rules, first match wins:
 
 1. ``churned`` -- the customer's status is "churned" (staff or the customer said so; this beats
    any inference, even a recent order).
-2. ``prospect`` -- no order yet.
+2. ``prospect`` -- no order yet, and no churn risk.
+2a. No order but a churn risk (the explicit churn model of a contract business scores customers
+   from their status and attributes, orders or not; :mod:`analytics.engine.churn`): there is no
+   silence to read, so the band alone decides: ``at_risk`` if high, ``active`` otherwise.
 3. ``new`` -- one purchase day, within the last ``NEW_CUSTOMER_DAYS``.
 4. ``reactivated`` -- last purchase within ``REACTIVATION_WINDOW_DAYS``, and the gap before it was
    longer than ``AT_RISK_GAP_MULTIPLE`` x the typical gap measured on the *earlier* gaps (the
@@ -165,7 +168,9 @@ def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd
 
     conditions = [
         ("churned", "status_churned", status == "churned"),
-        ("prospect", "no_orders", (~has_orders).to_numpy()),
+        ("prospect", "no_orders", (~has_orders).to_numpy() & ~has_risk),
+        ("at_risk", "no_orders_high_churn_risk", (~has_orders).to_numpy() & high),
+        ("active", "no_orders_churn_risk_not_high", (~has_orders).to_numpy()),
         ("new", "first_order_recent", ((n_days == 1) & (since_first <= NEW_CUSTOMER_DAYS)).to_numpy()),
         ("reactivated", "returned_after_long_gap",
          ((n_days >= 2) & (recency <= REACTIVATION_WINDOW_DAYS)

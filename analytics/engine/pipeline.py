@@ -55,6 +55,11 @@ class EngineSettings:
     bundle_min_support: float = BUNDLE_MIN_SUPPORT
     bundle_min_confidence: float = BUNDLE_MIN_CONFIDENCE
     seed: int = 0
+    # Churn label: "auto" | "behavioural" | "explicit", and the thresholds "auto" uses to take
+    # the explicit status (see analytics.engine.churn.churn_label).
+    churn_label: str = "auto"
+    churn_explicit_min_churned: int = churn.EXPLICIT_MIN_CHURNED
+    churn_explicit_min_share: float = churn.EXPLICIT_MIN_SHARE
 
 
 @dataclass(frozen=True)
@@ -160,9 +165,13 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             scores.loc[segmented.assignments.index, "value_segment"] = segmented.assignments["value_label"]
             cards["segments"] = segmented.card.as_dict()
 
+        label, label_choice = churn.churn_label(
+            customers, orders, as_of=as_of, setting=settings.churn_label,
+            min_churned=settings.churn_explicit_min_churned, min_share=settings.churn_explicit_min_share)
         with shared_features():  # churn and loyalty build the same feature tables
             churned = stage("churn", lambda: churn.predict_churn(
-                **common, horizon_days=settings.churn_window_days, seed=settings.seed))
+                **common, horizon_days=settings.churn_window_days, label=label,
+                label_choice=label_choice, seed=settings.seed))
             loyal = stage("loyalty", lambda: loyalty.predict_loyalty(**common, seed=settings.seed))
         if churned is not None:
             frame = churned.scores

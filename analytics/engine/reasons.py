@@ -26,6 +26,11 @@ risk up; low-risk customers get what keeps them safe. A missing value is never a
 that :func:`~analytics.engine.features.model_matrix` imputed (no rating, no gap for a one-order
 customer) and unknown categories are left out, though the model did use them.
 
+Imported attributes (:mod:`analytics.engine.attributes`, explicit churn label) are reasons like
+any other feature, keyed ``attr:<name>``: a numeric one (its value column and its missing flag
+together) in the customer's own number, a categorical one (all its level columns together) in
+the customer's own level. A missing attribute value is never a reason either.
+
 With correlated features (recency, orders in the last 30/90 days) the split of credit between
 them is one fair split among several; reasons suggest where to look, they do not prove cause.
 """
@@ -40,6 +45,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .attributes import MISSING_SUFFIX, is_attribute
 from .features import CATEGORICAL_COLUMNS, FEATURE_LABELS
 
 TOP_REASONS = 3
@@ -71,6 +77,15 @@ def typical_values(features: pd.DataFrame) -> Typical:
     numeric = {c: round(float(features[c].median()), 4) for c in FEATURE_LABELS
                if c in features and features[c].notna().any()}
     categories = {}
+    for column in (c for c in features.columns if is_attribute(c)):
+        values = features[column]
+        if pd.api.types.is_numeric_dtype(values):
+            if values.notna().any():
+                numeric[column] = round(float(values.median()), 4)
+        elif values.notna().any():
+            counts = values.dropna().astype(str).value_counts()
+            counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+            categories[column] = str(counts.index[0])
     for attribute in CATEGORICAL_COLUMNS:
         columns = [c for c in features.columns if c.startswith(f"{attribute}=")
                    and c.split("=", 1)[1].lower() not in UNKNOWN_LEVELS]
@@ -123,13 +138,30 @@ def decision(model, x: pd.DataFrame) -> np.ndarray:
 
 def _groups(columns) -> dict[str, list[str]]:
     """Reason keys and the model columns they sum: a numeric feature alone, a categorical
-    attribute over all its one-hot columns (its effect is the sum of its levels' pushes)."""
+    attribute over all its one-hot columns (its effect is the sum of its levels' pushes), an
+    imported attribute over its value and missing-flag columns or its level columns."""
     groups = {c: [c] for c in columns if c in FEATURE_LABELS}
     for attribute in CATEGORICAL_COLUMNS:
         levels = [c for c in columns if c.startswith(f"{attribute}=")]
         if levels:
             groups[attribute] = levels
+    for column in columns:
+        if is_attribute(column):
+            groups.setdefault(_attribute_key(column), []).append(column)
     return groups
+
+
+def _attribute_key(column: str) -> str:
+    """"attr:tenure:missing" -> "attr:tenure"; "attr:Contract=One year" -> "attr:Contract"."""
+    if column.endswith(MISSING_SUFFIX):
+        return column[:-len(MISSING_SUFFIX)]
+    return column.split("=", 1)[0]
+
+
+def _is_numeric(key: str, features: pd.DataFrame) -> bool:
+    if key in FEATURE_LABELS:
+        return True
+    return is_attribute(key) and key in features and pd.api.types.is_numeric_dtype(features[key])
 
 
 def _own_level(features: pd.DataFrame, attribute: str, levels: list[str]) -> pd.Series:
@@ -156,10 +188,15 @@ def churn_reasons(model, x: pd.DataFrame, features: pd.DataFrame, risk: pd.Serie
     keys = list(groups)
     grouped = np.column_stack([phi[cols].sum(axis=1).to_numpy() for cols in groups.values()])
     own: dict[str, pd.Series] = {}
+    numeric_keys = {key for key in groups if _is_numeric(key, features)}
     for key, cols in groups.items():
-        if key in FEATURE_LABELS:
+        if key in numeric_keys:
             own[key] = features[key] if key in features else x[key]
             known = own[key].notna().to_numpy()
+        elif is_attribute(key):
+            own[key] = (features[key] if key in features else pd.Series(None, index=x.index)
+                        ).astype(object).where(lambda v: v.notna(), "").astype(str)
+            known = ~own[key].str.lower().isin(UNKNOWN_LEVELS).to_numpy()
         else:
             own[key] = _own_level(features, key, cols)
             known = ~own[key].str.lower().isin(UNKNOWN_LEVELS).to_numpy()
@@ -179,7 +216,7 @@ def churn_reasons(model, x: pd.DataFrame, features: pd.DataFrame, risk: pd.Serie
                 continue
             key = keys[j]
             value = values[key][row]
-            numeric = key in FEATURE_LABELS
+            numeric = key in numeric_keys
             reasons.append({
                 "feature": key,
                 "value": round(float(value), 4) if numeric else str(value),
@@ -225,10 +262,13 @@ def move_to_typical(x: pd.DataFrame, rows, key: str, typical: Typical) -> pd.Dat
     columns set to the typical level). What a reason claims: this value, made typical, lowers
     (or, for a protective reason, raises) the risk."""
     moved = x.copy()
-    if key in FEATURE_LABELS:
+    if key in typical.numeric:
         moved.loc[rows, key] = typical.numeric[key]
+        if key + MISSING_SUFFIX in moved:
+            moved.loc[rows, key + MISSING_SUFFIX] = 0.0
     else:
         columns = [c for c in x.columns if c.startswith(f"{key}=")]
         moved.loc[rows, columns] = 0.0
-        moved.loc[rows, f"{key}={typical.categories[key]}"] = 1.0
+        if f"{key}={typical.categories[key]}" in moved:  # a rare typical level has no column
+            moved.loc[rows, f"{key}={typical.categories[key]}"] = 1.0
     return moved

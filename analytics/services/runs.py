@@ -166,7 +166,10 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             customers=frames.customers, orders=frames.orders, items=frames.items,
             products=frames.products, feedback_frame=frames.feedback,
             interactions=frames.interactions, as_of=as_of,
-            settings=EngineSettings(churn_window_days=settings.CHURN_WINDOW_DAYS),
+            settings=EngineSettings(
+                churn_window_days=settings.CHURN_WINDOW_DAYS, churn_label=settings.CHURN_LABEL,
+                churn_explicit_min_churned=settings.CHURN_EXPLICIT_MIN_CHURNED,
+                churn_explicit_min_share=settings.CHURN_EXPLICIT_MIN_SHARE),
             on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
             rank_recommendations=False, parts=frozenset({part}),
         )

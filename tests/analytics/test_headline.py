@@ -22,8 +22,11 @@ RETENTION_WORDS = {"en": ("retention", "win-back"), "zh-hans": ("挽留", "召�
 
 
 def _no_orders(customer: Customer) -> bool:
-    return (customer.lifecycle_stage == "prospect" or customer.order_count == 0
-            or (customer.order_count is None and customer.lifecycle_stage is not None))
+    """A prospect: no orders and no churn score (a contract customer scored by the explicit
+    churn model without orders has a contract to keep)."""
+    scored = customer.churn_risk is not None and customer.churn_probability is not None
+    return customer.lifecycle_stage == "prospect" or (not scored and (
+        customer.order_count == 0 or (customer.order_count is None and customer.lifecycle_stage is not None)))
 
 
 def _customer(**fields) -> Customer:
@@ -131,6 +134,14 @@ def test_the_sentence_states_the_stored_band_and_numbers_and_nothing_else(langua
      "Churn risk medium (40 %): a medium-value customer in the new stage, 1 order, placed 12 days ago — "
      "suggested next action: a nudge towards a second purchase."),
     (dict(churn_risk="low", churn_probability=0.08), headline.NOTHING, None),
+    # A contract customer scored without orders (explicit churn label): the band decides.
+    (dict(churn_risk="high", churn_probability=0.7, order_count=0, recency_days=None, value_tier=None,
+          value_segment=None, lifecycle_stage="at_risk"),
+     headline.RETENTION_OFFER,
+     "Churn risk high (70 %): a customer in the at risk stage — suggested next action: a retention "
+     "offer before they lapse."),
+    (dict(churn_risk="low", churn_probability=0.1, order_count=0, recency_days=None, value_tier=None,
+          value_segment=None, lifecycle_stage="active"), headline.NOTHING, None),
     (dict(churn_risk="low", churn_probability=0.08, lifecycle_stage="at_risk"), headline.CHECK_IN, None),
     (dict(churn_risk="high", churn_probability=0.8, value_tier="high", marketing_consent=False),
      headline.NO_CONSENT, None),

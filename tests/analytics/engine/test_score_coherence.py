@@ -73,9 +73,13 @@ def test_generated_histories_stage_agrees_with_churn_risk(histories):
     customers, orders, alive, risk = frames_from(histories)
     out = lifecycle.lifecycle_stages(customers, orders, as_of=AS_OF, p_alive=alive, churn_risk=risk)
     assert_coherent(out, customers.set_index("customer_id")["status"])
-    no_orders = out["purchase_days"] == 0
-    assert (out.loc[no_orders & (customers["status"] != "churned").to_numpy(), "lifecycle_stage"]
-            == "prospect").all()
+    no_orders = (out["purchase_days"] == 0) & (customers["status"] != "churned").to_numpy()
+    # Without orders: a prospect, unless the explicit churn model gave a band; then the band decides.
+    unbanded = risk.reindex(out.index).isna()
+    assert (out.loc[no_orders & unbanded, "lifecycle_stage"] == "prospect").all()
+    banded_stage = out.loc[no_orders & ~unbanded, "lifecycle_stage"]
+    high = risk.reindex(banded_stage.index) == "high"
+    assert (banded_stage[high] == "at_risk").all() and (banded_stage[~high] == "active").all()
 
 
 @settings(max_examples=60, deadline=None)
