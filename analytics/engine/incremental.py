@@ -48,6 +48,8 @@ class ScoringSnapshot:
     churn_encoder: Any = None
     loyalty: Any = None
     loyalty_columns: tuple[str, ...] = ()
+    # Loyalty served as 1 - churn probability (analytics.engine.loyalty.loyalty_from_churn).
+    loyalty_from_churn: bool = False
     # The served purchase model (BG/NBD or MBG/NBD); None in snapshots from before MBG/NBD,
     # which served BG/NBD (``bgnbd``).
     purchase: Any = None
@@ -89,6 +91,7 @@ def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.D
         churn_encoder=getattr(churn_result, "encoder", None),
         loyalty=getattr(loyalty_result, "model", None),
         loyalty_columns=tuple(getattr(loyalty_result, "columns", ())),
+        loyalty_from_churn=bool(getattr(loyalty_result, "from_churn", False)),
         purchase=clv_result.purchase if clv_result is not None else None,
     )
 
@@ -176,6 +179,9 @@ def rescore(snapshot: ScoringSnapshot, *, customers: pd.DataFrame, orders: pd.Da
         if snapshot.loyalty is not None and len(buyers):
             x = _matrix(buyers, snapshot.loyalty_columns)
             out.loc[x.index, "loyalty_score"] = np.clip(snapshot.loyalty.predict_proba(x)[:, 1], 0, 1)
+        if snapshot.loyalty_from_churn and "churn_probability" in out:
+            churn_p = pd.to_numeric(out["churn_probability"], errors="coerce").dropna()
+            out.loc[churn_p.index, "loyalty_score"] = 1.0 - churn_p
 
     # As in the full run: the stage reads the churn risk band just computed, after churn.
     risk = out["churn_risk"] if "churn_risk" in out else None

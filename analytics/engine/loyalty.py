@@ -55,6 +55,32 @@ class LoyaltyResult:
     # Kept for rescoring one customer between full runs (analytics.engine.incremental).
     model: Any = None
     columns: tuple[str, ...] = ()
+    # Served as the complement of the churn probability (see :func:`loyalty_from_churn`).
+    from_churn: bool = False
+
+
+def loyalty_from_churn(churn_result: Any) -> LoyaltyResult:
+    """Loyalty as ``1 - churn probability``, when churn's label is behavioural over the same
+    ``LOYALTY_HORIZON_DAYS``: "no order in the next 90 days" and "another order in the next 90
+    days" are one event and its complement, so two models of it could only disagree (a customer
+    "95 % likely to churn" and "74 % likely to buy again" at once). The churn model's holdout
+    figures carry over exactly: ROC-AUC and the Brier score are the same for an event and its
+    complement."""
+    probability = churn_result.scores["churn_probability"].astype("float64")
+    scores = pd.DataFrame({"loyalty_score": 1.0 - probability})
+    card = churn_result.card
+    keep = ("roc_auc", "brier")
+    return LoyaltyResult(
+        scores=scores,
+        card=ModelCard(
+            name="loyalty_complement_of_churn",
+            metrics={k: v for k, v in card.metrics.items() if k in keep},
+            baseline={k: v for k, v in card.baseline.items() if k in keep},
+            params={"horizon_days": LOYALTY_HORIZON_DAYS, "source": card.name},
+            notes="1 - churn probability: the same event over the same 90 days; baseline as churn's",
+        ),
+        from_churn=True,
+    )
 
 
 def _forest(seed: int) -> CalibratedClassifierCV:

@@ -172,7 +172,12 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             churned = stage("churn", lambda: churn.predict_churn(
                 **common, horizon_days=settings.churn_window_days, label=label,
                 label_choice=label_choice, seed=settings.seed))
-            loyal = stage("loyalty", lambda: loyalty.predict_loyalty(**common, seed=settings.seed))
+            # Churn's behavioural label over loyalty's horizon is loyalty's event, complemented:
+            # one model serves both, so they cannot contradict each other.
+            same_event = (label == "behavioural" and churned is not None
+                          and settings.churn_window_days == loyalty.LOYALTY_HORIZON_DAYS)
+            loyal = stage("loyalty", lambda: loyalty.loyalty_from_churn(churned) if same_event
+                          else loyalty.predict_loyalty(**common, seed=settings.seed))
         if churned is not None:
             frame = churned.scores
             scores.loc[frame.index, "churn_probability"] = frame["churn_probability"].clip(0, 1)

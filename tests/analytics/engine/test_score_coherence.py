@@ -128,6 +128,12 @@ def test_demo_data_of_any_seed_is_coherent_in_the_full_run_and_the_rescore(seed)
                                    check_dtype=False)
     pd.testing.assert_series_equal(rescored["churn_risk"], scores.loc[rescored.index, "churn_risk"],
                                    check_dtype=False)
+    # Loyalty is the complement of churn's behavioural probability (the same 90-day event), in
+    # the full run and the rescore: "likely to churn" and "likely to buy again" never both read high.
+    for frame in (scores, rescored):
+        scored = frame["churn_probability"].notna()
+        np.testing.assert_allclose(frame.loc[scored, "loyalty_score"].astype(float),
+                                   1 - frame.loc[scored, "churn_probability"].astype(float), atol=1e-9)
 
 
 # --- Monotone churn probability --------------------------------------------------------------
