@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.failures import FailureKind
 from core.leases import LeasedJob
 
 
@@ -33,6 +34,28 @@ class ScoreRun(LeasedJob):
     # minutes), short enough that a run whose worker was killed is taken over within a quarter of
     # an hour.
     lease_duration = timedelta(minutes=15)
+    # A run writes its results in one transaction at the end: a failed run leaves the previous
+    # scores whole, and running it again is safe.
+    failure_messages = {
+        FailureKind.DATABASE_BUSY: _(
+            "The database was busy, so the analysis stopped; the scores of the previous run are "
+            "unchanged. Run the analysis again (after a large import has finished)."),
+        FailureKind.WORKER_LOST: _(
+            "The worker running the analysis stopped reporting progress (it was restarted, killed or "
+            "ran out of memory); the scores of the previous run are unchanged. Run the analysis "
+            "again; if it stops again, ask an administrator."),
+        FailureKind.NOT_ENOUGH_HISTORY: _(
+            "There is not enough order history to fit the models yet; the scores of the previous run "
+            "are unchanged. Import more orders (several months, with customers who bought more than "
+            "once), then run the analysis again."),
+        FailureKind.OUT_OF_RESOURCES: _(
+            "The analysis ran out of memory or time; the scores of the previous run are unchanged. "
+            "Ask an administrator to give the workers more memory or time: the details are in the log."),
+        FailureKind.UNEXPECTED: _(
+            "The analysis stopped because of an unexpected error; the scores of the previous run are "
+            "unchanged. Run it again; if it fails again, ask an administrator: the details are in the "
+            "log."),
+    }
 
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.FULL)
     as_of = models.DateTimeField(_("as of"))
@@ -47,7 +70,9 @@ class ScoreRun(LeasedJob):
     dashboard = models.JSONField(_("dashboard figures"), default=dict, blank=True)
     peak_memory_mb = models.JSONField(_("peak memory after each stage (MB)"), default=dict, blank=True)
     model_cards = models.JSONField(_("model cards"), default=dict, blank=True)
-    error = models.TextField(_("error"), blank=True)
+    # The raw error (exception and traceback) for administrators; the pages show the sentence of
+    # ``error_kind`` (core.leases.LeasedJob.get_error_message).
+    error = models.TextField(_("error details"), blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                      on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

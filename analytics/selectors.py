@@ -198,7 +198,8 @@ def wordcloud_png(language: str) -> bytes | None:
 
 
 def score_runs(limit: int = 30) -> list[ScoreRun]:
-    return list(ScoreRun.objects.select_related("requested_by")[:limit])
+    # An abandoned run reads as failed, with the reason, before the beat's sweep records it.
+    return list(ScoreRun.objects.with_effective_status().select_related("requested_by")[:limit])
 
 
 def feedback_languages() -> dict[str, int]:

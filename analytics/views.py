@@ -158,24 +158,37 @@ def runs(request: HttpRequest) -> HttpResponse:
 
 @page_permission("runs")
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(ScoreRun.objects.select_related("requested_by"), pk=pk)
+    run = get_object_or_404(ScoreRun.objects.with_effective_status().select_related("requested_by"), pk=pk)
     return render(request, "analytics/run_detail.html", {"run": run})
 
 
 @page_permission("runs")
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
     """Polled every two seconds by the progress bar."""
-    run = get_object_or_404(ScoreRun, pk=pk)
-    return JsonResponse({"id": run.pk, "status": run.status, "status_label": str(run.get_status_display()),
+    run = get_object_or_404(ScoreRun.objects.with_effective_status(), pk=pk)
+    status = run.effective_status
+    return JsonResponse({"id": run.pk, "status": status, "status_label": run.get_effective_status_display(),
                          "stage": run.stage, "progress": run.progress,
-                         "finished": run.status not in ScoreRun.ACTIVE, "error": run.error})
+                         "finished": status not in ScoreRun.ACTIVE, "error": run.get_error_message()})
 
 
 @require_POST
 @page_permission("run_start")
 def run_start(request: HttpRequest) -> HttpResponse:
-    """Queue a full run (or join the active one) and show its progress."""
+    """Queue a full run (or join the active one) and show its progress.
+
+    The message says what is true when the page shows it: where tasks run in this process the
+    run has already finished (or failed) by the time the request returns.
+    """
     run = score_run_request(requested_by=request.user)
-    messages.info(request, _("Analysis run #%(id)s is %(status)s.") % {
-        "id": run.pk, "status": run.get_status_display().lower()})
+    say = {"id": run.pk}
+    if run.status == ScoreRun.Status.SUCCEEDED:
+        messages.success(request, _("Analysis run #%(id)s finished: the scores are up to date.") % say)
+    elif run.status == ScoreRun.Status.FAILED:
+        messages.error(request, _("Analysis run #%(id)s failed: %(reason)s") % {
+            **say, "reason": run.get_error_message()})
+    elif run.status == ScoreRun.Status.RUNNING:
+        messages.info(request, _("Analysis run #%(id)s is running; its progress is shown below.") % say)
+    else:
+        messages.info(request, _("Analysis run #%(id)s is queued; its progress is shown below.") % say)
     return redirect("analytics:run_detail", pk=run.pk)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .models import CustomerMerge, ImportJob
 
@@ -9,10 +10,15 @@ from .models import CustomerMerge, ImportJob
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "status", "total", "created", "updated", "unchanged", "rejected",
-                    "created_by", "created_at")
+                    "error_kind", "created_by", "created_at")
     list_select_related = ("created_by",)
-    list_filter = ("kind", "status")
-    readonly_fields = [f.name for f in ImportJob._meta.fields]
+    list_filter = ("kind", "status", "error_kind")
+    # ``error`` holds the raw error (exception and traceback); the staff pages show the sentence.
+    readonly_fields = ["error_message", *(f.name for f in ImportJob._meta.fields)]
+
+    @admin.display(description=_("what the staff pages say"))
+    def error_message(self, job: ImportJob) -> str:
+        return job.get_error_message()
 
 
 @admin.register(CustomerMerge)

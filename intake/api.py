@@ -180,7 +180,9 @@ class QualityImportSerializer(serializers.ModelSerializer):
     # sweep records it (the report annotates it; reading writes nothing).
     status = serializers.ChoiceField(source="effective_status", choices=ImportJob.Status.choices,
                                      read_only=True)
-    error = serializers.CharField(source="effective_error", read_only=True)
+    # What happened and what to do, in the request's language (the raw error is the admin's).
+    error = serializers.CharField(source="get_error_message", read_only=True,
+                                  help_text="Why a failed import stopped and what to do; empty otherwise.")
 
     class Meta:
         model = ImportJob

@@ -12,7 +12,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
+from core.failures import FailureKind
 from core.leases import LeasedJob
 
 __all__ = ["CustomerMerge", "ImportJob", "ImportKind"]
@@ -50,7 +52,9 @@ class ImportJob(LeasedJob):
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     errors_file = models.FileField(_("rejected rows (CSV)"), upload_to="imports/rejected/%Y/%m/",
                                    blank=True)
-    error = models.TextField(_("error"), blank=True)
+    # The raw error (exception and traceback) for administrators; the pages show the sentence of
+    # ``error_kind`` (core.leases.LeasedJob.get_error_message).
+    error = models.TextField(_("error details"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
                                    null=True, on_delete=models.SET_NULL, related_name="import_jobs")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -67,10 +71,38 @@ class ImportJob(LeasedJob):
     # a chunk slowed by a busy database many times over, and shows a job whose worker was killed as
     # failed within ten minutes (the score runs' lease is the same idea).
     lease_duration = timedelta(minutes=10)
-    lease_abandoned_error = _(
-        "The worker running this import stopped reporting progress (it was killed or lost). "
-        "Rows of the chunks it finished were saved; import the same file again to complete "
-        "it: rows already saved end as unchanged.")
+    # Imports are idempotent (a row already imported is matched by its id and ends as unchanged),
+    # so importing the same file again is the cure for most failures.
+    failure_messages = {
+        FailureKind.DATABASE_BUSY: ngettext_lazy(
+            "The database was busy; the import stopped after %(rows)s row was saved. Import the same "
+            "file again: rows already imported are recognised and not duplicated.",
+            "The database was busy; the import stopped after %(rows)s rows were saved. Import the same "
+            "file again: rows already imported are recognised and not duplicated.", "rows"),
+        FailureKind.UNREADABLE_FILE: _(
+            "The file could not be read: %(reason)s Correct the file (CSV in UTF-8 or GB18030, or "
+            "XLSX) and import it again."),
+        FailureKind.WORKER_LOST: ngettext_lazy(
+            "The worker running this import stopped reporting progress (it was restarted, killed or "
+            "ran out of memory) after %(rows)s row was saved. Import the same file again: rows already "
+            "imported are recognised and not duplicated.",
+            "The worker running this import stopped reporting progress (it was restarted, killed or "
+            "ran out of memory) after %(rows)s rows were saved. Import the same file again: rows "
+            "already imported are recognised and not duplicated.", "rows"),
+        FailureKind.OUT_OF_RESOURCES: ngettext_lazy(
+            "The import ran out of memory or time after %(rows)s row was saved. Split the file into "
+            "smaller files and import them one after the other: rows already imported are recognised "
+            "and not duplicated.",
+            "The import ran out of memory or time after %(rows)s rows were saved. Split the file into "
+            "smaller files and import them one after the other: rows already imported are recognised "
+            "and not duplicated.", "rows"),
+        FailureKind.UNEXPECTED: ngettext_lazy(
+            "The import stopped after %(rows)s row was saved because of an unexpected error. Try "
+            "again later; if it happens again, ask an administrator: the details are in the log.",
+            "The import stopped after %(rows)s rows were saved because of an unexpected error. Try "
+            "again later; if it happens again, ask an administrator: the details are in the log.",
+            "rows"),
+    }
 
     class Meta:
         # The table kept its name when the model left the customers app: no data moved.
@@ -92,6 +124,10 @@ class ImportJob(LeasedJob):
         return super().lease_abandoned_q(now) | Q(
             status__in=cls.LEASED_STATUSES, lease_expires_at__isnull=True, started_at__lt=now - cls.lease_duration)
 
+    def failure_params(self) -> dict:
+        # Counts are recorded after every chunk: those of a failed job are the rows saved.
+        return {"rows": self.created + self.updated + self.unchanged}
+
     def as_progress(self) -> dict:
         """What the job page polls; with ``with_effective_status``, an abandoned job is failed."""
         status = getattr(self, "effective_status", self.status)
@@ -100,7 +136,7 @@ class ImportJob(LeasedJob):
             "status_label": self.get_effective_status_display(), "progress": self.progress,
             "total": self.total, "created": self.created, "updated": self.updated,
             "unchanged": self.unchanged, "rejected": self.rejected,
-            "error": getattr(self, "effective_error", self.error),
+            "error": self.get_error_message(),
             "finished": status not in self.ACTIVE,
         }
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from dataclasses import replace
 from datetime import datetime
 
@@ -22,10 +21,12 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from analytics import adapter
+from analytics.engine.clv import InsufficientDataError
 from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, EngineSettings, combine, run_engine
 from analytics.engine.recommend import recommend_top_n
 from analytics.models import ModelArtifact, RecommendationStage, ScoreRun
 from core.db import bulk_insert, is_postgres
+from core.failures import FailureKind, failure_detail, failure_kind
 from core.leases import lease_expire, lease_renew, lease_until
 from customers.models import Customer
 
@@ -77,14 +78,18 @@ def score_run_request(*, as_of: datetime | None = None, requested_by=None, run_n
                 kind=ScoreRun.Kind.FULL, as_of=as_of or _now(), requested_by=requested_by,
                 lease_expires_at=lease_until(LEASE))
             if not run_now:
-                # After commit: a worker must find the row it is asked to run.
-                transaction.on_commit(lambda: score_run_full.delay(run.pk))
+                # After commit: a worker must find the row it is asked to run. Robust: where tasks
+                # run in this process (eager Celery) a failing run is recorded on the run and
+                # logged; the caller (a page, an import) goes on and shows the run's state.
+                transaction.on_commit(lambda: score_run_full.delay(run.pk), robust=True)
     except IntegrityError:
         # Another request created the active run between our check and our insert.
         return ScoreRun.objects.get(kind=ScoreRun.Kind.FULL, status__in=ScoreRun.ACTIVE)
     if run_now:
         score_run_execute(run_id=run.pk)
-        run.refresh_from_db()
+    # Tasks that run in this process (eager Celery, ``run_now``) have finished by now: the caller
+    # must see the run as it is, not as it was created.
+    run.refresh_from_db()
     return run
 
 
@@ -94,10 +99,20 @@ def _progress(run_id: int, stage: str, percent: int) -> None:
                 stage=stage, progress=Greatest(F("progress"), Value(min(percent, 100))))
 
 
+def _failure_kind(exc: BaseException) -> str:
+    # The engine skips a model that has too little data and fits the others; what still fails
+    # the run for want of data is a model every score needs.
+    if isinstance(exc, InsufficientDataError) or (
+            isinstance(exc, ValueError) and "not enough" in str(exc)):
+        return FailureKind.NOT_ENOUGH_HISTORY
+    return failure_kind(exc)
+
+
 def _fail(run_id: int, exc: BaseException, timings: dict | None = None) -> None:
+    """Record a failed run: the raw error for the log and the admin, its kind for the pages."""
     logger.exception("score run %s failed", run_id)
-    fields = {"status": ScoreRun.Status.FAILED, "finished_at": _now(),
-              "error": "".join(traceback.format_exception_only(exc)).strip()[:4000]}
+    fields = {"status": ScoreRun.Status.FAILED, "finished_at": _now(), "error": failure_detail(exc),
+              "error_kind": _failure_kind(exc), "error_params": {}}
     if timings is not None:
         fields["timings"] = timings
     ScoreRun.objects.filter(pk=run_id).update(**fields)
@@ -116,7 +131,8 @@ def score_run_start(*, run_id: int) -> bool:
     ended, or an earlier delivery of this message started it already.
     """
     claimed = ScoreRun.objects.filter(pk=run_id, status=ScoreRun.Status.QUEUED).update(
-        status=ScoreRun.Status.RUNNING, started_at=_now(), lease_expires_at=lease_until(LEASE), error="")
+        status=ScoreRun.Status.RUNNING, started_at=_now(), lease_expires_at=lease_until(LEASE), error="",
+        error_kind="", error_params={})
     if not claimed:
         return False
     try:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.failures import FailureKind, failure_detail, failure_kind
 from core.leases import lease_expire, lease_renew, lease_until
 from customers.events import KINDS as RECORD_KINDS
 from customers.events import records_changed_publish
@@ -146,8 +147,10 @@ def import_job_start(*, job: ImportJob, mapping: dict[str, str], user) -> Import
             mapping=mapping, status=ImportJob.Status.PENDING)
         if not started:
             raise ValueError(_("This import was already started."))
-        # After commit: the worker must find the job row in its pending state.
-        transaction.on_commit(lambda: import_job_execute.delay(job.pk))
+        # After commit: the worker must find the job row in its pending state. Robust: where tasks
+        # run in this process (eager Celery) a failing import is recorded on the job and logged;
+        # the person is shown the job's page with the reason, not a server error.
+        transaction.on_commit(lambda: import_job_execute.delay(job.pk), robust=True)
     job.refresh_from_db()
     return job
 
@@ -214,28 +217,50 @@ def import_job_run(*, job_id: int) -> ImportJob:
         if not finished:
             raise ImportJobLeaseLost(job_id)
         job.refresh_from_db()
-        if job.kind in SCORED_KINDS and (result.created or result.updated):
-            # Bulk writes send no signals: publish the change for everyone (analytics answers a
-            # bulk change with one full run).
-            records_changed_publish(customer_ids=None, kinds=[job.kind], actor=job.created_by)
     except ImportJobLeaseLost:
         logger.warning("Import job %s lost its lease (marked failed as abandoned); stopped", job_id)
         job.refresh_from_db()
-    except (FileFormatError, ValueError, OSError) as exc:
-        logger.warning("Import job %s failed: %s", job_id, exc)
-        _job_failed(job, str(exc))
+    except (FileFormatError, UnicodeError, ValueError, OSError) as exc:
+        # The file (or its mapping) does not fit: its message says where, for the person to fix.
+        logger.warning("Import job %s failed: %s", job_id, exc, exc_info=True)
+        # (Its message is in the worker's language; an OSError's names a path: keep only its reason.)
+        reason = f"{exc.strerror}." if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _job_failed(job, exc, FailureKind.UNREADABLE_FILE, {"reason": reason})
     except Exception as exc:
         logger.exception("Import job %s failed", job_id)
-        _job_failed(job, f"{type(exc).__name__}: {exc}")
+        _job_failed(job, exc, failure_kind(exc))
         raise
     finally:
         rejected_file.close()
         os.unlink(rejected_file.name)
+    if job.status == ImportJob.Status.SUCCEEDED:
+        _import_job_followups(job)
     return job
 
 
-def _job_failed(job: ImportJob, message: str) -> None:
-    job.refresh_from_db(fields=["total", "created", "updated", "unchanged", "rejected"])
-    job.status, job.error, job.finished_at = ImportJob.Status.FAILED, message, timezone.now()
-    job.lease_expires_at = None
-    job.save(update_fields=["status", "error", "finished_at", "lease_expires_at"])
+def _import_job_followups(job: ImportJob) -> None:
+    """Tell analytics the records changed, once the job is recorded as succeeded.
+
+    What follows (a score run, or a rescore) is work of its own with its own record: where tasks
+    run in this process (eager Celery) it runs right here, and its failure is the run's, shown on
+    the run's page; it must not turn the import that succeeded into a failed one.
+    """
+    if job.kind not in SCORED_KINDS or not (job.created or job.updated):
+        return
+    try:
+        # Bulk writes send no signals: publish the change for everyone (analytics answers a bulk
+        # change with one full run).
+        records_changed_publish(customer_ids=None, kinds=[job.kind], actor=job.created_by)
+    except Exception:
+        logger.exception("Import job %s succeeded; what follows it (scoring) failed", job.pk)
+
+
+def _job_failed(job: ImportJob, exc: BaseException, kind: str, params: dict | None = None) -> None:
+    """Record a running job as failed: the raw error for the admin, its kind for the pages.
+
+    Only a running job: one already recorded as succeeded or failed (as abandoned) keeps its state.
+    """
+    ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+        status=ImportJob.Status.FAILED, error=failure_detail(exc), error_kind=kind,
+        error_params=params or {}, finished_at=timezone.now(), lease_expires_at=None)
+    job.refresh_from_db()

@@ -109,9 +109,11 @@ def test_a_job_whose_worker_died_is_shown_failed(media, role_user, client):
     client.force_login(user)
     progress = client.get(reverse("intake:job-progress", args=[job.pk])).json()
     assert (progress["status"], progress["finished"]) == ("failed", True)
-    assert "stopped reporting progress" in progress["error"]
+    sentence = ("The worker running this import stopped reporting progress (it was restarted, killed or "
+                "ran out of memory) after 0 rows were saved. Import the same file again")
+    assert progress["error"].startswith(sentence)
     page = client.get(reverse("intake:job", args=[job.pk])).content.decode()
-    assert "stopped reporting progress (it was killed or lost)" in page
+    assert sentence in page
     assert client.get(reverse("intake:job-progress", args=[alive.pk])).json()["status"] == "running"
     listing = client.get(reverse("intake:import")).content.decode()
     assert listing.count('<span class="badge">Failed</span>') == 1
@@ -122,7 +124,8 @@ def test_a_job_whose_worker_died_is_shown_failed(media, role_user, client):
     assert import_jobs_expire() == 1
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED and job.finished_at is not None
-    assert "stopped reporting progress (it was killed or lost)" in job.error
+    assert job.error_kind == "worker_lost" and "stopped renewing its lease" in job.error
+    assert job.get_error_message().startswith(sentence)
     assert ImportJob.objects.get(pk=alive.pk).status == ImportJob.Status.RUNNING
     # A redelivered message for the abandoned job does not start it again.
     assert jobs.import_job_run(job_id=job.pk).status == ImportJob.Status.FAILED
@@ -173,7 +176,8 @@ def test_a_running_job_renews_its_lease_and_stops_once_it_lost_it(media, role_us
     assert leases[3] > leases[0] > timezone.now() - timedelta(minutes=1)  # renewed by the first chunk
     # The worker saw it had lost the lease and stopped: the job is not overwritten as succeeded,
     # the chunk it was writing rolled back, and the counts are those of the rows saved.
-    assert job.status == ImportJob.Status.FAILED and "stopped reporting progress" in job.error
+    assert job.status == ImportJob.Status.FAILED and job.error_kind == "worker_lost"
+    assert "after 2 rows were saved" in job.get_error_message()
     assert (job.total, job.created) == (2, 2)
     assert Customer.objects.count() == 2
 
