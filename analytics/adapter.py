@@ -2,9 +2,9 @@
 
 Reading builds the engine's frames (:mod:`analytics.engine.frames`) with one query per table:
 ``COPY ... TO STDOUT`` on PostgreSQL, parsed by pandas, and a plain cursor elsewhere. Writing puts
-every customer's score fields back in one statement per table inside one transaction: on
-PostgreSQL a COPY into a temporary table and a single ``UPDATE ... FROM``; elsewhere
-``bulk_update`` in batches. Either way the new scores appear all at once or not at all.
+every customer's score fields back in one statement per table inside one transaction: the rows
+go into a temporary table (COPY on PostgreSQL, one ``executemany`` on SQLite) and a single
+``UPDATE ... FROM`` writes them. Either way the new scores appear all at once or not at all.
 """
 from __future__ import annotations
 
@@ -20,10 +20,6 @@ from django.db import connection, transaction
 from analytics.engine import frames as F
 from core.db import copy_frame, is_postgres
 from customers.models import SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product
-
-# Rows per UPDATE statement when bulk_update is used (SQLite): large enough to amortise the
-# statement, small enough to stay under SQLite's limit on bound parameters.
-BULK_UPDATE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -200,12 +196,47 @@ _INTEGER_FIELDS = {"IntegerField", "PositiveIntegerField", "PositiveSmallInteger
                    "BigIntegerField"}
 
 
+def _sqlite_stage(stage: str, fields: dict, frame: pd.DataFrame) -> None:
+    """Fill a temporary table ``stage`` on SQLite with ``frame``'s rows, in one ``executemany``.
+
+    Each value goes through its field's ``get_db_prep_save``, exactly as the ORM binds it, so the
+    ``UPDATE ... FROM`` stores what ``bulk_update`` stored. The columns are untyped: the value
+    keeps the form it was bound in until the UPDATE assigns it to the real column, whose type
+    affinity then converts it as it would convert a bound parameter.
+    """
+    columns = list(frame.columns)
+    json_columns = {c for c in columns if fields[c].get_internal_type() == "JSONField"}
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {stage} (id INTEGER PRIMARY KEY, {', '.join(columns)})")
+    prepared = [frame.index.to_numpy(dtype="int64").tolist()]
+    for column in columns:
+        prep = fields[column].get_db_prep_save
+        values = []
+        for value in frame[column].astype(object).tolist():
+            if value is None or value is pd.NaT or value is pd.NA or (
+                    isinstance(value, float) and np.isnan(value)):
+                values.append(None)
+                continue
+            if isinstance(value, pd.Timestamp):
+                value = _utc(value).to_pydatetime()
+            elif column in json_columns and isinstance(value, str):
+                value = json.loads(value)
+            elif isinstance(value, np.generic):
+                value = value.item()
+            values.append(prep(value, connection))
+        prepared.append(values)
+    placeholders = ", ".join(["%s"] * (len(columns) + 1))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {stage} VALUES ({placeholders})", list(zip(*prepared)))
+
+
 @transaction.atomic
 def write_rows(model, frame: pd.DataFrame) -> int:
     """Update ``model`` rows from ``frame`` (indexed by primary key, columns named as fields).
 
-    One statement on PostgreSQL (COPY into a temporary table, then ``UPDATE ... FROM``), batched
-    ``bulk_update`` elsewhere. JSON columns hold JSON text already. Returns rows written.
+    The rows go into a temporary table (COPY on PostgreSQL, one ``executemany`` on SQLite), then
+    one ``UPDATE ... FROM`` writes them all (SQLite has it since 3.33). JSON columns hold JSON
+    text already. Returns rows written.
     """
     if frame.empty:
         return 0
@@ -216,11 +247,12 @@ def write_rows(model, frame: pd.DataFrame) -> int:
         # Frames assembled column by column hold counts as floats (3.0), which an integer
         # column refuses to COPY; nullable Int64 keeps the gaps as NULL.
         frame = frame.astype({c: "Int64" for c in integers})
+    stage = f"stage_{model._meta.db_table}"
+    with connection.cursor() as cursor:
+        # A caller's outer transaction may already hold this temporary table.
+        cursor.execute(f"DROP TABLE IF EXISTS {'' if is_postgres() else 'temp.'}{stage}")
     if is_postgres():
-        stage = f"stage_{model._meta.db_table}"
         with connection.cursor() as cursor:
-            # A caller's outer transaction may already hold this temporary table.
-            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {stage} (id bigint PRIMARY KEY, "
                 + ", ".join(f"{c} {_sql_type(fields[c])}" for c in columns) + ") ON COMMIT DROP")
@@ -229,30 +261,15 @@ def write_rows(model, frame: pd.DataFrame) -> int:
             if fields[column].get_internal_type() == "DateTimeField":
                 rows[column] = pd.to_datetime(rows[column], utc=True)
         copy_frame(stage, rows)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {_table(model)} AS t SET " + ", ".join(f"{c} = s.{c}" for c in columns)
-                + f" FROM {stage} AS s WHERE t.id = s.id")
-            return cursor.rowcount
-    json_columns = {c for c in columns if fields[c].get_internal_type() == "JSONField"}
-    written = 0
-    batch = []
-    for pk, values in frame.to_dict("index").items():
-        instance = model(pk=pk)
-        for column, value in values.items():
-            if value is None or value is pd.NaT or value is pd.NA or (
-                    isinstance(value, float) and np.isnan(value)):
-                value = None
-            elif isinstance(value, pd.Timestamp):
-                value = _utc(value).to_pydatetime()
-            elif column in json_columns and isinstance(value, str):
-                value = json.loads(value)
-            elif isinstance(value, np.generic):
-                value = value.item()
-            setattr(instance, column, value)
-        batch.append(instance)
-    for start in range(0, len(batch), BULK_UPDATE_BATCH):
-        written += model.objects.bulk_update(batch[start:start + BULK_UPDATE_BATCH], columns)
+    else:
+        _sqlite_stage(stage, fields, frame)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table(model)} AS t SET " + ", ".join(f"{c} = s.{c}" for c in columns)
+            + f" FROM {stage} AS s WHERE t.id = s.id")
+        written = cursor.rowcount
+        if not is_postgres():
+            cursor.execute(f"DROP TABLE temp.{stage}")  # PostgreSQL drops it at COMMIT
     return written
 
 

@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy
 
 from customers.models import ComplaintReason, Customer, Feedback, Product, RfmSegment
 
-from .models import AssociationRule, RevenueForecast, ScoreRun, SegmentProfile
+from .models import AssociationRule, ModelArtifact, RevenueForecast, ScoreRun, SegmentProfile
+from .services.figures import WORDCLOUD_LANGUAGES, wordcloud_artifact_name
 
 # Plain-language playbook per RFM segment (after the usual RFM segment guides, e.g. Putler's
 # "RFM analysis for successful customer segmentation").
@@ -32,8 +33,6 @@ RFM_STRATEGIES = {
 # Customers sampled for the p_alive vs frequency scatter: enough to see the shape, small enough
 # for the browser to draw quickly.
 SCATTER_SAMPLE = 600
-# Feedback texts read for the word clouds: the most recent ones tell what customers say now.
-WORDCLOUD_TEXTS = 5000
 # Rows fetched per round trip while looking for complaint examples: the newest few hundred
 # negative texts nearly always fill every group.
 EXAMPLE_CHUNK = 200
@@ -176,25 +175,22 @@ def feedback_summary() -> dict:
 
 
 def wordcloud_png(language: str) -> bytes | None:
-    """The word cloud of recent feedback in ``language`` ("en" or "zh"), cached per feedback count."""
-    import pandas as pd
+    """The word cloud of ``language`` ("en" or "zh") drawn by the latest successful full run
+    (:mod:`analytics.services.figures`); None when no run has drawn one yet. One query."""
+    payload = (ModelArtifact.objects.filter(name=wordcloud_artifact_name(language), run__kind=ScoreRun.Kind.FULL,
+                                            run__status=ScoreRun.Status.SUCCEEDED)
+               .order_by("-run__created_at", "-run_id").values_list("payload", flat=True).first())
+    return bytes(payload) if payload else None
 
-    from analytics.engine.feedback import keywords_by_language, render_wordcloud
 
-    stamp = Feedback.objects.aggregate(n=Count("id"))["n"]
-    key = f"analytics:wordcloud:{language}:{stamp}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached or None
-    rows = list(Feedback.objects.exclude(text="").filter(language=language)
-                .order_by("-created_at").values_list("text", "language")[:WORDCLOUD_TEXTS])
-    png = b""
-    if rows:
-        terms = keywords_by_language(pd.DataFrame(rows, columns=["text", "language"])).get(language)
-        if terms is not None and len(terms):
-            png = render_wordcloud(terms.to_dict(), width=700, height=350).png
-    cache.set(key, png, CACHE_SECONDS)
-    return png or None
+def wordclouds_stored() -> set[str]:
+    """Languages whose word cloud the latest successful full run drew (payloads not read)."""
+    run = latest_run()
+    if run is None:
+        return set()
+    names = {wordcloud_artifact_name(language): language for language in WORDCLOUD_LANGUAGES}
+    return {names[name] for name in ModelArtifact.objects.filter(run=run, name__in=names)
+            .values_list("name", flat=True)}
 
 
 def score_runs(limit: int = 30) -> list[ScoreRun]:

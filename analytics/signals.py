@@ -28,4 +28,4 @@ def rescore_after_change(sender, customer_ids, kinds, actor=None, **kwargs) -> N
 
 @receiver(feedback_text_changed, dispatch_uid="analytics.analyse_feedback")
 def analyse_new_feedback(sender, feedback_ids, **kwargs) -> None:
-    feedback_analyse.delay(sorted(feedback_ids))
+    feedback_analyse.delay(None if feedback_ids is None else sorted(feedback_ids))

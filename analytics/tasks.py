@@ -81,7 +81,7 @@ def score_run_nightly() -> int:
 
 
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
-def feedback_analyse(feedback_ids: list[int]) -> int:
+def feedback_analyse(feedback_ids: list[int] | None) -> int:
     return feedback.feedback_analyse_pending(feedback_ids=feedback_ids)
 
 

@@ -24,9 +24,8 @@ from .dashboard import (
 )
 from .explain import feature_name
 from .models import ScoreRun
+from .services.figures import WORDCLOUD_LANGUAGES
 from .services.runs import score_run_request
-
-WORDCLOUD_LANGUAGES = ("en", "zh")
 
 
 def _run_context() -> dict:
@@ -127,6 +126,7 @@ def feedback(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/feedback.html", {
         "charts": charts, "summary": selectors.feedback_summary(),
         "groups": selectors.complaint_groups(), "feedback_languages": selectors.feedback_languages(),
+        "wordclouds": selectors.wordclouds_stored(),
     })
 
 
@@ -134,9 +134,9 @@ def feedback(request: HttpRequest) -> HttpResponse:
 def wordcloud(request: HttpRequest, language: str) -> HttpResponse:
     if language not in WORDCLOUD_LANGUAGES:
         raise Http404(_("No word cloud for language %(language)s.") % {"language": language})
-    png = selectors.wordcloud_png(language)
+    png = selectors.wordcloud_png(language)  # drawn by the last run, never here
     if png is None:
-        raise Http404(_("No analysed feedback in this language yet."))
+        raise Http404(_("No word cloud yet: the next analysis run draws it."))
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=600"
     return response

@@ -8,7 +8,7 @@ listener never looks for a row that is not committed yet.
 ``records_changed`` carries ``customer_ids`` (a frozenset of ids, or ``None`` for "too many to
 list": a bulk import) and ``kinds`` (which records changed: ``customers``, ``orders``,
 ``feedback``, ``interactions``). ``feedback_text_changed`` carries ``feedback_ids`` whose text or
-rating is new and needs analysing; it is published before the matching ``records_changed``, so a
+rating is new and needs analysing (``None``: every text not analysed yet); it is published before the matching ``records_changed``, so a
 rescore reads the new sentiment.
 """
 from __future__ import annotations
@@ -43,10 +43,11 @@ def records_changed_publish(*, customer_ids: Iterable[int] | None, kinds: Iterab
         sender=Order, customer_ids=ids, kinds=kinds, actor=actor))
 
 
-def feedback_text_changed_publish(*, feedback_ids: Iterable[int]) -> None:
-    """Once committed, ask for these feedback texts (new or changed) to be analysed."""
-    ids = frozenset(int(i) for i in feedback_ids)
-    if ids:
+def feedback_text_changed_publish(*, feedback_ids: Iterable[int] | None) -> None:
+    """Once committed, ask for these feedback texts (new or changed) to be analysed
+    (``feedback_ids=None``: too many to list, a bulk load; every text not analysed yet)."""
+    ids = None if feedback_ids is None else frozenset(int(i) for i in feedback_ids)
+    if ids is None or ids:
         transaction.on_commit(lambda: feedback_text_changed.send(sender=Feedback, feedback_ids=ids))
 
 

@@ -40,6 +40,7 @@ from .artifacts import (
     ratings_artifact_name,
 )
 from .feedback import feedback_analyse_pending
+from .figures import wordclouds_store
 from .results import dashboard_figures_store, results_write
 
 logger = logging.getLogger(__name__)
@@ -292,6 +293,10 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
     try:
         if run.fitted_at is not None:
             timings["ranking"] = round((_now() - run.fitted_at).total_seconds(), 3)
+        # Drawn before the write's transaction, which would otherwise hold the write lock (SQLite)
+        # for the seconds they take; the write then deletes the previous run's.
+        _progress(run_id, "wordclouds", 91)
+        wordclouds_store(run_id=run_id, timings=timings)
         started = time.perf_counter()
         _progress(run_id, "write", 92)
         output = combine(*(artifact_load(run_id, PENDING_PARTS[part]) for part in (CUSTOMER_PART, PRODUCT_PART)))

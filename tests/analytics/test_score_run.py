@@ -16,11 +16,14 @@ from analytics.models import (
     SegmentProfile,
 )
 from analytics.services import artifacts, results, runs
+from analytics.services.figures import wordcloud_artifact_name
 from analytics.tasks import score_runs_expire
 from customers.models import Customer, Feedback
 from tests.conftest import scored_demo
 
 AS_OF = datetime(2026, 10, 1, tzinfo=timezone.utc)
+# What a finished run leaves behind: the models for rescoring and the word clouds it drew.
+KEPT_ARTIFACTS = {artifacts.SNAPSHOT_ARTIFACT, wordcloud_artifact_name("en"), wordcloud_artifact_name("zh")}
 # Filled for every customer with at least one order (p_alive: see the test).
 BUYER_FIELDS = (
     "order_count", "total_spent", "first_order_at", "last_order_at", "recency_days", "rfm_r", "rfm_f",
@@ -218,7 +221,7 @@ def test_chunks_ranked_in_any_order_and_twice_give_the_same_run(scored_db):
     assert list(Customer.objects.order_by("pk").values_list(
         "pk", "rfm_segment", "clv_12m", "churn_probability")) == scores
     assert not RecommendationStage.objects.exists()
-    assert set(ModelArtifact.objects.values_list("run_id", "name")) == {(run.pk, artifacts.SNAPSHOT_ARTIFACT)}
+    assert set(ModelArtifact.objects.values_list("run_id", "name")) == {(run.pk, name) for name in KEPT_ARTIFACTS}
     assert {"read_customers", "read_products", "churn", "recommendations", "ranking", "write"} <= set(done.timings)
     assert done.model_cards["recommendations"]["params"]["share_popular"] is not None
     # The dashboard's figures, stored once for every page view until the next run.
@@ -284,4 +287,4 @@ def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monke
         runs.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
     done = runs.score_run_finish(run_id=run.pk)
     assert done.status == "succeeded" and done.counts["recommendations"] > 0 and done.counts["rules"] >= 0
-    assert set(ModelArtifact.objects.values_list("name", flat=True)) == {artifacts.SNAPSHOT_ARTIFACT}
+    assert set(ModelArtifact.objects.values_list("name", flat=True)) == KEPT_ARTIFACTS

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.models import ScoreRun
+from analytics.services.figures import wordclouds_store
 from tests.pages.ui_data import add_customers, make_products, scored_world
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +92,13 @@ def test_feedback_page_and_word_cloud(client, role_user, world):
     groups = response.context["groups"]
     assert [(g["reason"], g["n"]) for g in groups] == [("delivery", 6)]
     assert response.context["feedback_languages"] == {"en": 6}
+    # No run has drawn the clouds yet: the page says so, and the image is not drawn on a visit.
+    assert "No word cloud yet: the next analysis run draws it." in response.content.decode()
+    assert reverse("analytics:wordcloud", args=["en"]) not in response.content.decode()
+    assert client.get(reverse("analytics:wordcloud", args=["en"])).status_code == 404
+    assert wordclouds_store(run_id=world[0].pk, timings={}) == 1  # English only
+    response = client.get(reverse("analytics:feedback"))
+    assert reverse("analytics:wordcloud", args=["en"]) in response.content.decode()
     assert reverse("analytics:wordcloud", args=["zh"]) not in response.content.decode()
     png = client.get(reverse("analytics:wordcloud", args=["en"]))
     assert png.status_code == 200 and png["Content-Type"] == "image/png"
