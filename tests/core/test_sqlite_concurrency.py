@@ -33,7 +33,7 @@ def _spawn(args, env, log: Path) -> subprocess.Popen:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_score_run_import_and_api_writes_at_once_never_find_the_database_locked(tmp_path):
+def test_score_run_import_and_api_writes_at_once_never_find_the_database_locked(tmp_path, role_groups):
     if connection.vendor != "sqlite":
         pytest.skip("a SQLite test: the database under test is not SQLite")
     demo_seed(n_customers=300, seed=11, as_of=pd.Timestamp("2026-09-01"))
