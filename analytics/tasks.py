@@ -68,7 +68,7 @@ def score_run_finish(run_id: int) -> int:
     return run_id
 
 
-@shared_task(time_limit=60)
+@shared_task(time_limit=60, soft_time_limit=50)
 def score_runs_expire() -> int:
     """Periodic: mark full runs whose worker died (their lease ran out) as failed."""
     return runs.score_runs_expire()

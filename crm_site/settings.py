@@ -1,15 +1,18 @@
 """Settings for the CRM, read from the environment through :func:`crm_site.env.env`.
 
-With no environment at all the product runs on a laptop: SQLite inside the project, Celery tasks
-executed in-process, DEBUG on. Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS,
-DATABASE_URL and CELERY_BROKER_URL (see README "Configuration").
+With no environment at all the product runs on a laptop: SQLite inside the project, a Celery
+broker made of files under .run/broker/ (``scripts/run`` starts the worker and beat on it), DEBUG
+on. Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL
+(see README "Configuration" and "Modes").
 """
+import os
 from pathlib import Path
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from .broker import folders as broker_folders
 from .env import env, to_bool, to_database, to_int, to_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -89,9 +92,22 @@ DATABASES = {"default": env("DATABASE_URL", {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Keep connections between requests; a worker process re-uses its connection.
     DATABASES["default"]["CONN_MAX_AGE"] = env("DATABASE_CONN_MAX_AGE", 60, to_int)
-else:
-    # SQLite waits for a writer instead of failing at once with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default has several writers at once (the web server, the worker's processes,
+    # beat), so SQLite is set up not to answer "database is locked" (https://sqlite.org/wal.html,
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-transaction-behavior):
+    # - WAL: readers never block the writer and the writer never blocks readers; synchronous=NORMAL
+    #   is safe in WAL mode (a power cut may lose the last commits, never corrupt the file).
+    # - IMMEDIATE: a transaction takes the write lock when it begins. A deferred one that reads,
+    #   then writes, fails at once when another writer came first (SQLite cannot wait there
+    #   without a deadlock); an immediate one waits for the lock like any other.
+    # - timeout: how long a writer waits for the lock, in seconds. It must outlast the longest
+    #   write transaction, the end of a full score run (README "Modes").
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env("SQLITE_TIMEOUT", 60, to_int),
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -138,9 +154,19 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env(
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
-# Celery. Without a broker, tasks run in-process (eagerly) so the product needs no services.
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", "")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Celery. The embedded default needs no server: kombu's filesystem transport keeps the queue as
+# files under RUN_DIR/broker/ (crm_site/broker.py); production sets a Redis URL.
+RUN_DIR = Path(env("RUN_DIR", str(BASE_DIR / ".run")))
+_broker_url = env("CELERY_BROKER_URL", "")
+CELERY_BROKER_URL = _broker_url or "filesystem://"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {**broker_folders(RUN_DIR / "broker"),
+                                       # seconds between looks at the folder
+                                       "polling_interval": 0.2}
+# TASKS_EAGER: run every task in the calling process, with no worker. For tests only (a page
+# would wait for a whole score run); the default is eager only under pytest without a broker.
+TASKS_EAGER = env("TASKS_EAGER", not _broker_url and "PYTEST_VERSION" in os.environ, to_bool)
+CELERY_TASK_ALWAYS_EAGER = TASKS_EAGER
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", "django-db")
 CELERY_TASK_ACKS_LATE = True

@@ -14,7 +14,7 @@ def import_job_execute(job_id: int) -> int:
     return job_id
 
 
-@shared_task(time_limit=60)
+@shared_task(time_limit=60, soft_time_limit=50)
 def import_jobs_expire() -> int:
     """Periodic: mark running jobs whose worker died (their lease ran out) as failed."""
     from .services.jobs import import_jobs_expire as expire

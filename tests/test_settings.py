@@ -46,16 +46,25 @@ def test_lists_and_database_urls_parse():
 def _manage(*args, **environ):
     clean = {k: v for k, v in os.environ.items()
              if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL",
-                           "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+                           "DJANGO_ALLOW_ASYNC_UNSAFE", "TASKS_EAGER", "PYTEST_VERSION"}}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **environ},
                           capture_output=True, text=True, timeout=120)
 
 
-def test_embedded_defaults_use_sqlite_and_in_process_tasks():
+def test_embedded_defaults_use_sqlite_and_the_filesystem_broker_never_eager():
     result = _manage("shell", "-c", "from django.conf import settings as s; "
-                     "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.DEBUG)")
+                     "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, "
+                     "s.DEBUG, s.DATABASES['default']['OPTIONS']['transaction_mode'])")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-3:] == ["django.db.backends.sqlite3", "True", "True"]
+    assert result.stdout.split()[-5:] == ["django.db.backends.sqlite3", "filesystem://", "False", "True",
+                                          "IMMEDIATE"]
+
+
+def test_tasks_run_in_process_only_when_asked():
+    result = _manage("shell", "-c", "from django.conf import settings as s; print(s.CELERY_TASK_ALWAYS_EAGER)",
+                     TASKS_EAGER="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "True"
 
 
 def test_documented_production_settings_pass_check_deploy():

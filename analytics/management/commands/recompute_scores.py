@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
@@ -27,9 +28,15 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", help="score as of this date (YYYY-MM-DD); default now")
         parser.add_argument("--sync", action="store_true",
                             help="run in this process and wait, instead of queueing for a worker")
+        parser.add_argument("--wait", action="store_true",
+                            help="queue for a worker, print its progress and wait until the run ends")
+        parser.add_argument("--timeout", type=float, default=1800,
+                            help="with --wait: give up after this many seconds (default 1800)")
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
-    def handle(self, *args, as_of=None, sync=False, format="text", **options):
+    def handle(self, *args, as_of=None, sync=False, wait=False, timeout=1800.0, format="text", **options):
+        if sync and wait:
+            raise CommandError("--sync runs here and --wait waits for a worker: pass one of them")
         when = None
         if as_of:
             try:
@@ -46,6 +53,8 @@ class Command(BaseCommand):
             if format == "json" and run is not None:
                 self.stdout.write(json.dumps(run_as_json(run)))
             raise
+        if wait:
+            run = self._wait(run, timeout, quiet=format == "json")
         if format == "json":
             self.stdout.write(json.dumps(run_as_json(run)))
             return
@@ -56,3 +65,20 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {name}: skipped ({card['skipped']})")
         if run.status == ScoreRun.Status.FAILED:
             raise CommandError(run.error)
+
+    def _wait(self, run: ScoreRun, timeout: float, *, quiet: bool) -> ScoreRun:
+        """Follow a queued run until it ends, printing each new stage and progress."""
+        deadline = time.monotonic() + timeout
+        shown = None
+        while run.status not in ScoreRun.ENDED:
+            if time.monotonic() > deadline:
+                raise CommandError(f"Run #{run.pk} did not end within {timeout:.0f} s "
+                                   f"(is a worker running? `celery -A crm_site worker`)")
+            now = (run.status, run.stage, run.progress)
+            if now != shown and not quiet:
+                self.stdout.write(f"  run #{run.pk}: {run.get_status_display()} {run.progress} %"
+                                  + (f" · {run.stage}" if run.stage else ""))
+                shown = now
+            time.sleep(0.5)
+            run.refresh_from_db()
+        return run
