@@ -21,6 +21,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+# Under /api/ an unmatched path or an unexpected error answers in the API's JSON error shape.
+handler404 = "core.api.errors.not_found"
+handler500 = "core.api.errors.server_error"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

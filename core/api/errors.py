@@ -18,8 +18,10 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.db.models import ProtectedError, RestrictedError
+from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views import defaults
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import exceptions, status
@@ -152,3 +154,23 @@ class ErrorResponseAutoSchema(AutoSchema):
                 },
             )
         return bodies
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """``handler404``: a path under /api/ that no route matches (``/api/customers/0.5/``) gets the
+    API's JSON error, not Django's HTML page; elsewhere Django's page."""
+    if _is_api(request):
+        return JsonResponse({"detail": [_("Not found.")]}, status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """``handler500``: an unexpected error under /api/ still answers in the API's JSON shape."""
+    if _is_api(request):
+        return JsonResponse(
+            {"detail": [_("A server error occurred.")]}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return defaults.server_error(request)

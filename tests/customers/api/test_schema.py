@@ -2,7 +2,8 @@
 
 The fuzzing test drives the real WSGI application with schemathesis: for each operation of this
 API it sends up to 10 generated requests as a Manager and checks that none gets a 5xx and that
-every documented response matches its schema.
+every documented response matches its schema. The full fuzz (every operation, all phases, four
+checks, a live server on demo data) is scripts/fuzz, run by CI after the tests.
 """
 
 from __future__ import annotations
