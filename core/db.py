@@ -55,8 +55,9 @@ def copy_frame(table: str, rows: pd.DataFrame, *, float_format: str | None = Non
         if isinstance(rows[column].dtype, pd.DatetimeTZDtype):
             # numpy formats ISO-8601 in C; pandas' date_format calls strftime per value, which
             # made formatting the orders' timestamps take longer than the COPY itself.
-            utc = rows[column].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[s]")
-            text = np.char.add(np.datetime_as_string(utc, unit="s"), "Z").astype(object)
+            # Microseconds kept: a timestamp COPY writes must read back as the ORM would store it.
+            utc = rows[column].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+            text = np.char.add(np.datetime_as_string(utc, unit="us"), "Z").astype(object)
             text[np.isnat(utc)] = None
             rows[column] = text
     connection.ensure_connection()
