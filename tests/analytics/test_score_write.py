@@ -125,13 +125,18 @@ def test_any_scores_with_gaps_are_stored_as_the_orm_stores_them(rows):
 
 
 @pytest.mark.django_db
-def test_the_demo_feedback_is_analysed_when_loaded(monkeypatch, django_capture_on_commit_callbacks):
+def test_the_demo_feedback_is_analysed_when_loaded(django_capture_on_commit_callbacks):
     """The load publishes its feedback after commit; analysed there and then when tasks run
     in-process (the embedded worker or a CI worker does the same from the queue), so the first
     run finds nothing left to analyse."""
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
-    with django_capture_on_commit_callbacks(execute=True):
-        demo_seed(n_customers=60, seed=5, as_of=pd.Timestamp(AS_OF), flush=True)
+    # Set and put back by hand: pytest's monkeypatch.setitem leaves Celery's settings eager.
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            demo_seed(n_customers=60, seed=5, as_of=pd.Timestamp(AS_OF), flush=True)
+    finally:
+        celery_app.conf.task_always_eager = eager
     assert Feedback.objects.exclude(text="").count() > 10
     assert not Feedback.objects.exclude(text="").filter(sentiment_score__isnull=True).exists()
     assert feedback_analyse_pending() == 0
