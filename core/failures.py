@@ -88,3 +88,28 @@ def failure_message(messages: Mapping[str, object], kind: str, params: Mapping[s
         except (KeyError, TypeError, ValueError):
             continue
     return str(generic)
+
+
+# Words of the errors recorded before jobs kept their kind -> the kind they are. Used once, by the
+# migrations that added ``error_kind`` to each job model.
+LEGACY_ERROR_KINDS = (
+    ("database is locked", "database_busy"),
+    ("stopped reporting progress", "worker_lost"),
+    ("stopped renewing its lease", "worker_lost"),
+    ("MemoryError", "out_of_resources"),
+    ("TimeLimitExceeded", "out_of_resources"),
+)
+
+
+def legacy_failures_classify(*, app_label: str, model_name: str):
+    """A ``RunPython`` forward function giving failed jobs recorded before ``error_kind`` existed
+    the kind their raw error shows ("unexpected" when it shows none)."""
+
+    def forward(apps, schema_editor) -> None:
+        model = apps.get_model(app_label, model_name)
+        failed = model.objects.filter(status="failed", error_kind="")
+        for words, kind in LEGACY_ERROR_KINDS:
+            failed.filter(error__contains=words).update(error_kind=kind)
+        failed.update(error_kind="unexpected")
+
+    return forward

@@ -3,21 +3,7 @@ in ``error``. Jobs that failed before are given the kind their recorded error sh
 
 from django.db import migrations, models
 
-# Words of the errors recorded before this migration -> the kind they are.
-LEGACY_KINDS = (
-    ("database is locked", "database_busy"),
-    ("stopped reporting progress", "worker_lost"),
-    ("stopped renewing its lease", "worker_lost"),
-    ("MemoryError", "out_of_resources"),
-    ("TimeLimitExceeded", "out_of_resources"),
-)
-
-
-def classify_failed(apps, schema_editor):
-    model = apps.get_model("intake", "ImportJob")
-    for words, kind in LEGACY_KINDS:
-        model.objects.filter(status="failed", error_kind="", error__contains=words).update(error_kind=kind)
-    model.objects.filter(status="failed", error_kind="").update(error_kind="unexpected")
+from core.failures import legacy_failures_classify
 
 
 class Migration(migrations.Migration):
@@ -42,5 +28,5 @@ class Migration(migrations.Migration):
             name='error',
             field=models.TextField(blank=True, verbose_name='error details'),
         ),
-        migrations.RunPython(classify_failed, migrations.RunPython.noop),
+        migrations.RunPython(legacy_failures_classify(app_label="intake", model_name="ImportJob"), migrations.RunPython.noop),
     ]
