@@ -97,7 +97,7 @@ def test_the_customer_list_number_filters_keep_dot_decimals_in_chinese():
     with translation.override("zh-hans"):
         html = str(customers.filters.CustomerListFilter(
             {"churn_min": "0.25", "clv_min": "12345.5"}, user=None).form)
-    assert dict((v, k) for k, v in _typed_inputs(html)) == {"0.25": "number", "12345.5": "number"}
+    assert {v: k for k, v in _typed_inputs(html)} == {"0.25": "number", "12345.5": "number"}
 
 
 def test_the_widgets_parse_back_what_they_render():
