@@ -8,7 +8,7 @@ family; the numbers are filled in after translation so the catalogue holds one e
 """
 from __future__ import annotations
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
@@ -59,10 +59,14 @@ def churn_explanation(customer: Customer) -> str:
     if customer.recency_days is not None:
         if gap:
             ratio = customer.recency_days / gap
-            parts.append(_("no order for %(days)d days, about %(ratio).1fx their usual gap of %(gap)d days") % {
-                "days": customer.recency_days, "ratio": ratio, "gap": round(gap)})
+            parts.append(ngettext(
+                "no order for %(days)d days, about %(ratio).1fx their usual gap of %(gap)d day",
+                "no order for %(days)d days, about %(ratio).1fx their usual gap of %(gap)d days",
+                round(gap)) % {"days": customer.recency_days, "ratio": ratio, "gap": round(gap)})
         else:
-            parts.append(_("no order for %(days)d days (only one order so far)") % {"days": customer.recency_days})
+            parts.append(ngettext("no order for %(days)d day (only one order so far)",
+                                  "no order for %(days)d days (only one order so far)",
+                                  customer.recency_days) % {"days": customer.recency_days})
     stored = customer.churn_reasons or []
     reasons = [reason_label(r) for r in stored]
     if reasons:
