@@ -6,7 +6,7 @@ import re
 from django import template
 from django.utils.translation import gettext, gettext_noop
 
-from .. import explain, headline
+from .. import cards, explain, headline
 
 register = template.Library()
 
@@ -65,3 +65,13 @@ def segment_rule(rule: str) -> str:
     return gettext("%(segment)s: %(conditions)s") % {
         "segment": gettext(_LEVELS[match.group(1)]),
         "conditions": gettext("; ").join(conditions)}
+
+
+@register.filter
+def model_name(code: str) -> str:
+    return cards.model_name(code)
+
+
+@register.filter
+def card_note(note: str) -> str:
+    return cards.card_note(note)
