@@ -77,3 +77,56 @@ def card_note(note: str) -> str:
         extra = match.group("extra")
         return f"{text} {card_note(extra)}" if extra else text
     return note
+
+
+# A score run's stages as stored in ScoreRun.stage (analytics/services/runs.py and the engine's
+# pipeline STAGES), for the progress bar.
+STAGE_LABELS = {
+    "feedback": gettext_noop("analysing feedback"),
+    "read (customers)": gettext_noop("reading customers"),
+    "read (products)": gettext_noop("reading products"),
+    "rfm": gettext_noop("RFM scores"),
+    "clv": gettext_noop("lifetime value"),
+    "segments": gettext_noop("value segments"),
+    "churn": gettext_noop("churn model"),
+    "loyalty": gettext_noop("loyalty"),
+    "lifecycle": gettext_noop("lifecycle stages"),
+    "satisfaction": gettext_noop("satisfaction groups"),
+    "recommendations": gettext_noop("recommendations"),
+    "bundles": gettext_noop("bundles"),
+    "forecast": gettext_noop("revenue forecast"),
+    "ranking": gettext_noop("ranking customers"),
+    "wordclouds": gettext_noop("word clouds"),
+    "write": gettext_noop("saving results"),
+    "done": gettext_noop("done"),
+}
+
+
+def stage_label(stage: str) -> str:
+    """``"done"`` -> "done" / "完成"; an unlisted stage as stored."""
+    label = STAGE_LABELS.get(stage or "")
+    return gettext(label) if label else (stage or "")
+
+
+# The keys of ScoreRun.model_cards, as section titles on the run page.
+CARD_TITLES = {
+    "churn": gettext_noop("Churn"),
+    "clv": gettext_noop("Lifetime value"),
+    "segments": gettext_noop("Value segments"),
+    "loyalty": gettext_noop("Loyalty"),
+    "satisfaction": gettext_noop("Satisfaction groups"),
+    "sentiment": gettext_noop("Sentiment of feedback"),
+    "complaint_reasons": gettext_noop("Complaint reasons"),
+    "recommendations": gettext_noop("Recommendations"),
+    "bundles": gettext_noop("Bundles"),
+    "forecast": gettext_noop("Revenue forecast"),
+}
+
+
+def card_title(key: str) -> str:
+    """A model card's section title: "clv" -> "Lifetime value" (was "Clv" beside "clv_...")."""
+    title = CARD_TITLES.get(key)
+    if title:
+        return gettext(title)
+    text = str(key).replace("_", " ")
+    return text[:1].upper() + text[1:]

@@ -75,3 +75,13 @@ def model_name(code: str) -> str:
 @register.filter
 def card_note(note: str) -> str:
     return cards.card_note(note)
+
+
+@register.filter
+def stage_label(stage: str) -> str:
+    return cards.stage_label(stage)
+
+
+@register.filter
+def card_title(key: str) -> str:
+    return cards.card_title(key)

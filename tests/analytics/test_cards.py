@@ -55,3 +55,18 @@ def test_counts_in_cards_have_no_decimals():
     assert number(3.0, 3) == "3"
     assert number(2158.0, 3) == "2,158"
     assert number(0.8123, 3) == "0.812"
+
+
+def test_stage_names_titles_and_one_hot_features_in_chinese():
+    from analytics.engine.pipeline import STAGES
+    from analytics.explain import translate_feature
+
+    assert set(STAGES) <= set(cards.STAGE_LABELS)
+    with translation.override("zh-hans"):
+        assert cards.stage_label("done") == "完成"
+        assert cards.stage_label("clv") == "生命周期价值"
+        assert cards.card_title("clv") == "生命周期价值"
+        assert translate_feature("channel is erp") == "渠道为ERP"
+    with translation.override("en"):
+        assert cards.card_title("clv") == "Lifetime value"
+        assert translate_feature("channel is erp") == "channel is ERP"
