@@ -130,3 +130,16 @@ def card_title(key: str) -> str:
         return gettext(title)
     text = str(key).replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+# Customer.satisfaction_group holds the engine's codes (engine/feedback.py SATISFACTION_LABELS).
+SATISFACTION_LABELS = {
+    "dissatisfied": gettext_noop("dissatisfied"),
+    "neutral": gettext_noop("neutral"),
+    "satisfied": gettext_noop("satisfied"),
+}
+
+
+def satisfaction_label(code: str) -> str:
+    label = SATISFACTION_LABELS.get(code or "")
+    return gettext(label) if label else (code or "")

@@ -85,3 +85,8 @@ def stage_label(stage: str) -> str:
 @register.filter
 def card_title(key: str) -> str:
     return cards.card_title(key)
+
+
+@register.filter
+def satisfaction_label(code: str) -> str:
+    return cards.satisfaction_label(code)

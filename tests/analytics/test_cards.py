@@ -70,3 +70,11 @@ def test_stage_names_titles_and_one_hot_features_in_chinese():
     with translation.override("en"):
         assert cards.card_title("clv") == "Lifetime value"
         assert translate_feature("channel is erp") == "channel is ERP"
+
+
+def test_satisfaction_groups_are_labelled():
+    from analytics.engine.feedback import SATISFACTION_LABELS
+
+    assert set(SATISFACTION_LABELS) == set(cards.SATISFACTION_LABELS)
+    with translation.override("zh-hans"):
+        assert [cards.satisfaction_label(c) for c in SATISFACTION_LABELS] == ["不满意", "中性", "满意"]
