@@ -96,6 +96,21 @@ class AudienceForm(forms.Form):
         return {key: value for key, value in self.cleaned_data.items() if value not in (None, "", [])}
 
 
+def audience_labels(audience: dict) -> list[tuple[str, str]]:
+    """A stored audience as (label, value) rows in the reader's language: "Value segments: High",
+    never the stored code ("high")."""
+    rows = []
+    for key, value in audience.items():
+        field = AudienceForm.base_fields.get(key)
+        if field is None:
+            rows.append((key, ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+            continue
+        choices = {str(k): v for k, v in getattr(field, "choices", [])}
+        values = value if isinstance(value, list) else [value]
+        rows.append((str(field.label), ", ".join(str(choices.get(str(v), v)) for v in values)))
+    return rows
+
+
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign

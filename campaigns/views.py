@@ -20,7 +20,14 @@ from customers.models import Customer, Product
 from customers.permissions import can_view_pii
 
 from . import services, tasks
-from .forms import AudienceForm, CampaignAddForm, CampaignForm, ServiceTaskCreateForm, ServiceTaskForm
+from .forms import (
+    AudienceForm,
+    CampaignAddForm,
+    CampaignForm,
+    ServiceTaskCreateForm,
+    ServiceTaskForm,
+    audience_labels,
+)
 from .models import Campaign, ServiceTask
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
@@ -55,9 +62,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         products = dict(Product.objects.filter(pk__in=wanted).values_list("pk", "name"))
         for member in members.object_list:
             member.offer_names = [products.get(pid, f"#{pid}") for pid in member.offered_products]
-    audience_items = [(AudienceForm.base_fields[key].label if key in AudienceForm.base_fields else key,
-                       ", ".join(map(str, value)) if isinstance(value, list) else value)
-                      for key, value in campaign.audience.items()]
+    audience_items = audience_labels(campaign.audience)
     preview = None
     if campaign.is_editable:
         preview = audience_preview(audience_queryset(
