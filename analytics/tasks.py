@@ -88,3 +88,14 @@ def feedback_analyse(feedback_ids: list[int] | None) -> int:
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def customer_rescore(customer_ids: list[int]) -> int:
     return rescore.customer_rescore(customer_ids=customer_ids)
+
+
+@shared_task(time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
+def backtest_replay(dates: list[str]) -> int:
+    """``manage.py backtest --queue``: replay the customer models as of each ISO date on a worker."""
+    from datetime import datetime
+
+    from analytics.services.history import backtest_replay as replay
+
+    replayed, _realised = replay(dates=[datetime.fromisoformat(when) for when in dates])
+    return len(replayed)

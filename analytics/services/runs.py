@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from analytics import adapter
 from analytics.engine.clv import InsufficientDataError
-from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, EngineSettings, combine, run_engine
+from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, combine, run_engine
 from analytics.engine.recommend import recommend_top_n
 from analytics.models import ModelArtifact, RecommendationStage, ScoreRun
 from core.db import bulk_insert, is_postgres
@@ -41,6 +41,7 @@ from .artifacts import (
 )
 from .feedback import feedback_analyse_pending
 from .figures import wordclouds_store
+from .history import engine_settings, prediction_history_prune, realised_accuracy_evaluate
 from .results import dashboard_figures_store, results_write
 
 logger = logging.getLogger(__name__)
@@ -183,10 +184,7 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             customers=frames.customers, orders=frames.orders, items=frames.items,
             products=frames.products, feedback_frame=frames.feedback,
             interactions=frames.interactions, as_of=as_of,
-            settings=EngineSettings(
-                churn_window_days=settings.CHURN_WINDOW_DAYS, churn_label=settings.CHURN_LABEL,
-                churn_explicit_min_churned=settings.CHURN_EXPLICIT_MIN_CHURNED,
-                churn_explicit_min_share=settings.CHURN_EXPLICIT_MIN_SHARE),
+            settings=engine_settings(),
             on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
             rank_recommendations=False, parts=frozenset({part}),
         )
@@ -320,8 +318,23 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
         timings["vacuum_analyze"] = round(time.perf_counter() - started, 3)
     # After the commit, from the new scores.
     dashboard_figures_store(run_id, timings)
+    _realised_accuracy_update(run)
     run.refresh_from_db()
     return run
+
+
+def _realised_accuracy_update(run: ScoreRun) -> None:
+    """Score the kept predictions whose horizon this run's date has passed, and drop expired ones.
+    A failure here costs the realised figures of this run, never the run (it has committed)."""
+    try:
+        started = time.perf_counter()
+        realised_accuracy_evaluate(as_of=run.as_of)
+        prediction_history_prune(now=run.as_of)
+        ScoreRun.objects.filter(pk=run.pk).update(
+            timings={**ScoreRun.objects.get(pk=run.pk).timings,
+                     "realised_accuracy": round(time.perf_counter() - started, 3)})
+    except Exception:  # noqa: BLE001 - logged; the run itself has succeeded
+        logger.exception("realised accuracy after run %s", run.pk)
 
 
 def score_run_execute(*, run_id: int) -> ScoreRun:
