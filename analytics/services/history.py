@@ -2,8 +2,8 @@
 customers did once the prediction's horizon has passed.
 
 A full run stores its predictions (one narrow row per customer) at most once per
-``PREDICTION_HISTORY_EVERY_DAYS``; a backtest (``manage.py backtest``) fits the customer models as
-of past dates and stores only that history, so a new installation with years of orders sees
+``PREDICTION_HISTORY_EVERY_DAYS``; a backtest (``manage.py backtest``, :func:`runs.backtest_run`)
+fits the customer models as of past dates and stores only that history, so a new installation with years of orders sees
 realised accuracy on its first day. Each full run (and each backtest) then scores every stored
 run whose horizon has passed: :mod:`analytics.engine.realised` does the numbers.
 """
@@ -19,15 +19,13 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
-from analytics import adapter
 from analytics.engine import realised
-from analytics.engine.pipeline import CUSTOMER_PART, EXPECTED_ORDERS_DAYS, EngineSettings, run_engine
+from analytics.engine.pipeline import EXPECTED_ORDERS_DAYS
 from analytics.models import PredictionHistory, RealisedAccuracy, ScoreRun
+from analytics.selectors import realised_drifting
 from core.db import copy_frame, is_postgres
 from customers.models import Order, OrderStatus
-
-# A typo such as a 1-day step over two years would fit the models 730 times.
-BACKTEST_MAX_RUNS = 60
+from webhooks.events import model_drift
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +33,6 @@ HISTORY_COLUMNS = ("churn_probability", "p_alive", "expected_orders_90d", "clv_1
 CLV_HORIZON_DAYS = 365
 # Rows per INSERT statement on SQLite (its limit on bound parameters is 32,766).
 SQLITE_INSERT_ROWS = 4000
-
-
-def engine_settings() -> EngineSettings:
-    return EngineSettings(
-        churn_window_days=settings.CHURN_WINDOW_DAYS, churn_label=settings.CHURN_LABEL,
-        churn_explicit_min_churned=settings.CHURN_EXPLICIT_MIN_CHURNED,
-        churn_explicit_min_share=settings.CHURN_EXPLICIT_MIN_SHARE)
-
-
-def _naive_utc(value: datetime) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
 
 
 def prediction_history_due(*, run: ScoreRun) -> bool:
@@ -160,82 +146,9 @@ def realised_accuracy_evaluate(*, as_of: datetime | None = None, emit: bool = Tr
 
 
 def _drift_emit(created: list[RealisedAccuracy]) -> None:
-    from analytics.selectors import realised_drifting
-    from webhooks.events import model_drift
-
     drifting = set(realised_drifting())
     for row in created:
         if row in drifting:
             transaction.on_commit(lambda row=row: model_drift(
                 model=row.model, run_id=row.run_id, as_of=row.run.as_of, horizon_days=row.horizon_days,
                 drift=list(row.drift), metrics=dict(row.metrics)))
-
-
-def backtest_run(*, as_of: datetime, requested_by=None) -> ScoreRun:
-    """Fit the customer models as of ``as_of`` and keep their predictions; no score is written.
-
-    The run is recorded (kind "backtest") with its timings and model cards, like a full run.
-    """
-    from .runs import _fail
-
-    run = ScoreRun.objects.create(kind=ScoreRun.Kind.BACKTEST, as_of=as_of, status=ScoreRun.Status.RUNNING,
-                                  started_at=timezone.now(), requested_by=requested_by, stage="read")
-    timings: dict[str, float] = {}
-    try:
-        started = time.perf_counter()
-        frames = adapter.read_frames(_naive_utc(as_of), with_products=False, without=("items",))
-        timings["read"] = round(time.perf_counter() - started, 3)
-        output = run_engine(
-            customers=frames.customers, orders=frames.orders, items=frames.items, products=frames.products,
-            feedback_frame=frames.feedback, interactions=frames.interactions, as_of=_naive_utc(as_of),
-            settings=engine_settings(), rank_recommendations=False, parts=frozenset({CUSTOMER_PART}))
-        started = time.perf_counter()
-        with transaction.atomic():
-            stored = prediction_history_store(run=run, scores=output.scores)
-            timings.update(output.timings, history=round(time.perf_counter() - started, 3))
-            ScoreRun.objects.filter(pk=run.pk).update(
-                status=ScoreRun.Status.SUCCEEDED, stage="done", progress=100, finished_at=timezone.now(),
-                timings=timings, model_cards=output.cards,
-                counts={"customers": len(frames.customers), "orders": len(frames.orders), "history": stored})
-    except Exception as exc:
-        _fail(run.pk, exc, timings)
-        raise
-    run.refresh_from_db()
-    return run
-
-
-def backtest_plan(*, start: datetime, end: datetime, step: timedelta) -> list[datetime]:
-    """The dates a backtest replays, from ``start`` to ``end`` every ``step``; ValueError saying
-    what is wrong otherwise."""
-    if step <= timedelta(0):
-        raise ValueError("the step must be at least one day")
-    if end > timezone.now():
-        raise ValueError("the last date is in the future")
-    if start >= end:
-        raise ValueError("the first date must be before the last")
-    earliest = Order.objects.order_by("ordered_at").values_list("ordered_at", flat=True).first()
-    if earliest is None:
-        raise ValueError("there are no orders to replay")
-    if start < earliest:
-        raise ValueError(f"the first date is before the first order ({earliest.date().isoformat()})")
-    dates = []
-    while start <= end:
-        dates.append(start)
-        start += step
-    if len(dates) > BACKTEST_MAX_RUNS:
-        raise ValueError(f"{len(dates)} dates: at most {BACKTEST_MAX_RUNS}; take a longer step")
-    return dates
-
-
-def backtest_replay(*, dates: list[datetime], on_run=None) -> tuple[list[ScoreRun], list[RealisedAccuracy]]:
-    """A backtest run per date, then realised accuracy of everything kept whose horizon has passed.
-
-    No ``model.drift`` webhook: replayed history would alarm about the past; live runs do.
-    """
-    runs = []
-    for when in dates:
-        run = backtest_run(as_of=when)
-        runs.append(run)
-        if on_run:
-            on_run(run)
-    return runs, realised_accuracy_evaluate(emit=False)

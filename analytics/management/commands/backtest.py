@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from analytics.services.history import backtest_plan, backtest_replay
+from analytics.services.runs import backtest_plan, backtest_replay
 
 _STEP = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
 
