@@ -140,7 +140,7 @@ def test_run_detail_and_status(manager, world):
     html = manager.get(reverse("analytics:run_detail", args=[run.pk])).content.decode()
     assert "Brier score (lower is better)" in html
     status = manager.get(reverse("analytics:run_status", args=[run.pk])).json()
-    assert status == {"id": run.pk, "status": "succeeded", "status_label": "Succeeded", "stage": "done",
+    assert status == {"id": run.pk, "status": "succeeded", "status_label": "Succeeded", "stage": "done", "stage_label": "done",
                       "progress": 100, "finished": True, "error": ""}
 
 
