@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.contrib.auth.management import create_permissions
 from django.utils.translation import gettext_noop
 
-
 # The group names are stored in English; pages translate them ({% trans role.name %} in 403.html).
 MANAGER, SALES, SERVICE = gettext_noop("Manager"), gettext_noop("Sales"), gettext_noop("Service")
 ROLES = (MANAGER, SALES, SERVICE)
