@@ -346,22 +346,23 @@ def _undo_conflicts(merge: CustomerMerge, plan: dict, survivor: Customer, duplic
         missing = [pk for pk in ids if pk not in owners]
         elsewhere = [pk for pk, owner in owners.items() if owner != survivor.pk]
         if missing:
-            problems.append(_("%(records)s deleted after the merge: %(ids)s.") % {
+            problems.append(_("Records deleted after the merge (%(records)s): %(ids)s.") % {
                 "records": label, "ids": ", ".join(f"#{pk}" for pk in missing)})
         if elsewhere:
-            problems.append(_("%(records)s moved to another customer after the merge: %(ids)s.") % {
+            problems.append(_("Records moved to another customer after the merge (%(records)s): %(ids)s.") % {
                 "records": label, "ids": ", ".join(f"#{pk}" for pk in sorted(elsewhere))})
         expected = plan["checks"].get(key)
         if expected:
             now = _digests(model, fk, ids)
             edited = sorted(int(pk) for pk, digest in now.items() if expected.get(pk) != digest)
             if edited:
-                problems.append(_("%(records)s edited after the merge: %(ids)s.") % {
+                problems.append(_("Records edited after the merge (%(records)s): %(ids)s.") % {
                     "records": label, "ids": ", ".join(f"#{pk}" for pk in edited)})
         back = [pk for pk in ids if owners.get(pk) == survivor.pk]
         clashing = _clashing(model, fk, back, duplicate)
         if clashing:
-            problems.append(_("%(records)s cannot go back: %(customer)s has an equal one now: %(ids)s.") % {
+            problems.append(_(
+                "Records that cannot go back because %(customer)s has an equal one now (%(records)s): %(ids)s.") % {
                 "records": label, "customer": duplicate,
                 "ids": ", ".join(f"#{pk}" for pk in sorted(clashing))})
     return problems
@@ -372,7 +373,7 @@ class MergeUndoRefused(ValueError):
 
     def __init__(self, reasons: list[str]):
         self.reasons = reasons
-        super().__init__(" ".join([_("The merge cannot be undone:"), *reasons]))
+        super().__init__(_("The merge cannot be undone: %(reasons)s") % {"reasons": " ".join(reasons)})
 
 
 def customer_merge_undo(*, merge: CustomerMerge, user) -> CustomerMerge:

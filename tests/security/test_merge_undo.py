@@ -97,11 +97,11 @@ def test_undo_refuses_when_a_moved_record_was_edited_or_deleted_since(manager):
     merge = customer_merge(survivor=survivor, duplicate=duplicate, user=manager, field_choices={})
 
     Order.objects.filter(pk=order.pk).update(total_amount=Decimal(99))
-    with pytest.raises(ValueError, match=f"edited after the merge: #{order.pk}"):
+    with pytest.raises(ValueError, match=rf"edited after the merge \(orders\): #{order.pk}"):
         customer_merge_undo(merge=merge, user=manager)
     Order.objects.filter(pk=order.pk).update(total_amount=Decimal(10))  # edited back: undo may go
     Interaction.objects.filter(pk=note.pk).delete()
-    with pytest.raises(ValueError, match=f"deleted after the merge: #{note.pk}"):
+    with pytest.raises(ValueError, match=rf"deleted after the merge \(interactions\): #{note.pk}"):
         customer_merge_undo(merge=merge, user=manager)
     assert Order.objects.get(pk=order.pk).customer_id == survivor.pk  # nothing half-done
 
