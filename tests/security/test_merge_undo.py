@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, CampaignMember, ServiceTask
 from customers.events import records_changed
-from customers.models import Customer, Feedback, Interaction, Order
+from customers.models import Customer, Interaction, Order
 from intake.duplicates import MERGE_FIELDS, customer_merge, customer_merge_undo
 from intake.models import CustomerMerge
 from tests.conftest import scored_demo
