@@ -20,11 +20,20 @@ from customers.models import Customer, Product
 from customers.permissions import can_view_pii
 
 from . import services, tasks
-from .forms import AudienceForm, CampaignAddForm, CampaignForm, ServiceTaskCreateForm, ServiceTaskForm
+from .forms import (
+    AudienceForm,
+    CampaignAddForm,
+    CampaignForm,
+    PowerForm,
+    ServiceTaskCreateForm,
+    ServiceTaskForm,
+    bundle_label,
+    product_names,
+)
 from .models import Campaign, ServiceTask
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
-from .selectors import audience_preview, audience_queryset, campaign_list, member_outcomes
+from .selectors import audience_power, audience_preview, audience_queryset, campaign_list, member_outcomes
 
 CHARTJS = "vendor/chartjs/chart.umd.min.js"
 MEMBERS_PER_PAGE = 50
@@ -92,7 +101,25 @@ def _edit(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
         form = CampaignForm(instance=campaign, user=request.user, prefix="c")
         audience_form = AudienceForm(initial=initial_audience, prefix="a")
     return render(request, "campaigns/edit.html", {"form": form, "audience_form": audience_form,
-                                                   "campaign": campaign})
+                                                   "campaign": campaign,
+                                                   "picker_config": _picker_config(audience_form)})
+
+
+def _picker_config(audience_form: AudienceForm) -> dict:
+    """What static/js/product-picker.js needs: the API to search and the names of the products
+    already chosen (one query), and its few words in the page's language."""
+    chosen = []
+    for name in ("bought_any", "not_bought_any"):
+        value = (audience_form[name].data if audience_form.is_bound
+                 else audience_form.initial.get(name, []))
+        if isinstance(value, str):
+            value = value.split(",")
+        chosen += [str(v).strip() for v in value or [] if str(v).strip().isdigit()]
+    return {"url": reverse("api-product-list"),
+            "names": {str(pk): name for pk, name in product_names(chosen).items()},
+            # %s is the product's name.
+            "remove": _("Remove %s"), "empty": _("No product found."),
+            "search": _("Search products by name or SKU")}
 
 
 @permission_required("campaigns.add_campaign", raise_exception=True)
@@ -122,11 +149,16 @@ def audience_preview_json(request: HttpRequest) -> JsonResponse:
         cap = int(request.GET.get("c-frequency_cap_days") or 0)
     except ValueError:
         return JsonResponse({"errors": {"frequency_cap_days": [_("Enter a whole number.")]}}, status=400)
+    power_form = PowerForm(request.GET, prefix="c")
+    if not power_form.is_valid():
+        return JsonResponse({"errors": power_form.errors}, status=400)
     exclude = request.GET.get("campaign")
     customers = audience_queryset(filters=audience_form.audience(), kind=kind,
                                   frequency_cap_days=max(cap, 0),
                                   exclude_campaign_id=int(exclude) if exclude and exclude.isdigit() else None)
-    return JsonResponse(audience_preview(customers))
+    preview = audience_preview(customers)
+    preview["power"] = audience_power(customers, size=preview["size"], **power_form.parameters())
+    return JsonResponse(preview)
 
 
 @require_POST
