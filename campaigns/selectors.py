@@ -19,6 +19,7 @@ from customers.models import Customer, Feedback, Interaction, Order, OrderStatus
 
 from .models import Campaign, CampaignMember
 from .permissions import can_change_campaign
+from .uplift import control_size
 
 # Lists match any of their values; *_min/*_max are inclusive bounds.
 AUDIENCE_KEYS = (
@@ -172,6 +173,42 @@ def audience_power(customers: QuerySet[Customer], *, size: int, objective: str |
     return {**check.as_dict(), "baseline_method": BASELINE_METHOD, "scored_customers": scored,
             "attribution_days": attribution_days, "objective": objective,
             "typical_uplift_source": source, "finished_campaigns": finished}
+
+
+def launch_summary(campaign: Campaign) -> dict:
+    """What launching would do today, for the confirmation page: audience, control and treated
+    sizes (per stratum, as the draw at launch rounds them), the contact cost and the power check.
+    A fixed handful of queries."""
+    customers = audience_queryset(filters=campaign.audience, kind=campaign.kind,
+                                  frequency_cap_days=campaign.frequency_cap_days,
+                                  exclude_campaign_id=campaign.pk)
+    preview = audience_preview(customers)
+    share = float(campaign.control_share)
+    control = sum(control_size(n, share) for n in preview["by_value_segment"].values())
+    treated = preview["size"] - control
+    return {**preview, "control": control, "treated": treated,
+            "contact_cost": campaign.cost_per_contact * treated,
+            "power": audience_power(customers, size=preview["size"], objective=campaign.objective,
+                                    control_share=share, attribution_days=campaign.attribution_days)}
+
+
+# Below this many control members the results page warns that the control group is tiny: the
+# Wilson interval of a rate from fewer than 100 people is wider than +/- 10 points whatever the
+# rate, so a difference of a few points cannot show.
+TINY_CONTROL = 100
+
+
+def results_status(results: dict) -> dict:
+    """How far the stored results can be read: ``too_early`` until the attribution window has
+    data (no refresh yet, or no conversion in either group while the window is open), and
+    ``tiny_control`` when the control group is too small for a useful interval."""
+    converters = (results.get("treatment_converters") or 0) + (results.get("control_converters") or 0)
+    too_early = not results or (not results.get("window_closed") and converters == 0)
+    control = results.get("control_members") or 0
+    return {"too_early": too_early, "tiny_control": bool(results) and control < TINY_CONTROL,
+            "control_members": control,
+            "ci_includes_zero": (results.get("absolute_uplift_low") is not None
+                                 and results["absolute_uplift_low"] <= 0 <= results["absolute_uplift_high"])}
 
 
 def campaign_list(user) -> QuerySet[Campaign]:
