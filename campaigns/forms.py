@@ -30,7 +30,7 @@ def bundle_label(rule: AssociationRule, names: dict[int, str]) -> str:
 
     return _("%(bought)s -> %(offer)s (lift %(lift)s)") % {
         "bought": listed(rule.antecedents), "offer": listed(rule.consequents),
-        "lift": formats.number_format(rule.lift, 2, use_l10n=True)}
+        "lift": formats.number_format(round(rule.lift, 2), 2, use_l10n=True)}
 
 
 class ListField(forms.Field):
