@@ -14,7 +14,6 @@ from django.db.models.functions import Exp, Power
 from django.utils import timezone
 
 from analytics.engine.power import PowerCheck, power_check
-
 from customers.models import Customer, Feedback, Interaction, Order, OrderStatus, Product, SentimentLabel
 
 from .models import Campaign, CampaignMember

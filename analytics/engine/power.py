@@ -30,7 +30,7 @@ SUGGESTED_SHARES = tuple(s / 100 for s in range(1, 51))
 def _control_size(n: int, share: float) -> int:
     # The same rounding as campaigns.uplift.control_size (half up); duplicated because the
     # engine imports nothing of the project.
-    return int(floor(n * share + 0.5))
+    return floor(n * share + 0.5)
 
 
 def mde_for_groups(*, treated: int, control: int, baseline: float, alpha: float = ALPHA,

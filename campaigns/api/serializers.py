@@ -69,7 +69,7 @@ class AudiencePreviewSerializer(serializers.Serializer):
     # For the power check (the smallest detectable uplift); the model's defaults when left out.
     objective = serializers.ChoiceField(choices=Campaign.Objective.choices, required=False, allow_null=True,
                                         help_text="Compare the detectable uplift with what this objective usually gets.")
-    control_share = serializers.DecimalField(max_digits=3, decimal_places=2, min_value=Decimal("0"),
+    control_share = serializers.DecimalField(max_digits=3, decimal_places=2, min_value=Decimal(0),
                                              max_value=Decimal("0.9"), default=Decimal("0.10"))
     attribution_days = serializers.IntegerField(min_value=1, max_value=365, default=30)
 

@@ -17,7 +17,6 @@ from campaigns import services
 from campaigns.models import Campaign
 from campaigns.selectors import (
     TYPICAL_UPLIFT_DEFAULTS,
-    audience_queryset,
     expected_conversion,
     typical_uplift,
 )
