@@ -56,6 +56,11 @@ class CampaignResultsSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Campaign.Status.choices)
     results_updated_at = serializers.DateTimeField(allow_null=True)
     results = serializers.JSONField(help_text="Treated and control outcomes, uplift and its interval.")
+    too_early = serializers.BooleanField(
+        help_text="True until the attribution window has data (no refresh yet, or no conversion in "
+                  "either group while the window is open): the uplift figures mean nothing yet.")
+    tiny_control = serializers.BooleanField(
+        help_text="The control group holds fewer than 100 customers: the interval is very wide.")
 
 
 class RefreshQueuedSerializer(serializers.Serializer):

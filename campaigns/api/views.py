@@ -15,7 +15,7 @@ from core.api.views import IDEMPOTENCY_PARAMETER, ApiViewMixin
 from .. import services, tasks
 from ..models import ServiceTask
 from ..permissions import can_view_members
-from ..selectors import audience_power, audience_preview, audience_queryset, campaign_list
+from ..selectors import audience_power, audience_preview, audience_queryset, campaign_list, results_status
 from .serializers import (
     AudiencePreviewResultSerializer,
     AudiencePreviewSerializer,
@@ -89,9 +89,11 @@ class CampaignViewSet(ApiViewMixin, IdempotencyMixin, mixins.ListModelMixin, mix
         if request.method == "POST":
             transaction.on_commit(lambda: tasks.campaign_results_refresh.delay(campaign.pk))
             return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
+        reading = results_status(campaign.results or {})
         return Response({"id": campaign.pk, "status": campaign.status,
                          "results_updated_at": campaign.results_updated_at,
-                         "results": campaign.results})
+                         "results": campaign.results, "too_early": reading["too_early"],
+                         "tiny_control": reading["tiny_control"]})
 
     @extend_schema(responses=CampaignMemberSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -45,7 +45,11 @@
     list.className = "product-options";
     list.setAttribute("role", "listbox");
     list.hidden = true;
-    wrapper.append(chips, search, list);
+    // "No product found" is said here, not inside the listbox, which may hold only options.
+    const status = document.createElement("p");
+    status.className = "helptext product-status";
+    status.setAttribute("role", "status");
+    wrapper.append(chips, search, list, status);
     input.after(wrapper);
     input.hidden = true;
     // The field's label now names the search box a person types in.
@@ -112,12 +116,8 @@
     function draw(products) {
       options = products;
       list.replaceChildren();
-      if (!products.length) {
-        const item = document.createElement("li");
-        item.className = "product-none";
-        item.textContent = config.empty;
-        list.append(item);
-      }
+      status.textContent = products.length ? "" : config.empty;
+      if (!products.length) { close(); return; }
       products.forEach((product, i) => {
         const item = document.createElement("li");
         item.id = `${listId}-${i}`;
@@ -136,7 +136,7 @@
 
     function lookUp() {
       const term = search.value.trim();
-      if (!term) { close(); return; }
+      if (!term) { close(); status.textContent = ""; return; }
       const params = new URLSearchParams({search: term, page_size: String(RESULTS)});
       fetch(`${config.url}?${params}`, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
         .then(response => response.ok ? response.json() : {results: []})

@@ -197,3 +197,16 @@ def test_results_with_data_show_the_interval_in_words(client, role_user):
     assert "Too early to tell" not in html
     assert 'id="interval-plain"' in html and "percentage points" in html
     assert 'id="tiny-control"' in html
+
+
+@pytest.mark.django_db
+def test_results_api_says_too_early_and_tiny_control(api, role_user):
+    make_customers(30)
+    client = api("Sales")
+    draft = client.post("/api/campaigns/", {"name": "Api", "objective": "retention", "frequency_cap_days": 0,
+                                            "audience": {}}, format="json").json()
+    client.post(f"/api/campaigns/{draft['id']}/launch/")
+    services.campaign_results_refresh(campaign_id=draft["id"])
+    body = client.get(f"/api/campaigns/{draft['id']}/results/").json()
+    assert body["too_early"] is True and body["tiny_control"] is True
+    assert body["results"]["control_members"] == 3
