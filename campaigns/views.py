@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.navigation import user_may
-from customers.models import Customer, Product
+from customers.models import Customer, Level, Product
 from customers.permissions import can_view_pii
 
 from . import services, tasks
@@ -84,8 +84,12 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # One query for the names of every product offered on this page.
         wanted = {pid for member in members.object_list for pid in member.offered_products}
         products = dict(Product.objects.filter(pk__in=wanted).values_list("pk", "name"))
+        segments = dict(Level.choices)
         for member in members.object_list:
             member.offer_names = [products.get(pid, f"#{pid}") for pid in member.offered_products]
+            # The stored code ("high") in words, in the page's language.
+            member.segment_label = segments.get(member.scores.get("value_segment"),
+                                                member.scores.get("value_segment"))
     audience_items = _audience_items(campaign.audience)
     preview = None
     if campaign.is_editable:

@@ -98,3 +98,5 @@ def test_results_csv_names_the_offered_products(client, role_user, tea):
     assert {row["offered_product_ids"] for row in rows} == {f"{tea['Honey'].pk} {tea['Teapot'].pk}"}
     detail = client.get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
     assert "<dd>Honey + Teapot</dd>" in detail
+    # Members' value segments in words, not the stored codes.
+    assert "<td>High</td>" in detail and "<td>high</td>" not in detail
