@@ -34,7 +34,7 @@ NAVIGATION = (
 
 class AnalyticsConfig(AppConfig):
     name = "analytics"
-    verbose_name = "Analytics"
+    verbose_name = _("Analytics")
 
     def ready(self) -> None:
         from . import signals  # noqa: F401 - connects the rescore receivers

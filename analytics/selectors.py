@@ -98,10 +98,16 @@ def top_churn_reasons(run: ScoreRun | None, *, limit: int = 10) -> list[tuple[st
     return result
 
 
+# Tiers read from the bottom up, as a table of levels should (alphabetical put High first,
+# then Low, then Medium).
+TIER_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+
 def value_tiers() -> list[dict]:
-    return list(Customer.objects.live().filter(value_tier__isnull=False).values("value_tier")
+    rows = list(Customer.objects.live().filter(value_tier__isnull=False).values("value_tier")
                 .annotate(n=Count("id"), clv=Sum("clv_12m"), mean_clv=Avg("clv_12m"))
-                .order_by("value_tier"))
+                .order_by())
+    return sorted(rows, key=lambda row: TIER_ORDER.get(row["value_tier"], len(TIER_ORDER)))
 
 
 def alive_frequency_sample(size: int = SCATTER_SAMPLE) -> list[dict]:

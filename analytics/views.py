@@ -12,7 +12,7 @@ from core.charts import chart
 from core.navigation import page_permission
 from customers.models import Level
 
-from . import selectors
+from . import cards, selectors
 from .dashboard import (
     clv_histogram,
     counts_by,
@@ -239,7 +239,7 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
     run = get_object_or_404(ScoreRun.objects.with_effective_status(), pk=pk)
     status = run.effective_status
     return JsonResponse({"id": run.pk, "status": status, "status_label": run.get_effective_status_display(),
-                         "stage": run.stage, "progress": run.progress,
+                         "stage": run.stage, "stage_label": cards.stage_label(run.stage), "progress": run.progress,
                          "finished": status not in ScoreRun.ACTIVE, "error": run.get_error_message()})
 
 

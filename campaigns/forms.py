@@ -9,6 +9,7 @@ from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import AssociationRule
+from core.widgets import IsoDateInput
 from customers.models import Customer, Level, LifecycleStage, Product, RfmSegment
 
 from .models import Campaign, ServiceTask
@@ -155,8 +156,7 @@ class CampaignForm(forms.ModelForm):
         fields = ["name", "objective", "kind", "channel", "starts_on", "ends_on", "discount_percent",
                   "coupon_pattern", "recommend_products", "bundle", "cost_per_contact",
                   "attribution_days", "task_due_days", "frequency_cap_days", "control_share", "seed"]
-        widgets = {"starts_on": forms.DateInput(attrs={"type": "date"}),
-                   "ends_on": forms.DateInput(attrs={"type": "date"})}
+        widgets = {"starts_on": IsoDateInput(), "ends_on": IsoDateInput()}
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -181,7 +181,7 @@ class ServiceTaskCreateForm(forms.Form):
     """A service task for one customer, made by hand on the customer 360."""
 
     assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None)
-    due_on = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
+    due_on = forms.DateField(label=_("Due"), widget=IsoDateInput())
     note = forms.CharField(label=_("What to do"), max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 2}))
 

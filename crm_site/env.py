@@ -52,6 +52,16 @@ def to_database(raw: str) -> dict[str, Any]:
     return config
 
 
+def to_currency(raw: str) -> str:
+    """An ISO 4217 code that Babel (CLDR) knows, upper-cased: ``cny`` -> ``CNY``."""
+    from babel.numbers import is_currency
+
+    code = raw.strip().upper()
+    if not is_currency(code):
+        raise ValueError("expected an ISO 4217 currency code such as CNY, USD or EUR")
+    return code
+
+
 def to_str(raw: str) -> str:
     return raw
 

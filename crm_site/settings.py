@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from .broker import folders as broker_folders
-from .env import env, to_bool, to_choice, to_database, to_float, to_int, to_list
+from .env import env, to_bool, to_choice, to_currency, to_database, to_float, to_int, to_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -121,6 +121,9 @@ LANGUAGE_CODE = env("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", "UTC")
+# The currency of every amount in the data (orders, CLV, campaign costs), as an ISO 4217 code;
+# pages format it for the reader's language (core/formatting.py), exports name it in the header.
+CURRENCY = env("CURRENCY", "CNY", to_currency)
 USE_I18N = True
 USE_TZ = True
 

@@ -7,8 +7,10 @@ whose model does not exist yet is skipped, not an error.
 from __future__ import annotations
 
 from django.contrib.auth.management import create_permissions
+from django.utils.translation import gettext_noop
 
-MANAGER, SALES, SERVICE = "Manager", "Sales", "Service"
+# The group names are stored in English; pages translate them ({% trans role.name %} in 403.html).
+MANAGER, SALES, SERVICE = gettext_noop("Manager"), gettext_noop("Sales"), gettext_noop("Service")
 ROLES = (MANAGER, SALES, SERVICE)
 
 # Managers get every permission of these apps.

@@ -84,6 +84,8 @@ def get_item(mapping, key):
 def number(value, digits: int = 2) -> str:
     if value is None:
         return "—"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"  # a count stored as a float ("k 3", never "k 3.000")
     if isinstance(value, float):
         return f"{value:,.{int(digits)}f}"
     if isinstance(value, int):
