@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.charts import chart
 from core.navigation import user_may
 from customers.models import Customer, Level, Product
 from customers.permissions import can_view_pii
@@ -30,7 +31,7 @@ from .forms import (
     ServiceTaskForm,
     product_names,
 )
-from .models import Campaign, ServiceTask
+from .models import Campaign, ServiceTask, UpliftModel
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
 from .selectors import (
@@ -70,6 +71,20 @@ def _error_text(exc: ValidationError) -> str:
 def campaign_index(request: HttpRequest) -> HttpResponse:
     page = Paginator(campaign_list(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "campaigns/list.html", {"page": page})
+
+
+@permission_required("campaigns.view_campaign", raise_exception=True)
+def uplift_models(request: HttpRequest) -> HttpResponse:
+    """Whom campaigns change, per objective: the chosen uplift model's held-out Qini curve
+    against random targeting, its interval, and whether it is better than random at all."""
+    models = []
+    for model in UpliftModel.objects.all():
+        curve = model.card.get("curve", {})
+        models.append({"model": model, "chart": chart("line", [f"{round(100 * s)} %" for s in curve.get("share", [])], [
+            {"label": _("Targeting by predicted uplift"), "data": curve.get("model", []), "fill": False},
+            {"label": _("Random targeting"), "data": curve.get("random", []), "fill": False,
+             "borderDash": [6, 4]}])})
+    return render(request, "campaigns/uplift.html", {"models": models})
 
 
 @permission_required("campaigns.view_campaign", raise_exception=True)

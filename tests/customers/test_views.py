@@ -77,7 +77,7 @@ def test_dashboard_reads_the_figures_the_last_run_stored(client, role_user, worl
     first = client.get("/")
     with CaptureQueriesContext(connection) as cached:
         again = client.get("/")
-    assert len(cached) <= 8  # the runs, the last-run panel, session and user
+    assert len(cached) <= 9  # the runs, the last-run panel, realised-accuracy drift, session and user
     assert customers(again) == customers(first) == 6 and not again.context["figures_stored"]
 
     # A finished run stores its figures; the page shows them at once and scans nothing.
