@@ -39,18 +39,24 @@ _PII_NAME = re.compile(
     r"邮箱|邮件|电话|手机|地址|身份证|证件|护照|微信|生日|出生|银行",
 )
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-# "+86 138 0013 8000", "+1 (555) 123-4567": a leading + and 7 to 15 digits.
-_INTERNATIONAL_PHONE = re.compile(r"\+\s*\d[\d\s().-]{5,20}\d")
-# A Chinese mobile number, with or without spaces or dashes.
-_CN_MOBILE = re.compile(r"1[3-9]\d{9}")
-# "(555) 123-4567", "555-123-4567", "010 6552 9988"; a date ("2024-01-05") has a two-digit
-# middle group and does not match.
-_GROUPED_PHONE = re.compile(r"\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}")
-# A Chinese resident identity number: 18 characters (17 digits and a check character) since
-# 1999, 15 digits before. Six area digits, then the birth date.
-_CN_ID_18 = re.compile(r"\d{6}(18|19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}[\dXx]")
-_CN_ID_15 = re.compile(r"\d{8}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}")
-_US_SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
+# Searched for anywhere in the value ("call 13912345678 after six" is contact data too), never
+# inside a longer run of digits or letters.
+_NOT_AFTER, _NOT_BEFORE = r"(?<![\dA-Za-z])", r"(?![\dA-Za-z])"
+_CONTACT_NUMBERS = re.compile(_NOT_AFTER + "(" + "|".join((
+    # "+86 138 0013 8000", "+1 (555) 123-4567": a leading + and 7 to 15 digits.
+    r"\+\s*\d[\d\s().-]{5,20}\d",
+    # A Chinese mobile number, with or without spaces or dashes.
+    r"1[3-9]\d(?:[\s-]?\d){8}",
+    # "(555) 123-4567", "555-123-4567", "010 6552 9988"; a date ("2024-01-05") has a two-digit
+    # middle group and does not match.
+    r"\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}",
+    # A Chinese resident identity number: 18 characters (17 digits and a check character)
+    # since 1999, 15 digits before; six area digits, then the birth date.
+    r"\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]",
+    r"\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}",
+    # A US social security number.
+    r"\d{3}-\d{2}-\d{4}",
+)) + ")" + _NOT_BEFORE)
 _CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
 
 
@@ -81,14 +87,7 @@ def looks_like_pii_value(value) -> bool:
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return False
     text = str(value).strip()
-    if not text or len(text) > 200:
-        return bool(text) and _EMAIL.search(text) is not None
-    if _EMAIL.search(text):
-        return True
-    compact = re.sub(r"[\s-]", "", text)
-    if (_INTERNATIONAL_PHONE.fullmatch(text) or _GROUPED_PHONE.fullmatch(text)
-            or _CN_MOBILE.fullmatch(compact) or _US_SSN.fullmatch(text)
-            or _CN_ID_18.fullmatch(compact) or _CN_ID_15.fullmatch(compact)):
+    if _EMAIL.search(text) or _CONTACT_NUMBERS.search(text):
         return True
     return bool(_CARD.fullmatch(text)) and _luhn_valid(re.sub(r"\D", "", text))
 
