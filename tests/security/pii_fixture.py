@@ -16,7 +16,7 @@ from tests.factories import (
 
 WHEN = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 EMAIL, OLD_EMAIL = "jack.green@example.com", "jack.old@example.net"
-PHONE, OLD_PHONE = "+8613800138000", "+8613700137000"
+PHONE, OLD_PHONE = "+8613812345678", "+8613798765432"
 BIRTH_DATE = date(1985, 3, 14)
 # Imported columns: contact and identity data by name, one by content only, one harmless.
 PII_ATTRIBUTES = {
