@@ -60,10 +60,15 @@ _CONTACT_NUMBERS = re.compile(_NOT_AFTER + "(" + "|".join((
 _CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
 
 
-def _normalised_name(key: str) -> str:
-    # camelCase -> camel_case, then every run of other characters to one "_".
-    key = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(key))
-    return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "_", key.lower()).strip("_")
+def _normalised_names(key: str) -> tuple[str, str]:
+    """The name lower-cased with every run of other characters as one "_", as written
+    (``WeChat ID`` -> ``wechat_id``) and with camelCase split (``customerEmail`` ->
+    ``customer_email``)."""
+    def normalised(text: str) -> str:
+        return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "_", text.lower()).strip("_")
+
+    key = str(key)
+    return normalised(key), normalised(re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key))
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -94,7 +99,7 @@ def looks_like_pii_value(value) -> bool:
 
 def is_pii_attribute_name(key: str) -> bool:
     """The attribute's name says contact or identity data (``contact_email``, ``id_card``)."""
-    return _PII_NAME.search(_normalised_name(key)) is not None
+    return any(_PII_NAME.search(name) for name in _normalised_names(key))
 
 
 def is_pii_attribute(key: str, value=None) -> bool:
