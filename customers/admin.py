@@ -165,7 +165,10 @@ class _StaffTokenAdmin(TokenAdmin):
     The key itself is shown only to superusers: a Manager who could read another user's key
     could act as that user. Superusers' tokens are listed to superusers only."""
 
-    list_display = ("key_shown", "user", "created")
+    def get_list_display(self, request):
+        if request.user.is_superuser:
+            return super().get_list_display(request)
+        return ("key_shown", "user", "created")
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

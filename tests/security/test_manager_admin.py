@@ -104,3 +104,10 @@ def test_sales_and_service_cannot_manage_users_or_tokens(client, role_user):
         client.force_login(role_user(role))
         assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
         assert client.get(reverse("admin:authtoken_tokenproxy_changelist")).status_code == 403
+
+
+def test_a_superuser_still_reads_token_keys(client, role_user):
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    token = Token.objects.create(user=role_user("Sales"))
+    client.force_login(root)
+    assert token.key in client.get(reverse("admin:authtoken_tokenproxy_changelist")).content.decode()
