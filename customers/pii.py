@@ -42,7 +42,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Searched for anywhere in the value ("call 13912345678 after six" is contact data too), never
 # inside a longer run of digits or letters.
 _NOT_AFTER, _NOT_BEFORE = r"(?<![\dA-Za-z])", r"(?![\dA-Za-z])"
-_CONTACT_NUMBERS = re.compile(_NOT_AFTER + "(" + "|".join((
+_CONTACT_NUMBER_PATTERNS = (
     # "+86 138 0013 8000", "+1 (555) 123-4567": a leading + and 7 to 15 digits.
     r"\+\s*\d[\d\s().-]{5,20}\d",
     # A Chinese mobile number, with or without spaces or dashes.
@@ -56,7 +56,8 @@ _CONTACT_NUMBERS = re.compile(_NOT_AFTER + "(" + "|".join((
     r"\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}",
     # A US social security number.
     r"\d{3}-\d{2}-\d{4}",
-)) + ")" + _NOT_BEFORE)
+)
+_CONTACT_NUMBERS = re.compile(f"{_NOT_AFTER}({'|'.join(_CONTACT_NUMBER_PATTERNS)}){_NOT_BEFORE}")
 _CARD = re.compile(r"\d(?:[ -]?\d){12,18}")
 
 

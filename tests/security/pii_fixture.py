@@ -1,7 +1,7 @@
 """The demo customer whose contact details the security tests look for in every response."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from campaigns.models import Campaign, CampaignMember, ServiceTask
@@ -14,7 +14,7 @@ from tests.factories import (
     ProductFactory,
 )
 
-WHEN = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 EMAIL, OLD_EMAIL = "jack.green@example.com", "jack.old@example.net"
 PHONE, OLD_PHONE = "+8613812345678", "+8613798765432"
 BIRTH_DATE = date(1985, 3, 14)
@@ -43,9 +43,9 @@ def demo_customer():
     customer.email, customer.phone, customer.birth_date = EMAIL, PHONE, BIRTH_DATE
     customer.attributes = {**PII_ATTRIBUTES, **PLAIN_ATTRIBUTES}
     customer.save()
-    product = ProductFactory(sku="TEA-1", name="Green tea", price=Decimal("12"))
-    order = OrderFactory(customer=customer, external_id="O-1", ordered_at=WHEN, total_amount=Decimal("24"))
-    OrderItemFactory(order=order, product=product, quantity=2, unit_price=Decimal("12"))
+    product = ProductFactory(sku="TEA-1", name="Green tea", price=Decimal(12))
+    order = OrderFactory(customer=customer, external_id="O-1", ordered_at=WHEN, total_amount=Decimal(24))
+    OrderItemFactory(order=order, product=product, quantity=2, unit_price=Decimal(12))
     FeedbackFactory(customer=customer, order=order, created_at=WHEN, rating=4, text="Good tea")
     InteractionFactory(customer=customer, kind="call", occurred_at=WHEN, outcome="ok")
     campaign = Campaign.objects.create(name="Winback")

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
 from campaigns.models import Campaign, ServiceTask
 from customers.models import Feedback, Interaction, Order
@@ -57,11 +57,18 @@ def _site_urls(ids: dict[str, int]) -> list[str]:
             else:
                 kwargs[name] = {"external_id": "O-1" if "orders" in route else "C-JG", "sku": "TEA-1",
                                 "kind": "customers", "language": "en", "key": "winback"}.get(name, "x")
-        try:
-            urls.append(reverse(f"{namespace}{pattern.name}", kwargs=kwargs))
-        except Exception:  # noqa: BLE001 - a converter refusing the filler value: nothing to request
-            continue
+        url = _reverse_or_none(f"{namespace}{pattern.name}", kwargs)
+        if url is not None:
+            urls.append(url)
     return sorted(set(urls))
+
+
+def _reverse_or_none(name: str, kwargs: dict) -> str | None:
+    """None when a converter refuses the filler value: there is nothing to request then."""
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return None
 
 
 def _admin_urls() -> list[str]:
