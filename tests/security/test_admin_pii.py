@@ -152,3 +152,25 @@ def test_a_user_without_view_pii_keeps_hidden_attributes_when_saving(client, rol
     assert customer.email == EMAIL and customer.phone == PHONE
     assert customer.attributes["id_card"] == "11010519491231002X"
     assert customer.attributes["contract_type"] == "Two year"
+
+
+def test_a_history_admin_of_customers_would_be_guarded_too(role_user, customer):
+    """Were ``HistoricalCustomer`` registered in the admin, the site's guard would cover it."""
+    from django.contrib import admin
+    from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+    from django.test import RequestFactory
+
+    from customers.admin_site import CrmAdminSite
+    from customers.models import Customer
+
+    site = CrmAdminSite(name="history-test")
+    site.register(Customer.history.model, admin.ModelAdmin)
+    model_admin = site._registry[Customer.history.model]
+    request = RequestFactory().get("/", {"email__startswith": "jack"})
+    request.user = role_user("Service")
+    request.user.is_superuser = False
+    assert not model_admin.lookup_allowed("email__startswith", "jack", request)
+    assert not model_admin.lookup_allowed("attributes__passport", "E1", request)
+    assert model_admin.lookup_allowed("name", "Jack Green", request)
+    with pytest.raises(DisallowedModelAdminLookup):
+        model_admin.get_changelist_instance(request)
