@@ -28,7 +28,7 @@ ALLOWED_HOSTS = env("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testse
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS", [], to_list)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crm_site.apps.CrmAdminConfig",  # django.contrib.admin with the PII-guarding site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
