@@ -2,8 +2,6 @@
 Views parse input, call a selector or a service, and render."""
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -15,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.navigation import page_permission, user_may
+from core.spreadsheets import safe_csv_writer
 
 from . import selectors
 from .filters import CustomerListFilter
@@ -145,7 +144,7 @@ def customer_export(request: HttpRequest) -> HttpResponse:
                 "churn_probability", "churn_risk", "clv_12m", "p_alive", "lifecycle_stage",
                 "loyalty_score", "sentiment_score"]
     rows = filterset.qs.values_list(*columns).iterator(chunk_size=EXPORT_CHUNK)
-    writer = csv.writer(_Echo())
+    writer = safe_csv_writer(_Echo())
 
     def stream():
         yield "\ufeff"  # a byte-order mark so spreadsheet programs read the Chinese names as UTF-8

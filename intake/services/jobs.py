@@ -5,7 +5,6 @@ records progress, counts and the rejected rows as it goes (a run-state row, see 
 """
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import tempfile
@@ -21,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from core.failures import FailureKind, failure_detail, failure_kind
 from core.leases import lease_expire, lease_renew, lease_until
+from core.spreadsheets import safe_csv_writer
 from customers.events import KINDS as RECORD_KINDS
 from customers.events import records_changed_publish
 from intake import fields as f
@@ -50,7 +50,7 @@ def rejected_rows_writer(handle: TextIO, headers: list[str]) -> Callable[[Row], 
     and imports the file again (the extra columns are not mapped to any field). The UI's
     download and ``import_data --rejected`` are this same file.
     """
-    writer = csv.writer(handle)
+    writer = safe_csv_writer(handle)
     writer.writerow([*headers, "line", "reasons"])
 
     def write(row: Row) -> None:
