@@ -14,7 +14,6 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
-from xml.parsers import expat
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -233,14 +232,14 @@ def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
 
 
 def _xlsx_check_parts(stream: BinaryIO) -> None:
-    """Refuse an XLSX that would unpack to more than the setting allows (a zip bomb), and one
-    whose shared strings hold a cell over the cell limit, before openpyxl loads anything.
+    """Refuse an XLSX that would unpack to more than the setting allows (a zip bomb), or that
+    holds a cell over the cell limit, before openpyxl parses anything.
 
-    openpyxl streams a sheet in read-only mode, but loads all shared strings (where Excel and
-    openpyxl put text cells) at once: a 200 KB file holding one 200 MB cell took gigabytes.
-    The shared strings are therefore read here first with expat, counting each string's
-    characters as they arrive, without building it. XML with a DOCTYPE (entity expansion) is
-    refused; openpyxl itself parses through defusedxml, which is installed.
+    openpyxl streams a sheet in read-only mode, but builds each cell's text whole, and loads all
+    shared strings (where Excel puts text cells) at once: a 200 KB file holding one 200 MB cell
+    took gigabytes. So every XML part is first read here in chunks, measuring the longest text
+    between two tags (a cell's text cannot hold ``<``) without building it. XML with a DOCTYPE
+    (entity expansion) is refused; openpyxl itself parses through defusedxml, which is installed.
     """
     try:
         archive = zipfile.ZipFile(stream)
@@ -263,52 +262,43 @@ def _xlsx_check_parts(stream: BinaryIO) -> None:
                     "is refused as a possible zip bomb. Save it as CSV and upload that.")
                     % {"ratio": info.file_size // max(info.compress_size, 1),
                        "size": info.file_size // (1024 * 1024)})
-        names = {info.filename.lower(): info.filename for info in archive.infolist()}
-        shared = names.get("xl/sharedstrings.xml")
-        if shared is not None:
-            with archive.open(shared) as part:
-                _scan_shared_strings(part)
+        for info in archive.infolist():
+            if info.filename.lower().endswith(".xml"):
+                try:
+                    with archive.open(info) as part:
+                        _scan_xml_part(part)
+                except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+                    raise FileFormatError(_("The XLSX file cannot be read: %(error)s")
+                                          % {"error": exc}) from None
     stream.seek(0)
 
 
-def _scan_shared_strings(part) -> None:
+def _utf8_chars(data: bytes) -> int:
+    # Characters in UTF-8 bytes: every byte but the continuation bytes (0b10xxxxxx).
+    return len(data) - sum(data.count(bytes([b])) for b in range(0x80, 0xC0))
+
+
+def _scan_xml_part(part) -> None:
     limit = max_cell_chars()
-    parser = expat.ParserCreate()
-    state = {"depth": 0, "chars": 0, "index": 0}
-
-    def doctype(*_args) -> None:
-        raise FileFormatError(_("The XLSX file holds a document type declaration; it is refused."))
-
-    def start(name, _attrs) -> None:
-        if name.rpartition(":")[2] == "si":
-            state["depth"] += 1
-            state["chars"] = 0
-
-    def end(name) -> None:
-        if name.rpartition(":")[2] == "si":
-            state["depth"] -= 1
-            state["index"] += 1
-
-    def text(data) -> None:
-        if state["depth"]:
-            state["chars"] += len(data)
-            if state["chars"] > limit:
+    carry = 0  # characters of the text run that continues from the previous chunk
+    while chunk := part.read(SCAN_BYTES):
+        if b"<!DOCTYPE" in chunk or b"<!ENTITY" in chunk:
+            raise FileFormatError(_("The XLSX file holds a document type declaration; it is refused."))
+        pieces = chunk.split(b"<")
+        # The common case, decided in C: no run between tags comes near the limit.
+        if carry + max(map(len, pieces)) <= limit:
+            pieces_to_check = ()
+        else:
+            pieces_to_check = pieces
+        for position, piece in enumerate(pieces_to_check):
+            before = carry if position == 0 else 0
+            # Bytes are an upper bound of characters: count exactly only past the limit.
+            if before + len(piece) > limit and before + _utf8_chars(piece) > limit:
                 raise FileFormatError(_(
-                    "The XLSX file holds a text cell of more than %(max)s characters (shared "
-                    "string %(index)s). Shorten it and upload the file again.")
-                    % {"max": limit, "index": state["index"] + 1})
-
-    parser.StartDoctypeDeclHandler = doctype
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
-    parser.buffer_text = False
-    try:
-        while chunk := part.read(SCAN_BYTES):
-            parser.Parse(chunk, False)
-        parser.Parse(b"", True)
-    except expat.ExpatError as exc:
-        raise FileFormatError(_("The XLSX file cannot be read: %(error)s") % {"error": exc}) from None
+                    "The XLSX file holds a cell of more than %(max)s characters. Shorten it and "
+                    "upload the file again.") % {"max": limit})
+        last = pieces[-1]
+        carry = (carry if len(pieces) == 1 else 0) + _utf8_chars(last)
 
 
 def read_xlsx(stream: BinaryIO) -> TableReader:
