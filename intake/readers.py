@@ -237,7 +237,7 @@ def _xlsx_check_parts(stream: BinaryIO) -> None:
 
     openpyxl streams a sheet in read-only mode, but builds each cell's text whole, and loads all
     shared strings (where Excel puts text cells) at once: a 200 KB file holding one 200 MB cell
-    took gigabytes. So every XML part is first read here in chunks, measuring the longest text
+    took gigabytes. So the sheets and the shared strings are first read here in chunks, measuring the longest text
     between two tags (a cell's text cannot hold ``<``) without building it. XML with a DOCTYPE
     (entity expansion) is refused; openpyxl itself parses through defusedxml, which is installed.
     """
@@ -263,10 +263,13 @@ def _xlsx_check_parts(stream: BinaryIO) -> None:
                     % {"ratio": info.file_size // max(info.compress_size, 1),
                        "size": info.file_size // (1024 * 1024)})
         for info in archive.infolist():
-            if info.filename.lower().endswith(".xml"):
+            name = info.filename.lower()
+            if name == "xl/sharedstrings.xml" or (name.startswith("xl/worksheets/") and name.endswith(".xml")):
                 try:
                     with archive.open(info) as part:
                         _scan_xml_part(part)
+                except FileFormatError:
+                    raise
                 except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
                     raise FileFormatError(_("The XLSX file cannot be read: %(error)s")
                                           % {"error": exc}) from None
@@ -292,12 +295,14 @@ def _scan_xml_part(part) -> None:
             pieces_to_check = pieces
         for position, piece in enumerate(pieces_to_check):
             before = carry if position == 0 else 0
+            if position:
+                piece = piece[piece.find(b">") + 1:]  # the tag's own name and attributes
             # Bytes are an upper bound of characters: count exactly only past the limit.
             if before + len(piece) > limit and before + _utf8_chars(piece) > limit:
                 raise FileFormatError(_(
                     "The XLSX file holds a cell of more than %(max)s characters. Shorten it and "
                     "upload the file again.") % {"max": limit})
-        last = pieces[-1]
+        last = pieces[-1] if len(pieces) == 1 else pieces[-1][pieces[-1].find(b">") + 1:]
         carry = (carry if len(pieces) == 1 else 0) + _utf8_chars(last)
 
 
