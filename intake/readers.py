@@ -41,6 +41,8 @@ class TableReader:
     fraction: Callable[[], float] = field(default=lambda: 0.0)
     encoding: str = ""
     delimiter: str = ""
+    # CSV only: the same rows as lists of cells, blank ones included (read one or the other).
+    lines: Iterator[tuple[int, list[str]]] | None = None
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -168,6 +170,29 @@ def _too_long_cell(line: int) -> FileFormatError:
                            % {"line": line, "max": max_cell_chars()})
 
 
+def _csv_reader(text_stream, delimiter: str):
+    # The csv module stops at a field over its limit (in C, before building it) with csv.Error,
+    # which the readers turn into the line's error. The limit is process-wide; every reader of
+    # the product sets it to the same setting.
+    csv.field_size_limit(max_cell_chars())
+    return csv.reader(text_stream, delimiter=delimiter)
+
+
+def csv_check(stream: BinaryIO) -> None:
+    """Read a whole CSV once, as fast as the csv module goes, for what only the whole file shows:
+    a cell over the limit or a row with too many columns (the encoding is checked on opening).
+
+    The upload runs it, so such a file is refused before a job exists rather than stopping the
+    import after thousands of rows were saved.
+    """
+    table = read_csv(stream)
+    try:
+        for _line in table.lines:
+            pass
+    finally:
+        stream.seek(0)
+
+
 def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
     # The whole file's encoding, before any row: a file that changes encoding half way is
     # refused naming the line, instead of failing after thousands of rows were saved.
@@ -177,11 +202,7 @@ def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
     sample_text = sample.decode(encoding, errors="ignore")
     delimiter = detect_delimiter(sample_text)
     text_stream = io.TextIOWrapper(stream, encoding=encoding, newline="")
-    # The csv module's own cap on a field (131,072 characters by default, process-wide) must
-    # not be met before ours, which names the line and column.
-    if csv.field_size_limit() <= max_cell_chars():
-        csv.field_size_limit(max_cell_chars() + 1)
-    reader = csv.reader(text_stream, delimiter=delimiter)
+    reader = _csv_reader(text_stream, delimiter)
     try:
         raw_headers = next(reader)
     except StopIteration:
@@ -194,20 +215,17 @@ def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
     _check_cells(raw_headers, [], 1)
     headers = _unique_headers(raw_headers)
 
-    def rows() -> Iterator[tuple[int, dict]]:
+    def lines() -> Iterator[tuple[int, list[str]]]:
+        """``(line, cells)`` of each row, blank lines included: the csv module's rows, checked."""
         previous_end = reader.line_num
+        limit = max_columns()
         try:
             for values in reader:
                 line = previous_end + 1  # a quoted field may span lines: report where the row starts
                 previous_end = reader.line_num
-                if not any(v.strip() for v in values):
-                    continue  # blank lines are not rows
-                _check_columns(len(values), line)
-                _check_cells(values, headers, line)
-                row = dict(zip(headers, values))
-                if len(values) > len(headers):
-                    row["__extra__"] = values[len(headers):]
-                yield line, row
+                if len(values) > limit:
+                    _check_columns(len(values), line)
+                yield line, values
         except UnicodeDecodeError:
             raise FileFormatError(_("Line %(line)s is not %(encoding)s text.")
                                   % {"line": previous_end + 1, "encoding": encoding}) from None
@@ -219,6 +237,17 @@ def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
             if not stream.closed:
                 text_stream.detach()
 
+    def rows() -> Iterator[tuple[int, dict]]:
+        for line, values in raw:
+            if not any(v.strip() for v in values):
+                continue  # blank lines are not rows
+            row = dict(zip(headers, values))
+            if len(values) > len(headers):
+                row["__extra__"] = values[len(headers):]
+            yield line, row
+
+    raw = lines()
+
     def fraction() -> float:
         if not size:
             return 0.0
@@ -228,7 +257,7 @@ def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
             return 0.0
 
     return TableReader(headers=headers, rows=rows(), fraction=fraction, encoding=encoding,
-                       delimiter=delimiter)
+                       delimiter=delimiter, lines=raw)
 
 
 def _xlsx_check_parts(stream: BinaryIO) -> None:

@@ -27,7 +27,7 @@ from customers.events import KINDS as RECORD_KINDS
 from customers.events import records_changed_publish
 from intake import fields as f
 from intake.models import ImportJob, ImportKind
-from intake.readers import FileFormatError, open_table
+from intake.readers import FileFormatError, csv_check, open_table
 
 from .cleaning import Row, json_cell
 from .importers import ImportOptions, ImportResult, import_run
@@ -141,12 +141,12 @@ def import_job_upload(*, kind: str, upload: UploadedFile, user,
     upload_size_check(upload.size)
     upload.seek(0)
     table = open_table(upload, name=upload.name)  # refuses an unreadable file before storing it
-    # A CSV is read through once here: a cell over the limit is refused now, naming its line,
-    # rather than stopping the import after thousands of rows were saved. (An XLSX's text
-    # cells were checked by open_table; reading all its rows here would take too long.)
+    # A CSV is read through once here: a cell over the limit or a row too wide is refused now,
+    # naming its line, rather than stopping the import after thousands of rows were saved. (An
+    # XLSX's cells were measured by open_table, without parsing its rows.)
+    upload.seek(0)
     if table.encoding:
-        for _row in table.rows:
-            pass
+        csv_check(upload)
     upload.seek(0)
     name = os.path.basename(upload.name)
     with transaction.atomic():

@@ -47,7 +47,7 @@ def test_the_whole_file_decides_the_encoding(body, expected):
 def test_the_line_named_is_right_wherever_the_reads_are_cut(monkeypatch, scan_bytes):
     # Reads cut through multi-byte characters and through lines: the line is still the right one.
     monkeypatch.setattr(readers, "SCAN_BYTES", scan_bytes)
-    body = "id,name\r\n".encode() + "".join(f"{i},王芳\r\n" for i in range(50)).encode()
+    body = b"id,name\r\n" + "".join(f"{i},王芳\r\n" for i in range(50)).encode()
     body += "51,李娜\r\n".encode("gb18030") + "52,张伟\r\n".encode()
     with pytest.raises(FileFormatError, match=r"^Line 52 is not UTF-8 text, although the lines before it are"):
         scan_encoding(io.BytesIO(body))
@@ -82,10 +82,13 @@ def test_xlsx_columns_count_up_to_the_last_header(settings, tmp_path):
         open_table(path.open("rb"), name=path.name)
 
 
-def test_cells_over_the_limit_name_line_and_column(settings, tmp_path):
+def test_cells_over_the_limit_name_the_line(settings, tmp_path):
     settings.IMPORT_MAX_CELL_CHARS = 10
-    with pytest.raises(FileFormatError, match=r"^Line 3, column name holds 11 characters"):
+    assert _rows(b"id,name\n1,abcdefghij\n")[0][1]["name"] == "abcdefghij"
+    with pytest.raises(FileFormatError, match=r"^Line 3 holds a cell of more than 10 characters\.$"):
         _rows(b"id,name\n1,abcdefghij\n2,abcdefghijk\n")
+    with pytest.raises(FileFormatError, match=r"^Line 1 holds a cell of more than 10 characters\.$"):
+        _rows(b"id,abcdefghijk\n1,a\n")
     # Ten Chinese characters are 30 bytes of UTF-8 and within a limit of 10 characters.
     path = write_xlsx(tmp_path / "zh.xlsx", [["id", "name"], ["1", "张" * 10]])
     assert list(open_table(path.open("rb"), name=path.name).rows) == [(2, {"id": "1", "name": "张" * 10})]
