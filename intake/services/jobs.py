@@ -75,6 +75,11 @@ def import_file(*, kind: str, path: str, user, mapping: dict[str, str] | None = 
     """
     with open(path, "rb") as stream:
         table = open_table(stream, name=path, size=os.path.getsize(path))
+        if table.encoding:
+            # As at upload: a cell over the limit or a row too wide stops the command before any
+            # row is saved (the encoding was checked on opening).
+            csv_check(stream)
+            table = open_table(stream, name=path, size=os.path.getsize(path))
         mapping = f.mapping_validate(kind, mapping or f.mapping_detect(kind, table.headers), table.headers)
         if rejected_csv is not None:
             write_rejected = rejected_rows_writer(rejected_csv, table.headers)

@@ -173,3 +173,16 @@ def test_the_admin_links_files_through_the_checked_views(admin_client, role_user
                             user=role_user("Sales"))
     page = admin_client.get(reverse("admin:intake_importjob_change", args=[job.pk])).content.decode()
     assert reverse("intake:job-file", args=[job.pk]) in page and "/media/" not in page
+
+
+@pytest.mark.django_db
+def test_the_command_refuses_a_long_cell_before_saving_any_row(settings, csv_file):
+    from django.core.management import CommandError, call_command
+
+    from customers.models import Customer
+
+    settings.IMPORT_MAX_CELL_CHARS = 12
+    path = csv_file([["customer_id", "name"], ["C1", "Short"], ["C2", "x" * 13]])
+    with pytest.raises(CommandError, match="Line 3 holds a cell of more than 12 characters"):
+        call_command("import_data", "customers", str(path), stdout=io.StringIO())
+    assert not Customer.objects.exists()
