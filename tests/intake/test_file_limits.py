@@ -186,3 +186,18 @@ def test_the_command_refuses_a_long_cell_before_saving_any_row(settings, csv_fil
     with pytest.raises(CommandError, match="Line 3 holds a cell of more than 12 characters"):
         call_command("import_data", "customers", str(path), stdout=io.StringIO())
     assert not Customer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_upload_page_still_checks_csrf_and_login(role_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    upload = {"kind": "customers", "file": SimpleUploadedFile("c.csv", b"customer_id\nC1\n")}
+    assert client.post(reverse("intake:import"), upload)["Location"].startswith("/login/")
+    client.force_login(role_user("Sales"))
+    upload["file"].seek(0)
+    assert client.post(reverse("intake:import"), upload).status_code == 403
+    assert not ImportJob.objects.exists()
+    client.force_login(role_user("Service"))
+    assert client.get(reverse("intake:import")).status_code == 403
