@@ -170,6 +170,31 @@ def _too_long_cell(line: int) -> FileFormatError:
                            % {"line": line, "max": max_cell_chars()})
 
 
+class _KeepOpen:
+    """The caller's binary stream, for a text wrapper that must not close it: a wrapper closes
+    what it wraps when it is collected, and an upload is read through, then read again or stored."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def read1(self, size: int = -1) -> bytes:
+        read1 = getattr(self._stream, "read1", None)
+        return read1(size) if read1 is not None else self._stream.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+
 def _csv_reader(text_stream, delimiter: str):
     # The csv module stops at a field over its limit (in C, before building it) with csv.Error,
     # which the readers turn into the line's error. The limit is process-wide; every reader of
@@ -201,7 +226,7 @@ def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
     stream.seek(0)
     sample_text = sample.decode(encoding, errors="ignore")
     delimiter = detect_delimiter(sample_text)
-    text_stream = io.TextIOWrapper(stream, encoding=encoding, newline="")
+    text_stream = io.TextIOWrapper(_KeepOpen(stream), encoding=encoding, newline="")
     reader = _csv_reader(text_stream, delimiter)
     try:
         raw_headers = next(reader)
@@ -231,11 +256,6 @@ def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
                                   % {"line": previous_end + 1, "encoding": encoding}) from None
         except csv.Error:
             raise _too_long_cell(previous_end + 1) from None
-        finally:
-            # Leave the caller's stream open (a wrapper closes what it wraps when collected):
-            # an upload is read through here and then stored.
-            if not stream.closed:
-                text_stream.detach()
 
     def rows() -> Iterator[tuple[int, dict]]:
         for line, values in raw:
@@ -381,10 +401,14 @@ def read_xlsx(stream: BinaryIO) -> TableReader:
     return TableReader(headers=headers, rows=rows(), fraction=fraction)
 
 
-def open_table(stream: BinaryIO, name: str = "", size: int | None = None) -> TableReader:
-    """Read ``stream`` (binary, seekable) as CSV or XLSX, chosen by its content, not its name."""
+def is_xlsx(stream: BinaryIO, name: str = "") -> bool:
     magic = stream.read(4)
     stream.seek(0)
-    if magic == XLSX_MAGIC or name.lower().endswith(".xlsx"):
+    return magic == XLSX_MAGIC or name.lower().endswith(".xlsx")
+
+
+def open_table(stream: BinaryIO, name: str = "", size: int | None = None) -> TableReader:
+    """Read ``stream`` (binary, seekable) as CSV or XLSX, chosen by its content, not its name."""
+    if is_xlsx(stream, name):
         return read_xlsx(stream)
     return read_csv(stream, size=size)

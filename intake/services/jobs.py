@@ -27,7 +27,7 @@ from customers.events import KINDS as RECORD_KINDS
 from customers.events import records_changed_publish
 from intake import fields as f
 from intake.models import ImportJob, ImportKind
-from intake.readers import FileFormatError, csv_check, open_table
+from intake.readers import FileFormatError, csv_check, is_xlsx, open_table
 
 from .cleaning import Row, json_cell
 from .importers import ImportOptions, ImportResult, import_run
@@ -74,12 +74,11 @@ def import_file(*, kind: str, path: str, user, mapping: dict[str, str] | None = 
     to it as :func:`rejected_rows_writer` does.
     """
     with open(path, "rb") as stream:
-        table = open_table(stream, name=path, size=os.path.getsize(path))
-        if table.encoding:
+        if not is_xlsx(stream, path):
             # As at upload: a cell over the limit or a row too wide stops the command before any
-            # row is saved (the encoding was checked on opening).
+            # row is saved.
             csv_check(stream)
-            table = open_table(stream, name=path, size=os.path.getsize(path))
+        table = open_table(stream, name=path, size=os.path.getsize(path))
         mapping = f.mapping_validate(kind, mapping or f.mapping_detect(kind, table.headers), table.headers)
         if rejected_csv is not None:
             write_rejected = rejected_rows_writer(rejected_csv, table.headers)
@@ -150,7 +149,7 @@ def import_job_upload(*, kind: str, upload: UploadedFile, user,
     # naming its line, rather than stopping the import after thousands of rows were saved. (An
     # XLSX's cells were measured by open_table, without parsing its rows.)
     upload.seek(0)
-    if table.encoding:
+    if not is_xlsx(upload, upload.name):
         csv_check(upload)
     upload.seek(0)
     name = os.path.basename(upload.name)
