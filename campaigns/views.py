@@ -1,7 +1,6 @@
 """Staff pages for campaigns: parse input, call a service or selector, render."""
 from __future__ import annotations
 
-import csv
 from datetime import timedelta
 
 from django.contrib import messages
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from core.charts import chart
 from core.navigation import user_may
+from core.spreadsheets import safe_csv_writer
 from customers.models import Customer, Level, Product
 from customers.permissions import can_view_pii
 
@@ -299,7 +299,7 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
                             content_type="text/plain; charset=utf-8")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
-    writer = csv.writer(response)
+    writer = safe_csv_writer(response)
     writer.writerow(["customer_id", "customer", "group", "stratum", "coupon_code", "offered_products",
                      "offered_product_ids", "orders_in_window", "revenue_in_window", "converted",
                      "added_by_hand"])

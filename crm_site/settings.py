@@ -164,7 +164,21 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = env("MEDIA_ROOT", str(BASE_DIR / "media"))
+# Uploads and the rejected-rows files of imports live here, read and written through Django's
+# storage API (default_storage). No URL serves this folder: the files are private and reach a
+# person only through the import views, which check who asks (intake/views.py).
 MEDIA_URL = "media/"
+
+# Imports (intake/readers.py, intake/services/jobs.py). An upload over IMPORT_MAX_UPLOAD_MB is
+# refused as it arrives; a cell over IMPORT_MAX_CELL_CHARS (Excel's own cell limit by default)
+# or a file of more than IMPORT_MAX_COLUMNS columns is refused with the line named;
+# an XLSX whose parts unpack to more than IMPORT_MAX_XLSX_UNCOMPRESSED_MB (a zip bomb) is refused
+# before it is parsed. Uploads and rejected-rows files are deleted after IMPORT_RETENTION_DAYS.
+IMPORT_MAX_UPLOAD_MB = env("IMPORT_MAX_UPLOAD_MB", 100, to_int)
+IMPORT_MAX_CELL_CHARS = env("IMPORT_MAX_CELL_CHARS", 32_767, to_int)
+IMPORT_MAX_COLUMNS = env("IMPORT_MAX_COLUMNS", 500, to_int)
+IMPORT_MAX_XLSX_UNCOMPRESSED_MB = env("IMPORT_MAX_XLSX_UNCOMPRESSED_MB", 1024, to_int)
+IMPORT_RETENTION_DAYS = env("IMPORT_RETENTION_DAYS", 30, to_int)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -226,6 +240,11 @@ CELERY_BEAT_SCHEDULE = {
     "import-jobs-expire": {
         "task": "intake.tasks.import_jobs_expire",
         "schedule": crontab(minute="*"),
+    },
+    # Imports: delete uploads and rejected-rows files older than IMPORT_RETENTION_DAYS.
+    "import-files-expire": {
+        "task": "intake.tasks.import_files_expire",
+        "schedule": crontab(hour=3, minute=30),
     },
     # Webhooks: re-queue pending deliveries whose message was lost (webhooks/services.py).
     "webhook-deliveries-resume": {

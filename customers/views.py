@@ -2,8 +2,6 @@
 Views parse input, call a selector or a service, and render."""
 from __future__ import annotations
 
-import csv
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.formatting import significant
 from core.navigation import page_permission, user_may
+from core.spreadsheets import safe_csv_writer
 
 from . import selectors
 from .filters import CustomerListFilter
@@ -153,7 +152,7 @@ def customer_export(request: HttpRequest) -> HttpResponse:
                 "churn_probability", "churn_risk", "clv_12m", "p_alive", "lifecycle_stage",
                 "loyalty_score", "sentiment_score"]
     rows = filterset.qs.values_list(*columns).iterator(chunk_size=EXPORT_CHUNK)
-    writer = csv.writer(_Echo())
+    writer = safe_csv_writer(_Echo())
     # Raw numbers (a spreadsheet formats them), with the currency named in the amounts' headers
     # and model outputs rounded to what they can claim (0.6129, not 0.6129337263893438).
     header = [f"{c}_{settings.CURRENCY}" if c in MONEY_COLUMNS else c for c in columns]
