@@ -14,6 +14,14 @@ from .permissions import campaign_kinds
 BUNDLE_CHOICES = 50
 
 
+# Largest id a BigAutoField holds; a larger one made SQLite raise OverflowError (a 500).
+MAX_ID = 2**63 - 1
+
+
+def _id_field() -> forms.IntegerField:
+    return forms.IntegerField(min_value=1, max_value=MAX_ID)
+
+
 class ListField(forms.Field):
     """A list given as a JSON list (API) or a comma-separated string (form)."""
 
@@ -58,11 +66,10 @@ class AudienceForm(forms.Form):
         help_text=_("Only customers with no interaction in this many days."))
     negative_feedback_days = forms.IntegerField(
         label=_("Negative feedback within (days)"), required=False, min_value=1, max_value=3650)
-    bought_any = ListField(label=_("Bought any of (product ids)"), item=forms.IntegerField(min_value=1))
-    not_bought_any = ListField(label=_("Never bought any of (product ids)"),
-                               item=forms.IntegerField(min_value=1))
+    bought_any = ListField(label=_("Bought any of (product ids)"), item=_id_field())
+    not_bought_any = ListField(label=_("Never bought any of (product ids)"), item=_id_field())
     include_customers = ListField(
-        label=_("Also include (customer ids)"), item=forms.IntegerField(min_value=1),
+        label=_("Also include (customer ids)"), item=_id_field(),
         help_text=_("Customers added by hand; they join the random control draw like everyone."))
 
     def clean(self):

@@ -21,7 +21,7 @@ from customers.permissions import can_view_pii
 
 from . import services, tasks
 from .forms import AudienceForm, CampaignAddForm, CampaignForm, ServiceTaskCreateForm, ServiceTaskForm
-from .models import Campaign, ServiceTask
+from .models import MAX_FREQUENCY_CAP_DAYS, Campaign, ServiceTask
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
 from .selectors import audience_preview, audience_queryset, campaign_list, member_outcomes
@@ -122,6 +122,10 @@ def audience_preview_json(request: HttpRequest) -> JsonResponse:
         cap = int(request.GET.get("c-frequency_cap_days") or 0)
     except ValueError:
         return JsonResponse({"errors": {"frequency_cap_days": [_("Enter a whole number.")]}}, status=400)
+    if not 0 <= cap <= MAX_FREQUENCY_CAP_DAYS:
+        # A huge cap overflowed the date arithmetic (a 500); the same bound as the API's.
+        return JsonResponse({"errors": {"frequency_cap_days": [
+            _("Enter a number from 0 to %(max)s.") % {"max": MAX_FREQUENCY_CAP_DAYS}]}}, status=400)
     exclude = request.GET.get("campaign")
     customers = audience_queryset(filters=audience_form.audience(), kind=kind,
                                   frequency_cap_days=max(cap, 0),

@@ -91,6 +91,9 @@ def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
         raise FileFormatError(_("The file is empty.")) from None
     except UnicodeDecodeError:
         raise FileFormatError(_("The file is not %(encoding)s text.") % {"encoding": encoding}) from None
+    except csv.Error as exc:  # a header cell over csv.field_size_limit() (131,072 characters)
+        raise FileFormatError(_("Line %(line)s cannot be read: %(error)s")
+                              % {"line": 1, "error": exc}) from None
 
     def rows() -> Iterator[tuple[int, dict]]:
         previous_end = reader.line_num
@@ -107,6 +110,11 @@ def read_csv(stream: BinaryIO, size: int | None = None) -> TableReader:
         except UnicodeDecodeError:
             raise FileFormatError(_("Line %(line)s is not %(encoding)s text.")
                                   % {"line": previous_end + 1, "encoding": encoding}) from None
+        except csv.Error as exc:
+            # A cell over csv.field_size_limit() (131,072 characters) or a broken quote: a clean
+            # error naming the line rather than a traceback.
+            raise FileFormatError(_("Line %(line)s cannot be read: %(error)s")
+                                  % {"line": previous_end + 1, "error": exc}) from None
 
     def fraction() -> float:
         if not size:
