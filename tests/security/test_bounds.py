@@ -301,6 +301,23 @@ def test_a_csv_cell_over_131072_characters_is_a_clean_error(tmp_path):
     assert not Customer.objects.exists()
 
 
+def test_an_upload_with_a_cell_over_131072_characters_is_a_form_error_not_a_500(client, role_user, settings,
+                                                                               tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    client.force_login(role_user("Manager"))
+    client.raise_request_exception = False
+    upload = SimpleUploadedFile("customers.csv", ("external_id,name\nC1," + "x" * 140_000 + "\n").encode(),
+                                content_type="text/csv")
+    response = client.post("/data/import/", {"kind": "customers", "file": upload})
+    assert response.status_code in (200, 302, 400)
+    if response.status_code == 302:  # accepted for preview: the preview page must not fail either
+        response = client.get(response["Location"])
+    assert response.status_code == 400
+    assert "131072" in response.content.decode()
+
+
 # --- Item 20: large JSON bodies -------------------------------------------------------------------
 
 def test_a_json_body_over_the_limit_gets_the_json_error_shape(api):
