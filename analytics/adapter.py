@@ -19,8 +19,8 @@ import pandas as pd
 from django.db import connection, transaction
 
 from analytics.engine import frames as F
-from customers import bounds
 from core.db import copy_frame, is_postgres
+from customers import bounds
 from customers.models import SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product
 
 logger = logging.getLogger(__name__)

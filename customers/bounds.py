@@ -12,8 +12,7 @@ columns and every read of that customer fail.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -28,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 # The floor the database constraints hold; settings.DATA_EARLIEST_DATE may only raise it.
 DB_EARLIEST_DATE = date(1900, 1, 1)
-DB_EARLIEST_DATETIME = datetime(1900, 1, 1, tzinfo=dt_timezone.utc)
+DB_EARLIEST_DATETIME = datetime(1900, 1, 1, tzinfo=UTC)
 
 # Largest price of one unit and largest order total. Far above any real order of this business
 # (the imports already call amounts over 1,000,000 absurd) and far below the columns' 12 and 14
@@ -54,8 +53,8 @@ def latest_event_time() -> datetime:
 
 def _as_datetime(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
-    return datetime.combine(value, time.min, tzinfo=dt_timezone.utc)
+        return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+    return datetime.combine(value, time.min, tzinfo=UTC)
 
 
 @deconstructible

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 from django.conf import settings
@@ -74,7 +73,7 @@ def score_run_as_of_check(*, as_of: datetime) -> datetime:
     before the earliest plausible date, and not before the first order (nothing to score).
     """
     if timezone.is_naive(as_of):
-        as_of = timezone.make_aware(as_of, dt_timezone.utc)
+        as_of = timezone.make_aware(as_of, UTC)
     if as_of > _now():
         raise ValidationError({"as_of": _("The as-of time must not be in the future.")})
     earliest = bounds.earliest_date()

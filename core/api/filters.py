@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 import django_filters
 from django.core.exceptions import FieldDoesNotExist
@@ -74,7 +73,7 @@ class UtcFilterSet(django_filters.FilterSet):
                 for name, value in list(cleaned.items()):
                     if isinstance(value, datetime) and value.tzinfo is not None:
                         try:
-                            cleaned[name] = value.astimezone(dt_timezone.utc)
+                            cleaned[name] = value.astimezone(UTC)
                         except OverflowError:
                             del cleaned[name]
                             self.add_error(name, _("This time is out of range."))

@@ -5,8 +5,8 @@ import json
 import time
 
 import pandas as pd
-from django.core.management.base import BaseCommand, CommandError
 from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from analytics.models import ScoreRun
 from analytics.services.runs import score_run_as_of_check, score_run_request
