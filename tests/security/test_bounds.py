@@ -344,3 +344,17 @@ def test_the_bulk_import_takes_a_10000_record_body_over_2_5_mb(api, settings):
     client.raise_request_exception = False
     response = _post_json(client, "/api/imports/customers/?dry_run=true", records)
     assert response.status_code in (400, 413) and response["Content-Type"].startswith("application/json")
+
+
+def test_imports_hold_the_same_date_bounds(api):
+    records = [
+        {"customer_id": "C1", "name": "Ann", "birth_date": (timezone.localdate() + timedelta(days=3)).isoformat()},
+        {"customer_id": "C2", "name": "Bob", "signup_date": "1899-12-31"},
+        {"customer_id": "C3", "name": "Cai", "signup_date": (timezone.localdate() + timedelta(days=30)).isoformat()},
+        {"customer_id": "C4", "name": "Dan", "signup_date": "2020-01-01", "birth_date": "1980-05-01"},
+    ]
+    response = _post_json(api("Manager"), "/api/imports/customers/", records)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["rejected"] == 3 and body["created"] == 1, body
+    assert list(Customer.objects.values_list("external_id", flat=True)) == ["C4"]
