@@ -61,6 +61,10 @@ def repair_out_of_bounds(apps, schema_editor):
         occurred_at=FLOOR_TIME)
     fix("interaction", "note over 10,000 characters",
         Interaction.objects.annotate(n=Length("note")).filter(n__gt=10_000), note=Substr("note", 1, 10_000))
+    if schema_editor.connection.vendor == "postgresql":
+        # The updates queued deferred foreign-key checks; PostgreSQL cannot ALTER a table with
+        # checks pending, so run them now.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
