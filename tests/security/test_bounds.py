@@ -221,6 +221,15 @@ def test_100000_chinese_characters_are_analysed_in_seconds():
     assert elapsed < 20, f"{elapsed:.1f} s"
 
 
+@given(text=st.text(alphabet="好差。！a. \n", max_size=3000), piece=st.integers(min_value=1, max_value=700))
+def test_long_texts_are_cut_into_pieces_that_keep_every_character(text, piece):
+    from analytics.engine.feedback import text_pieces
+
+    pieces = text_pieces(text, piece)
+    assert all(len(p) <= piece for p in pieces)
+    assert "".join(pieces).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
+
+
 def test_feedback_and_notes_over_their_length_are_refused_at_every_door(api):
     customer = CustomerFactory()
     long_text = "好" * (bounds.MAX_FEEDBACK_TEXT + 1)
