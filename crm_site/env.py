@@ -34,6 +34,10 @@ def to_int(raw: str) -> int:
     return int(raw.strip())
 
 
+def to_float(raw: str) -> float:
+    return float(raw.strip())
+
+
 def to_list(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 

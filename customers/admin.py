@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from customers.permissions import can_view_pii
+from customers.permissions import can_change_interaction, can_view_pii
 
 from .models import (
     PII_FIELDS,
@@ -127,10 +127,29 @@ class FeedbackAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Interaction)
-class InteractionAdmin(admin.ModelAdmin):
+class InteractionAdmin(SimpleHistoryAdmin):
+    """The author (``staff``) is whoever logs the interaction, never a form value; someone else's
+    interaction is read-only here except for managers (``can_change_interaction``)."""
+
     list_display = ("customer", "kind", "occurred_at", "staff", "outcome")
     list_select_related = ("customer", "staff")
     search_fields = ("note", "outcome", "customer__name", "customer__external_id")
     list_filter = ("kind",)
-    raw_id_fields = ("customer", "staff")
+    raw_id_fields = ("customer",)
+    readonly_fields = ("staff",)
     show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not can_change_interaction(request.user, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not can_change_interaction(request.user, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.staff = request.user
+        super().save_model(request, obj, form, change)

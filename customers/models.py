@@ -314,6 +314,8 @@ class OrderItem(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"), validators=[bounds.max_quantity])
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2,
                                      validators=[bounds.max_amount])
+    # A changed line with an unchanged total leaves no trace on the order: the lines keep their own.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("order item")
@@ -414,10 +416,13 @@ class Interaction(models.Model):
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
     note = models.TextField(_("note"), blank=True, max_length=bounds.MAX_NOTE,
                             validators=[bounds.max_note])
+    # Who changed what, and when: ``staff`` stays the author, the history names each editor.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("interaction")
         verbose_name_plural = _("interactions")
+        permissions = [("change_others_interaction", "Can change interactions logged by others")]
         ordering = ["-occurred_at", "-id"]
         constraints = [
             bounds.date_floor("occurred_at", "interaction"),

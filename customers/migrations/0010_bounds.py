@@ -70,12 +70,34 @@ def repair_out_of_bounds(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0009_feedback_complaint_reasons'),
+        ('customers', '0011_audit_history'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RunPython(repair_out_of_bounds, migrations.RunPython.noop),
+        # The history tables of interactions and order lines (0011_audit_history) carry the
+        # same validators (no constraints: history keeps what was).
+        migrations.AlterField(
+            model_name='historicalinteraction',
+            name='note',
+            field=models.TextField(blank=True, max_length=10000, validators=[django.core.validators.MaxLengthValidator(10000)], verbose_name='note'),
+        ),
+        migrations.AlterField(
+            model_name='historicalinteraction',
+            name='occurred_at',
+            field=models.DateTimeField(validators=[customers.bounds.EventDateValidator()], verbose_name='occurred at'),
+        ),
+        migrations.AlterField(
+            model_name='historicalorderitem',
+            name='quantity',
+            field=models.PositiveIntegerField(validators=[django.core.validators.MaxValueValidator(1000000)], verbose_name='quantity'),
+        ),
+        migrations.AlterField(
+            model_name='historicalorderitem',
+            name='unit_price',
+            field=models.DecimalField(decimal_places=2, max_digits=12, validators=[django.core.validators.MaxValueValidator(Decimal('100000000.00'))], verbose_name='unit price'),
+        ),
         migrations.AlterField(
             model_name='customer',
             name='birth_date',
