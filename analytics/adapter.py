@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,8 +20,11 @@ from django.db import connection, transaction
 
 from analytics.engine import frames as F
 from core.db import copy_frame, is_postgres
+from customers import bounds
 from customers.models import SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product
 from customers.pii import pii_attribute_columns
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,16 +70,31 @@ def _timestamp(column: str) -> str:
     return column
 
 
+_NS_MIN = pd.Timestamp("1677-09-22")
+_NS_MAX = pd.Timestamp("2262-04-10")
+
+
 def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Parse ``columns`` as naive UTC timestamps and drop the rows whose time pandas cannot hold
+    (before 1677-09-21 or after 2262-04-11): one such row used to fail every score run. The
+    model's bounds keep them out now; rows older than the bounds are left out and counted in
+    the log."""
     for column in columns:
         if pd.api.types.is_numeric_dtype(frame[column]):  # microseconds (see _timestamp)
-            frame[column] = pd.to_datetime(frame[column], unit="us").astype("datetime64[ns]")
-            continue
-        # Other databases give text ("2026-01-05 10:23:11", a fraction only where there is one)
-        # or datetimes. ISO8601 parses every such form in C; "mixed" guesses value by value and
-        # took 12 times as long.
-        values = pd.to_datetime(frame[column], utc=True, format="ISO8601")
-        frame[column] = values.dt.tz_convert(None).astype("datetime64[ns]")
+            values = pd.to_datetime(frame[column], unit="us", errors="coerce")
+        else:
+            # Other databases give text ("2026-01-05 10:23:11", a fraction only where there is
+            # one) or datetimes. ISO8601 parses every such form in C; "mixed" guesses value by
+            # value and took 12 times as long.
+            values = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
+            values = values.dt.tz_convert(None)
+        # pandas 3 may parse year 1 at microsecond resolution; nanoseconds cannot hold it.
+        values = values.where((values >= _NS_MIN) & (values <= _NS_MAX))
+        frame[column] = values.astype("datetime64[ns]")
+        unreadable = frame[column].isna()
+        if unreadable.any():
+            logger.warning("left out %d rows whose %s is out of range", int(unreadable.sum()), column)
+            frame = frame[~unreadable].reset_index(drop=True)
     return frame
 
 
@@ -136,7 +155,9 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
         f"FROM {c} WHERE merged_into_id IS NULL{only('id')} ORDER BY id",
         [*F.CUSTOMER_COLUMNS, "attributes"])
     customers["attributes"] = _without_pii(_attributes(customers["attributes"]))
-    customers["signup_date"] = pd.to_datetime(customers["signup_date"]).astype("datetime64[ns]")
+    # An out-of-range signup date reads as unknown rather than failing the run.
+    signup = pd.to_datetime(customers["signup_date"], errors="coerce")
+    customers["signup_date"] = signup.where((signup >= _NS_MIN) & (signup <= _NS_MAX)).astype("datetime64[ns]")
     customers["consent"] = customers["consent"].map(
         lambda v: v in (True, "t", "true", 1, "1")).astype(bool)
     for column in ("status", "gender", "region", "city", "channel"):
@@ -285,6 +306,21 @@ def write_rows(model, frame: pd.DataFrame) -> int:
     return written
 
 
+# Money aggregates and the largest value their columns hold (customers.bounds.MAX_AGGREGATE).
+_CAPPED_SCORES = ("total_spent", "clv_12m")
+
+
 def write_scores(scores: pd.DataFrame) -> int:
-    """Write customers' score fields (``scores`` indexed by customer id) in one transaction."""
-    return write_rows(Customer, scores[[c for c in scores.columns if c in SCORE_FIELDS]])
+    """Write customers' score fields (``scores`` indexed by customer id) in one transaction.
+
+    Money aggregates are capped at what their columns hold: a sum past 14 digits stored on
+    SQLite made every later read of the customer fail, and PostgreSQL refuses it outright.
+    """
+    scores = scores[[c for c in scores.columns if c in SCORE_FIELDS]]
+    capped = [c for c in _CAPPED_SCORES if c in scores.columns]
+    if capped:
+        scores = scores.copy()
+        for column in capped:
+            scores[column] = pd.to_numeric(scores[column], errors="coerce").clip(
+                lower=0, upper=float(bounds.MAX_AGGREGATE))
+    return write_rows(Customer, scores)

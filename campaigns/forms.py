@@ -18,6 +18,14 @@ from .permissions import campaign_kinds
 BUNDLE_CHOICES = 50
 
 
+# Largest id a BigAutoField holds; a larger one made SQLite raise OverflowError (a 500).
+MAX_ID = 2**63 - 1
+
+
+def _id_field() -> forms.IntegerField:
+    return forms.IntegerField(min_value=1, max_value=MAX_ID)
+
+
 def product_names(ids) -> dict[int, str]:
     """Names of the products with these ids: one query."""
     wanted = {int(pid) for pid in ids}
@@ -88,14 +96,14 @@ class AudienceForm(forms.Form):
         label=_("Negative feedback within (days)"), required=False, min_value=1, max_value=3650)
     # Product ids underneath (the API takes ids); on the page static/js/product-picker.js turns
     # the field into a search by name. Without JavaScript the ids can still be typed.
-    bought_any = ListField(label=_("Bought any of"), item=forms.IntegerField(min_value=1),
+    bought_any = ListField(label=_("Bought any of"), item=_id_field(),
                            widget=forms.TextInput(attrs={"data-product-picker": "1"}),
                            help_text=_("Products, by name; comma-separated product ids without JavaScript."))
-    not_bought_any = ListField(label=_("Never bought any of"), item=forms.IntegerField(min_value=1),
+    not_bought_any = ListField(label=_("Never bought any of"), item=_id_field(),
                                widget=forms.TextInput(attrs={"data-product-picker": "1"}),
                                help_text=_("Products, by name; comma-separated product ids without JavaScript."))
     include_customers = ListField(
-        label=_("Also include (customer ids)"), item=forms.IntegerField(min_value=1),
+        label=_("Also include (customer ids)"), item=_id_field(),
         help_text=_("Customers added by hand; they join the random control draw like everyone."))
 
     def clean(self):

@@ -37,6 +37,9 @@ def _model_permission(model, action: str) -> str:
     return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
 
 
+# Longest frequency cap a campaign or an audience preview takes (page, API and model alike).
+MAX_FREQUENCY_CAP_DAYS = 365
+
 class CampaignQuerySet(models.QuerySet):
     def restrict(self, user, action: str = "view") -> CampaignQuerySet:
         """Campaigns ``user`` may ``action`` ("view", "change"...): all of them with the model
@@ -117,7 +120,7 @@ class Campaign(models.Model):
     # Audience.
     audience = models.JSONField(_("audience filters"), default=dict, blank=True)
     frequency_cap_days = models.PositiveSmallIntegerField(
-        _("frequency cap (days)"), default=14, validators=[MaxValueValidator(365)],
+        _("frequency cap (days)"), default=14, validators=[MaxValueValidator(MAX_FREQUENCY_CAP_DAYS)],
         help_text=_("Skip customers contacted by another campaign in this many days; 0 to allow."))
     control_share = models.DecimalField(
         _("control share"), max_digits=3, decimal_places=2, default=Decimal("0.10"),

@@ -31,7 +31,7 @@ from .forms import (
     ServiceTaskForm,
     product_names,
 )
-from .models import Campaign, ServiceTask, UpliftModel
+from .models import MAX_FREQUENCY_CAP_DAYS, Campaign, ServiceTask, UpliftModel
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
 from .selectors import (
@@ -207,6 +207,10 @@ def audience_preview_json(request: HttpRequest) -> JsonResponse:
         cap = int(request.GET.get("c-frequency_cap_days") or 0)
     except ValueError:
         return JsonResponse({"errors": {"frequency_cap_days": [_("Enter a whole number.")]}}, status=400)
+    if not 0 <= cap <= MAX_FREQUENCY_CAP_DAYS:
+        # A huge cap overflowed the date arithmetic (a 500); the same bound as the API's.
+        return JsonResponse({"errors": {"frequency_cap_days": [
+            _("Enter a number from 0 to %(max)s.") % {"max": MAX_FREQUENCY_CAP_DAYS}]}}, status=400)
     power_form = PowerForm(request.GET, prefix="c")
     if not power_form.is_valid():
         return JsonResponse({"errors": power_form.errors}, status=400)

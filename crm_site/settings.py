@@ -6,6 +6,7 @@ on. Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CEL
 (see README "Configuration" and "Modes").
 """
 import os
+from datetime import date
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.api.bodysize.ApiBodySizeMiddleware",  # before CSRF, which may read the body
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -266,6 +268,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.JSONParser",  # refuses unpaired surrogates with a 400
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "core.api.errors.ErrorResponseAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -329,6 +336,26 @@ CHURN_EXPLICIT_MIN_SHARE = env("CHURN_EXPLICIT_MIN_SHARE", 0.05, float)
 # four tasks at 100,000 customers (two workers stay busy) and forty at a million, small enough
 # that a task redelivered after its worker died repeats seconds of work, not minutes.
 SCORE_RUN_CHUNK_CUSTOMERS = env("SCORE_RUN_CHUNK_CUSTOMERS", 25_000, to_int)
+
+# Bounds of the records (customers.bounds): event dates (orders, feedback, interactions, signups)
+# must lie between DATA_EARLIEST_DATE and DATA_MAX_FUTURE_DAYS days after now; birth dates must not
+# be in the future. The database constraints hold the fixed floor customers.bounds.DB_EARLIEST_DATE
+# (1900-01-01); the setting may only raise it.
+def _date(raw: str) -> date:
+    return date.fromisoformat(raw.strip())
+
+
+DATA_EARLIEST_DATE = env("DATA_EARLIEST_DATE", date(1900, 1, 1), _date)
+if DATA_EARLIEST_DATE < date(1900, 1, 1):
+    raise ImproperlyConfigured("DATA_EARLIEST_DATE must be 1900-01-01 or later")
+DATA_MAX_FUTURE_DAYS = env("DATA_MAX_FUTURE_DAYS", 1, to_int)
+# Chinese sentiment (SnowNLP) costs time in the square of the text's length: only the first
+# FEEDBACK_ANALYSIS_MAX_CHARS characters are analysed, in pieces of FEEDBACK_ANALYSIS_PIECE_CHARS.
+FEEDBACK_ANALYSIS_MAX_CHARS = env("FEEDBACK_ANALYSIS_MAX_CHARS", 5_000, to_int)
+FEEDBACK_ANALYSIS_PIECE_CHARS = env("FEEDBACK_ANALYSIS_PIECE_CHARS", 500, to_int)
+# Largest JSON body of the bulk API endpoints (POST /api/imports/<kind>/, 10,000 records); other
+# requests keep Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+API_BULK_MAX_BODY_SIZE = env("API_BULK_MAX_BODY_SIZE", 20 * 1024 * 1024, to_int)
 
 LOGGING = {
     "version": 1,

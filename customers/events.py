@@ -39,8 +39,11 @@ def records_changed_publish(*, customer_ids: Iterable[int] | None, kinds: Iterab
         raise ValueError(f"unknown record kinds: {sorted(unknown)}")
     if ids is not None and not ids:
         return
+    # Robust: the write has committed; a listener that fails (a rescore run in this process) is
+    # logged and must not turn the caller's committed write into an error answer (a client
+    # would retry it and save a second copy).
     transaction.on_commit(lambda: records_changed.send(
-        sender=Order, customer_ids=ids, kinds=kinds, actor=actor))
+        sender=Order, customer_ids=ids, kinds=kinds, actor=actor), robust=True)
 
 
 def feedback_text_changed_publish(*, feedback_ids: Iterable[int] | None) -> None:
@@ -48,7 +51,8 @@ def feedback_text_changed_publish(*, feedback_ids: Iterable[int] | None) -> None
     (``feedback_ids=None``: too many to list, a bulk load; every text not analysed yet)."""
     ids = None if feedback_ids is None else frozenset(int(i) for i in feedback_ids)
     if ids is None or ids:
-        transaction.on_commit(lambda: feedback_text_changed.send(sender=Feedback, feedback_ids=ids))
+        transaction.on_commit(lambda: feedback_text_changed.send(sender=Feedback, feedback_ids=ids),
+                              robust=True)
 
 
 _KIND_OF = {Order: "orders", Feedback: "feedback", Interaction: "interactions"}

@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from . import bounds
 from .normalise import normalise_email, normalise_phone
 
 # E.164: a plus, a non-zero country digit, at most 15 digits in all.
@@ -107,17 +108,20 @@ class Customer(models.Model):
     phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True,
                              help_text=_("E.164, for example +8613800138000."))
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
-    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True,
+                                  validators=[bounds.birth_date])
     city = models.CharField(_("city"), max_length=100, blank=True)
     region = models.CharField(_("region"), max_length=100, blank=True, db_index=True)
     country = models.CharField(_("country"), max_length=100, blank=True)
     channel = models.CharField(_("source channel"), max_length=20, choices=Channel.choices,
                                default=Channel.MANUAL)
-    signup_date = models.DateField(_("signup date"), null=True, blank=True)
+    signup_date = models.DateField(_("signup date"), null=True, blank=True,
+                                   validators=[bounds.event_date])
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True,
                               blank=True, on_delete=models.SET_NULL, related_name="owned_customers")
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
-    marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True,
+                                                validators=[bounds.event_date])
     status = models.CharField(
         _("status"), max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE,
         help_text=_("Churned only when known explicitly, for example a cancelled contract."),
@@ -183,6 +187,11 @@ class Customer(models.Model):
                                    name="customer_total_spent_non_negative"),
             models.CheckConstraint(condition=Q(clv_12m__isnull=True) | Q(clv_12m__gte=0),
                                    name="customer_clv_non_negative"),
+            bounds.at_most("total_spent", "customer", bounds.MAX_AGGREGATE, nullable=True),
+            bounds.at_most("clv_12m", "customer", bounds.MAX_AGGREGATE, nullable=True),
+            bounds.date_floor("birth_date", "customer", nullable=True),
+            bounds.date_floor("signup_date", "customer", nullable=True),
+            bounds.date_floor("marketing_consent_at", "customer", nullable=True),
             _score_range("rfm_r", 1, 5),
             _score_range("rfm_f", 1, 5),
             _score_range("rfm_m", 1, 5),
@@ -234,7 +243,8 @@ class Product(models.Model):
     sku = models.CharField(_("SKU"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=200)
     category = models.CharField(_("category"), max_length=100, blank=True, db_index=True)
-    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, default=0)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, default=0,
+                                validators=[bounds.max_amount])
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -243,6 +253,7 @@ class Product(models.Model):
         ordering = ["sku"]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="product_price_non_negative"),
+            bounds.at_most("price", "product", bounds.MAX_AMOUNT),
         ]
 
     def __str__(self) -> str:
@@ -262,12 +273,13 @@ class Order(models.Model):
     # PROTECT: deleting a customer must never silently delete their purchase history.
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT,
                                  related_name="orders")
-    ordered_at = models.DateTimeField(_("ordered at"))
+    ordered_at = models.DateTimeField(_("ordered at"), validators=[bounds.event_date])
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices,
                                default=Channel.STORE)
     status = models.CharField(_("status"), max_length=10, choices=OrderStatus.choices,
                               default=OrderStatus.COMPLETED)
-    total_amount = models.DecimalField(_("total amount"), max_digits=14, decimal_places=2)
+    total_amount = models.DecimalField(_("total amount"), max_digits=14, decimal_places=2,
+                                       validators=[bounds.max_amount])
     history = HistoricalRecords()
 
     class Meta:
@@ -278,6 +290,8 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(total_amount__gte=0),
                                    name="order_total_amount_non_negative"),
             models.CheckConstraint(condition=~Q(external_id=""), name="order_external_id_not_blank"),
+            bounds.at_most("total_amount", "order", bounds.MAX_AMOUNT),
+            bounds.date_floor("ordered_at", "order"),
         ]
         indexes = [
             models.Index(fields=["customer", "ordered_at"], name="order_customer_date_idx"),
@@ -297,8 +311,9 @@ class OrderItem(models.Model):
                               related_name="items")
     product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT,
                                 related_name="order_items")
-    quantity = models.PositiveIntegerField(_("quantity"))
-    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    quantity = models.PositiveIntegerField(_("quantity"), validators=[bounds.max_quantity])
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2,
+                                     validators=[bounds.max_amount])
     # A changed line with an unchanged total leaves no trace on the order: the lines keep their own.
     history = HistoricalRecords()
 
@@ -309,6 +324,8 @@ class OrderItem(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orderitem_quantity_positive"),
             models.CheckConstraint(condition=Q(unit_price__gte=0),
                                    name="orderitem_unit_price_non_negative"),
+            bounds.at_most("quantity", "orderitem", bounds.MAX_QUANTITY),
+            bounds.at_most("unit_price", "orderitem", bounds.MAX_AMOUNT),
         ]
 
     def __str__(self) -> str:
@@ -340,11 +357,12 @@ class Feedback(models.Model):
                               on_delete=models.SET_NULL, related_name="feedback")
     product = models.ForeignKey(Product, verbose_name=_("product"), null=True, blank=True,
                                 on_delete=models.SET_NULL, related_name="feedback")
-    created_at = models.DateTimeField(_("created at"))
+    created_at = models.DateTimeField(_("created at"), validators=[bounds.event_date])
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices,
                                default=Channel.ECOMMERCE)
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
-    text = models.TextField(_("text"), blank=True)
+    text = models.TextField(_("text"), blank=True, max_length=bounds.MAX_FEEDBACK_TEXT,
+                            validators=[bounds.max_feedback_text])
     language = models.CharField(_("language"), max_length=8, blank=True)
     # Filled by analytics once, when the record arrives (they depend on this record alone).
     sentiment_score = models.FloatField(_("sentiment"), null=True, blank=True)
@@ -368,6 +386,8 @@ class Feedback(models.Model):
                 condition=Q(sentiment_score__isnull=True)
                 | Q(sentiment_score__gte=-1, sentiment_score__lte=1),
                 name="feedback_sentiment_range"),
+            bounds.date_floor("created_at", "feedback"),
+            bounds.length_at_most("text", "feedback", bounds.MAX_FEEDBACK_TEXT),
         ]
         indexes = [
             models.Index(fields=["customer", "created_at"], name="feedback_customer_date_idx"),
@@ -392,9 +412,10 @@ class Interaction(models.Model):
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff"), null=True,
                               blank=True, on_delete=models.SET_NULL, related_name="interactions")
     kind = models.CharField(_("kind"), max_length=10, choices=InteractionKind.choices)
-    occurred_at = models.DateTimeField(_("occurred at"))
+    occurred_at = models.DateTimeField(_("occurred at"), validators=[bounds.event_date])
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
-    note = models.TextField(_("note"), blank=True)
+    note = models.TextField(_("note"), blank=True, max_length=bounds.MAX_NOTE,
+                            validators=[bounds.max_note])
     # Who changed what, and when: ``staff`` stays the author, the history names each editor.
     history = HistoricalRecords()
 
@@ -403,6 +424,10 @@ class Interaction(models.Model):
         verbose_name_plural = _("interactions")
         permissions = [("change_others_interaction", "Can change interactions logged by others")]
         ordering = ["-occurred_at", "-id"]
+        constraints = [
+            bounds.date_floor("occurred_at", "interaction"),
+            bounds.length_at_most("note", "interaction", bounds.MAX_NOTE),
+        ]
         indexes = [
             models.Index(fields=["customer", "occurred_at"], name="interaction_cust_date_idx"),
         ]

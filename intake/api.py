@@ -45,6 +45,7 @@ class ImportView(IntakeView):
     """Import a JSON list of records of one kind; the answer counts every record's outcome."""
 
     required_permissions = ("customers.import_data",)
+    bulk_body = True  # up to API_BULK_MAX_BODY_SIZE (core.api.bodysize)
 
     @extend_schema(
         request={"application/json": {"type": "array", "maxItems": MAX_BATCH,

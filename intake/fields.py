@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customers import bounds
 from customers.models import Channel, CustomerStatus, Gender, InteractionKind, OrderStatus
 from customers.normalise import normalise_email, normalise_phone
 
@@ -218,10 +219,6 @@ def _default_zone():
     return timezone.get_default_timezone()
 
 
-def _latest_year() -> int:
-    return datetime.now().year + 1
-
-
 def parse_datetime(field: str, value) -> datetime | None:
     """Accepts ISO 8601, 20230115, 2023/1/15, 15.01.2023, with or without a time of day."""
     if isinstance(value, datetime):
@@ -241,7 +238,9 @@ def parse_datetime(field: str, value) -> datetime | None:
         # The default zone, looked up once: make_aware's per-call lookup of the active zone
         # (a thread-local) was a tenth of an import's time.
         parsed = parsed.replace(tzinfo=_default_zone())
-    if not 1900 <= parsed.year <= _latest_year():
+    # The same bounds as every other door (customers.bounds): from DATA_EARLIEST_DATE to
+    # DATA_MAX_FUTURE_DAYS ahead.
+    if not bounds.earliest_date() <= parsed.date() or parsed > bounds.latest_event_time():
         raise FieldError(field, _("%(value)s is outside the accepted years.") % {"value": parsed.date()})
     return parsed
 
@@ -251,6 +250,13 @@ def parse_date(field: str, value) -> date | None:
         return value
     parsed = parse_datetime(field, value)
     return timezone.localtime(parsed).date() if parsed else None
+
+
+def parse_birth_date(field: str, value) -> date | None:
+    parsed = parse_date(field, value)
+    if parsed is not None and parsed > timezone.localdate():
+        raise FieldError(field, _("A birth date cannot be in the future."))
+    return parsed
 
 
 _CURRENCY = re.compile(r"(RMB|CNY|USD|EUR|GBP|[¥￥$€£元])", re.IGNORECASE)

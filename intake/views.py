@@ -152,9 +152,16 @@ def import_job_preview(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, str(exc))
             else:
                 return redirect("intake:job", pk=job.pk)
-    with job.file.open("rb") as stream:
-        preview = import_preview(kind=job.kind, stream=stream, name=job.file.name, user=request.user,
-                                 mapping=mapping, options=ImportOptions.from_dict(job.options))
+    try:
+        with job.file.open("rb") as stream:
+            preview = import_preview(kind=job.kind, stream=stream, name=job.file.name, user=request.user,
+                                     mapping=mapping, options=ImportOptions.from_dict(job.options))
+    except FileFormatError as exc:
+        # A row the reader cannot take (a cell over 131,072 characters): say which, no traceback.
+        messages.error(request, str(exc))
+        form = UploadForm(initial={"kind": job.kind})
+        jobs = ImportJob.objects.with_effective_status().select_related("created_by")[:RECENT_IMPORTS]
+        return render(request, "intake/import.html", {"form": form, "jobs": jobs}, status=400)
     columns = [{"index": i, "header": h, "field": preview.mapping.get(h, "")} for i, h in enumerate(headers)]
     result = preview.result
     return render(request, "intake/preview.html", {

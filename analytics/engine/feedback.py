@@ -53,6 +53,13 @@ POSITIVE_THRESHOLD = 0.1
 NEGATIVE_THRESHOLD = -0.1
 # Ratings are on a 1-5 scale; 1 and 2 are complaints whatever the text says.
 LOW_RATING = 2.0
+# SnowNLP's time grows with the square of the text's length (20,000 characters took 26 s,
+# 100,000 took 501 s): only the first MAX_ANALYSED_CHARS characters are analysed, in pieces of
+# at most PIECE_CHARS cut at sentence ends, and the pieces' polarities averaged by length.
+# Callers pass the settings FEEDBACK_ANALYSIS_MAX_CHARS / FEEDBACK_ANALYSIS_PIECE_CHARS.
+MAX_ANALYSED_CHARS = 5_000
+PIECE_CHARS = 500
+_SENTENCE_END = re.compile(r"(?<=[。！？!?.;；\n])")
 HIGH_RATING = 4.0  # 4 and 5 stars count as positive when scoring labels against ratings
 RATING_MIDPOINT = 3.0
 RATING_HALF_RANGE = 2.0
@@ -118,13 +125,45 @@ def detect_language(text: str) -> str:
     return "zh" if cjk * LETTERS_PER_CJK_CHAR >= letters else "en"
 
 
-def polarity(text: str, language: str | None = None) -> float:
-    """Sentiment on -1..1; NaN for text with no language (empty or no letters)."""
+def text_pieces(text: str, piece_chars: int = PIECE_CHARS) -> list[str]:
+    """``text`` in consecutive pieces of at most ``piece_chars`` characters, cut after sentence
+    ends where possible (a sentence longer than a piece is cut where it reaches the limit)."""
+    piece_chars = max(1, piece_chars)
+    pieces: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(text):
+        while len(sentence) > piece_chars:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(sentence[:piece_chars])
+            sentence = sentence[piece_chars:]
+        if len(current) + len(sentence) > piece_chars:
+            pieces.append(current)
+            current = ""
+        current += sentence
+    if current:
+        pieces.append(current)
+    return [piece for piece in pieces if piece.strip()]
+
+
+def _chinese_polarity(text: str, piece_chars: int) -> float:
+    from snownlp import SnowNLP  # slow import (loads models): only when Chinese appears
+
+    pieces = text_pieces(text, piece_chars) or [text]
+    weights = np.array([len(piece) for piece in pieces], dtype=float)
+    values = np.array([2.0 * SnowNLP(piece).sentiments - 1.0 for piece in pieces])
+    return float(np.average(values, weights=weights))
+
+
+def polarity(text: str, language: str | None = None, *, max_chars: int = MAX_ANALYSED_CHARS,
+             piece_chars: int = PIECE_CHARS) -> float:
+    """Sentiment on -1..1 of the first ``max_chars`` characters; NaN for text with no language
+    (empty or no letters)."""
+    text = text[:max_chars]
     language = detect_language(text) if language is None else language
     if language == "zh":
-        from snownlp import SnowNLP  # slow import (loads models): only when Chinese appears
-
-        return float(2.0 * SnowNLP(text).sentiments - 1.0)
+        return _chinese_polarity(text, piece_chars)
     if language == "en":
         from textblob import TextBlob
 
@@ -153,19 +192,21 @@ def _is_complaint(label: str, rating: float | None) -> bool:
     return label == "negative" or low_rating
 
 
-def analyse_text(text: str, rating: float | None = None) -> TextAnalysis:
+def analyse_text(text: str, rating: float | None = None, *, max_chars: int = MAX_ANALYSED_CHARS,
+                 piece_chars: int = PIECE_CHARS) -> TextAnalysis:
     """Language, polarity, label, and (only for negative or low-rated feedback) the complaint
-    reasons, most probable first."""
-    text = text or ""
+    reasons, most probable first; of the first ``max_chars`` characters."""
+    text = (text or "")[:max_chars]
     language = detect_language(text)
-    score = polarity(text, language)
+    score = polarity(text, language, max_chars=max_chars, piece_chars=piece_chars)
     label = sentiment_label(score)
     reasons = complaint_reasons_many([text])[0] if _is_complaint(label, rating) else ()
     return TextAnalysis(language=language, polarity=score, sentiment_label=label,
                         complaint_reason=reasons[0] if reasons else "", complaint_reasons=reasons)
 
 
-def analyse_feedback(feedback: pd.DataFrame) -> pd.DataFrame:
+def analyse_feedback(feedback: pd.DataFrame, *, max_chars: int = MAX_ANALYSED_CHARS,
+                     piece_chars: int = PIECE_CHARS) -> pd.DataFrame:
     """Per feedback row: ``language``, ``sentiment_score``, ``sentiment_label``,
     ``complaint_reason`` (the first reason) and ``complaint_reasons`` (a list, most probable
     first; empty, like the reason, for feedback that is no complaint).
@@ -180,9 +221,11 @@ def analyse_feedback(feedback: pd.DataFrame) -> pd.DataFrame:
                             for c in columns})
         out.index.name = "feedback_id"
         return out
-    texts = feedback["text"].fillna("").astype(str)
+    # Only the first max_chars characters are analysed (see MAX_ANALYSED_CHARS).
+    texts = feedback["text"].fillna("").astype(str).str.slice(0, max_chars)
     per_text = {text: (detect_language(text),) for text in texts.unique()}
-    per_text = {text: (lang, polarity(text, lang)) for text, (lang,) in per_text.items()}
+    per_text = {text: (lang, polarity(text, lang, max_chars=max_chars, piece_chars=piece_chars))
+                for text, (lang,) in per_text.items()}
     if "rating" in feedback:
         ratings = feedback["rating"].astype("float64")
     else:

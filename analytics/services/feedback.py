@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+from django.conf import settings
 
 from analytics import adapter
 from analytics.engine.feedback import analyse_feedback
@@ -23,7 +24,8 @@ def feedback_analyse_pending(*, feedback_ids: list[int] | None = None) -> int:
     if not rows:
         return 0
     frame = pd.DataFrame(rows, columns=["feedback_id", "text", "rating"])
-    analysed = analyse_feedback(frame)
+    analysed = analyse_feedback(frame, max_chars=settings.FEEDBACK_ANALYSIS_MAX_CHARS,
+                                piece_chars=settings.FEEDBACK_ANALYSIS_PIECE_CHARS)
     analysed["sentiment_score"] = analysed["sentiment_score"].clip(-1, 1)
     for column in ("language", "sentiment_label", "complaint_reason"):
         analysed[column] = analysed[column].fillna("")

@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics import adapter
 from analytics.engine.clv import InsufficientDataError
@@ -28,6 +30,7 @@ from analytics.models import ModelArtifact, RealisedAccuracy, RecommendationStag
 from core.db import bulk_insert, is_postgres
 from core.failures import FailureKind, failure_detail, failure_kind
 from core.leases import lease_expire, lease_renew, lease_until
+from customers import bounds
 from customers.models import Customer, Order
 
 from .artifacts import (
@@ -63,13 +66,39 @@ def score_runs_expire() -> int:
     return lease_expire(ScoreRun.objects.filter(kind=ScoreRun.Kind.FULL))
 
 
+def score_run_as_of_check(*, as_of: datetime) -> datetime:
+    """The as-of time of a requested run, or ``ValidationError`` on ``as_of`` saying why not.
+
+    One rule for every door (``recompute_scores --as-of``, ``POST /api/score-runs/``): not in
+    the future (a run as of 2099 rewrote every score with decades of made-up inactivity), not
+    before the earliest plausible date, and not before the first order (nothing to score).
+    """
+    if timezone.is_naive(as_of):
+        as_of = timezone.make_aware(as_of, UTC)
+    if as_of > _now():
+        raise ValidationError({"as_of": _("The as-of time must not be in the future.")})
+    earliest = bounds.earliest_date()
+    if as_of.date() < earliest:
+        raise ValidationError({"as_of": _("The as-of time must be on or after %(date)s.")
+                               % {"date": earliest.isoformat()}})
+    first = Order.objects.order_by("ordered_at").values_list("ordered_at", flat=True).first()
+    if first is not None and as_of < first:
+        raise ValidationError({"as_of": _("The as-of time is before the first order (%(date)s): "
+                                          "there is nothing to score.")
+                               % {"date": first.date().isoformat()}})
+    return as_of
+
+
 def score_run_request(*, as_of: datetime | None = None, requested_by=None, run_now: bool = False) -> ScoreRun:
     """Queue a full run, or return the one already queued or running.
 
     ``run_now`` executes it in this process instead of queueing it (``recompute_scores --sync``).
+    An ``as_of`` outside :func:`score_run_as_of_check` raises ``ValidationError``.
     """
     from analytics.tasks import score_run_full
 
+    if as_of is not None:
+        as_of = score_run_as_of_check(as_of=as_of)
     score_runs_expire()
     active = ScoreRun.objects.filter(kind=ScoreRun.Kind.FULL, status__in=ScoreRun.ACTIVE).first()
     if active:

@@ -6,7 +6,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from ..forms import AudienceForm
-from ..models import Campaign, CampaignMember, ServiceTask
+from ..models import MAX_FREQUENCY_CAP_DAYS, Campaign, CampaignMember, ServiceTask
 from ..permissions import can_manage_campaign
 from ..services import EDITABLE_FIELDS
 
@@ -69,7 +69,7 @@ class RefreshQueuedSerializer(serializers.Serializer):
 
 class AudiencePreviewSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Campaign.Kind.choices, default=Campaign.Kind.MARKETING)
-    frequency_cap_days = serializers.IntegerField(min_value=0, max_value=365, default=0)
+    frequency_cap_days = serializers.IntegerField(min_value=0, max_value=MAX_FREQUENCY_CAP_DAYS, default=0)
     audience = serializers.JSONField(default=dict)
     # For the power check (the smallest detectable uplift); the model's defaults when left out.
     objective = serializers.ChoiceField(choices=Campaign.Objective.choices, required=False, allow_null=True,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 import django_filters
 from django.core.exceptions import FieldDoesNotExist
@@ -60,11 +59,24 @@ class UtcFilterSet(django_filters.FilterSet):
 
     A filter value may carry any offset Python accepts (up to +/-23:59), but PostgreSQL refuses
     offsets beyond +/-15:59 ("time zone displacement out of range"), which made such a query a
-    500. Converted to UTC first, every valid instant is accepted.
+    500. Converted to UTC first, every valid instant is accepted. An instant that has no UTC
+    form inside Python's years 1-9999 (``9999-12-31T23:59:59-05:00``) is a form error, so a 400
+    naming the filter, not an ``OverflowError``.
     """
 
-    def filter_queryset(self, queryset):
-        for name, value in list(self.form.cleaned_data.items()):
-            if isinstance(value, datetime) and value.tzinfo is not None:
-                self.form.cleaned_data[name] = value.astimezone(dt_timezone.utc)
-        return super().filter_queryset(queryset)
+    def get_form_class(self):
+        base = super().get_form_class()
+
+        class UtcForm(base):
+            def clean(self):
+                cleaned = super().clean()
+                for name, value in list(cleaned.items()):
+                    if isinstance(value, datetime) and value.tzinfo is not None:
+                        try:
+                            cleaned[name] = value.astimezone(UTC)
+                        except OverflowError:
+                            del cleaned[name]
+                            self.add_error(name, _("This time is out of range."))
+                return cleaned
+
+        return UtcForm

@@ -6,7 +6,8 @@ kept in the Django cache for 24 hours, keyed by user, key and path, and replayed
 ``Idempotent-Replayed: true`` header, for every retry with the same body. The same key with a
 different body is a client bug and gets 422; a retry that arrives while the first request is
 still running gets 409. Error responses are not kept: the client may correct the input and retry
-with the same key.
+with the same key. A write view runs in one transaction (``core.api.views.RecordViewSet``), so a
+request that failed saved nothing and its retry cannot make a second copy.
 
 The cache must be shared by all web processes for this to hold across them (``REDIS_URL``); the
 local-memory default only covers one process.
@@ -101,7 +102,17 @@ class IdempotencyMixin:
     def handle_exception(self, exc):
         if isinstance(exc, _Replay):
             return exc.response
-        return super().handle_exception(exc)
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            # An unexpected error (a 500): nothing was kept (the write view's transaction rolls
+            # back), so free the key at once for the client's retry rather than answering 409
+            # until the claim expires.
+            claim = getattr(self, "_idempotency_claim", None)
+            if claim is not None:
+                self._idempotency_claim = None
+                cache.delete(claim[0])
+            raise
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

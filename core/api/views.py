@@ -4,6 +4,7 @@ error shape, idempotent POSTs and keyset pagination, set once here.
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -74,6 +75,17 @@ class RecordViewSet(ApiViewMixin, IdempotencyMixin, viewsets.ModelViewSet):
     filter_backends = (DjangoFilterBackend, SingleFieldOrderingFilter)
     ordering = "id"
     http_method_names = ("get", "post", "put", "patch", "delete", "head", "options")
+
+    def dispatch(self, request, *args, **kwargs):
+        """A write is all or nothing: an error answer (4xx, or a 500 raised out of here) leaves
+        nothing saved, so a client's retry with the same Idempotency-Key cannot save a copy."""
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+        return response
 
     def _respond(self, instance, created: bool, serializer_class=None) -> Response:
         serializer_class = serializer_class or self.get_serializer_class()

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from customers import bounds
 from customers.models import (
     PII_FIELDS,
     SCORE_FIELDS,
@@ -159,7 +160,8 @@ class ProductSerializer(DescribedModelSerializer):
         fields = ("id", "sku", "name", "category", "price", "active")
         extra_kwargs = {
             "sku": {"help_text": _("Stock-keeping unit: the product's key in the source system.")},
-            "price": {"help_text": _("List price; order lines without a unit price use it."), "min_value": 0},
+            "price": {"help_text": _("List price; order lines without a unit price use it."), "min_value": 0,
+                      "max_value": bounds.MAX_AMOUNT},
         }
 
 
@@ -184,11 +186,12 @@ class OrderItemSerializer(DescribedModelSerializer):
     product_name = serializers.CharField(
         source="product.name", read_only=True, help_text=_("Name of the product.")
     )
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, help_text=_("Units bought."))
+    quantity = serializers.IntegerField(min_value=1, max_value=bounds.MAX_QUANTITY, help_text=_("Units bought."))
     unit_price = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,
         min_value=0,
+        max_value=bounds.MAX_AMOUNT,
         required=False,
         help_text=_("Price of one unit; defaults to the product's list price."),
     )
@@ -212,6 +215,7 @@ class OrderSerializer(DescribedModelSerializer):
         max_digits=14,
         decimal_places=2,
         min_value=0,
+        max_value=bounds.MAX_AMOUNT,
         required=False,
         allow_null=True,
         help_text=_(

@@ -47,7 +47,7 @@ def _short(n: int):
 PARSERS: dict[str, dict[str, Callable]] = {
     "customers": {
         "customer_id": f.parse_identifier, "name": _short(200), "email": f.parse_email,
-        "phone": f.parse_phone, "gender": f.parse_gender, "birth_date": f.parse_date,
+        "phone": f.parse_phone, "gender": f.parse_gender, "birth_date": f.parse_birth_date,
         "city": _short(100), "region": _short(100), "country": _short(100),
         "channel": f.parse_channel, "signup_date": f.parse_date, "consent": f.parse_bool,
         "status": f.parse_customer_status,

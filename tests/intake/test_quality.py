@@ -26,7 +26,8 @@ def world():
                  gender="male", birth_date=date(1990, 1, 5), city="上海", region="SH", country="CN",
                  signup_date=date(2020, 1, 1)),
         Customer(external_id="C2", name="Li Na", birth_date=today + timedelta(days=3), city="北京"),
-        Customer(name="Wang Fang", birth_date=date(1880, 5, 1), signup_date=today + timedelta(days=1)),
+        # More than 120 years ago yet after 1900, the floor the database holds (customers.bounds).
+        Customer(name="Wang Fang", birth_date=date(1901, 5, 1), signup_date=today + timedelta(days=1)),
         Customer(external_id="C4", name="Zhao Lei", email="zl@example.com", city="北京",
                  birth_date=date(2000, 1, 1), signup_date=date(1999, 1, 1)),
     ])

@@ -16,7 +16,7 @@ def test_manager_opens_the_data_quality_page(page, login, role_user, tmp_path):
     manager = role_user("Manager")
     CustomerFactory(external_id="C1", name="Zhang Wei", email="zw@example.com", city="上海")
     twin = CustomerFactory(external_id="C2", name="Zhang Wei", email="zw@example.com")
-    CustomerFactory(external_id="C3", name="Li Na", birth_date=date(1850, 1, 1))
+    CustomerFactory(external_id="C3", name="Li Na", birth_date=date(1901, 1, 1))  # > 120 years, >= 1900
     OrderFactory(external_id="O1", customer=twin, ordered_at=timezone.now(), total_amount=Decimal("5000000"))
     job = ImportJob.objects.create(kind="customers", original_name="crm-export.csv", status="succeeded",
                                    total=3, created=3, created_by=manager)

@@ -5,11 +5,11 @@ import json
 import time
 
 import pandas as pd
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from analytics.models import ScoreRun
-from analytics.services.runs import score_run_request
+from analytics.services.runs import score_run_as_of_check, score_run_request
 
 
 def run_as_json(run: ScoreRun) -> dict:
@@ -44,8 +44,10 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--as-of {as_of!r} is not a date (use YYYY-MM-DD)") from exc
             when = (when.tz_localize("UTC") if when.tzinfo is None else when).to_pydatetime()
-            if when > timezone.now():
-                raise CommandError("--as-of is in the future")
+            try:  # the same rule as POST /api/score-runs/
+                when = score_run_as_of_check(as_of=when)
+            except ValidationError as exc:
+                raise CommandError("--as-of: " + " ".join(exc.message_dict["as_of"])) from exc
         try:
             run = score_run_request(as_of=when, run_now=sync)
         except Exception:
