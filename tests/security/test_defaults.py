@@ -23,7 +23,7 @@ _DROPPED = {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DEBUG
 def _manage(*args: str, **environ: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in _DROPPED}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **environ},
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 SHOW = ("from django.conf import settings as s; print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, "
