@@ -286,6 +286,20 @@ CHURN_EXPLICIT_MIN_SHARE = env("CHURN_EXPLICIT_MIN_SHARE", 0.05, float)
 # that a task redelivered after its worker died repeats seconds of work, not minutes.
 SCORE_RUN_CHUNK_CUSTOMERS = env("SCORE_RUN_CHUNK_CUSTOMERS", 25_000, to_int)
 
+# Webhooks (webhooks/addresses.py, webhooks/transport.py). Endpoints must be public internet
+# addresses unless WEBHOOK_ALLOW_PRIVATE_HOSTS is on (a receiver on the same network, tests with a
+# local receiver); each attempt has WEBHOOK_TIMEOUT_SECONDS in all, under the delivery task's
+# 100 s soft time limit (webhooks/tasks.py).
+def _webhook_timeout(raw: str) -> float:
+    seconds = float(raw)
+    if not 0 < seconds <= 90:
+        raise ValueError("expected seconds above 0 and at most 90")
+    return seconds
+
+
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env("WEBHOOK_ALLOW_PRIVATE_HOSTS", False, to_bool)
+WEBHOOK_TIMEOUT_SECONDS = env("WEBHOOK_TIMEOUT_SECONDS", 10.0, _webhook_timeout)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
