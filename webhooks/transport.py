@@ -145,6 +145,10 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, deadline_seconds:
     try:
         connection.request("POST", target, body=body, headers=dict(headers))
         response = connection.getresponse()
+        if connection.aborted:
+            # Cut off mid-headers: http.client reads the shut socket's end as the end of the
+            # headers and would report the status as if the answer were complete.
+            return HttpAnswer(None, TIMED_OUT, network_error=True)
         # The body is not read: the status decides the outcome and nothing of it is kept.
         return HttpAnswer(response.status, status_text(response.status),
                           retry_after=_retry_after(response.getheader("Retry-After")))
