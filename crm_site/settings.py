@@ -8,6 +8,7 @@ mode. Production sets SECRET_KEY (or lets one be generated into SECRET_KEY_FILE)
 DATABASE_URL and CELERY_BROKER_URL (see README "Configuration", "Modes" and "Security").
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "axes",
     "django_celery_beat",
     "django_celery_results",
     "core",
@@ -73,7 +75,30 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the response of core.login_throttle.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes, https://django-axes.readthedocs.io/en/latest/4_configuration.html):
+# the axes backend comes first and refuses a locked-out username + address pair before any
+# password is checked. Counted in the database, so every web process sees the same count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT", 5, to_int)
+AXES_COOLOFF_TIME = timedelta(minutes=env("LOGIN_LOCKOUT_MINUTES", 15, to_int))
+# Per username and client address together: a guesser is stopped on that account, and the same
+# user logging in from another address is not locked out by someone else's guesses.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "core.login_throttle.locked_out_response"
+# Passwords are never stored in the attempt log; the username is.
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# The client's address is REMOTE_ADDR only, which a client cannot choose (X-Forwarded-For can be
+# sent by anyone to get a fresh counter). Behind a proxy that is the proxy's address: the lock is
+# then in effect per username.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 ROOT_URLCONF = "crm_site.urls"
 WSGI_APPLICATION = "crm_site.wsgi.application"
