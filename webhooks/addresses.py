@@ -94,5 +94,5 @@ def check_host_for_registration(host: str) -> None:
         return
     try:
         public_addresses(host, 0)
-    except (socket.gaierror, UnicodeError):
-        return
+    except (socket.gaierror, UnicodeError, ValueError):
+        return  # unresolvable, or not a name at all (an embedded NUL): URLValidator speaks for it

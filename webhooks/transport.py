@@ -133,6 +133,8 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, deadline_seconds:
         return HttpAnswer(None, BLOCKED)
     except (socket.gaierror, UnicodeError):
         return HttpAnswer(None, DNS_FAILED, network_error=True)
+    except ValueError:  # not a host name at all
+        return HttpAnswer(None, INVALID_URL)
     remaining = deadline_seconds - (time.monotonic() - started)
     if remaining <= 0:
         return HttpAnswer(None, TIMED_OUT, network_error=True)
