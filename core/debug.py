@@ -30,6 +30,6 @@ class CredentialHidingFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key, value):
         cleansed = super().cleanse_setting(key, value)
-        if isinstance(cleansed, str):
-            return hide_url_passwords(cleansed)
+        if isinstance(cleansed, str):  # also a lazy string (some apps put those in settings)
+            return hide_url_passwords(str(cleansed))
         return cleansed
