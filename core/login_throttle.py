@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import render
@@ -31,3 +32,17 @@ def locked_out_response(request, response=None, credentials=None):
     context = {"form": AuthenticationForm(request), "locked_out_message": message,
                "next": request.POST.get("next", "") if request.method == "POST" else ""}
     return render(request, "registration/login.html", context, status=429)
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):
+    """django-axes' backend, for calls that come with a request.
+
+    ``authenticate()`` without a request (a management command, the shell, a test checking a
+    password) is no login over HTTP: there is no address to count against, and axes' own backend
+    refuses it with an error. It passes here, to the password check of the next backend.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

@@ -84,7 +84,7 @@ MIDDLEWARE = [
 # the axes backend comes first and refuses a locked-out username + address pair before any
 # password is checked. Counted in the database, so every web process sees the same count.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "core.login_throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT", 5, to_int)

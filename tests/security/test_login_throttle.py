@@ -88,3 +88,12 @@ def test_limits_come_from_the_environment():
                             cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["3", "1:00:00"]
+
+
+def test_a_password_check_without_a_request_still_works(role_user):
+    """authenticate() from a command or the shell has no address to count; it is not refused."""
+    from django.contrib.auth import authenticate
+
+    user = role_user("Sales")
+    assert authenticate(username=user.username, password=PASSWORD) == user
+    assert authenticate(username=user.username, password="wrong") is None
