@@ -21,7 +21,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# Under /api/ an unmatched path or an unexpected error answers in the API's JSON error shape.
+# Under /api/ a refusal, an unmatched path or an unexpected error answers in the API's JSON error shape.
+handler403 = "core.api.errors.permission_denied"
 handler404 = "core.api.errors.not_found"
 handler500 = "core.api.errors.server_error"
 

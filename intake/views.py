@@ -33,6 +33,30 @@ import_required = page_permission("import")
 merge_required = page_permission("merge")
 
 
+# The import fields (intake/fields.py KINDS) as the mapping select shows them; the option
+# values stay the field names.
+FIELD_LABELS = {
+    "customer_id": gettext_lazy("Customer id"), "name": gettext_lazy("Name"),
+    "email": gettext_lazy("Email"), "phone": gettext_lazy("Phone"), "gender": gettext_lazy("Gender"),
+    "birth_date": gettext_lazy("Birth date"), "city": gettext_lazy("City"),
+    "region": gettext_lazy("Region"), "country": gettext_lazy("Country"),
+    "channel": gettext_lazy("Channel"), "signup_date": gettext_lazy("Signup date"),
+    "consent": gettext_lazy("Marketing consent"), "status": gettext_lazy("Status"),
+    "sku": gettext_lazy("SKU"), "category": gettext_lazy("Category"), "price": gettext_lazy("Price"),
+    "order_id": gettext_lazy("Order id"), "ordered_at": gettext_lazy("Ordered at"),
+    "amount": gettext_lazy("Amount"), "quantity": gettext_lazy("Quantity"),
+    "unit_price": gettext_lazy("Unit price"), "created_at": gettext_lazy("Created at"),
+    "rating": gettext_lazy("Rating"), "text": gettext_lazy("Text"),
+    "occurred_at": gettext_lazy("Occurred at"), "kind": gettext_lazy("Kind"),
+    "outcome": gettext_lazy("Outcome"), "note": gettext_lazy("Note"),
+}
+
+
+def field_label(field: str) -> str:
+    label = FIELD_LABELS.get(field)
+    return str(label) if label else field.replace("_", " ").capitalize()
+
+
 class UploadForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("What the file holds"), choices=ImportKind.choices)
     file = forms.FileField(label=gettext_lazy("CSV or XLSX file"))
@@ -81,8 +105,9 @@ def import_job_preview(request: HttpRequest, pk: int) -> HttpResponse:
     columns = [{"index": i, "header": h, "field": preview.mapping.get(h, "")} for i, h in enumerate(headers)]
     result = preview.result
     return render(request, "intake/preview.html", {
-        "job": job, "columns": columns, "fields": KINDS[job.kind].fields,
-        "required": KINDS[job.kind].required, "preview": preview,
+        "job": job, "columns": columns,
+        "fields": [(field, field_label(field)) for field in KINDS[job.kind].fields],
+        "required": [field_label(field) for field in KINDS[job.kind].required], "preview": preview,
         "valid": result.created + result.updated + result.unchanged,
     })
 

@@ -37,7 +37,8 @@ def scrub_answers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webhooks', '0002_content_types'),
+        # After main's 0004 (which branched from 0002 at the same time): one line of history.
+        ('webhooks', '0004_model_drift_event'),
     ]
 
     operations = [
