@@ -1,12 +1,14 @@
 """Settings for the CRM, read from the environment through :func:`crm_site.env.env`.
 
 With no environment at all the product runs on a laptop: SQLite inside the project, a Celery
-broker made of files under .run/broker/ (``scripts/run`` starts the worker and beat on it), DEBUG
-on. Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL
-(see README "Configuration" and "Modes").
+broker made of files under .run/broker/ (``scripts/run`` starts the worker and beat on it). DEBUG is
+off unless turned on (``scripts/run`` turns it on for itself), and with it off HTTPS redirects,
+secure cookies and HSTS are on, so a forgotten variable never leaves production in development
+mode. Production sets SECRET_KEY (or lets one be generated into SECRET_KEY_FILE), ALLOWED_HOSTS,
+DATABASE_URL and CELERY_BROKER_URL (see README "Configuration", "Modes" and "Security").
 """
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -15,15 +17,24 @@ from django.utils.translation import gettext_lazy as _
 
 from .broker import folders as broker_folders
 from .env import env, to_bool, to_choice, to_currency, to_database, to_float, to_int, to_list
+from .secret_key import secret_key_from_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+RUN_DIR = Path(env("RUN_DIR", str(BASE_DIR / ".run")))
 
-DEBUG = env("DEBUG", True, to_bool)
+DEBUG = env("DEBUG", False, to_bool)
+# Under pytest the test client and the live test servers speak plain HTTP on loopback and no
+# collectstatic has run: the HTTPS defaults below and the manifest static storage start off there
+# (each can still be set from the environment). Every other process gets the production defaults.
+_UNDER_PYTEST = "PYTEST_VERSION" in os.environ
+_HTTPS_DEFAULTS = not DEBUG and not _UNDER_PYTEST
 
-_DEV_SECRET_KEY = "django-insecure-local-development-key-do-not-use-in-production"
-SECRET_KEY = env("SECRET_KEY", _DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
+# Never a constant in the code: given in the environment, or generated once per installation into
+# a file only the owner can read (crm_site/secret_key.py). Every process of an installation (web,
+# worker, beat) must read the same file: set SECRET_KEY_FILE to a shared path when they do not
+# share the project directory.
+SECRET_KEY_FILE = Path(env("SECRET_KEY_FILE", str(RUN_DIR / "secret_key")))
+SECRET_KEY = env("SECRET_KEY", "") or secret_key_from_file(SECRET_KEY_FILE)
 
 ALLOWED_HOSTS = env("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"], to_list)
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS", [], to_list)
@@ -42,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "axes",
     "django_celery_beat",
     "django_celery_results",
     "core",
@@ -65,7 +77,32 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the response of core.login_throttle.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes, https://django-axes.readthedocs.io/en/latest/4_configuration.html):
+# the axes backend comes first and refuses a locked-out username + address pair before any
+# password is checked. Counted in the database, so every web process sees the same count.
+AUTHENTICATION_BACKENDS = [
+    "core.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT", 5, to_int)
+AXES_COOLOFF_TIME = timedelta(minutes=env("LOGIN_LOCKOUT_MINUTES", 15, to_int))
+# Per username and client address together: a guesser is stopped on that account, and the same
+# user logging in from another address is not locked out by someone else's guesses.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Its start-up banner would land in every command's output (JSON included).
+AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "core.login_throttle.locked_out_response"
+# Passwords are never stored in the attempt log; the username is.
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# The client's address is REMOTE_ADDR only, which a client cannot choose (X-Forwarded-For can be
+# sent by anyone to get a fresh counter). Behind a proxy that is the proxy's address: the lock is
+# then in effect per username.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 ROOT_URLCONF = "crm_site.urls"
 WSGI_APPLICATION = "crm_site.wsgi.application"
@@ -162,7 +199,7 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if not DEBUG and not _UNDER_PYTEST else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 MEDIA_ROOT = env("MEDIA_ROOT", str(BASE_DIR / "media"))
@@ -187,21 +224,25 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Security: strict by default whenever DEBUG is off; each can be relaxed from the environment
-# (for example SECURE_SSL_REDIRECT=false behind a proxy that already redirects).
-SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT", not DEBUG, to_bool)
-SESSION_COOKIE_SECURE = env("SESSION_COOKIE_SECURE", not DEBUG, to_bool)
-CSRF_COOKIE_SECURE = env("CSRF_COOKIE_SECURE", not DEBUG, to_bool)
-SECURE_HSTS_SECONDS = env("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, to_int)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG, to_bool)
-SECURE_HSTS_PRELOAD = env("SECURE_HSTS_PRELOAD", not DEBUG, to_bool)
+# (for example SECURE_SSL_REDIRECT=false behind a proxy that already redirects, or for plain HTTP
+# on loopback as scripts/fuzz does).
+SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT", _HTTPS_DEFAULTS, to_bool)
+SESSION_COOKIE_SECURE = env("SESSION_COOKIE_SECURE", _HTTPS_DEFAULTS, to_bool)
+CSRF_COOKIE_SECURE = env("CSRF_COOKIE_SECURE", _HTTPS_DEFAULTS, to_bool)
+SECURE_HSTS_SECONDS = env("SECURE_HSTS_SECONDS", 31_536_000 if _HTTPS_DEFAULTS else 0, to_int)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS_DEFAULTS, to_bool)
+SECURE_HSTS_PRELOAD = env("SECURE_HSTS_PRELOAD", _HTTPS_DEFAULTS, to_bool)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env(
     "TRUST_X_FORWARDED_PROTO", False, to_bool) else None
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Django's debug page (DEBUG on) and error e-mails list the settings; this filter hides every
+# setting whose name says it holds a credential, and any URL's password wherever it appears
+# (a broker or database URL under another name). See core/debug.py.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.debug.CredentialHidingFilter"
 
 # Celery. The embedded default needs no server: kombu's filesystem transport keeps the queue as
 # files under RUN_DIR/broker/ (crm_site/broker.py); production sets a Redis URL.
-RUN_DIR = Path(env("RUN_DIR", str(BASE_DIR / ".run")))
 _broker_url = env("CELERY_BROKER_URL", "")
 CELERY_BROKER_URL = _broker_url or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -356,6 +397,19 @@ FEEDBACK_ANALYSIS_PIECE_CHARS = env("FEEDBACK_ANALYSIS_PIECE_CHARS", 500, to_int
 # Largest JSON body of the bulk API endpoints (POST /api/imports/<kind>/, 10,000 records); other
 # requests keep Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
 API_BULK_MAX_BODY_SIZE = env("API_BULK_MAX_BODY_SIZE", 20 * 1024 * 1024, to_int)
+# Webhooks (webhooks/addresses.py, webhooks/transport.py). Endpoints must be public internet
+# addresses unless WEBHOOK_ALLOW_PRIVATE_HOSTS is on (a receiver on the same network, tests with a
+# local receiver); each attempt has WEBHOOK_TIMEOUT_SECONDS in all, under the delivery task's
+# 100 s soft time limit (webhooks/tasks.py).
+def _webhook_timeout(raw: str) -> float:
+    seconds = float(raw)
+    if not 0 < seconds <= 90:
+        raise ValueError("expected seconds above 0 and at most 90")
+    return seconds
+
+
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env("WEBHOOK_ALLOW_PRIVATE_HOSTS", False, to_bool)
+WEBHOOK_TIMEOUT_SECONDS = env("WEBHOOK_TIMEOUT_SECONDS", 10.0, _webhook_timeout)
 
 LOGGING = {
     "version": 1,

@@ -66,7 +66,8 @@ class WebhookAttemptSerializer(DescribedModelSerializer):
             "number": {"help_text": _("1 for the first attempt, 2 for the first retry, ...")},
             "status_code": {
                 "help_text": _("HTTP status the receiver answered; empty after a network error.")},
-            "response": {"help_text": _("The start of the receiver's answer, or the network error.")},
+            "response": {"help_text": _("The attempt's status, such as HTTP 503 (server error) or timed "
+                                        "out; the receiver's answer itself is never kept.")},
             "outcome": {"help_text": _("Succeeded, failed and retried later, or failed for good.")},
         }
 
@@ -83,7 +84,8 @@ DELIVERY_HELP = {
     "status": {"help_text": _("Pending until an attempt succeeds or the attempts run out.")},
     "attempts": {"help_text": _("Attempts made so far (at most 6).")},
     "last_status_code": {"help_text": _("HTTP status of the last attempt; empty after a network error.")},
-    "last_response": {"help_text": _("The start of the last answer, or the last network error.")},
+    "last_response": {"help_text": _("The last attempt's status, such as HTTP 503 (server error) or "
+                                     "timed out; the receiver's answer itself is never kept.")},
     "next_attempt_at": {"help_text": _("When the next attempt is due, while the delivery is pending.")},
     "redelivery_of": {"help_text": _("The delivery this one sends again, if it is a redelivery.")},
 }

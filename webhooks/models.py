@@ -7,6 +7,7 @@ is visible in the admin and a failed delivery can be sent again.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,6 +16,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.leases import Leased
+
+from .addresses import HostRefused, check_host_for_registration
 
 __all__ = ["SUBSCRIBABLE_EVENTS", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent"]
 
@@ -36,12 +39,38 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
+# Room for the short outcome classes of webhooks/transport.py and the "not sent" notes; never a
+# receiver's answer.
+OUTCOME_MAX_LENGTH = 120
+
+
+def validate_public_host(url: str) -> None:
+    """Refuse a URL whose host is, or resolves to, a non-public address (addresses.py), unless
+    WEBHOOK_ALLOW_PRIVATE_HOSTS. Runs on every door: the API's serializer, the admin's form and
+    the services' full_clean all use the field's validators."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        return
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return  # not a URL: URLValidator says so
+    if not host:
+        return
+    try:
+        check_host_for_registration(host)
+    except HostRefused:
+        raise ValidationError(
+            _("Webhooks are sent only to public internet addresses; %(host)s is a local, private, "
+              "link-local or reserved address, or resolves to one."),
+            code="private_host", params={"host": host}) from None
+
+
 class WebhookEndpoint(models.Model):
     url = models.URLField(
         _("target URL"), max_length=500,
         # Its own code: a form would replace the message of the generic "invalid" code with its own.
         validators=[URLValidator(schemes=["http", "https"], message=_("Enter an http or https URL."),
-                                 code="scheme")],
+                                 code="scheme"), validate_public_host],
         help_text=_("Where events are POSTed; http or https."))
     description = models.CharField(_("description"), max_length=200, blank=True)
     # Stored as is: signing needs the key itself, so it cannot be hashed like a password.
@@ -95,7 +124,10 @@ class WebhookDelivery(Leased):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
-    last_response = models.TextField(_("last response or error"), blank=True)
+    last_response = models.CharField(
+        _("last status detail"), max_length=OUTCOME_MAX_LENGTH, blank=True,
+        help_text=_("The last attempt's status, such as HTTP 503 (server error) or timed out; the "
+                    "receiver's answer itself is never kept."))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
@@ -139,7 +171,10 @@ class WebhookAttempt(models.Model):
     started_at = models.DateTimeField(_("started at"))
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
     status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
-    response = models.TextField(_("response excerpt or error"), blank=True)
+    response = models.CharField(
+        _("status detail"), max_length=OUTCOME_MAX_LENGTH, blank=True,
+        help_text=_("The attempt's status, such as HTTP 503 (server error) or timed out; the "
+                    "receiver's answer itself is never kept."))
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
 
     class Meta:

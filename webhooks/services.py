@@ -15,16 +15,13 @@ import json
 import logging
 import random
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from http.client import HTTPException
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -33,7 +30,9 @@ from django.utils.translation import gettext as _
 
 from core.leases import lease_until
 
+from . import transport
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_secret
+from .transport import HttpAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +46,9 @@ RETRY_FACTOR = 6
 # Up to this share is added at random to each delay, so the deliveries that failed together
 # when a receiver went down do not all come back at the same second.
 RETRY_JITTER = 0.1
-# A Retry-After longer than this is not honoured: the backoff's own delay is used instead.
-MAX_RETRY_AFTER_SECONDS = 6 * 3600
-# Per socket operation (connect, each read). A receiver should answer at once and do its work
-# later; one that takes longer is treated like one that is down.
-TIMEOUT_SECONDS = 10
-RESPONSE_EXCERPT_CHARS = 500
+# Each attempt has WEBHOOK_TIMEOUT_SECONDS in all (resolving, connecting, sending, the answer's
+# status and headers: transport.py). A receiver should answer at once and do its work later; one
+# that takes longer is treated like one that is down.
 # How long an attempt may be in flight before its worker is presumed dead and another may make
 # it again: above the task's hard time limit (tasks.py), so a live attempt never loses its claim.
 ATTEMPT_LEASE = timedelta(minutes=3)
@@ -191,57 +187,9 @@ def _body(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as the error it is for a webhook: the signed body is not re-sent."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-@dataclass(frozen=True)
-class HttpAnswer:
-    status_code: int | None
-    text: str
-    network_error: bool = False
-    retry_after: float | None = None
-
-
-def _excerpt(stream) -> str:
-    # The status decides the outcome; a body that cannot be read does not change it.
-    try:
-        raw = stream.read(RESPONSE_EXCERPT_CHARS * 4)
-    except (OSError, HTTPException) as exc:
-        return f"(response body unreadable: {type(exc).__name__})"
-    return raw.decode("utf-8", "replace")[:RESPONSE_EXCERPT_CHARS]
-
-
-def _retry_after(headers) -> float | None:
-    value = (headers or {}).get("Retry-After", "")
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None  # an HTTP date, or nothing: use the backoff
-    return seconds if 0 <= seconds <= MAX_RETRY_AFTER_SECONDS else None
-
-
 def _post(url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
-    """POST with the standard library (no third-party HTTP client is a pinned dependency)."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
-    try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return HttpAnswer(response.status, _excerpt(response))
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return HttpAnswer(exc.code, _excerpt(exc), retry_after=_retry_after(exc.headers))
-    except (OSError, HTTPException) as exc:  # refused, reset, DNS, TLS, timeout (URLError is one)
-        reason = getattr(exc, "reason", None) or exc
-        text = f"{type(exc).__name__}: {reason}"[:RESPONSE_EXCERPT_CHARS]
-        return HttpAnswer(None, text, network_error=True)
-    except ValueError as exc:  # a URL urllib cannot use: retrying will not help
-        return HttpAnswer(None, f"Invalid URL: {exc}"[:RESPONSE_EXCERPT_CHARS])
+    return transport.post(url, body, headers, deadline_seconds=settings.WEBHOOK_TIMEOUT_SECONDS,
+                          allow_private=settings.WEBHOOK_ALLOW_PRIVATE_HOSTS)
 
 
 def retry_delay(attempt: int) -> float:
@@ -352,8 +300,8 @@ def webhook_delivery_attempt(*, delivery_id: int, attempt: int) -> float | None:
         return None
     if outcome != WebhookAttempt.Outcome.SUCCEEDED:
         # The endpoint's id, not its URL: a URL may carry the receiver's own access token.
-        logger.warning("webhook delivery %s attempt %s to endpoint %s: %s %s", delivery.pk, attempt,
-                       delivery.endpoint_id, answer.status_code, answer.text[:200])
+        logger.warning("webhook delivery %s attempt %s to endpoint %s: %s", delivery.pk, attempt,
+                       delivery.endpoint_id, answer.text)
     return retry_in
 
 

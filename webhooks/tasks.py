@@ -4,7 +4,7 @@ from celery import shared_task
 
 # acks_late: a worker killed mid-request leaves the message queued, and the delivery row's lease
 # lets the redelivered message make the attempt again. The limits are far above the HTTP timeout
-# (services.TIMEOUT_SECONDS) and below the lease (services.ATTEMPT_LEASE). max_retries=None: the
+# (settings.WEBHOOK_TIMEOUT_SECONDS, at most 90 s) and below the lease (services.ATTEMPT_LEASE). max_retries=None: the
 # service decides when to stop (services.MAX_ATTEMPTS) and how long to wait.
 @shared_task(bind=True, acks_late=True, max_retries=None, time_limit=120, soft_time_limit=100)
 def webhook_delivery_send(self, delivery_id: int, attempt: int = 1) -> int:

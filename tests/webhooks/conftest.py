@@ -79,6 +79,13 @@ class Receiver:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(settings):
+    """The receivers here listen on 127.0.0.1, which webhooks refuse unless told otherwise
+    (tests/security/test_webhook_ssrf.py tests the refusal)."""
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+
+
 @pytest.fixture
 def receiver():
     """``receiver(500, 200)``: a running receiver answering 500, then 200 from then on."""

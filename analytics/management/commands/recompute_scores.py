@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics.models import ScoreRun
-from analytics.services.runs import score_run_as_of_check, score_run_request
+from analytics.services.runs import score_run_as_of_check, score_run_request, score_runs_expire
 
 
 def run_as_json(run: ScoreRun) -> dict:
@@ -19,6 +19,10 @@ def run_as_json(run: ScoreRun) -> dict:
         "peak_memory_mb": run.peak_memory_mb, "chunks": run.chunks_total,
         "duration_seconds": run.duration_seconds, "models": run.model_cards, "error": run.error,
     }
+
+
+# How often a waiting command looks at the run's row: a cheap read by primary key.
+WAIT_POLL_SECONDS = 0.5
 
 
 class Command(BaseCommand):
@@ -31,7 +35,8 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true",
                             help="queue for a worker, print its progress and wait until the run ends")
         parser.add_argument("--timeout", type=float, default=1800,
-                            help="with --wait: give up after this many seconds (default 1800)")
+                            help="with --wait, or --sync joining a run already going: give up after "
+                                 "this many seconds (default 1800)")
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args, as_of=None, sync=False, wait=False, timeout=1800.0, format="text", **options):
@@ -55,10 +60,19 @@ class Command(BaseCommand):
             if format == "json" and run is not None:
                 self.stdout.write(json.dumps(run_as_json(run)))
             raise
-        if wait:
+        if sync and run.status not in ScoreRun.ENDED:
+            # Another process's run was already going and this one joined it. --sync promises to
+            # return when a run has ended (a script runs the next step on its scores), so follow
+            # that run to its end; its lease running out (the process died) also ends it.
+            if format != "json":
+                self.stdout.write(f"Run #{run.pk} was already running elsewhere; waiting for it to end.")
+            run = self._wait(run, timeout, quiet=format == "json", expire=True)
+        elif wait:
             run = self._wait(run, timeout, quiet=format == "json")
         if format == "json":
             self.stdout.write(json.dumps(run_as_json(run)))
+            if run.status == ScoreRun.Status.FAILED:
+                raise CommandError(f"Run #{run.pk} failed")  # the exit status says it too
             return
         self.stdout.write(f"Run #{run.pk}: {run.get_status_display()}"
                           + (f" in {run.duration_seconds:.1f} s" if run.duration_seconds else ""))
@@ -68,8 +82,12 @@ class Command(BaseCommand):
         if run.status == ScoreRun.Status.FAILED:
             raise CommandError(run.error)
 
-    def _wait(self, run: ScoreRun, timeout: float, *, quiet: bool) -> ScoreRun:
-        """Follow a queued run until it ends, printing each new stage and progress."""
+    def _wait(self, run: ScoreRun, timeout: float, *, quiet: bool, expire: bool = False) -> ScoreRun:
+        """Follow a queued run until it ends, printing each new stage and progress.
+
+        ``expire``: record the run as failed once its lease runs out (its process died), as the
+        beat sweep would; a --sync caller may have no beat beside it.
+        """
         deadline = time.monotonic() + timeout
         shown = None
         while run.status not in ScoreRun.ENDED:
@@ -81,6 +99,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  run #{run.pk}: {run.get_status_display()} {run.progress} %"
                                   + (f" · {run.stage}" if run.stage else ""))
                 shown = now
-            time.sleep(0.5)
+            time.sleep(WAIT_POLL_SECONDS)
+            if expire:
+                score_runs_expire()
             run.refresh_from_db()
         return run
