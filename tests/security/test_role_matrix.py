@@ -11,6 +11,7 @@ import re
 import pytest
 from django.contrib import admin
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.utils.html import escape
 
 from campaigns.models import Campaign, ServiceTask
 from customers.models import Feedback, Interaction, Order
@@ -125,7 +126,11 @@ def test_no_server_error_and_service_reads_no_contact_details(client, role_user,
         if role != "Service":
             continue
         body = b"".join(response.streaming_content) if response.streaming else response.content
-        found = leaked(body.decode("utf-8", "replace"))
+        text = body.decode("utf-8", "replace")
+        # The page's own address, query included, comes back in the language switcher's "next"
+        # field: the prober's own text, not a disclosure. Everything else counts.
+        text = text.replace(f'name="next" type="hidden" value="{escape(response.wsgi_request.get_full_path())}"', "")
+        found = leaked(text)
         assert not found, (url, params, found)
         seen += response.status_code == 200
     if role == "Service":
