@@ -19,4 +19,10 @@ urlpatterns = [
     path("<int:pk>/results/", views.campaign_results, name="results"),
     path("<int:pk>/results/refresh/", views.campaign_results_refresh, name="results_refresh"),
     path("<int:pk>/results.csv", views.campaign_results_csv, name="results_csv"),
+    path("<int:pk>/messages/", views.campaign_messages_edit, name="messages_edit"),
+    path("<int:pk>/messages/preview.json", views.campaign_messages_preview_json, name="messages_preview"),
+    path("<int:pk>/schedule/", views.campaign_schedule, name="schedule"),
+    path("<int:pk>/mailing.csv", views.campaign_mail_list, name="mail_list"),
+    path("outbox/", views.outbox_index, name="outbox"),
+    path("outbox/<int:pk>/", views.outbox_detail, name="outbox_detail"),
 ]

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "django_celery_results",
+    "anymail",
     "core",
     "customers",
     "intake",
@@ -198,6 +199,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "intake.tasks.import_jobs_expire",
         "schedule": crontab(minute="*"),
     },
+    # Campaigns: launch scheduled campaigns on their start date; finish those whose attribution
+    # window has closed (campaigns/services.py campaign_schedule_tick).
+    "campaigns-schedule-tick": {
+        "task": "campaigns.tasks.campaign_schedule_tick",
+        "schedule": crontab(minute="*/5"),
+    },
     # Webhooks: re-queue pending deliveries whose message was lost (webhooks/services.py).
     "webhook-deliveries-resume": {
         "task": "webhooks.tasks.webhook_deliveries_resume",
@@ -271,6 +278,49 @@ CHURN_EXPLICIT_MIN_SHARE = env("CHURN_EXPLICIT_MIN_SHARE", 0.05, float)
 # four tasks at 100,000 customers (two workers stay busy) and forty at a million, small enough
 # that a task redelivered after its worker died repeats seconds of work, not minutes.
 SCORE_RUN_CHUNK_CUSTOMERS = env("SCORE_RUN_CHUNK_CUSTOMERS", 25_000, to_int)
+
+# E-mail: Django's own settings names (https://docs.djangoproject.com/en/5.2/topics/email/).
+# The embedded default keeps every message in the outbox staff open at /campaigns/outbox/;
+# django.core.mail.backends.smtp.EmailBackend sends through EMAIL_HOST, an anymail backend
+# (for example anymail.backends.postmark.EmailBackend) through a provider configured by ANYMAIL.
+EMAIL_BACKEND = env("EMAIL_BACKEND", "campaigns.mail.OutboxBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env("EMAIL_PORT", 25, to_int)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env("EMAIL_USE_TLS", False, to_bool)
+EMAIL_USE_SSL = env("EMAIL_USE_SSL", False, to_bool)
+EMAIL_TIMEOUT = env("EMAIL_TIMEOUT", 30, to_int)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "crm@localhost")
+# django-anymail (https://anymail.dev/en/stable/installation/): the provider's keys and the
+# shared secret its tracking webhooks authenticate with (basic auth "user:password").
+ANYMAIL = {key: value for key, value in {
+    "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", ""),
+    "POSTMARK_SERVER_TOKEN": env("ANYMAIL_POSTMARK_SERVER_TOKEN", ""),
+    "MAILGUN_API_KEY": env("ANYMAIL_MAILGUN_API_KEY", ""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env("ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+    "SENDGRID_API_KEY": env("ANYMAIL_SENDGRID_API_KEY", ""),
+}.items() if value}
+# SMS: campaigns.sms.FileBackend (default, writes under SMS_FILE_DIR) or campaigns.sms.TwilioBackend.
+SMS_BACKEND = env("SMS_BACKEND", "campaigns.sms.FileBackend")
+SMS_FILE_DIR = env("SMS_FILE_DIR", str(RUN_DIR / "sms"))
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
+# Campaign messages: the address links in messages point at (unsubscribe), the sender shown in
+# the footer, prices' currency and a product link pattern ({sku} replaced; blank: no links).
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+CAMPAIGN_SENDER_NAME = env("CAMPAIGN_SENDER_NAME", "CRM")
+CAMPAIGN_SENDER_ADDRESS = env("CAMPAIGN_SENDER_ADDRESS", "")
+CAMPAIGN_CURRENCY = env("CAMPAIGN_CURRENCY", "CNY")
+CAMPAIGN_PRODUCT_URL = env("CAMPAIGN_PRODUCT_URL", "")
+# Messages a second one sending task sends per channel (0: no limit); the per-channel settings
+# override the common one.
+CAMPAIGN_SEND_RATE_PER_SECOND = env("CAMPAIGN_SEND_RATE_PER_SECOND", 20.0, float)
+CAMPAIGN_SEND_RATES = {
+    "email": env("CAMPAIGN_SEND_RATE_EMAIL", CAMPAIGN_SEND_RATE_PER_SECOND, float),
+    "sms": env("CAMPAIGN_SEND_RATE_SMS", CAMPAIGN_SEND_RATE_PER_SECOND, float),
+}
 
 LOGGING = {
     "version": 1,

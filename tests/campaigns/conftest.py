@@ -21,8 +21,9 @@ def make_customers(n: int, *, start: int = 0, consent: bool = True, **scores) ->
             "lifecycle_stage": "active", "sentiment_score": 0.1, "region": "North" if i % 2 else "South",
         }
         values.update(scores)
+        # An address for the e-mail and SMS channels: launch leaves out customers without one.
         rows.append(Customer(name=f"Customer {i}", external_id=f"T{i}", marketing_consent=consent,
-                             **values))
+                             email=f"customer{i}@example.com", phone=f"+8613800{i:06d}", **values))
     return Customer.objects.bulk_create(rows)
 
 
