@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -354,10 +354,10 @@ def _exclusions(campaign: Campaign) -> dict:
 
 
 EXCLUSION_LABELS = {
-    "no_consent": _lazy("No marketing consent"),
-    "no_email": _lazy("No e-mail address"),
-    "email_invalid": _lazy("E-mail address invalid (bounced or complained)"),
-    "no_phone": _lazy("No phone number"),
+    "no_consent": gettext_lazy("No marketing consent"),
+    "no_email": gettext_lazy("No e-mail address"),
+    "email_invalid": gettext_lazy("E-mail address invalid (bounced or complained)"),
+    "no_phone": gettext_lazy("No phone number"),
 }
 
 
