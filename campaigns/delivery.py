@@ -42,6 +42,10 @@ MAX_ATTEMPTS = 5
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 900
 SENDING_TIMEOUT = timedelta(minutes=30)
+# Messages claimed, and their outcomes written, together: three statements per chunk instead of
+# two per message (each commit cost ~14 ms on the shared bench machine). A worker killed mid-chunk
+# leaves at most this many messages in "sending", later marked failed and never sent twice.
+CLAIM_CHUNK = 50
 MESSAGE_CHANNELS = (Campaign.Channel.EMAIL, Campaign.Channel.SMS)
 
 
@@ -163,15 +167,45 @@ class _RateLimiter:
         self.next_at = max(self.next_at, now) + self.interval
 
 
-def _claim(message_id: int) -> bool:
-    """queued -> sending, atomically; False when another sender (or an earlier run) has it."""
-    return bool(CampaignMessage.objects.filter(pk=message_id, status=CampaignMessage.Status.QUEUED)
-                .update(status=CampaignMessage.Status.SENDING, attempts=F("attempts") + 1,
-                        updated_at=timezone.now()))
+@transaction.atomic
+def _claim(message_ids: list[int]) -> set[int]:
+    """queued -> sending, for those of ``message_ids`` nobody else holds; returns the ones won.
+
+    The rows are locked while they change (SKIP LOCKED: a concurrent sender takes other rows
+    rather than waiting), and only rows still queued are taken, so a message is claimed once.
+    SQLite ignores the lock clause; its IMMEDIATE transactions already run one writer at a time.
+    """
+    won = list(CampaignMessage.objects.select_for_update(skip_locked=True)
+               .filter(pk__in=message_ids, status=CampaignMessage.Status.QUEUED).values_list("pk", flat=True))
+    CampaignMessage.objects.filter(pk__in=won).update(
+        status=CampaignMessage.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now())
+    return set(won)
 
 
-def _finish(message_id: int, status: str, **fields) -> None:
-    CampaignMessage.objects.filter(pk=message_id).update(status=status, updated_at=timezone.now(), **fields)
+def _release(message_ids: list[int]) -> None:
+    """Claimed but not attempted (the chunk stopped at a transient failure): back to the queue."""
+    if message_ids:
+        CampaignMessage.objects.filter(pk__in=message_ids, status=CampaignMessage.Status.SENDING).update(
+            status=CampaignMessage.Status.QUEUED, attempts=F("attempts") - 1, updated_at=timezone.now())
+
+
+_RESULT_FIELDS = ["status", "provider_id", "sent_at", "error", "updated_at"]
+
+
+def _record(results: list[CampaignMessage]) -> None:
+    """Write a chunk's outcomes in one statement."""
+    now = timezone.now()
+    for message in results:
+        message.updated_at = now
+    if results:
+        CampaignMessage.objects.bulk_update(results, _RESULT_FIELDS)
+
+
+def _outcome(message: CampaignMessage, status: str, *, provider_id: str = "", error: str = "",
+             sent: bool = False) -> CampaignMessage:
+    message.status, message.provider_id, message.error = status, provider_id[:255], error[:2000]
+    message.sent_at = timezone.now() if sent else None
+    return message
 
 
 def _smtp_failure(exc: Exception) -> tuple[str, bool]:
@@ -246,86 +280,104 @@ def _message_for(campaign, message, templates, products):
     return template, context
 
 
-def _send_email_batch(campaign, batch, templates, products, limiter) -> int:
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _send_chunks(batch, send_one) -> int:
+    """Claim ``batch`` CLAIM_CHUNK messages at a time, send each claimed one with ``send_one``
+    (which returns its outcome, or raises TransientSendError after recording its own outcome
+    in the list it is given), and write the outcomes of each chunk at once."""
     sent = 0
+    for chunk in _chunks(batch, CLAIM_CHUNK):
+        claimed = _claim([m.pk for m in chunk])
+        results: list[CampaignMessage] = []
+        attempted: set[int] = set()
+        try:
+            for message in chunk:
+                if message.pk not in claimed:
+                    continue
+                attempted.add(message.pk)
+                outcome = send_one(message, results)
+                results.append(outcome)
+                sent += outcome.status == CampaignMessage.Status.SENT
+        finally:
+            _record(results)
+            _release([pk for pk in claimed if pk not in attempted])
+            for outcome in results:
+                if outcome.status == CampaignMessage.Status.BOUNCED and outcome.channel == Campaign.Channel.EMAIL:
+                    customer_email_invalidate(customer_id=outcome.member.customer_id, source=HARD_BOUNCE)
+    return sent
+
+
+def _send_email_batch(campaign, batch, templates, products, limiter) -> int:
     connection = get_connection(fail_silently=False)
     try:
         connection.open()
     except Exception as exc:
-        status, transient = _smtp_failure(exc)
+        _status, transient = _smtp_failure(exc)
         raise TransientSendError(str(exc)) if transient else exc
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(">") or None
+
+    def send_one(message, results):
+        customer = message.member.customer
+        if not customer.marketing_consent or customer.email_invalid or not customer.email:
+            # Consent withdrawn (or the address bounced) between launch and sending.
+            return _outcome(message, CampaignMessage.Status.FAILED, error="no consent or no valid address")
+        template, context = _message_for(campaign, message, templates, products)
+        rendered = messaging.render(template, context)
+        message_id = make_msgid(domain=domain)
+        email = EmailMultiAlternatives(
+            subject=rendered.subject, body=rendered.text, to=[customer.email], connection=connection,
+            headers={
+                "Message-ID": message_id,
+                # RFC 2369 / RFC 8058: mail clients show an unsubscribe button that POSTs here.
+                "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            })
+        email.attach_alternative(rendered.html, "text/html")
+        limiter.wait()
+        try:
+            email.send()
+        except Exception as exc:  # noqa: BLE001 - classified below, never swallowed silently
+            status, transient = _smtp_failure(exc)
+            if transient and message.attempts + 1 >= MAX_ATTEMPTS:
+                status, transient = CampaignMessage.Status.FAILED, False
+            if transient:
+                results.append(_outcome(message, CampaignMessage.Status.QUEUED, error=str(exc)))
+                raise TransientSendError(str(exc)) from exc
+            return _outcome(message, status, error=str(exc))
+        anymail_status = getattr(email, "anymail_status", None)
+        provider_id = anymail_status.message_id if anymail_status and anymail_status.message_id else message_id
+        return _outcome(message, CampaignMessage.Status.SENT, provider_id=str(provider_id), sent=True)
+
     try:
-        for message in batch:
-            customer = message.member.customer
-            if not customer.marketing_consent or customer.email_invalid or not customer.email:
-                # Consent withdrawn (or the address bounced) between launch and sending.
-                _finish(message.pk, CampaignMessage.Status.FAILED, error="no consent or no valid address")
-                continue
-            template, context = _message_for(campaign, message, templates, products)
-            rendered = messaging.render(template, context)
-            domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(">") or None
-            message_id = make_msgid(domain=domain)
-            email = EmailMultiAlternatives(
-                subject=rendered.subject, body=rendered.text, to=[customer.email], connection=connection,
-                headers={
-                    "Message-ID": message_id,
-                    # RFC 2369 / RFC 8058: mail clients show an unsubscribe button that POSTs here.
-                    "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                })
-            email.attach_alternative(rendered.html, "text/html")
-            if not _claim(message.pk):
-                continue
-            limiter.wait()
-            try:
-                email.send()
-            except Exception as exc:  # noqa: BLE001 - classified below, never swallowed silently
-                status, transient = _smtp_failure(exc)
-                if transient and message.attempts + 1 >= MAX_ATTEMPTS:
-                    status, transient = CampaignMessage.Status.FAILED, False
-                _finish(message.pk, status, error=str(exc)[:2000])
-                if status == CampaignMessage.Status.BOUNCED:
-                    customer_email_invalidate(customer_id=customer.pk, source=HARD_BOUNCE)
-                if transient:
-                    raise TransientSendError(str(exc)) from exc
-                continue
-            anymail_status = getattr(email, "anymail_status", None)
-            provider_id = (anymail_status.message_id if anymail_status and anymail_status.message_id
-                           else message_id)
-            _finish(message.pk, CampaignMessage.Status.SENT, provider_id=str(provider_id)[:255],
-                    sent_at=timezone.now(), error="")
-            sent += 1
+        return _send_chunks(batch, send_one)
     finally:
         connection.close()
-    return sent
 
 
 def _send_sms_batch(campaign, batch, templates, products, limiter) -> int:
     backend = sms.get_backend()
-    sent = 0
-    for message in batch:
+
+    def send_one(message, results):
         customer = message.member.customer
         if not customer.marketing_consent or not customer.phone:
-            _finish(message.pk, CampaignMessage.Status.FAILED, error="no consent or no phone")
-            continue
+            return _outcome(message, CampaignMessage.Status.FAILED, error="no consent or no phone")
         template, context = _message_for(campaign, message, templates, products)
         body = messaging.render_sms(template, context)
-        if not _claim(message.pk):
-            continue
         limiter.wait()
         try:
             provider_id = backend.send(to=customer.phone, body=body)
         except sms.SmsError as exc:
-            transient = exc.transient and message.attempts + 1 < MAX_ATTEMPTS
-            _finish(message.pk, CampaignMessage.Status.QUEUED if transient else CampaignMessage.Status.FAILED,
-                    error=str(exc)[:2000])
-            if transient:
+            if exc.transient and message.attempts + 1 < MAX_ATTEMPTS:
+                results.append(_outcome(message, CampaignMessage.Status.QUEUED, error=str(exc)))
                 raise TransientSendError(str(exc)) from exc
-            continue
-        _finish(message.pk, CampaignMessage.Status.SENT, provider_id=str(provider_id)[:255],
-                sent_at=timezone.now(), error="")
-        sent += 1
-    return sent
+            return _outcome(message, CampaignMessage.Status.FAILED, error=str(exc))
+        return _outcome(message, CampaignMessage.Status.SENT, provider_id=str(provider_id), sent=True)
+
+    return _send_chunks(batch, send_one)
 
 
 # anymail's normalised event types (https://anymail.dev/en/stable/sending/tracking/#event-types)

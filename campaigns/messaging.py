@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal
 
 from django.conf import settings
@@ -121,14 +122,20 @@ def choose_template(templates: dict[str, Template], language: str) -> Template:
     return Template(language=chosen, **DEFAULT_TEMPLATES[chosen])
 
 
+@lru_cache(maxsize=64)
+def _compiled(source: str, html: bool):
+    """A campaign's few templates are compiled once per process, not once per member."""
+    return (_HTML_ENGINE if html else _TEXT_ENGINE).from_string(source)
+
+
 def render(template: Template, context: dict) -> RenderedMessage:
     """Subject, plain text and HTML for one member, with the unsubscribe footer on both parts
     (added whatever the template says, so no marketing message goes out without it)."""
     text_context = Context(context, autoescape=False)
-    subject = " ".join(_TEXT_ENGINE.from_string(template.subject).render(text_context).split())
-    text = _TEXT_ENGINE.from_string(template.body_text).render(Context(context, autoescape=False))
+    subject = " ".join(_compiled(template.subject, False).render(text_context).split())
+    text = _compiled(template.body_text, False).render(Context(context, autoescape=False))
     if template.body_html:
-        html = _HTML_ENGINE.from_string(template.body_html).render(Context(context))
+        html = _compiled(template.body_html, True).render(Context(context))
     else:
         html = linebreaks(escape(text))
     who = context["sender"]
@@ -145,7 +152,7 @@ def render(template: Template, context: dict) -> RenderedMessage:
 
 def render_sms(template: Template, context: dict) -> str:
     """An SMS: the plain-text body with a short opt-out line."""
-    text = _TEXT_ENGINE.from_string(template.body_text).render(Context(context, autoescape=False))
+    text = _compiled(template.body_text, False).render(Context(context, autoescape=False))
     with translation.override(template.language):
         opt_out = _("Stop: %(url)s") % {"url": context["unsubscribe_url"]}
     return f"{' '.join(text.split())} {opt_out}"

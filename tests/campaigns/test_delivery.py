@@ -105,7 +105,7 @@ def test_a_repeated_send_task_sends_nothing_twice(smtp_server, role_user, audien
     assert len(smtp_server.messages) == first
     # A message someone else already claimed is not sent either, even if it is handed over again.
     message = CampaignMessage.objects.filter(campaign=campaign).first()
-    assert not delivery._claim(message.pk)
+    assert delivery._claim([message.pk]) == set()
 
 
 def test_following_the_unsubscribe_link_turns_consent_off_and_keeps_them_out_later(
