@@ -26,8 +26,12 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from customers.models import Customer, Product
-from customers.services import (HARD_BOUNCE, SPAM_COMPLAINT, customer_email_invalidate,
-                                customer_marketing_consent_withdraw)
+from customers.services import (
+    HARD_BOUNCE,
+    SPAM_COMPLAINT,
+    customer_email_invalidate,
+    customer_marketing_consent_withdraw,
+)
 
 from . import messaging, sms
 from .consent import unsubscribe_url

@@ -25,8 +25,14 @@ from customers.services import UNSUBSCRIBE_LINK, customer_marketing_consent_with
 
 from . import delivery, services, tasks
 from .consent import unsubscribe_customer_id
-from .forms import (AudienceForm, CampaignAddForm, CampaignForm, MessageTemplateForm, ServiceTaskCreateForm,
-                    ServiceTaskForm)
+from .forms import (
+    AudienceForm,
+    CampaignAddForm,
+    CampaignForm,
+    MessageTemplateForm,
+    ServiceTaskCreateForm,
+    ServiceTaskForm,
+)
 from .models import MESSAGE_LANGUAGES, Campaign, CampaignMessage, OutboxMessage, ServiceTask
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
