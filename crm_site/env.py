@@ -52,6 +52,16 @@ def to_str(raw: str) -> str:
     return raw
 
 
+def to_choice(*choices: str) -> Callable[[str], str]:
+    """A caster that accepts one of ``choices`` (case-insensitive) and names them otherwise."""
+    def cast(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+    return cast
+
+
 def env(name: str, default: T, cast: Callable[[str], T] = to_str) -> T:
     """Return ``cast(os.environ[name])``, or ``default`` when the variable is unset."""
     raw = os.environ.get(name)

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from .broker import folders as broker_folders
-from .env import env, to_bool, to_database, to_int, to_list
+from .env import env, to_bool, to_choice, to_database, to_int, to_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -128,8 +128,34 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Where uploads, rejected-row files and other files the product keeps live. "filesystem" keeps
+# them under MEDIA_ROOT, which only this machine reads (the embedded default). "s3" keeps them in
+# an S3-compatible bucket (AWS S3, MinIO, Ceph ...) through django-storages, so a web machine and
+# a worker machine that share nothing else see the same files. The bucket stays private: files are
+# only ever handed out by views that check the user's role, never by a public or signed URL.
+STORAGE_BACKEND = env("STORAGE_BACKEND", "filesystem", to_choice("filesystem", "s3"))
+if STORAGE_BACKEND == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME", ""),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", "") or None,
+            "region_name": env("AWS_S3_REGION_NAME", "") or None,
+            "access_key": env("AWS_ACCESS_KEY_ID", "") or None,
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", "") or None,
+            "location": env("AWS_LOCATION", ""),
+            "default_acl": None,
+            "querystring_auth": True,
+            # Two uploads with one name never overwrite each other.
+            "file_overwrite": False,
+        },
+    }
+    if not _default_storage["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs AWS_STORAGE_BUCKET_NAME.")
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"
