@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from analytics.models import Recommendation
 from customers.models import Customer, Product
 from customers.services import (
     HARD_BOUNCE,
@@ -467,8 +468,6 @@ def preview_samples(campaign: Campaign) -> list[tuple[str, Customer, list[int], 
     bundle) and one without. Before launch they come from today's audience, after launch from
     the members. A handful of queries, whatever the audience size."""
     from django.utils.translation import gettext as _
-
-    from analytics.models import Recommendation
 
     from .selectors import audience_queryset
 
