@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from analytics.engine import frames as F
 from core.db import copy_frame, is_postgres
 from customers.models import SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product
+from customers.pii import pii_attribute_columns
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,17 @@ def _attributes(values: pd.Series) -> pd.Series:
     return values.map(parse).astype(object)
 
 
+def _without_pii(records: pd.Series) -> pd.Series:
+    """The attributes without the columns that hold contact or identity data for any customer
+    (``customers.pii``): an e-mail, a phone or an ID number identifies a customer and must not
+    become a model input, nor appear among the churn reasons."""
+    pii = pii_attribute_columns(records)
+    if not pii:
+        return records
+    return records.map(lambda a: {k: v for k, v in a.items() if k not in pii} if pii & a.keys() else a
+                       ).astype(object)
+
+
 def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
                 with_products: bool = True, without: Sequence[str] = ()) -> Frames:
     """Everything the engine needs up to ``as_of``, optionally for ``customer_ids`` only.
@@ -123,7 +135,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
         f"SELECT id, signup_date, status, gender, region, city, channel, marketing_consent, attributes "
         f"FROM {c} WHERE merged_into_id IS NULL{only('id')} ORDER BY id",
         [*F.CUSTOMER_COLUMNS, "attributes"])
-    customers["attributes"] = _attributes(customers["attributes"])
+    customers["attributes"] = _without_pii(_attributes(customers["attributes"]))
     customers["signup_date"] = pd.to_datetime(customers["signup_date"]).astype("datetime64[ns]")
     customers["consent"] = customers["consent"].map(
         lambda v: v in (True, "t", "true", 1, "1")).astype(bool)

@@ -16,6 +16,8 @@ PAGES = {
     # Feedback analytics are for the staff who handle feedback (Service, Manager).
     "feedback": ("customers.change_feedback",),
     "runs": ("analytics.view_scorerun",),
+    # How the served predictions turned out: for whoever reads the churn and CLV pages.
+    "accuracy": ("analytics.view_segmentprofile",),
     "run_start": ("analytics.add_scorerun",),
 }
 NAVIGATION = (
@@ -25,13 +27,14 @@ NAVIGATION = (
     ("bundles", "analytics:bundles", _("Bundles")),
     ("feedback", "analytics:feedback", _("Feedback")),
     ("forecast", "analytics:forecast", _("Forecast")),
+    ("accuracy", "analytics:accuracy", _("How did we do?")),
     ("runs", "analytics:runs", _("Score runs")),
 )
 
 
 class AnalyticsConfig(AppConfig):
     name = "analytics"
-    verbose_name = "Analytics"
+    verbose_name = _("Analytics")
 
     def ready(self) -> None:
         from . import signals  # noqa: F401 - connects the rescore receivers

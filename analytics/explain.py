@@ -8,10 +8,12 @@ family; the numbers are filled in after translation so the catalogue holds one e
 """
 from __future__ import annotations
 
-from django.utils.translation import gettext, gettext_noop
+import re
+
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext as _
 
-from customers.models import Customer
+from customers.models import Channel, Customer, Gender
 
 from .engine.features import FEATURE_LABELS
 
@@ -44,6 +46,10 @@ _PHRASES = {
 ATTRIBUTE_PREFIX = "attr:"  # analytics.engine.attributes.PREFIX
 _ATTRIBUTES = {"channel": gettext_noop("channel"), "region": gettext_noop("region"),
                "gender": gettext_noop("gender")}
+# The coded values of those attributes, by their choices' translated labels; regions are names.
+_ATTRIBUTE_CHOICES = {"channel": dict(Channel.choices), "gender": dict(Gender.choices)}
+# engine.features.feature_label writes a one-hot column "channel=erp" as "channel is erp".
+_ONE_HOT_LABEL = re.compile(r"^(\w+) is (.*)$")
 
 
 def churn_explanation(customer: Customer) -> str:
@@ -59,10 +65,14 @@ def churn_explanation(customer: Customer) -> str:
     if customer.recency_days is not None:
         if gap:
             ratio = customer.recency_days / gap
-            parts.append(_("no order for %(days)d days, about %(ratio).1fx their usual gap of %(gap)d days") % {
-                "days": customer.recency_days, "ratio": ratio, "gap": round(gap)})
+            parts.append(ngettext(
+                "no order for %(days)d days, about %(ratio).1fx their usual gap of %(gap)d day",
+                "no order for %(days)d days, about %(ratio).1fx their usual gap of %(gap)d days",
+                round(gap)) % {"days": customer.recency_days, "ratio": ratio, "gap": round(gap)})
         else:
-            parts.append(_("no order for %(days)d days (only one order so far)") % {"days": customer.recency_days})
+            parts.append(ngettext("no order for %(days)d day (only one order so far)",
+                                  "no order for %(days)d days (only one order so far)",
+                                  customer.recency_days) % {"days": customer.recency_days})
     stored = customer.churn_reasons or []
     reasons = [reason_label(r) for r in stored]
     if reasons:
@@ -141,4 +151,13 @@ def translate_feature(name: str) -> str:
     """A stored English feature label in the reader's language (the engine's
     :data:`~analytics.engine.features.FEATURE_LABELS` are in the catalogue); other names as
     they are."""
-    return gettext(name) if name in _KNOWN_LABELS else name
+    if name in _KNOWN_LABELS:
+        return gettext(name)
+    match = _ONE_HOT_LABEL.match(name)  # "channel is erp", from a one-hot column "channel=erp"
+    if match and match.group(1) in _ATTRIBUTES:
+        attribute, value = match.groups()
+        choices = _ATTRIBUTE_CHOICES.get(attribute, {})
+        return gettext("%(attribute)s is %(value)s") % {
+            "attribute": gettext(_ATTRIBUTES[attribute]),
+            "value": str(choices[value]) if value in choices else value}
+    return name

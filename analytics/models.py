@@ -20,6 +20,9 @@ class ScoreRun(LeasedJob):
     class Kind(models.TextChoices):
         FULL = "full", _("Full")
         INCREMENTAL = "incremental", _("Incremental")
+        # Fitted as of a past date to record what it would have predicted (``backtest``); it
+        # writes prediction history only, never the customers' scores.
+        BACKTEST = "backtest", _("Backtest")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -196,3 +199,48 @@ class RevenueForecast(models.Model):
 
     class Meta:
         ordering = ["month"]
+
+
+class PredictionHistory(models.Model):
+    """What a run predicted for one customer, kept to be checked against what then happened.
+
+    One narrow row per customer per run (no foreign key to the customer: a customer deleted
+    later still counts in the run's accuracy), keyed by (run, customer) with no other index.
+    """
+
+    pk = models.CompositePrimaryKey("run", "customer_id")
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="predictions")
+    customer_id = models.BigIntegerField()
+    churn_probability = models.FloatField(null=True)
+    p_alive = models.FloatField(null=True)
+    expected_orders_90d = models.FloatField(null=True)
+    clv_12m = models.FloatField(null=True)
+    loyalty_score = models.FloatField(null=True)
+
+    class Meta:
+        verbose_name = _("prediction history")
+        verbose_name_plural = _("prediction history")
+
+
+class RealisedAccuracy(models.Model):
+    """One model's predictions in one run, scored against what happened over its horizon."""
+
+    class Model(models.TextChoices):
+        CHURN = "churn", _("Churn")
+        ORDERS = "orders", _("Expected orders")
+        CLV = "clv", _("Lifetime value")
+
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="realised")
+    model = models.CharField(_("model"), max_length=10, choices=Model.choices)
+    horizon_days = models.PositiveIntegerField(_("horizon (days)"))
+    customers = models.PositiveIntegerField(_("customers"))
+    metrics = models.JSONField(_("metrics"), default=dict)
+    deciles = models.JSONField(_("by decile"), default=list)
+    drift = models.JSONField(_("drift"), default=list, blank=True)
+    evaluated_at = models.DateTimeField(_("evaluated at"))
+
+    class Meta:
+        ordering = ["run__as_of"]
+        verbose_name = _("realised accuracy")
+        verbose_name_plural = _("realised accuracy")
+        constraints = [models.UniqueConstraint(fields=["run", "model"], name="realised_unique_per_run")]

@@ -13,7 +13,14 @@ from django.utils.translation import gettext_lazy
 
 from customers.models import ComplaintReason, Customer, Feedback, Product, RfmSegment
 
-from .models import AssociationRule, ModelArtifact, RevenueForecast, ScoreRun, SegmentProfile
+from .models import (
+    AssociationRule,
+    ModelArtifact,
+    RealisedAccuracy,
+    RevenueForecast,
+    ScoreRun,
+    SegmentProfile,
+)
 from .services.figures import WORDCLOUD_LANGUAGES, wordcloud_artifact_name
 
 # Plain-language playbook per RFM segment (after the usual RFM segment guides, e.g. Putler's
@@ -91,10 +98,16 @@ def top_churn_reasons(run: ScoreRun | None, *, limit: int = 10) -> list[tuple[st
     return result
 
 
+# Tiers read from the bottom up, as a table of levels should (alphabetical put High first,
+# then Low, then Medium).
+TIER_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+
 def value_tiers() -> list[dict]:
-    return list(Customer.objects.live().filter(value_tier__isnull=False).values("value_tier")
+    rows = list(Customer.objects.live().filter(value_tier__isnull=False).values("value_tier")
                 .annotate(n=Count("id"), clv=Sum("clv_12m"), mean_clv=Avg("clv_12m"))
-                .order_by("value_tier"))
+                .order_by())
+    return sorted(rows, key=lambda row: TIER_ORDER.get(row["value_tier"], len(TIER_ORDER)))
 
 
 def alive_frequency_sample(size: int = SCATTER_SAMPLE) -> list[dict]:
@@ -202,3 +215,16 @@ def feedback_languages() -> dict[str, int]:
     """Feedback texts per detected language, so a word cloud is only offered when it has words."""
     return dict(Feedback.objects.exclude(text="").exclude(language="").values_list("language")
                 .annotate(n=Count("id")).values_list("language", "n"))
+
+
+def realised_rows(model: str) -> list[RealisedAccuracy]:
+    """Every scored run of ``model``, oldest first."""
+    return list(RealisedAccuracy.objects.filter(model=model).select_related("run").order_by("run__as_of", "id"))
+
+
+def realised_drifting() -> list[RealisedAccuracy]:
+    """The models whose most recently scored run drifted (what the dashboard warns about)."""
+    latest: dict[str, RealisedAccuracy] = {}
+    for row in RealisedAccuracy.objects.select_related("run").order_by("run__as_of", "id"):
+        latest[row.model] = row
+    return [row for row in latest.values() if row.drift]

@@ -15,6 +15,8 @@ run is recorded as failed with its error for a person to read, and re-running it
 same way. Time limits: the fit of a million customers takes about ten minutes here; three hours
 is a ceiling that only a stuck task reaches.
 """
+from datetime import datetime
+
 from celery import chord, shared_task
 
 from analytics.services import feedback, rescore, runs
@@ -88,3 +90,10 @@ def feedback_analyse(feedback_ids: list[int] | None) -> int:
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def customer_rescore(customer_ids: list[int]) -> int:
     return rescore.customer_rescore(customer_ids=customer_ids)
+
+
+@shared_task(time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
+def backtest_replay(dates: list[str]) -> int:
+    """``manage.py backtest --queue``: replay the customer models as of each ISO date on a worker."""
+    replayed, _realised = runs.backtest_replay(dates=[datetime.fromisoformat(when) for when in dates])
+    return len(replayed)

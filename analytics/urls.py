@@ -11,6 +11,7 @@ urlpatterns = [
     path("feedback/", views.feedback, name="feedback"),
     path("feedback/wordcloud-<str:language>.png", views.wordcloud, name="wordcloud"),
     path("forecast/", views.forecast, name="forecast"),
+    path("accuracy/", views.accuracy, name="accuracy"),
     path("runs/", views.runs, name="runs"),
     path("runs/start/", views.run_start, name="run_start"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),

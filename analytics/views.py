@@ -12,7 +12,7 @@ from core.charts import chart
 from core.navigation import page_permission
 from customers.models import Level
 
-from . import selectors
+from . import cards, selectors
 from .dashboard import (
     clv_histogram,
     counts_by,
@@ -23,7 +23,7 @@ from .dashboard import (
     sentiment_by_month,
 )
 from .explain import feature_name
-from .models import ScoreRun
+from .models import RealisedAccuracy, ScoreRun
 from .services.figures import WORDCLOUD_LANGUAGES
 from .services.runs import score_run_request
 
@@ -37,7 +37,8 @@ def home(request: HttpRequest) -> HttpResponse:
     """The dashboard: headline figures with their change, the score charts, the last run."""
     context = {
         **dashboard_summary(),
-        "last_run": ScoreRun.objects.select_related("requested_by").first(),
+        "last_run": ScoreRun.objects.exclude(kind=ScoreRun.Kind.BACKTEST).select_related("requested_by").first(),
+        "drift_messages": drift_messages(selectors.realised_drifting()),
     }
     return render(request, "home.html", context)
 
@@ -151,6 +152,76 @@ def forecast(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/forecast.html", context)
 
 
+def drift_messages(rows: list[RealisedAccuracy]) -> list[str]:
+    """One plain sentence per way a model's latest scored predictions went wrong."""
+    messages_ = []
+    for row in rows:
+        when = row.run.as_of.date().isoformat()
+        m = row.metrics
+        for reason in row.drift:
+            if reason == "roc_auc_below_baseline":
+                messages_.append(_(
+                    "Churn: the probabilities served on %(date)s ranked who then left worse than days since "
+                    "the last order alone (ROC-AUC %(auc).2f against %(baseline).2f).") % {
+                    "date": when, "auc": m["roc_auc"], "baseline": m["baseline_roc_auc"]})
+            elif reason == "calibration":
+                messages_.append(_(
+                    "Churn: the probabilities served on %(date)s were off by %(error).0f points on average "
+                    "from the share of customers that then left.") % {
+                    "date": when, "error": 100 * m["calibration_error"]})
+            elif reason == "total_off":
+                messages_.append(_(
+                    "%(model)s: over the %(days)s days after %(date)s customers did %(ratio).2f times what "
+                    "was predicted.") % {
+                    "model": row.get_model_display(), "days": row.horizon_days, "date": when,
+                    "ratio": m["actual_to_predicted"]})
+    return messages_
+
+
+# What each realised figure is called on the page, and whether higher is better.
+REALISED_METRICS = {
+    "churn": (("roc_auc", True), ("baseline_roc_auc", True), ("brier", False), ("baseline_brier", False),
+              ("calibration_error", False), ("churn_rate", None)),
+    "orders": (("actual_to_predicted", None), ("spearman", True), ("mean_absolute_error", False)),
+    "clv": (("actual_to_predicted", None), ("spearman", True), ("mean_absolute_error", False)),
+}
+
+
+@page_permission("accuracy")
+def accuracy(request: HttpRequest) -> HttpResponse:
+    """How did we do? Each model's served predictions against what then happened, run by run,
+    beside the fit-time model card of the latest run."""
+    context = _run_context()
+    models = []
+    for model, label in RealisedAccuracy.Model.choices:
+        rows = list(selectors.realised_rows(model))
+        if not rows:
+            models.append({"key": model, "label": label, "rows": [], "horizon": None})
+            continue
+        latest = rows[-1]
+        dates = [row.run.as_of.date().isoformat() for row in rows]
+        if model == RealisedAccuracy.Model.CHURN:
+            trend = chart("line", dates, [
+                {"label": _("ROC-AUC of the served probabilities"), "data": [r.metrics.get("roc_auc") for r in rows]},
+                {"label": _("ROC-AUC of days since the last order (baseline)"),
+                 "data": [r.metrics.get("baseline_roc_auc") for r in rows]}])
+            by_decile = chart("line", [str(d["decile"]) for d in latest.deciles], [
+                {"label": _("Predicted churn probability"), "data": [d["predicted"] for d in latest.deciles]},
+                {"label": _("Share that churned"), "data": [d["observed"] for d in latest.deciles]}])
+        else:
+            trend = chart("line", dates, [
+                {"label": _("Actual / predicted"), "data": [r.metrics.get("actual_to_predicted") for r in rows]}])
+            by_decile = chart("bar", [str(d["decile"]) for d in latest.deciles], [
+                {"label": _("Predicted per customer"), "data": [d["predicted"] for d in latest.deciles]},
+                {"label": _("Actual per customer"), "data": [d["observed"] for d in latest.deciles]}])
+        models.append({
+            "key": model, "label": label, "rows": rows, "latest": latest, "horizon": latest.horizon_days,
+            "metrics": [m for m, _better in REALISED_METRICS[model]], "trend": trend, "deciles": by_decile,
+            "card": context["cards"].get("clv" if model != RealisedAccuracy.Model.CHURN else "churn")})
+    context.update(models=models, drift_messages=drift_messages(selectors.realised_drifting()))
+    return render(request, "analytics/accuracy.html", context)
+
+
 @page_permission("runs")
 def runs(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/runs.html", {"runs": selectors.score_runs()})
@@ -168,7 +239,7 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
     run = get_object_or_404(ScoreRun.objects.with_effective_status(), pk=pk)
     status = run.effective_status
     return JsonResponse({"id": run.pk, "status": status, "status_label": run.get_effective_status_display(),
-                         "stage": run.stage, "progress": run.progress,
+                         "stage": run.stage, "stage_label": cards.stage_label(run.stage), "progress": run.progress,
                          "finished": status not in ScoreRun.ACTIVE, "error": run.get_error_message()})
 
 

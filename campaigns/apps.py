@@ -6,7 +6,7 @@ from core.navigation import register_nav, register_page
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
-    verbose_name = "Campaigns"
+    verbose_name = _("Campaigns")
 
     def ready(self) -> None:
         register_page("campaigns", "campaigns.view_campaign")

@@ -2,16 +2,36 @@
 definition with, so the page and the API accept exactly the same filters."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import AssociationRule
+from core.widgets import IsoDateInput
 from customers.models import Customer, Level, LifecycleStage, Product, RfmSegment
 
 from .models import Campaign, ServiceTask
 from .permissions import campaign_kinds
 
 BUNDLE_CHOICES = 50
+
+
+def product_names(ids) -> dict[int, str]:
+    """Names of the products with these ids: one query."""
+    wanted = {int(pid) for pid in ids}
+    return dict(Product.objects.filter(pk__in=wanted).values_list("pk", "name")) if wanted else {}
+
+
+def bundle_label(rule: AssociationRule, names: dict[int, str]) -> str:
+    """"Green tea + Honey -> Teapot (lift 1.35)": what a person can choose a bundle by."""
+    def listed(ids):
+        return " + ".join(names.get(int(pid), f"#{pid}") for pid in ids)
+
+    return _("%(bought)s -> %(offer)s (lift %(lift)s)") % {
+        "bought": listed(rule.antecedents), "offer": listed(rule.consequents),
+        "lift": formats.number_format(round(rule.lift, 2), 2, use_l10n=True)}
 
 
 class ListField(forms.Field):
@@ -38,10 +58,18 @@ class ListField(forms.Field):
 class AudienceForm(forms.Form):
     rfm_segments = forms.MultipleChoiceField(label=_("RFM segments"), choices=RfmSegment.choices,
                                              required=False, widget=forms.CheckboxSelectMultiple)
-    value_segments = forms.MultipleChoiceField(label=_("Value segments"), choices=Level.choices,
-                                               required=False, widget=forms.CheckboxSelectMultiple)
-    value_tiers = forms.MultipleChoiceField(label=_("Value tiers"), choices=Level.choices,
-                                            required=False, widget=forms.CheckboxSelectMultiple)
+    value_segments = forms.MultipleChoiceField(
+        label=_("Value segments"), choices=Level.choices, required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Groups of customers with similar recency, frequency and spending."))
+    value_tiers = forms.MultipleChoiceField(
+        label=_("Value tiers"), choices=Level.choices, required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("By predicted 12-month CLV: the highest, middle and lowest ranked customers."))
+    churn_risks = forms.MultipleChoiceField(
+        label=_("Churn risk"), choices=Level.choices, required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The same bands as the customer list's churn risk filter."))
     lifecycle_stages = forms.MultipleChoiceField(label=_("Lifecycle stages"),
                                                  choices=LifecycleStage.choices, required=False,
                                                  widget=forms.CheckboxSelectMultiple)
@@ -58,9 +86,14 @@ class AudienceForm(forms.Form):
         help_text=_("Only customers with no interaction in this many days."))
     negative_feedback_days = forms.IntegerField(
         label=_("Negative feedback within (days)"), required=False, min_value=1, max_value=3650)
-    bought_any = ListField(label=_("Bought any of (product ids)"), item=forms.IntegerField(min_value=1))
-    not_bought_any = ListField(label=_("Never bought any of (product ids)"),
-                               item=forms.IntegerField(min_value=1))
+    # Product ids underneath (the API takes ids); on the page static/js/product-picker.js turns
+    # the field into a search by name. Without JavaScript the ids can still be typed.
+    bought_any = ListField(label=_("Bought any of"), item=forms.IntegerField(min_value=1),
+                           widget=forms.TextInput(attrs={"data-product-picker": "1"}),
+                           help_text=_("Products, by name; comma-separated product ids without JavaScript."))
+    not_bought_any = ListField(label=_("Never bought any of"), item=forms.IntegerField(min_value=1),
+                               widget=forms.TextInput(attrs={"data-product-picker": "1"}),
+                               help_text=_("Products, by name; comma-separated product ids without JavaScript."))
     include_customers = ListField(
         label=_("Also include (customer ids)"), item=forms.IntegerField(min_value=1),
         help_text=_("Customers added by hand; they join the random control draw like everyone."))
@@ -95,23 +128,45 @@ class AudienceForm(forms.Form):
         return {key: value for key, value in self.cleaned_data.items() if value not in (None, "", [])}
 
 
+class PowerForm(forms.Form):
+    """What the power check needs besides the audience: the campaign's objective, control share
+    and attribution window, with the model's bounds and defaults (the preview of a form being
+    edited may not have them all yet)."""
+
+    objective = forms.ChoiceField(choices=Campaign.Objective.choices, required=False)
+    control_share = forms.DecimalField(required=False, min_value=0, max_value=Decimal("0.9"),
+                                       max_digits=3, decimal_places=2)
+    attribution_days = forms.IntegerField(required=False, min_value=1, max_value=365)
+
+    def parameters(self) -> dict:
+        data = self.cleaned_data
+        share = data.get("control_share")
+        days = data.get("attribution_days")
+        return {
+            "objective": data.get("objective") or None,
+            "control_share": float(share if share is not None
+                                   else Campaign._meta.get_field("control_share").default),
+            "attribution_days": days or Campaign._meta.get_field("attribution_days").default,
+        }
+
+
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = ["name", "objective", "kind", "channel", "starts_on", "ends_on", "discount_percent",
                   "coupon_pattern", "recommend_products", "bundle", "cost_per_contact",
                   "attribution_days", "task_due_days", "frequency_cap_days", "control_share", "seed"]
-        widgets = {"starts_on": forms.DateInput(attrs={"type": "date"}),
-                   "ends_on": forms.DateInput(attrs={"type": "date"})}
+        widgets = {"starts_on": IsoDateInput(), "ends_on": IsoDateInput()}
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         # The strongest rules only: a select of thousands of bundles helps nobody.
         strongest = AssociationRule.objects.order_by("-lift").values_list("pk", flat=True)[:BUNDLE_CHOICES]
-        self.fields["bundle"].queryset = (AssociationRule.objects.filter(pk__in=list(strongest))
-                                          .order_by("-lift"))
-        self.fields["bundle"].label_from_instance = lambda rule: (
-            f"{rule.antecedents} -> {rule.consequents} (lift {rule.lift:.2f})")
+        rules = AssociationRule.objects.filter(pk__in=list(strongest)).order_by("-lift")
+        self.fields["bundle"].queryset = rules
+        # One query for the names of every product in the listed rules.
+        names = product_names(pid for rule in rules for pid in [*rule.antecedents, *rule.consequents])
+        self.fields["bundle"].label_from_instance = lambda rule: bundle_label(rule, names)
         if user is not None:
             self.fields["kind"].choices = campaign_kinds(user)
 
@@ -126,7 +181,7 @@ class ServiceTaskCreateForm(forms.Form):
     """A service task for one customer, made by hand on the customer 360."""
 
     assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None)
-    due_on = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
+    due_on = forms.DateField(label=_("Due"), widget=IsoDateInput())
     note = forms.CharField(label=_("What to do"), max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 2}))
 

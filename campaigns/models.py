@@ -406,3 +406,24 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+class UpliftModel(models.Model):
+    """Whom campaigns of one objective change: a model fitted on the randomised members of the
+    finished campaigns with that objective (their scores at launch, treated or not, converted or
+    not), with its held-out Qini coefficient and interval. ``credible`` is False when the interval
+    includes 0: then it is no better than random targeting and the form will not offer it."""
+
+    objective = models.CharField(_("objective"), max_length=20, choices=Campaign.Objective.choices, unique=True)
+    fitted_at = models.DateTimeField(_("fitted at"))
+    campaigns = models.PositiveIntegerField(_("campaigns"))
+    members = models.PositiveIntegerField(_("members"))
+    credible = models.BooleanField(_("better than random"))
+    card = models.JSONField(_("model card"), default=dict)
+    payload = models.BinaryField()
+
+    class Meta:
+        verbose_name = _("uplift model")
+        verbose_name_plural = _("uplift models")
+        ordering = ["objective"]
+
+    def __str__(self) -> str:
+        return f"{self.get_objective_display()} ({self.card.get('name', '')})"

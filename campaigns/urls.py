@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/", views.campaign_create, name="create"),
     path("preview/", views.audience_preview_json, name="preview"),
     path("playbooks/", views.playbook_index, name="playbooks"),
+    path("uplift/", views.uplift_models, name="uplift"),
     path("playbooks/<slug:key>/use/", views.playbook_use, name="playbook_use"),
     path("tasks/", views.task_queue, name="tasks"),
     path("tasks/<int:pk>/", views.task_update, name="task_update"),

@@ -1,7 +1,7 @@
 """Staff pages for campaigns: parse input, call a service or selector, render."""
 from __future__ import annotations
 
-import csv
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -18,8 +18,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.charts import chart
 from core.navigation import user_may
-from customers.models import Customer, Product
+from core.spreadsheets import safe_csv_writer
+from customers.models import Customer, Level, Product
 from customers.permissions import can_view_pii
 from customers.services import UNSUBSCRIBE_LINK, customer_marketing_consent_withdraw
 
@@ -30,17 +32,41 @@ from .forms import (
     CampaignAddForm,
     CampaignForm,
     MessageTemplateForm,
+    PowerForm,
     ServiceTaskCreateForm,
     ServiceTaskForm,
+    product_names,
 )
-from .models import MESSAGE_LANGUAGES, Campaign, CampaignMessage, OutboxMessage, ServiceTask
+from .models import MESSAGE_LANGUAGES, Campaign, CampaignMessage, OutboxMessage, ServiceTask, UpliftModel
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
-from .selectors import audience_preview, audience_queryset, campaign_list, member_outcomes
+from .selectors import (
+    audience_power,
+    audience_preview,
+    audience_queryset,
+    campaign_list,
+    launch_summary,
+    member_outcomes,
+    results_status,
+)
 
 CHARTJS = "vendor/chartjs/chart.umd.min.js"
 MEMBERS_PER_PAGE = 50
 TASKS_PER_PAGE = 50
+# Members read per database round trip when writing the results CSV; the offered products'
+# names are looked up once per chunk.
+CSV_CHUNK = 2000
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -51,6 +77,20 @@ def _error_text(exc: ValidationError) -> str:
 def campaign_index(request: HttpRequest) -> HttpResponse:
     page = Paginator(campaign_list(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "campaigns/list.html", {"page": page})
+
+
+@permission_required("campaigns.view_campaign", raise_exception=True)
+def uplift_models(request: HttpRequest) -> HttpResponse:
+    """Whom campaigns change, per objective: the chosen uplift model's held-out Qini curve
+    against random targeting, its interval, and whether it is better than random at all."""
+    models = []
+    for model in UpliftModel.objects.all():
+        curve = model.card.get("curve", {})
+        models.append({"model": model, "chart": chart("line", [f"{round(100 * s)} %" for s in curve.get("share", [])], [
+            {"label": _("Targeting by predicted uplift"), "data": curve.get("model", []), "fill": False},
+            {"label": _("Random targeting"), "data": curve.get("random", []), "fill": False,
+             "borderDash": [6, 4]}])})
+    return render(request, "campaigns/uplift.html", {"models": models})
 
 
 @permission_required("campaigns.view_campaign", raise_exception=True)
@@ -65,11 +105,13 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # One query for the names of every product offered on this page.
         wanted = {pid for member in members.object_list for pid in member.offered_products}
         products = dict(Product.objects.filter(pk__in=wanted).values_list("pk", "name"))
+        segments = dict(Level.choices)
         for member in members.object_list:
             member.offer_names = [products.get(pid, f"#{pid}") for pid in member.offered_products]
-    audience_items = [(AudienceForm.base_fields[key].label if key in AudienceForm.base_fields else key,
-                       ", ".join(map(str, value)) if isinstance(value, list) else value)
-                      for key, value in campaign.audience.items()]
+            # The stored code ("high") in words, in the page's language.
+            member.segment_label = segments.get(member.scores.get("value_segment"),
+                                                member.scores.get("value_segment"))
+    audience_items = _audience_items(campaign.audience)
     preview = None
     if campaign.is_editable:
         preview = audience_preview(audience_queryset(
@@ -77,8 +119,27 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
             frequency_cap_days=campaign.frequency_cap_days, exclude_campaign_id=campaign.pk))
     return render(request, "campaigns/detail.html", {
         "campaign": campaign, "members": members, "preview": preview, "audience_items": audience_items,
+        "bundle_names": list(product_names(campaign.bundle_products).values()),
         "can_change": can_change_campaign(request.user, campaign), **messages_context(campaign),
     })
+
+
+def _audience_items(audience: dict) -> list[tuple[str, str]]:
+    """The stored audience in words: each filter's label and its values' labels ("Value
+    segments: High, Medium"), product names instead of ids. One query for the products."""
+    fields = AudienceForm.base_fields
+    names = product_names(pid for key in ("bought_any", "not_bought_any") for pid in audience.get(key, []))
+    items = []
+    for key, value in audience.items():
+        field = fields.get(key)
+        if key in ("bought_any", "not_bought_any"):
+            value = [names.get(int(pid), f"#{pid}") for pid in value]
+        elif field is not None and hasattr(field, "choices") and isinstance(value, list):
+            labels = dict(field.choices)
+            value = [labels.get(v, v) for v in value]
+        items.append((field.label if field is not None else key,
+                      ", ".join(map(str, value)) if isinstance(value, list) else value))
+    return items
 
 
 def _edit(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
@@ -104,7 +165,25 @@ def _edit(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
         form = CampaignForm(instance=campaign, user=request.user, prefix="c")
         audience_form = AudienceForm(initial=initial_audience, prefix="a")
     return render(request, "campaigns/edit.html", {"form": form, "audience_form": audience_form,
-                                                   "campaign": campaign})
+                                                   "campaign": campaign,
+                                                   "picker_config": _picker_config(audience_form)})
+
+
+def _picker_config(audience_form: AudienceForm) -> dict:
+    """What static/js/product-picker.js needs: the API to search and the names of the products
+    already chosen (one query), and its few words in the page's language."""
+    chosen = []
+    for name in ("bought_any", "not_bought_any"):
+        value = (audience_form[name].data if audience_form.is_bound
+                 else audience_form.initial.get(name, []))
+        if isinstance(value, str):
+            value = value.split(",")
+        chosen += [str(v).strip() for v in value or [] if str(v).strip().isdigit()]
+    return {"url": reverse("api-product-list"),
+            "names": {str(pk): name for pk, name in product_names(chosen).items()},
+            # %s is the product's name.
+            "remove": _("Remove %s"), "empty": _("No product found."),
+            "search": _("Search products by name or SKU")}
 
 
 @permission_required("campaigns.add_campaign", raise_exception=True)
@@ -134,17 +213,31 @@ def audience_preview_json(request: HttpRequest) -> JsonResponse:
         cap = int(request.GET.get("c-frequency_cap_days") or 0)
     except ValueError:
         return JsonResponse({"errors": {"frequency_cap_days": [_("Enter a whole number.")]}}, status=400)
+    power_form = PowerForm(request.GET, prefix="c")
+    if not power_form.is_valid():
+        return JsonResponse({"errors": power_form.errors}, status=400)
     exclude = request.GET.get("campaign")
     customers = audience_queryset(filters=audience_form.audience(), kind=kind,
                                   frequency_cap_days=max(cap, 0),
                                   exclude_campaign_id=int(exclude) if exclude and exclude.isdigit() else None)
-    return JsonResponse(audience_preview(customers))
+    preview = audience_preview(customers)
+    preview["power"] = audience_power(customers, size=preview["size"], **power_form.parameters())
+    return JsonResponse(preview)
 
 
-@require_POST
 @permission_required("campaigns.change_campaign", raise_exception=True)
 def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Campaign, pk=pk)
+    """GET: what launching would do (audience, control group, cost, the power check), to confirm;
+    POST: launch."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if request.method == "GET":
+        if not campaign.is_editable:
+            messages.error(request, _("This campaign has already been launched."))
+            return redirect("campaigns:detail", pk=pk)
+        return render(request, "campaigns/launch_confirm.html",
+                      {"campaign": campaign, "summary": launch_summary(campaign)})
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
     try:
         campaign = services.campaign_launch(campaign_id=pk, launched_by=request.user)
     except ValidationError as exc:
@@ -166,9 +259,14 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
     def percent(value):
         return None if value is None else f"{value * 100:+.0f} %"
 
-    context = {"campaign": campaign, "results": results, "funnel": delivery.campaign_funnel(campaign),
+    status = results_status(results)
+    context = {"campaign": campaign, "results": results, **status, "funnel": delivery.campaign_funnel(campaign),
                "chartjs": CHARTJS if finders.find(CHARTJS) else None}
-    if results:
+    if status["too_early"]:
+        context["window_end"] = (results.get("window_end", "")[:10] if results else
+                                 (campaign.launched_at + timedelta(days=campaign.attribution_days)).date().isoformat()
+                                 if campaign.launched_at else "")
+    elif results:
         context.update(
             uplift_pp=points(results.get("absolute_uplift")),
             ci_low=points(results.get("absolute_uplift_low")),
@@ -207,15 +305,22 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
                             content_type="text/plain; charset=utf-8")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
-    writer = csv.writer(response)
+    writer = safe_csv_writer(response)
     writer.writerow(["customer_id", "customer", "group", "stratum", "coupon_code", "offered_products",
-                     "orders_in_window", "revenue_in_window", "converted", "added_by_hand"])
+                     "offered_product_ids", "orders_in_window", "revenue_in_window", "converted",
+                     "added_by_hand"])
     rows = member_outcomes(campaign).select_related("customer")
-    for member in rows.iterator(chunk_size=2000):
-        writer.writerow([member.customer_id, member.customer.name, member.group, member.stratum,
-                         member.coupon_code or "", " ".join(map(str, member.offered_products)),
-                         member.window_orders, member.window_revenue or 0,
-                         int(member.window_orders > 0), int(member.added_by_hand)])
+    names: dict[int, str] = {}
+    for chunk in _chunks(rows.iterator(chunk_size=CSV_CHUNK), CSV_CHUNK):
+        # The names of the products offered in this chunk that are not known yet: one query.
+        names |= product_names({pid for m in chunk for pid in m.offered_products} - set(names))
+        for member in chunk:
+            writer.writerow([member.customer_id, member.customer.name, member.group, member.stratum,
+                             member.coupon_code or "",
+                             "; ".join(names.get(pid, f"#{pid}") for pid in member.offered_products),
+                             " ".join(map(str, member.offered_products)),
+                             member.window_orders, member.window_revenue or 0,
+                             int(member.window_orders > 0), int(member.added_by_hand)])
     return response
 
 

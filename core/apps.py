@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
@@ -6,4 +7,4 @@ class CoreConfig(AppConfig):
     the navigation registry. It imports no other app of the project."""
 
     name = "core"
-    verbose_name = "Core"
+    verbose_name = _("Core")

@@ -34,6 +34,10 @@ def to_int(raw: str) -> int:
     return int(raw.strip())
 
 
+def to_float(raw: str) -> float:
+    return float(raw.strip())
+
+
 def to_list(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
@@ -46,6 +50,16 @@ def to_database(raw: str) -> dict[str, Any]:
     if not config.get("NAME"):
         raise ValueError("the URL names no database")
     return config
+
+
+def to_currency(raw: str) -> str:
+    """An ISO 4217 code that Babel (CLDR) knows, upper-cased: ``cny`` -> ``CNY``."""
+    from babel.numbers import is_currency
+
+    code = raw.strip().upper()
+    if not is_currency(code):
+        raise ValueError("expected an ISO 4217 currency code such as CNY, USD or EUR")
+    return code
 
 
 def to_str(raw: str) -> str:

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from .broker import folders as broker_folders
-from .env import env, to_bool, to_choice, to_database, to_int, to_list
+from .env import env, to_bool, to_choice, to_currency, to_database, to_float, to_int, to_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ ALLOWED_HOSTS = env("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testse
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS", [], to_list)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crm_site.apps.CrmAdminConfig",  # django.contrib.admin with the PII-guarding site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -122,6 +122,9 @@ LANGUAGE_CODE = env("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", "UTC")
+# The currency of every amount in the data (orders, CLV, campaign costs), as an ISO 4217 code;
+# pages format it for the reader's language (core/formatting.py), exports name it in the header.
+CURRENCY = env("CURRENCY", "CNY", to_currency)
 USE_I18N = True
 USE_TZ = True
 
@@ -162,7 +165,21 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = env("MEDIA_ROOT", str(BASE_DIR / "media"))
+# Uploads and the rejected-rows files of imports live here, read and written through Django's
+# storage API (default_storage). No URL serves this folder: the files are private and reach a
+# person only through the import views, which check who asks (intake/views.py).
 MEDIA_URL = "media/"
+
+# Imports (intake/readers.py, intake/services/jobs.py). An upload over IMPORT_MAX_UPLOAD_MB is
+# refused as it arrives; a cell over IMPORT_MAX_CELL_CHARS (Excel's own cell limit by default)
+# or a file of more than IMPORT_MAX_COLUMNS columns is refused with the line named;
+# an XLSX whose parts unpack to more than IMPORT_MAX_XLSX_UNCOMPRESSED_MB (a zip bomb) is refused
+# before it is parsed. Uploads and rejected-rows files are deleted after IMPORT_RETENTION_DAYS.
+IMPORT_MAX_UPLOAD_MB = env("IMPORT_MAX_UPLOAD_MB", 100, to_int)
+IMPORT_MAX_CELL_CHARS = env("IMPORT_MAX_CELL_CHARS", 32_767, to_int)
+IMPORT_MAX_COLUMNS = env("IMPORT_MAX_COLUMNS", 500, to_int)
+IMPORT_MAX_XLSX_UNCOMPRESSED_MB = env("IMPORT_MAX_XLSX_UNCOMPRESSED_MB", 1024, to_int)
+IMPORT_RETENTION_DAYS = env("IMPORT_RETENTION_DAYS", 30, to_int)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -231,6 +248,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.campaign_schedule_tick",
         "schedule": crontab(minute="*/5"),
     },
+    # Imports: delete uploads and rejected-rows files older than IMPORT_RETENTION_DAYS.
+    "import-files-expire": {
+        "task": "intake.tasks.import_files_expire",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Webhooks: re-queue pending deliveries whose message was lost (webhooks/services.py).
     "webhook-deliveries-resume": {
         "task": "webhooks.tasks.webhook_deliveries_resume",
@@ -286,6 +308,16 @@ SPECTACULAR_SETTINGS = {
 # Business settings.
 PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", "CN")
 CHURN_WINDOW_DAYS = env("CHURN_WINDOW_DAYS", 90, to_int)
+# The learning loop (analytics/services/history.py). A full run keeps its predictions when no kept
+# run lies within PREDICTION_HISTORY_EVERY_DAYS before it; kept predictions are dropped after
+# PREDICTION_HISTORY_RETENTION_DAYS (longer than the longest horizon, CLV's 365 days). Realised
+# accuracy drifts when the calibration error of the served churn probabilities exceeds
+# MODEL_DRIFT_CALIBRATION_ERROR, or the orders or spend observed are off from the predicted total
+# by more than MODEL_DRIFT_VOLUME_RATIO either way.
+PREDICTION_HISTORY_EVERY_DAYS = env("PREDICTION_HISTORY_EVERY_DAYS", 7, to_int)
+PREDICTION_HISTORY_RETENTION_DAYS = env("PREDICTION_HISTORY_RETENTION_DAYS", 800, to_int)
+MODEL_DRIFT_CALIBRATION_ERROR = env("MODEL_DRIFT_CALIBRATION_ERROR", 0.10, to_float)
+MODEL_DRIFT_VOLUME_RATIO = env("MODEL_DRIFT_VOLUME_RATIO", 1.5, to_float)
 # Churn label (analytics.engine.churn.churn_label): "auto" trains on the customers' status when at
 # least CHURN_EXPLICIT_MIN_CHURNED customers, and CHURN_EXPLICIT_MIN_SHARE of them, are churned
 # by status and fewer than half have orders (a contract business); "behavioural" or "explicit"

@@ -1,5 +1,4 @@
 import anymail.urls
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -36,11 +35,11 @@ urlpatterns = [
     path("anymail/", include((list(_public(anymail.urls.urlpatterns)), "anymail"))),
 ]
 
-# Under /api/ an unmatched path or an unexpected error answers in the API's JSON error shape.
+# Under /api/ a refusal, an unmatched path or an unexpected error answers in the API's JSON error shape.
+handler403 = "core.api.errors.permission_denied"
 handler404 = "core.api.errors.not_found"
 handler500 = "core.api.errors.server_error"
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT is never served by URL, not even with DEBUG on: it holds uploaded import files and
+# their rejected rows, with names and contact details. They reach a person only through the
+# import views, which check who asks (intake/views.py).

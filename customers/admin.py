@@ -1,19 +1,26 @@
 """Django admin for the customer records.
 
 Score fields are read-only (only the analytics pipeline writes them), contact details are hidden
-from users without ``customers.view_pii``, and every list page selects its related rows up front
-so that it runs a fixed number of queries however many rows it shows.
+from users without ``customers.view_pii`` (by the site, ``customers.admin_site``, on every
+admin), and every list page selects its related rows up front so that it runs a fixed number of
+queries however many rows it shows. The user and token admins are the ones a Manager works in.
 """
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 from simple_history.admin import SimpleHistoryAdmin
 
-from customers.permissions import can_view_pii
+from customers.permissions import can_change_interaction
 
+from .admin_site import PiiAdminMixin
 from .models import (
-    PII_FIELDS,
     SCORE_FIELDS,
     Customer,
     Feedback,
@@ -22,32 +29,6 @@ from .models import (
     OrderItem,
     Product,
 )
-
-
-class PiiHidingMixin:
-    """Drops contact-detail fields from forms and lists for users who may not see them."""
-
-    pii_list_fields: tuple[str, ...] = ()
-
-    def get_fields(self, request, obj=None):
-        fields = super().get_fields(request, obj)
-        return fields if can_view_pii(request.user) else [f for f in fields if f not in PII_FIELDS]
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if can_view_pii(request.user):
-            return fieldsets
-        return [(name, {**opts, "fields": [f for f in opts["fields"] if f not in PII_FIELDS]})
-                for name, opts in fieldsets]
-
-    def get_list_display(self, request):
-        columns = super().get_list_display(request)
-        return columns if can_view_pii(request.user) else [c for c in columns if c not in self.pii_list_fields]
-
-    def get_search_fields(self, request):
-        fields = super().get_search_fields(request)
-        # Searching by a hidden field would reveal it one guess at a time.
-        return fields if can_view_pii(request.user) else [f for f in fields if f not in PII_FIELDS]
 
 
 class OrderInline(admin.TabularInline):
@@ -64,13 +45,12 @@ class OrderInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(PiiHidingMixin, SimpleHistoryAdmin):
+class CustomerAdmin(PiiAdminMixin, SimpleHistoryAdmin):
     list_display = (
         "name", "external_id", "email", "phone", "region", "status", "order_count", "total_spent",
         "rfm_segment", "value_segment", "churn_risk", "churn_probability", "clv_12m",
         "lifecycle_stage", "owner",
     )
-    pii_list_fields = ("email", "phone")
     list_select_related = ("owner",)
     search_fields = ("name", "external_id", "email", "phone")
     list_filter = ("status", "rfm_segment", "value_segment", "value_tier", "churn_risk",
@@ -127,10 +107,107 @@ class FeedbackAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Interaction)
-class InteractionAdmin(admin.ModelAdmin):
+class InteractionAdmin(SimpleHistoryAdmin):
+    """The author (``staff``) is whoever logs the interaction, never a form value; someone else's
+    interaction is read-only here except for managers (``can_change_interaction``)."""
+
     list_display = ("customer", "kind", "occurred_at", "staff", "outcome")
     list_select_related = ("customer", "staff")
     search_fields = ("note", "outcome", "customer__name", "customer__external_id")
     list_filter = ("kind",)
-    raw_id_fields = ("customer", "staff")
+    raw_id_fields = ("customer",)
+    readonly_fields = ("staff",)
     show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not can_change_interaction(request.user, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not can_change_interaction(request.user, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.staff = request.user
+        super().save_model(request, obj, form, change)
+
+
+
+class _StaffUserAdmin(UserAdmin):
+    """The user admin a Manager works in: grant roles and permissions (``customers.view_pii``)
+    to staff, never more than the Manager holds, and never superuser status.
+
+    A user who is not a superuser cannot change a superuser's account (nor its password), sees
+    ``is_superuser`` read-only, and may grant only groups and permissions they hold themselves,
+    so no one can raise their own or anyone else's rights above their own.
+    """
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "last_login", "date_joined"]
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if not request.user.is_superuser and db_field.name in ("user_permissions", "groups"):
+            held = request.user.get_all_permissions()
+            permissions = Permission.objects.select_related("content_type")
+            allowed = [p.pk for p in permissions
+                       if f"{p.content_type.app_label}.{p.codename}" in held]
+            if db_field.name == "user_permissions":
+                kwargs["queryset"] = Permission.objects.filter(pk__in=allowed)
+            else:
+                # A group whose every permission the editor holds.
+                kwargs["queryset"] = Group.objects.exclude(
+                    pk__in=Permission.objects.exclude(pk__in=allowed)
+                    .filter(group__isnull=False).values("group"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser and obj.is_superuser:
+            raise PermissionDenied
+        super().save_model(request, obj, form, change)
+
+
+class _StaffTokenAdmin(TokenAdmin):
+    """API tokens as a Manager sees them: who has one and since when, and revoking it (delete).
+    The key itself is shown only to superusers: a Manager who could read another user's key
+    could act as that user. Superusers' tokens are listed to superusers only."""
+
+    def get_list_display(self, request):
+        if request.user.is_superuser:
+            return super().get_list_display(request)
+        return ("key_shown", "user", "created")
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user__is_superuser=False)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and not request.user.is_superuser:
+            kwargs["queryset"] = get_user_model().objects.filter(is_superuser=False)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("key"))
+    def key_shown(self, token) -> str:
+        # Only the start: enough to tell two tokens apart, not to use one.
+        return f"{token.key[:4]}…"
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), _StaffUserAdmin)
+admin.site.unregister(TokenProxy)
+admin.site.register(TokenProxy, _StaffTokenAdmin)

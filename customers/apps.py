@@ -7,7 +7,7 @@ from core.navigation import register_nav, register_page
 
 class CustomersConfig(AppConfig):
     name = "customers"
-    verbose_name = "Customers"
+    verbose_name = _("Customers")
 
     def ready(self) -> None:
         from . import events

@@ -186,9 +186,13 @@ class CustomerListFilter(CustomerFilter):
         return queryset.order_by(*sort_order(value, searching=self._searching()))
 
     def filter_queryset(self, queryset):
-        if self._searching():
+        searching = self._searching()
+        if searching:
             queryset = queryset.order_by(*sort_order(DEFAULT_SORT, searching=True))
-        return super().filter_queryset(queryset)
+        queryset = super().filter_queryset(queryset)
+        if searching:  # exact identifier matches first (customer_search), then the chosen order
+            queryset = queryset.order_by(F("search_rank").asc(), *queryset.query.order_by)
+        return queryset
 
     def clean_ranges(self) -> None:
         data = self.form.cleaned_data

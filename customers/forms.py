@@ -5,13 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.widgets import IsoDateTimeLocalInput
+
 from .models import InteractionKind
 
 
 class InteractionForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=InteractionKind.choices)
     occurred_at = forms.DateTimeField(label=_("When"), required=False,
-                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                      widget=IsoDateTimeLocalInput(),
                                       help_text=_("Leave empty for now."))
     outcome = forms.CharField(label=_("Outcome"), max_length=200, required=False)
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3}))

@@ -311,6 +311,8 @@ class OrderItem(models.Model):
                                 related_name="order_items")
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    # A changed line with an unchanged total leaves no trace on the order: the lines keep their own.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("order item")
@@ -405,10 +407,13 @@ class Interaction(models.Model):
     occurred_at = models.DateTimeField(_("occurred at"))
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
     note = models.TextField(_("note"), blank=True)
+    # Who changed what, and when: ``staff`` stays the author, the history names each editor.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("interaction")
         verbose_name_plural = _("interactions")
+        permissions = [("change_others_interaction", "Can change interactions logged by others")]
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["customer", "occurred_at"], name="interaction_cust_date_idx"),

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from .models import PII_FIELDS, SCORE_FIELDS, Customer, Order, OrderItem, Product
 
@@ -232,7 +233,9 @@ def _order_save_items(order: Order, items: list[OrderItem]) -> None:
     for item in items:
         item.order = order
         item.full_clean(exclude=["order"])
-    OrderItem.objects.bulk_create(items)
+    # With a history row per line (and the request's user), so a changed line is on record even
+    # when the order's total stays the same.
+    bulk_create_with_history(items, OrderItem)
 
 
 def _check_customer(customer: Customer) -> None:
@@ -293,7 +296,10 @@ def order_update(*, order: Order, data: Mapping[str, Any], lines: Sequence[Order
         order.full_clean()
         order.save(update_fields=changed)
     if items is not None:
-        order.items.all().delete()
+        # One by one, not a queryset delete: each removed line gets its history row. An order
+        # has a few lines.
+        for item in order.items.all():
+            item.delete()
         _order_save_items(order, items)
     return order
 

@@ -7,8 +7,10 @@ whose model does not exist yet is skipped, not an error.
 from __future__ import annotations
 
 from django.contrib.auth.management import create_permissions
+from django.utils.translation import gettext_noop
 
-MANAGER, SALES, SERVICE = "Manager", "Sales", "Service"
+# The group names are stored in English; pages translate them ({% trans role.name %} in 403.html).
+MANAGER, SALES, SERVICE = gettext_noop("Manager"), gettext_noop("Sales"), gettext_noop("Service")
 ROLES = (MANAGER, SALES, SERVICE)
 
 # Managers get every permission of these apps.
@@ -16,8 +18,13 @@ PROJECT_APPS = ("customers", "intake", "webhooks", "analytics", "campaigns")
 CRUD = ("view", "add", "change")
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    MANAGER: ["auth.view_user", "authtoken.view_token", "authtoken.add_token",
-              "authtoken.delete_token"],
+    # Staff accounts: grant roles and permissions (customers.view_pii) in the admin; the user
+    # admin lets a non-superuser grant only what they hold and never superuser status
+    # (customers/admin.py). Tokens: the admin works on the proxy model, whose permissions are
+    # its own (see who holds a token, revoke it).
+    MANAGER: ["auth.view_user", "auth.change_user", "auth.view_group",
+              "authtoken.view_token", "authtoken.add_token", "authtoken.delete_token",
+              "authtoken.view_tokenproxy", "authtoken.delete_tokenproxy"],
     SALES: [
         *(f"customers.{a}_customer" for a in CRUD),
         *(f"customers.{a}_order" for a in CRUD),

@@ -5,7 +5,7 @@ whatever the number of customers; nothing loops over customers in Python.
 """
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, Prefetch, Q, QuerySet, Value, When
 
 from .models import (
     Customer,
@@ -49,19 +49,59 @@ def customer_360(*, pk: int) -> Customer:
             ).get(pk=pk))
 
 
+# A query of only these characters with at least PHONE_MIN_DIGITS digits is read as a phone
+# number; fewer digits (the "0001" of "UIT-0001") would match unrelated numbers by accident.
+PHONE_CHARACTERS = frozenset("0123456789+-() ")
+PHONE_MIN_DIGITS = 7
+
+
+def _phone_digits(text: str) -> str:
+    if not text or not set(text) <= PHONE_CHARACTERS:
+        return ""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits if len(digits) >= PHONE_MIN_DIGITS else ""
+
+
+def _identifier_match(text: str, *, pii: bool) -> Q:
+    """The whole of ``text`` as an identifier: the external id or (for users who may see contact
+    details) the email address exactly, or the phone number by its trailing digits (typed with or
+    without the country code)."""
+    condition = Q(external_id__iexact=text)
+    if pii:
+        condition |= Q(email__iexact=text)
+        digits = _phone_digits(text)
+        if digits:
+            condition |= Q(phone__endswith=digits)
+    return condition
+
+
 def customer_search(queryset: QuerySet, *, text: str, user) -> QuerySet:
-    """Search by name and external id, and by email and phone only for users who may see them
-    (searching a hidden field would reveal it one guess at a time)."""
-    text = text.strip()
+    """Customers matching ``text``, with exact identifier matches first.
+
+    A customer matches when the whole text is one of their identifiers (external id, email,
+    phone), or when every word of the text matches some field in any order: "walker laura"
+    finds Laura Walker. A word matches the name anywhere, but identifiers only whole (an
+    external id or email equal to the word, a phone number ending in a word of seven or more
+    digits, an email containing a word that has an "@"), so "UIT-0001" does not also find
+    whoever's phone number contains 0001. Email and phone count only for users who may see them
+    (searching a hidden field would reveal it one guess at a time).
+
+    The queryset gets a ``search_rank`` alias (0 for an identifier match, 1 otherwise) for the
+    caller to order by first.
+    """
+    text = " ".join(text.split())
     if not text:
         return queryset
-    condition = Q(name__icontains=text) | Q(external_id__iexact=text)
-    if can_view_pii(user):
-        condition |= Q(email__icontains=text.lower())
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if len(digits) >= 4:
-            condition |= Q(phone__contains=digits)
-    return queryset.filter(condition)
+    pii = can_view_pii(user)
+    exact = _identifier_match(text, pii=pii)
+    every_word = Q()
+    for word in text.split(" "):
+        one = Q(name__icontains=word) | _identifier_match(word, pii=pii)
+        if pii and "@" in word:
+            one |= Q(email__icontains=word.lower())
+        every_word &= one
+    return (queryset.filter(exact | every_word)
+            .alias(search_rank=Case(When(exact, then=Value(0)), default=Value(1))))
 
 
 def saved_filters_for(user) -> QuerySet:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from .events import feedback_text_changed_publish, records_changed_publish
 from .models import Customer, Feedback, Interaction, InteractionKind, SavedFilter
+from .permissions import can_change_interaction
 
 # What a person may change on a record after it was made; the analysis fields (language,
 # sentiment, complaint reason) and the staff member who logged an interaction are the system's.
@@ -32,6 +33,7 @@ def interaction_log(*, customer: Customer, staff, kind: str, occurred_at: dateti
     interaction = Interaction(customer=customer, staff=staff, kind=kind,
                               occurred_at=occurred_at or timezone.now(), outcome=outcome, note=note)
     interaction.full_clean()
+    interaction._history_user = staff
     interaction.save()
     return interaction
 
@@ -196,8 +198,12 @@ def feedback_delete(*, feedback: Feedback) -> None:
 
 
 @transaction.atomic
-def interaction_update(*, interaction: Interaction, data: Mapping[str, Any]) -> Interaction:
-    """Change a logged interaction; the save publishes the change (``customers.events``)."""
+def interaction_update(*, interaction: Interaction, data: Mapping[str, Any], user) -> Interaction:
+    """Change a logged interaction; the save publishes the change (``customers.events``).
+
+    Only its author or a Manager may (``can_change_interaction``); the author (``staff``) stays
+    whoever logged it, and the history row names ``user`` as the editor."""
+    _check_interaction_editor(interaction, user)
     _check_fields(data, INTERACTION_FIELDS)
     previous_customer_id = interaction.customer_id
     changed = _apply(interaction, data)
@@ -205,13 +211,22 @@ def interaction_update(*, interaction: Interaction, data: Mapping[str, Any]) -> 
         return interaction
     _check_customer(interaction, changed)
     interaction.full_clean()
+    interaction._history_user = user
     interaction.save(update_fields=changed)
     _publish_former_customer(previous_customer_id, interaction, "interactions")
     return interaction
 
 
+def _check_interaction_editor(interaction: Interaction, user) -> None:
+    if not can_change_interaction(user, interaction):
+        raise PermissionDenied(_("Only the author of an interaction or a manager may change it."))
+
+
 @transaction.atomic
-def interaction_delete(*, interaction: Interaction) -> None:
+def interaction_delete(*, interaction: Interaction, user) -> None:
+    """Delete a logged interaction: its author or a Manager only; the history keeps who did it."""
+    _check_interaction_editor(interaction, user)
+    interaction._history_user = user
     _delete_and_publish(interaction, "interactions")
 
 

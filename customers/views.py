@@ -2,8 +2,7 @@
 Views parse input, call a selector or a service, and render."""
 from __future__ import annotations
 
-import csv
-
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -14,7 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.formatting import significant
 from core.navigation import page_permission, user_may
+from core.spreadsheets import safe_csv_writer
 
 from . import selectors
 from .filters import CustomerListFilter
@@ -124,6 +125,12 @@ def saved_filter_remove(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(_list_url(request.POST.get("query", "")))
 
 
+MONEY_COLUMNS = frozenset({"total_spent", "clv_12m"})
+ROUNDED_COLUMNS = frozenset({"churn_probability", "p_alive", "loyalty_score", "sentiment_score"})
+# Four significant digits: more than the models' accuracy, few enough to read.
+EXPORT_SIGNIFICANT_DIGITS = 4
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -145,13 +152,26 @@ def customer_export(request: HttpRequest) -> HttpResponse:
                 "churn_probability", "churn_risk", "clv_12m", "p_alive", "lifecycle_stage",
                 "loyalty_score", "sentiment_score"]
     rows = filterset.qs.values_list(*columns).iterator(chunk_size=EXPORT_CHUNK)
-    writer = csv.writer(_Echo())
+    writer = safe_csv_writer(_Echo())
+    # Raw numbers (a spreadsheet formats them), with the currency named in the amounts' headers
+    # and model outputs rounded to what they can claim (0.6129, not 0.6129337263893438).
+    header = [f"{c}_{settings.CURRENCY}" if c in MONEY_COLUMNS else c for c in columns]
+    kinds = ["score" if c in ROUNDED_COLUMNS else "money" if c in MONEY_COLUMNS else "" for c in columns]
+
+    def cell(value, kind: str):
+        if value is None:
+            return ""
+        if kind == "score":
+            return significant(value, EXPORT_SIGNIFICANT_DIGITS)
+        if kind == "money" and isinstance(value, float):
+            return round(value, 2)  # CLV is a float; amounts are stored to the cent
+        return value
 
     def stream():
         yield "\ufeff"  # a byte-order mark so spreadsheet programs read the Chinese names as UTF-8
-        yield writer.writerow(columns)
+        yield writer.writerow(header)
         for row in rows:
-            yield writer.writerow(["" if v is None else v for v in row])
+            yield writer.writerow([cell(v, k) for v, k in zip(row, kinds, strict=True)])
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import CustomerMerge, ImportJob
+
+
+def _download_link(stored, url: str) -> str:
+    return format_html('<a href="{}">{}</a>', url, _("Download")) if stored else "-"
 
 
 @admin.register(ImportJob)
@@ -14,7 +20,18 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_select_related = ("created_by",)
     list_filter = ("kind", "status", "error_kind")
     # ``error`` holds the raw error (exception and traceback); the staff pages show the sentence.
-    readonly_fields = ["error_message", *(f.name for f in ImportJob._meta.fields)]
+    # The files are linked through the import views, which check the role: no URL serves media.
+    exclude = ("file", "errors_file")
+    readonly_fields = ["error_message", "file_download", "rejected_download",
+                       *(f.name for f in ImportJob._meta.fields if f.name not in ("file", "errors_file"))]
+
+    @admin.display(description=_("file"))
+    def file_download(self, job: ImportJob) -> str:
+        return _download_link(job.file, reverse("intake:job-file", args=[job.pk]))
+
+    @admin.display(description=_("rejected rows (CSV)"))
+    def rejected_download(self, job: ImportJob) -> str:
+        return _download_link(job.errors_file, reverse("intake:job-rejected", args=[job.pk]))
 
     @admin.display(description=_("what the staff pages say"))
     def error_message(self, job: ImportJob) -> str:

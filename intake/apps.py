@@ -8,7 +8,7 @@ class IntakeConfig(AppConfig):
     """Reading files, cleaning, import jobs, duplicates and merges, data quality."""
 
     name = "intake"
-    verbose_name = "Intake"
+    verbose_name = _("Intake")
 
     def ready(self) -> None:
         register_page("import", "customers.import_data")

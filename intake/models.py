@@ -6,6 +6,8 @@ changed, so it can be undone.
 """
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,6 +30,24 @@ class ImportKind(models.TextChoices):
     INTERACTIONS = "interactions", _("Interactions")
 
 
+def _upload_path(job: ImportJob, filename: str) -> str:
+    """A random name in a folder no URL serves: nobody can guess another job's file.
+
+    The person's own file name is kept in ``original_name``; the stored name keeps only the
+    extension (``.csv`` or ``.xlsx``), which the readers use as a hint.
+    """
+    return f"imports/{uuid.uuid4().hex}{_extension(filename)}"
+
+
+def _rejected_path(job: ImportJob, filename: str) -> str:
+    return f"imports/rejected/{uuid.uuid4().hex}.csv"
+
+
+def _extension(filename: str) -> str:
+    extension = os.path.splitext(filename)[1].lower()
+    return extension if extension in (".csv", ".xlsx", ".txt") else ""
+
+
 class ImportJob(LeasedJob):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft (uploaded, not started)")
@@ -37,7 +57,8 @@ class ImportJob(LeasedJob):
         FAILED = "failed", _("Failed")
 
     kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices)
-    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    # Empty once deleted after IMPORT_RETENTION_DAYS (``files_deleted_at``).
+    file = models.FileField(_("file"), upload_to=_upload_path, blank=True)
     original_name = models.CharField(_("original file name"), max_length=255, blank=True)
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True,
                                help_text=_("File column -> field; an empty field ignores the column."))
@@ -50,8 +71,10 @@ class ImportJob(LeasedJob):
     updated = models.PositiveIntegerField(_("updated"), default=0)
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
-    errors_file = models.FileField(_("rejected rows (CSV)"), upload_to="imports/rejected/%Y/%m/",
-                                   blank=True)
+    errors_file = models.FileField(_("rejected rows (CSV)"), upload_to=_rejected_path, blank=True)
+    files_deleted_at = models.DateTimeField(
+        _("files deleted at"), null=True, blank=True,
+        help_text=_("When the upload and the rejected rows were deleted, after the retention period."))
     # The raw error (exception and traceback) for administrators; the pages show the sentence of
     # ``error_kind`` (core.leases.LeasedJob.get_error_message).
     error = models.TextField(_("error details"), blank=True)

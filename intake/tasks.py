@@ -20,3 +20,11 @@ def import_jobs_expire() -> int:
     from .services.jobs import import_jobs_expire as expire
 
     return expire()
+
+
+@shared_task(time_limit=3600, soft_time_limit=3500)
+def import_files_expire() -> int:
+    """Periodic: delete uploads and rejected-rows files older than IMPORT_RETENTION_DAYS."""
+    from .services.jobs import import_files_expire as expire
+
+    return expire()

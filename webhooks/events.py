@@ -1,4 +1,5 @@
-"""Events other apps raise: the score pipeline (churn risk turning high) and campaigns (finished).
+"""Events other apps raise: the score pipeline (churn risk turning high, a model's realised accuracy
+drifting) and campaigns (finished).
 
 The score pipeline wraps its write of churn scores in :func:`churn_risk_high_watch`; campaigns
 call :func:`campaign_finished` (customers never import campaigns, so campaigns pass the facts).
@@ -77,3 +78,12 @@ def campaign_finished(*, campaign: Mapping[str, Any], results: Mapping[str, Any]
     """Emit ``campaign.finished`` with the campaign's facts and measured results."""
     webhook_event_emit(event_type=WebhookEvent.CAMPAIGN_FINISHED,
                        data={"campaign": dict(campaign), "results": dict(results)})
+
+
+def model_drift(*, model: str, run_id: int, as_of, horizon_days: int, drift: Sequence[str],
+                metrics: Mapping[str, Any]) -> None:
+    """Emit ``model.drift``: the predictions a run served for ``model`` turned out worse than the
+    baseline, or off in calibration or volume, once their horizon had passed."""
+    webhook_event_emit(event_type=WebhookEvent.MODEL_DRIFT, data={
+        "model": model, "score_run": run_id, "as_of": as_of.isoformat(), "horizon_days": horizon_days,
+        "drift": list(drift), "metrics": dict(metrics)})

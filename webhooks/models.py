@@ -22,11 +22,12 @@ __all__ = ["SUBSCRIBABLE_EVENTS", "WebhookAttempt", "WebhookDelivery", "WebhookE
 class WebhookEvent(models.TextChoices):
     CHURN_RISK_HIGH = "customer.churn_risk_high", _("Customers' churn risk turned high")
     CAMPAIGN_FINISHED = "campaign.finished", _("A campaign finished")
+    MODEL_DRIFT = "model.drift", _("A model's realised accuracy fell below its baseline or drifted")
     PING = "webhook.ping", _("Test event (ping)")
 
 
 # Ping is sent on request to one endpoint; nobody subscribes to it.
-SUBSCRIBABLE_EVENTS = (WebhookEvent.CHURN_RISK_HIGH, WebhookEvent.CAMPAIGN_FINISHED)
+SUBSCRIBABLE_EVENTS = (WebhookEvent.CHURN_RISK_HIGH, WebhookEvent.CAMPAIGN_FINISHED, WebhookEvent.MODEL_DRIFT)
 SECRET_PREFIX = "whsec_"
 
 

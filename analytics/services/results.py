@@ -27,6 +27,7 @@ from customers.models import Customer, Product
 from webhooks.events import SOURCE_FULL_RUN, churn_risk_high_watch
 
 from .artifacts import PENDING_PREFIX, SNAPSHOT_ARTIFACT
+from .history import prediction_history_store
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ def results_write(run_id: int, output, *, timings: dict, counts: dict) -> dict[s
     with churn_risk_high_watch(source=SOURCE_FULL_RUN, score_run_id=run_id):
         written = adapter.write_scores(scores)
     timings["write_scores"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    history = prediction_history_store(run=ScoreRun.objects.get(pk=run_id), scores=output.scores)
+    timings["write_history"] = round(time.perf_counter() - started, 3)
 
     SegmentProfile.objects.exclude(run_id=run_id).delete()
     profiles = output.segment_profiles
@@ -102,7 +106,7 @@ def results_write(run_id: int, output, *, timings: dict, counts: dict) -> dict[s
         ModelArtifact.objects.create(run_id=run_id, name=SNAPSHOT_ARTIFACT,
                                      payload=zlib.compress(pickle.dumps(output.snapshot)))
 
-    written_counts = {"scored": written, "segments": len(profiles), "recommendations": n_recs,
+    written_counts = {"scored": written, "history": history, "segments": len(profiles), "recommendations": n_recs,
                       "rules": len(rules), "forecast_months": len(points)}
     ScoreRun.objects.filter(pk=run_id).update(
         status=ScoreRun.Status.SUCCEEDED, finished_at=timezone.now(), stage="done", progress=100,

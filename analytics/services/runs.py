@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 from django.conf import settings
@@ -24,11 +24,11 @@ from analytics import adapter
 from analytics.engine.clv import InsufficientDataError
 from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, EngineSettings, combine, run_engine
 from analytics.engine.recommend import recommend_top_n
-from analytics.models import ModelArtifact, RecommendationStage, ScoreRun
+from analytics.models import ModelArtifact, RealisedAccuracy, RecommendationStage, ScoreRun
 from core.db import bulk_insert, is_postgres
 from core.failures import FailureKind, failure_detail, failure_kind
 from core.leases import lease_expire, lease_renew, lease_until
-from customers.models import Customer
+from customers.models import Customer, Order
 
 from .artifacts import (
     PENDING_PARTS,
@@ -41,6 +41,7 @@ from .artifacts import (
 )
 from .feedback import feedback_analyse_pending
 from .figures import wordclouds_store
+from .history import prediction_history_prune, prediction_history_store, realised_accuracy_evaluate
 from .results import dashboard_figures_store, results_write
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,17 @@ def _chunk_ranges(customer_ids: pd.Series, size: int) -> list[tuple[int, int]]:
             for start in range(0, len(ids), size)]
 
 
+# A typo such as a 1-day step over two years would fit the models 730 times.
+BACKTEST_MAX_RUNS = 60
+
+
+def engine_settings() -> EngineSettings:
+    return EngineSettings(
+        churn_window_days=settings.CHURN_WINDOW_DAYS, churn_label=settings.CHURN_LABEL,
+        churn_explicit_min_churned=settings.CHURN_EXPLICIT_MIN_CHURNED,
+        churn_explicit_min_share=settings.CHURN_EXPLICIT_MIN_SHARE)
+
+
 def score_run_start(*, run_id: int) -> bool:
     """First step of a full run: claim the queued run and analyse the feedback that arrived since
     the last one (both parts read its sentiment). False when the run is not queued any more: it
@@ -183,10 +195,7 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             customers=frames.customers, orders=frames.orders, items=frames.items,
             products=frames.products, feedback_frame=frames.feedback,
             interactions=frames.interactions, as_of=as_of,
-            settings=EngineSettings(
-                churn_window_days=settings.CHURN_WINDOW_DAYS, churn_label=settings.CHURN_LABEL,
-                churn_explicit_min_churned=settings.CHURN_EXPLICIT_MIN_CHURNED,
-                churn_explicit_min_share=settings.CHURN_EXPLICIT_MIN_SHARE),
+            settings=engine_settings(),
             on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
             rank_recommendations=False, parts=frozenset({part}),
         )
@@ -320,8 +329,23 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
         timings["vacuum_analyze"] = round(time.perf_counter() - started, 3)
     # After the commit, from the new scores.
     dashboard_figures_store(run_id, timings)
+    _realised_accuracy_update(run)
     run.refresh_from_db()
     return run
+
+
+def _realised_accuracy_update(run: ScoreRun) -> None:
+    """Score the kept predictions whose horizon this run's date has passed, and drop expired ones.
+    A failure here costs the realised figures of this run, never the run (it has committed)."""
+    try:
+        started = time.perf_counter()
+        realised_accuracy_evaluate(as_of=run.as_of)
+        prediction_history_prune(now=run.as_of)
+        ScoreRun.objects.filter(pk=run.pk).update(
+            timings={**ScoreRun.objects.get(pk=run.pk).timings,
+                     "realised_accuracy": round(time.perf_counter() - started, 3)})
+    except Exception:  # noqa: BLE001 - logged; the run itself has succeeded
+        logger.exception("realised accuracy after run %s", run.pk)
 
 
 def score_run_execute(*, run_id: int) -> ScoreRun:
@@ -330,3 +354,76 @@ def score_run_execute(*, run_id: int) -> ScoreRun:
     for first_id, last_id in ranges or []:
         score_run_rank_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
     return score_run_finish(run_id=run_id)
+
+
+def _naive(value: datetime) -> pd.Timestamp:
+    return pd.Timestamp(value).tz_convert("UTC").tz_localize(None)
+
+
+def backtest_run(*, as_of: datetime, requested_by=None) -> ScoreRun:
+    """Fit the customer models as of ``as_of`` and keep their predictions; no score is written.
+
+    The run is recorded (kind "backtest") with its timings and model cards, like a full run.
+    """
+    run = ScoreRun.objects.create(kind=ScoreRun.Kind.BACKTEST, as_of=as_of, status=ScoreRun.Status.RUNNING,
+                                  started_at=timezone.now(), requested_by=requested_by, stage="read")
+    timings: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        frames = adapter.read_frames(_naive(as_of), with_products=False, without=("items",))
+        timings["read"] = round(time.perf_counter() - started, 3)
+        output = run_engine(
+            customers=frames.customers, orders=frames.orders, items=frames.items, products=frames.products,
+            feedback_frame=frames.feedback, interactions=frames.interactions, as_of=_naive(as_of),
+            settings=engine_settings(), rank_recommendations=False, parts=frozenset({CUSTOMER_PART}))
+        started = time.perf_counter()
+        with transaction.atomic():
+            stored = prediction_history_store(run=run, scores=output.scores)
+            timings.update(output.timings, history=round(time.perf_counter() - started, 3))
+            ScoreRun.objects.filter(pk=run.pk).update(
+                status=ScoreRun.Status.SUCCEEDED, stage="done", progress=100, finished_at=timezone.now(),
+                timings=timings, model_cards=output.cards,
+                counts={"customers": len(frames.customers), "orders": len(frames.orders), "history": stored})
+    except Exception as exc:
+        _fail(run.pk, exc, timings)
+        raise
+    run.refresh_from_db()
+    return run
+
+
+
+def backtest_replay(*, dates: list[datetime], on_run=None) -> tuple[list[ScoreRun], list[RealisedAccuracy]]:
+    """A backtest run per date, then realised accuracy of everything kept whose horizon has passed.
+
+    No ``model.drift`` webhook: replayed history would alarm about the past; live runs do.
+    """
+    runs = []
+    for when in dates:
+        run = backtest_run(as_of=when)
+        runs.append(run)
+        if on_run:
+            on_run(run)
+    return runs, realised_accuracy_evaluate(emit=False)
+
+
+def backtest_plan(*, start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """The dates a backtest replays, from ``start`` to ``end`` every ``step``; ValueError saying
+    what is wrong otherwise."""
+    if step <= timedelta(0):
+        raise ValueError("the step must be at least one day")
+    if end > timezone.now():
+        raise ValueError("the last date is in the future")
+    if start >= end:
+        raise ValueError("the first date must be before the last")
+    earliest = Order.objects.order_by("ordered_at").values_list("ordered_at", flat=True).first()
+    if earliest is None:
+        raise ValueError("there are no orders to replay")
+    if start < earliest:
+        raise ValueError(f"the first date is before the first order ({earliest.date().isoformat()})")
+    dates = []
+    while start <= end:
+        dates.append(start)
+        start += step
+    if len(dates) > BACKTEST_MAX_RUNS:
+        raise ValueError(f"{len(dates)} dates: at most {BACKTEST_MAX_RUNS}; take a longer step")
+    return dates

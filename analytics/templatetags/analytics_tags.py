@@ -1,9 +1,12 @@
 """Template filters that put scores into words, for pages of other apps (the customer 360)."""
 from __future__ import annotations
 
-from django import template
+import re
 
-from .. import explain, headline
+from django import template
+from django.utils.translation import gettext, gettext_noop
+
+from .. import cards, explain, headline
 
 register = template.Library()
 
@@ -26,3 +29,64 @@ def translate_feature(name: str) -> str:
 @register.filter
 def customer_headline(customer) -> str:
     return headline.customer_headline(customer)
+
+
+# The segment rules are written by the engine (analytics/engine/segments.py, no Django) in
+# English and stored as text; each condition has one of these shapes, translated here for the
+# page. A rule of another shape is shown as stored.
+_RULE = re.compile(r"^(high|medium|low) value: (.+)$")
+_CONDITIONS = (
+    (re.compile(r"^more than ([\d,.]+) orders$"), gettext_noop("more than %(n)s orders")),
+    (re.compile(r"^at most ([\d,.]+) orders$"), gettext_noop("at most %(n)s orders")),
+    (re.compile(r"^last order more than ([\d,.]+) days ago$"), gettext_noop("last order more than %(n)s days ago")),
+    (re.compile(r"^ordered within the last ([\d,.]+) days$"), gettext_noop("ordered within the last %(n)s days")),
+    (re.compile(r"^more than ([\d,.]+) spent$"), gettext_noop("more than %(n)s spent")),
+    (re.compile(r"^at most ([\d,.]+) spent$"), gettext_noop("at most %(n)s spent")),
+)
+_LEVELS = {"high": gettext_noop("High value"), "medium": gettext_noop("Medium value"),
+           "low": gettext_noop("Low value")}
+
+
+@register.filter
+def segment_rule(rule: str) -> str:
+    """"high value: more than 95 spent and at most 3 orders" in the reader's language."""
+    match = _RULE.match(rule or "")
+    if not match:
+        return rule
+    conditions = []
+    for part in match.group(2).split(" and "):
+        for pattern, message in _CONDITIONS:
+            found = pattern.match(part.strip())
+            if found:
+                conditions.append(gettext(message) % {"n": found.group(1)})
+                break
+        else:
+            return rule
+    return gettext("%(segment)s: %(conditions)s") % {
+        "segment": gettext(_LEVELS[match.group(1)]),
+        "conditions": gettext("; ").join(conditions)}
+
+
+@register.filter
+def model_name(code: str) -> str:
+    return cards.model_name(code)
+
+
+@register.filter
+def card_note(note: str) -> str:
+    return cards.card_note(note)
+
+
+@register.filter
+def stage_label(stage: str) -> str:
+    return cards.stage_label(stage)
+
+
+@register.filter
+def card_title(key: str) -> str:
+    return cards.card_title(key)
+
+
+@register.filter
+def satisfaction_label(code: str) -> str:
+    return cards.satisfaction_label(code)

@@ -1,6 +1,8 @@
 """API shapes for campaigns and service tasks. Validation only: writes go through services."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from ..forms import AudienceForm
@@ -54,6 +56,11 @@ class CampaignResultsSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Campaign.Status.choices)
     results_updated_at = serializers.DateTimeField(allow_null=True)
     results = serializers.JSONField(help_text="Treated and control outcomes, uplift and its interval.")
+    too_early = serializers.BooleanField(
+        help_text="True until the attribution window has data (no refresh yet, or no conversion in "
+                  "either group while the window is open): the uplift figures mean nothing yet.")
+    tiny_control = serializers.BooleanField(
+        help_text="The control group holds fewer than 100 customers: the interval is very wide.")
 
 
 class RefreshQueuedSerializer(serializers.Serializer):
@@ -64,15 +71,49 @@ class AudiencePreviewSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Campaign.Kind.choices, default=Campaign.Kind.MARKETING)
     frequency_cap_days = serializers.IntegerField(min_value=0, max_value=365, default=0)
     audience = serializers.JSONField(default=dict)
+    # For the power check (the smallest detectable uplift); the model's defaults when left out.
+    objective = serializers.ChoiceField(choices=Campaign.Objective.choices, required=False, allow_null=True,
+                                        help_text="Compare the detectable uplift with what this objective usually gets.")
+    control_share = serializers.DecimalField(max_digits=3, decimal_places=2, min_value=Decimal(0),
+                                             max_value=Decimal("0.9"), default=Decimal("0.10"))
+    attribution_days = serializers.IntegerField(min_value=1, max_value=365, default=30)
 
     def validate_audience(self, value):
         return validate_audience(value)
+
+
+class PowerCheckSerializer(serializers.Serializer):
+    """The smallest uplift the campaign can detect (80 % power, 5 % two-sided, two proportions)."""
+
+    audience = serializers.IntegerField()
+    control_share = serializers.FloatField()
+    treated = serializers.IntegerField()
+    control = serializers.IntegerField()
+    baseline_conversion = serializers.FloatField(
+        allow_null=True, help_text="Expected conversion in the window from the audience's scores.")
+    baseline_method = serializers.CharField()
+    scored_customers = serializers.IntegerField()
+    attribution_days = serializers.IntegerField()
+    objective = serializers.CharField(allow_null=True)
+    mde = serializers.FloatField(allow_null=True, help_text="Minimum detectable effect, a fraction.")
+    mde_pp = serializers.FloatField(allow_null=True, help_text="The same in percentage points; null "
+                                    "when no uplift is detectable.")
+    typical_uplift = serializers.FloatField(allow_null=True)
+    typical_uplift_pp = serializers.FloatField(allow_null=True)
+    typical_uplift_source = serializers.ChoiceField(choices=["finished_campaigns", "default"])
+    finished_campaigns = serializers.IntegerField()
+    warning = serializers.BooleanField(help_text="The detectable uplift is larger than the typical one.")
+    suggested_control_share = serializers.FloatField(allow_null=True)
+    detectable_with_some_share = serializers.BooleanField()
+    alpha = serializers.FloatField()
+    power = serializers.FloatField()
 
 
 class AudiencePreviewResultSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     clv_total = serializers.FloatField()
     by_value_segment = serializers.DictField(child=serializers.IntegerField())
+    power = PowerCheckSerializer()
 
 
 class CampaignMemberSerializer(serializers.ModelSerializer):

@@ -15,7 +15,7 @@ from core.api.views import IDEMPOTENCY_PARAMETER, ApiViewMixin
 from .. import services, tasks
 from ..models import ServiceTask
 from ..permissions import can_view_members
-from ..selectors import audience_preview, audience_queryset, campaign_list
+from ..selectors import audience_power, audience_preview, audience_queryset, campaign_list, results_status
 from .serializers import (
     AudiencePreviewResultSerializer,
     AudiencePreviewSerializer,
@@ -65,13 +65,18 @@ class CampaignViewSet(ApiViewMixin, IdempotencyMixin, mixins.ListModelMixin, mix
     @extend_schema(request=AudiencePreviewSerializer, responses=AudiencePreviewResultSerializer)
     @action(detail=False, methods=["post"], url_path="audience-preview")
     def audience_preview(self, request):
-        """Audience size and 12-month CLV at stake for a definition, without saving anything."""
+        """Audience size, 12-month CLV at stake and the smallest uplift the campaign could detect
+        (``power``) for a definition, without saving anything."""
         params = AudiencePreviewSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        customers = audience_queryset(filters=params.validated_data["audience"],
-                                      kind=params.validated_data["kind"],
-                                      frequency_cap_days=params.validated_data["frequency_cap_days"])
-        return Response(audience_preview(customers))
+        data = params.validated_data
+        customers = audience_queryset(filters=data["audience"], kind=data["kind"],
+                                      frequency_cap_days=data["frequency_cap_days"])
+        preview = audience_preview(customers)
+        preview["power"] = audience_power(
+            customers, size=preview["size"], objective=data.get("objective"),
+            control_share=float(data["control_share"]), attribution_days=data["attribution_days"])
+        return Response(preview)
 
     @extend_schema(request=None, responses={200: CampaignResultsSerializer, 202: RefreshQueuedSerializer})
     @action(detail=True, methods=["get", "post"])
@@ -84,9 +89,11 @@ class CampaignViewSet(ApiViewMixin, IdempotencyMixin, mixins.ListModelMixin, mix
         if request.method == "POST":
             transaction.on_commit(lambda: tasks.campaign_results_refresh.delay(campaign.pk))
             return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
+        reading = results_status(campaign.results or {})
         return Response({"id": campaign.pk, "status": campaign.status,
                          "results_updated_at": campaign.results_updated_at,
-                         "results": campaign.results})
+                         "results": campaign.results, "too_early": reading["too_early"],
+                         "tiny_control": reading["tiny_control"]})
 
     @extend_schema(responses=CampaignMemberSerializer(many=True))
     @action(detail=True, methods=["get"])

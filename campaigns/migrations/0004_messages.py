@@ -7,7 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0003_manual_tasks'),
+        # After main's 0005_uplift_model, so the app has one leaf (the integrator may re-chain).
+        ('campaigns', '0005_uplift_model'),
     ]
 
     operations = [

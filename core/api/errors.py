@@ -160,16 +160,26 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+def permission_denied(request, exception=None):
+    """``handler403``: JSON under /api/; elsewhere templates/403.html, which names the user's
+    role and links to the pages that role may open."""
+    if _is_api(request):
+        return JsonResponse({"detail": [_("You do not have permission to perform this action.")]},
+                            status=status.HTTP_403_FORBIDDEN)
+    return defaults.permission_denied(request, exception)
+
+
 def not_found(request, exception=None):
     """``handler404``: a path under /api/ that no route matches (``/api/customers/0.5/``) gets the
-    API's JSON error, not Django's HTML page; elsewhere Django's page."""
+    API's JSON error, not the HTML page; elsewhere templates/404.html with the navigation."""
     if _is_api(request):
         return JsonResponse({"detail": [_("Not found.")]}, status=status.HTTP_404_NOT_FOUND)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request):
-    """``handler500``: an unexpected error under /api/ still answers in the API's JSON shape."""
+    """``handler500``: an unexpected error under /api/ still answers in the API's JSON shape;
+    elsewhere templates/500.html, which reads neither the database nor context processors."""
     if _is_api(request):
         return JsonResponse(
             {"detail": [_("A server error occurred.")]}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -26,6 +26,7 @@ from customers.models import (
 )
 from customers.normalise import normalise_email, normalise_phone
 from customers.permissions import can_view_pii
+from customers.pii import hidden_attributes, visible_attributes
 from customers.records import CUSTOMER_FIELDS, OrderLine
 
 # What each score means, for the schema. Fields not named here are described by their model
@@ -103,6 +104,18 @@ class PiiHidingMixin:
             fields.pop(name, None)
         return fields
 
+    def _hides_pii(self) -> bool:
+        request = self.context.get("request")
+        return request is not None and not can_view_pii(request.user)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # Imported columns holding contact or identity data (customers.pii) go the way of the
+        # contact fields.
+        if "attributes" in data and self._hides_pii():
+            data["attributes"] = visible_attributes(data["attributes"], user=self.context["request"].user)
+        return data
+
 
 class CustomerSerializer(PiiHidingMixin, DescribedModelSerializer):
     class Meta:
@@ -126,6 +139,10 @@ class CustomerSerializer(PiiHidingMixin, DescribedModelSerializer):
     def validate_attributes(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError(_("Must be a JSON object."))
+        if self.instance is not None and not isinstance(self.instance, list | tuple) and self._hides_pii():
+            # The attributes this user cannot see are kept, not erased by a write that omits them.
+            value = {**value, **hidden_attributes(self.instance.attributes,
+                                                  user=self.context["request"].user)}
         return value
 
 

@@ -291,11 +291,11 @@ class InteractionViewSet(RecordViewSet):
 
     def perform_update(self, serializer):
         serializer.instance = interaction_update(
-            interaction=serializer.instance, data=serializer.validated_data
+            interaction=serializer.instance, data=serializer.validated_data, user=self.request.user
         )
 
     def perform_destroy(self, instance):
-        interaction_delete(interaction=instance)
+        interaction_delete(interaction=instance, user=self.request.user)
 
 
 __all__ = ["CustomerViewSet", "FeedbackViewSet", "InteractionViewSet", "OrderViewSet", "ProductViewSet"]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0009_feedback_complaint_reasons'),
+        ('customers', '0011_audit_history'),
     ]
 
     operations = [

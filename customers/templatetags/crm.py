@@ -16,6 +16,14 @@ METRIC_LABELS = {
     "hit_rate": _("Hit rate (higher is better)"),
     "hit_rate_at_10": _("Hit rate at 10 (higher is better)"),
     "mape": _("MAPE (lower is better)"),
+    # Realised accuracy (analytics "How did we do?")
+    "baseline_roc_auc": _("ROC AUC of days since the last order (baseline)"),
+    "baseline_brier": _("Brier score of the average probability (baseline)"),
+    "calibration_error": _("Calibration error (lower is better)"),
+    "churn_rate": _("Share that churned"),
+    "actual_to_predicted": _("Actual / predicted (1 is right)"),
+    "spearman": _("Rank correlation (higher is better)"),
+    "mean_absolute_error": _("Mean absolute error per customer (lower is better)"),
 }
 LOWER_IS_BETTER = {"brier", "mape"}
 
@@ -63,9 +71,21 @@ def card_details(card: dict) -> list[tuple[str, object]]:
 
 
 @register.filter
+def metric_label(key: str) -> str:
+    return str(METRIC_LABELS.get(key, key.replace("_", " ")))
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
 def number(value, digits: int = 2) -> str:
     if value is None:
         return "—"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"  # a count stored as a float ("k 3", never "k 3.000")
     if isinstance(value, float):
         return f"{value:,.{int(digits)}f}"
     if isinstance(value, int):

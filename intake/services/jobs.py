@@ -5,14 +5,15 @@ records progress, counts and the rejected rows as it goes (a run-state row, see 
 """
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TextIO
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -21,11 +22,12 @@ from django.utils.translation import gettext as _
 
 from core.failures import FailureKind, failure_detail, failure_kind
 from core.leases import lease_expire, lease_renew, lease_until
+from core.spreadsheets import safe_csv_writer
 from customers.events import KINDS as RECORD_KINDS
 from customers.events import records_changed_publish
 from intake import fields as f
 from intake.models import ImportJob, ImportKind
-from intake.readers import FileFormatError, open_table
+from intake.readers import FileFormatError, csv_check, is_xlsx, open_table
 
 from .cleaning import Row, json_cell
 from .importers import ImportOptions, ImportResult, import_run
@@ -34,8 +36,10 @@ logger = logging.getLogger(__name__)
 
 # Rows of a file the preview page dry-runs to show valid/invalid counts before the real import.
 PREVIEW_DRY_RUN_ROWS = 5_000
-# Rows shown on the preview page.
+# Rows shown on the preview page, and the characters shown of each cell (a page of 10 rows x
+# IMPORT_MAX_COLUMNS columns stays small however long the cells are).
 PREVIEW_SAMPLE_ROWS = 10
+PREVIEW_CELL_CHARS = 80
 # How long a running job's lease lasts after each chunk (see the model for why ten minutes).
 IMPORT_LEASE = ImportJob.lease_duration
 # Errors kept in the job row for the job page; all of them go to the rejected-rows CSV.
@@ -50,7 +54,7 @@ def rejected_rows_writer(handle: TextIO, headers: list[str]) -> Callable[[Row], 
     and imports the file again (the extra columns are not mapped to any field). The UI's
     download and ``import_data --rejected`` are this same file.
     """
-    writer = csv.writer(handle)
+    writer = safe_csv_writer(handle)
     writer.writerow([*headers, "line", "reasons"])
 
     def write(row: Row) -> None:
@@ -70,6 +74,10 @@ def import_file(*, kind: str, path: str, user, mapping: dict[str, str] | None = 
     to it as :func:`rejected_rows_writer` does.
     """
     with open(path, "rb") as stream:
+        if not is_xlsx(stream, path):
+            # As at upload: a cell over the limit or a row too wide stops the command before any
+            # row is saved.
+            csv_check(stream)
         table = open_table(stream, name=path, size=os.path.getsize(path))
         mapping = f.mapping_validate(kind, mapping or f.mapping_detect(kind, table.headers), table.headers)
         if rejected_csv is not None:
@@ -106,7 +114,7 @@ def import_preview(*, kind: str, stream, name: str, user, mapping: dict[str, str
         head.append(item)
         if len(head) >= PREVIEW_DRY_RUN_ROWS:
             break
-    sample = [[f.text(raw.get(h)) for h in table.headers] for _line, raw in head[:PREVIEW_SAMPLE_ROWS]]
+    sample = [[_shorten(f.text(raw.get(h))) for h in table.headers] for _line, raw in head[:PREVIEW_SAMPLE_ROWS]]
     try:
         mapping = f.mapping_validate(kind, mapping, table.headers)
     except ValueError as exc:
@@ -117,13 +125,32 @@ def import_preview(*, kind: str, stream, name: str, user, mapping: dict[str, str
     return Preview(table.headers, mapping, sample, result, len(head))
 
 
+def upload_size_check(size: int | None) -> None:
+    """Refuse a file over IMPORT_MAX_UPLOAD_MB (the upload handler stops one as it arrives)."""
+    limit = settings.IMPORT_MAX_UPLOAD_MB
+    if size is not None and size > limit * 1024 * 1024:
+        raise FileFormatError(_("The file is %(size)s MB; at most %(max)s MB may be uploaded. Split it "
+                                "into smaller files.") % {"size": -(-size // (1024 * 1024)), "max": limit})
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= PREVIEW_CELL_CHARS else text[:PREVIEW_CELL_CHARS - 1] + "…"
+
+
 def import_job_upload(*, kind: str, upload: UploadedFile, user,
                       options: ImportOptions | None = None) -> ImportJob:
     """Store an upload as a draft job with its detected mapping (the preview step)."""
     if kind not in ImportKind.values:
         raise ValueError(_("Unknown import kind %(kind)r.") % {"kind": kind})
+    upload_size_check(upload.size)
     upload.seek(0)
     table = open_table(upload, name=upload.name)  # refuses an unreadable file before storing it
+    # A CSV is read through once here: a cell over the limit or a row too wide is refused now,
+    # naming its line, rather than stopping the import after thousands of rows were saved. (An
+    # XLSX's cells were measured by open_table, without parsing its rows.)
+    upload.seek(0)
+    if not is_xlsx(upload, upload.name):
+        csv_check(upload)
     upload.seek(0)
     name = os.path.basename(upload.name)
     with transaction.atomic():
@@ -153,6 +180,33 @@ def import_job_start(*, job: ImportJob, mapping: dict[str, str], user) -> Import
         transaction.on_commit(lambda: import_job_execute.delay(job.pk), robust=True)
     job.refresh_from_db()
     return job
+
+
+def import_files_expire(*, now=None) -> int:
+    """Delete uploads and rejected-rows files older than IMPORT_RETENTION_DAYS; returns how many
+    jobs lost their files.
+
+    The job rows stay (counts, status, who imported what) with ``files_deleted_at`` set, so the
+    pages say why a file is no longer there. Running and pending jobs keep their file whatever
+    their age. Files are deleted through the storage API, and each job is marked after its files
+    are gone: a crash half way leaves a job to be retried by the next run, never a job that says
+    its files are gone while they are still stored.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.IMPORT_RETENTION_DAYS)
+    jobs = (ImportJob.objects.filter(created_at__lt=cutoff, files_deleted_at__isnull=True)
+            .exclude(status__in=ImportJob.ACTIVE).only("pk", "file", "errors_file"))
+    expired = 0
+    for job in jobs.iterator(chunk_size=500):
+        for stored in (job.file, job.errors_file):
+            if stored.name:
+                stored.storage.delete(stored.name)
+        ImportJob.objects.filter(pk=job.pk).update(file="", errors_file="", files_deleted_at=now)
+        expired += 1
+    if expired:
+        logger.info("Deleted the files of %s import jobs older than %s days", expired,
+                    settings.IMPORT_RETENTION_DAYS)
+    return expired
 
 
 # Imports of these kinds change what the scores are computed from.

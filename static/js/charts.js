@@ -28,7 +28,7 @@
         .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
         .then(function (run) {
           bar.value = run.progress;
-          text.textContent = run.progress + " %" + (run.stage ? " · " + run.stage : "");
+          text.textContent = run.progress + " %" + (run.stage ? " · " + (run.stage_label || run.stage) : "");
           if (run.finished) {
             clearInterval(timer);
             window.location.reload();

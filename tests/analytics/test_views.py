@@ -50,7 +50,7 @@ def manager(client, role_user):
 def test_segments_page(manager, world):
     response = manager.get(reverse("analytics:segments"))
     html = response.content.decode()
-    assert "high value: more than 4 orders" in html
+    assert "High value: more than 4 orders" in html  # the stored rule, translated for the page
     grid = response.context["grid"]
     assert sum(cell["n"] for row in grid["rows"] for cell in row["cells"]) == 6
     assert [row["r"] for row in grid["rows"]] == [5, 4, 3, 2, 1]
@@ -140,7 +140,7 @@ def test_run_detail_and_status(manager, world):
     html = manager.get(reverse("analytics:run_detail", args=[run.pk])).content.decode()
     assert "Brier score (lower is better)" in html
     status = manager.get(reverse("analytics:run_status", args=[run.pk])).json()
-    assert status == {"id": run.pk, "status": "succeeded", "status_label": "Succeeded", "stage": "done",
+    assert status == {"id": run.pk, "status": "succeeded", "status_label": "Succeeded", "stage": "done", "stage_label": "done",
                       "progress": 100, "finished": True, "error": ""}
 
 

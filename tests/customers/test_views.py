@@ -77,7 +77,7 @@ def test_dashboard_reads_the_figures_the_last_run_stored(client, role_user, worl
     first = client.get("/")
     with CaptureQueriesContext(connection) as cached:
         again = client.get("/")
-    assert len(cached) <= 8  # the runs, the last-run panel, session and user
+    assert len(cached) <= 9  # the runs, the last-run panel, realised-accuracy drift, session and user
     assert customers(again) == customers(first) == 6 and not again.context["figures_stored"]
 
     # A finished run stores its figures; the page shows them at once and scans nothing.
@@ -200,7 +200,7 @@ def test_customer_360_for_sales_shows_everything(client, role_user, world):
     assert "no order for 140 days, about 1.8x their usual gap of 80 days" in html
     assert "pushes the risk up: no order for 140 days; a typical customer last ordered 43 days ago" in html
     assert "because they bought Green tea" in html
-    assert "2 × Green tea @ 10.00" in html
+    assert "2 × Green tea @ CN¥10.00" in html
     assert "The delivery was late" in html and "Called back" in html
 
 

@@ -107,7 +107,7 @@ def test_duplicates_merge_and_undo_endpoints(api, role_user):
                                          "field_choices": {"city": "duplicate"}}, format="json")
     assert response.status_code == 201, response.content
     merge = response.json()
-    assert merge["moved"]["orders"] == [order.pk]
+    assert merge["moved"]["records"]["orders"] == [order.pk]
     assert Customer.objects.get(pk=a.pk).city == "Shanghai"
     assert api.get("/api/duplicates/").json()["count"] == 0
 

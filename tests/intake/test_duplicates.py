@@ -63,7 +63,7 @@ def test_merge_then_undo_restores_every_record(role_user):
     assert Customer.objects.get(pk=older.pk).merged_into == survivor
     for model in (Order, Feedback, Interaction):
         assert set(model.objects.values_list("customer_id", flat=True)) == {survivor.pk}
-    assert len(merge.moved["orders"]) == 3 and merge.merged_by == manager
+    assert len(merge.moved["records"]["orders"]) == 3 and merge.merged_by == manager
 
     customer_merge_undo(merge=merge, user=manager)
     survivor.refresh_from_db()

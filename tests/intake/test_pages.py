@@ -100,3 +100,17 @@ def test_import_in_the_browser(page, login, role_user, tmp_path, settings):
     page.wait_for_selector("#job-download:not([hidden])")
     assert page.inner_text("#job-created") == "2"
     assert page.inner_text("#job-rejected") == "1"
+
+
+def test_the_mapping_select_shows_field_labels_not_field_names():
+    from django.utils import translation
+
+    from intake.fields import KINDS
+    from intake.views import FIELD_LABELS, field_label
+
+    every_field = {field for spec in KINDS.values() for field in spec.fields}
+    assert every_field <= set(FIELD_LABELS)
+    assert field_label("signup_date") == "Signup date"
+    with translation.override("zh-hans"):
+        assert field_label("signup_date") == "注册日期"
+        assert all(not field_label(field).isascii() or field == "sku" for field in every_field)

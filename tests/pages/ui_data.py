@@ -26,7 +26,7 @@ from tests.factories import (
 MODEL_CARDS = {
     "churn": {"name": "churn_logistic_regression_calibrated", "roc_auc": 0.86, "baseline_roc_auc": 0.80,
               "brier": 0.15, "baseline_brier": 0.14, "params": {"horizon_days": 90},
-              "notes": "baseline: recency rank"},
+              "notes": "baseline: recency rank (AUC, PR-AUC, lift); churn rate by recency decile (Brier)"},
     "forecast": {"name": "forecast.revenue", "mape": 0.1, "baseline_mape": 0.2},
     "bundles": {"name": "bundles.association_rules", "hit_rate": 0.19, "baseline_hit_rate": 0.03},
     "clv": {"name": "clv", "bgnbd": {"r": 0.78}},

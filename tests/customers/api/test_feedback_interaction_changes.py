@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from customers.models import Customer, Feedback, Interaction, Order
@@ -137,10 +138,12 @@ def test_deleting_feedback_or_an_interaction_rescores_the_customer(
 @pytest.mark.django_db
 def test_moving_an_interaction_rescores_both_customers(scored_db, api, django_capture_on_commit_callbacks):
     first, second = Customer.objects.filter(order_count__gt=0).order_by("pk")[:2]
-    interaction = interaction_log(customer=first, staff=None, kind="complaint", note="Wrong customer")
+    service = api("Service")  # the author may move their own interaction
+    author = get_user_model().objects.get(username="test-service")
+    interaction = interaction_log(customer=first, staff=author, kind="complaint", note="Wrong customer")
     Customer.objects.filter(pk__in=[first.pk, second.pk]).update(scores_updated_at=OLD)
     with django_capture_on_commit_callbacks(execute=True):
-        response = api("Service").patch(f"/api/interactions/{interaction.pk}/", {"customer": second.pk},
+        response = service.patch(f"/api/interactions/{interaction.pk}/", {"customer": second.pk},
                                         format="json")
     assert response.status_code == 200
     for pk in (first.pk, second.pk):
