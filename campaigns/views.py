@@ -1,6 +1,7 @@
 """Staff pages for campaigns: parse input, call a service or selector, render."""
 from __future__ import annotations
 
+import csv
 from datetime import timedelta
 
 from django.contrib import messages
