@@ -6,7 +6,7 @@ from django.urls import URLPattern, include, path
 from django.views.i18n import set_language
 
 from analytics.views import home
-from campaigns.views import unsubscribe
+from campaigns.message_views import unsubscribe
 
 
 def _public(patterns):
