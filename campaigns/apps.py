@@ -13,3 +13,8 @@ class CampaignsConfig(AppConfig):
         register_page("tasks", "campaigns.view_servicetask")
         register_nav("campaigns", "campaigns:list", _("Campaigns"), order=90)
         register_nav("tasks", "campaigns:tasks", _("Service tasks"), order=100)
+        from anymail.signals import tracking
+
+        from .signals import on_tracking
+
+        tracking.connect(on_tracking, dispatch_uid="campaigns.tracking")

@@ -203,3 +203,22 @@ class ServiceTaskCreateForm(forms.Form):
 
 class CampaignAddForm(forms.Form):
     campaign = forms.ModelChoiceField(label=_("Campaign"), queryset=Campaign.objects.all())
+
+
+class MessageTemplateForm(forms.Form):
+    """One language's message; all three fields blank removes it."""
+
+    subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
+    body_text = forms.CharField(label=_("Plain-text body"), max_length=20_000, required=False,
+                                widget=forms.Textarea(attrs={"rows": 8}))
+    body_html = forms.CharField(label=_("HTML body"), max_length=50_000, required=False,
+                                widget=forms.Textarea(attrs={"rows": 8}),
+                                help_text=_("Blank: the plain text, as HTML."))
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("body_text") or data.get("body_html")) and not (data.get("subject") or "").strip():
+            self.add_error("subject", _("A message needs a subject."))
+        if (data.get("subject") or "").strip() and not (data.get("body_text") or "").strip():
+            self.add_error("body_text", _("A message needs a plain-text body."))
+        return data

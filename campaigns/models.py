@@ -136,6 +136,9 @@ class Campaign(models.Model):
     launched_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("launched by"),
                                     null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
+    # Customers the audience selected but launch left out, by reason (no_consent, no_email,
+    # email_invalid, no_phone): written once by campaign_launch.
+    exclusions = models.JSONField(_("left out at launch"), default=dict, blank=True)
     # Precomputed by campaign_results_refresh; pages read this, not the orders.
     results = models.JSONField(_("results"), default=dict, blank=True)
     results_updated_at = models.DateTimeField(_("results updated at"), null=True, blank=True)
@@ -301,6 +304,111 @@ class ServiceTask(models.Model):
         return f"{source}: {self.customer_id} ({self.get_status_display()})"
 
 
+MESSAGE_LANGUAGES = (("en", _("English")), ("zh-hans", _("Simplified Chinese")))
+
+
+class MessageTemplate(models.Model):
+    """A campaign's message in one language: Django template syntax, rendered in a sandbox
+    (:mod:`campaigns.messaging`) with only the member's own context."""
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
+                                 related_name="message_templates")
+    language = models.CharField(_("language"), max_length=8, choices=MESSAGE_LANGUAGES)
+    subject = models.CharField(_("subject"), max_length=200)
+    body_text = models.TextField(_("plain-text body"), max_length=20_000)
+    body_html = models.TextField(_("HTML body"), max_length=50_000, blank=True,
+                                 help_text=_("Blank: the plain text, as HTML."))
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["campaign", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "language"], name="message_template_once_per_language"),
+            models.CheckConstraint(condition=~Q(subject=""), name="message_template_subject_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.language}"
+
+    def clean(self) -> None:
+        from .messaging import template_errors
+
+        errors = template_errors(subject=self.subject, body_text=self.body_text, body_html=self.body_html)
+        if errors:
+            raise ValidationError(errors)
+
+
+class CampaignMessage(models.Model):
+    """The one message a treated member receives on the campaign's channel, and what became of it.
+
+    One row per member (the one-to-one is the unique constraint): a repeated send task finds the
+    row already past ``queued`` and sends nothing. ``sending`` is taken by an atomic
+    ``UPDATE ... WHERE status='queued'`` before the message leaves, so two workers never both send it.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        OPENED = "opened", _("Opened")
+        CLICKED = "clicked", _("Clicked")
+        BOUNCED = "bounced", _("Bounced")
+        COMPLAINED = "complained", _("Complained")
+        FAILED = "failed", _("Failed")
+
+    # How far along the funnel each status is: tracking events arrive out of order (an open
+    # after a click), and a later event never moves a message back.
+    RANK = {Status.QUEUED: 0, Status.SENDING: 1, Status.SENT: 2, Status.DELIVERED: 3,
+            Status.OPENED: 4, Status.CLICKED: 5, Status.FAILED: 6, Status.BOUNCED: 7,
+            Status.COMPLAINED: 8}
+    REACHED = (Status.SENT, Status.DELIVERED, Status.OPENED, Status.CLICKED, Status.COMPLAINED)
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
+                                 related_name="messages")
+    member = models.OneToOneField(CampaignMember, verbose_name=_("member"), on_delete=models.CASCADE,
+                                  related_name="message")
+    channel = models.CharField(_("channel"), max_length=10, choices=Campaign.Channel.choices)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    recipient = models.CharField(_("recipient"), max_length=254, blank=True)
+    # Message-ID header (SMTP) or the provider's id (anymail, Twilio): tracking events find the
+    # row by it.
+    provider_id = models.CharField(_("provider message id"), max_length=255, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("last error"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("campaign message")
+        verbose_name_plural = _("campaign messages")
+        ordering = ["campaign", "id"]
+        indexes = [models.Index(fields=["campaign", "status"], name="message_campaign_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.status}"
+
+
+class OutboxMessage(models.Model):
+    """An e-mail kept by the embedded default backend (:class:`campaigns.mail.OutboxBackend`)
+    instead of being sent, for staff to read in the UI."""
+
+    from_email = models.CharField(_("from"), max_length=254)
+    to = models.TextField(_("to"))
+    subject = models.CharField(_("subject"), max_length=998)
+    body_text = models.TextField(_("plain text"), blank=True)
+    body_html = models.TextField(_("HTML"), blank=True)
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject
 class UpliftModel(models.Model):
     """Whom campaigns of one objective change: a model fitted on the randomised members of the
     finished campaigns with that objective (their scores at launch, treated or not, converted or

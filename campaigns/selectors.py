@@ -41,7 +41,7 @@ STRATIFY_BY = "value_segment"
 
 def audience_queryset(*, filters: dict, kind: str, frequency_cap_days: int = 0,
                       exclude_campaign_id: int | None = None,
-                      now: datetime | None = None) -> QuerySet[Customer]:
+                      now: datetime | None = None, consent_only: bool = True) -> QuerySet[Customer]:
     """The customers an audience definition selects today.
 
     Marketing campaigns reach only customers who gave marketing consent; the frequency cap
@@ -82,7 +82,7 @@ def audience_queryset(*, filters: dict, kind: str, frequency_cap_days: int = 0,
         # cap below still apply to them, and the control draw at launch treats them like anyone.
         customers = Customer.objects.live().filter(
             Q(pk__in=customers.values("pk")) | Q(pk__in=filters["include_customers"]))
-    if kind == Campaign.Kind.MARKETING:
+    if kind == Campaign.Kind.MARKETING and consent_only:
         customers = customers.filter(marketing_consent=True)
     if frequency_cap_days:
         recent = CampaignMember.objects.filter(

@@ -19,13 +19,14 @@ from customers.roles import SERVICE
 from customers.services import interaction_log
 from webhooks.events import campaign_finished
 
-from . import uplift
-from .models import Campaign, CampaignMember, ServiceTask
+from . import delivery, uplift
+from .models import Campaign, CampaignMember, MessageTemplate, ServiceTask
 from .permissions import can_add_task, can_change_task, can_manage_campaign
 from .selectors import SNAPSHOT_FIELDS, STRATIFY_BY, audience_queryset, member_outcomes
 
 # Rows per INSERT: well under SQLite's bound-parameter limit (about 10 columns x 1,000 rows).
 BULK_BATCH = 1_000
+CALL_LIST_CHANNELS = (Campaign.Channel.PHONE, Campaign.Channel.IN_STORE)
 # Coupon codes: no 0/O or 1/I, so a code read out on the phone is typed right.
 COUPON_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "01OI")
 COUPON_LENGTH = 8
@@ -119,15 +120,23 @@ def campaign_launch(*, campaign_id: int, launched_by) -> Campaign:
 
     The row lock makes a double click (or the page and the API at once) launch only once. The
     whole launch is one transaction: a failure leaves a draft with no members.
+
+    Marketing customers without consent or without a valid address for the channel are left
+    out and counted by reason in ``campaign.exclusions``. ``launched_by=None`` is the scheduler
+    launching a campaign a permitted user scheduled (:func:`campaign_schedule`). E-mail and SMS
+    messages are queued for the treated members and sent by a worker once the launch commits.
     """
     campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
     if not campaign.is_editable:
         raise CampaignError(_("This campaign has already been launched."), code="launched")
-    _check_kind_allowed(launched_by, campaign.kind)
+    if launched_by is not None:
+        _check_kind_allowed(launched_by, campaign.kind)
     now = timezone.now()
-    customers = audience_queryset(
+    candidates = audience_queryset(
         filters=campaign.audience, kind=campaign.kind, frequency_cap_days=campaign.frequency_cap_days,
-        exclude_campaign_id=campaign.pk, now=now)
+        exclude_campaign_id=campaign.pk, now=now, consent_only=False)
+    campaign.exclusions = delivery.exclusion_counts(candidates, kind=campaign.kind, channel=campaign.channel)
+    customers = delivery.reachable(candidates, kind=campaign.kind, channel=campaign.channel)
     rows = list(customers.order_by("pk").values_list("pk", *SNAPSHOT_FIELDS))
     if not rows:
         raise CampaignError(_("The audience is empty: widen the filters before launching."),
@@ -160,8 +169,10 @@ def campaign_launch(*, campaign_id: int, launched_by) -> Campaign:
             coupon_code=None if is_control else next(coupons, None),
             offered_products=[] if is_control else offers.get(pk, [])))
     CampaignMember.objects.bulk_create(members, batch_size=BULK_BATCH)
+    queued = delivery.messages_create(campaign=campaign, members=members)
 
-    if campaign.kind == Campaign.Kind.SERVICE:
+    # Phone and in-store marketing campaigns become call lists: a service task per treated member.
+    if campaign.kind == Campaign.Kind.SERVICE or campaign.channel in CALL_LIST_CHANNELS:
         assignees = _service_assignees()
         if not assignees:
             raise CampaignError(_("No active user is in the Service group to take the tasks."),
@@ -170,15 +181,76 @@ def campaign_launch(*, campaign_id: int, launched_by) -> Campaign:
         treated_members = [m for m in members if m.group == CampaignMember.Group.TREATMENT]
         ServiceTask.objects.bulk_create([
             ServiceTask(campaign=campaign, member=member, customer_id=member.customer_id,
-                        assignee=assignees[i % len(assignees)], due_on=due_on)
+                        assignee=assignees[i % len(assignees)], due_on=due_on,
+                        note=_call_note(campaign, member))
             for i, member in enumerate(treated_members)
         ], batch_size=BULK_BATCH)
 
     campaign.status = Campaign.Status.RUNNING
     campaign.launched_at = now
     campaign.launched_by = launched_by
-    campaign.save(update_fields=["status", "launched_at", "launched_by"])
+    campaign.save(update_fields=["status", "launched_at", "launched_by", "exclusions"])
+    if queued:
+        # After commit: the worker must find the members and messages this transaction wrote.
+        transaction.on_commit(lambda: _send_task().delay(campaign.pk))
     return campaign
+
+
+def _call_note(campaign: Campaign, member: CampaignMember) -> str:
+    """What the caller offers a marketing call-list member: the campaign and the coupon."""
+    if campaign.kind != Campaign.Kind.MARKETING:
+        return ""
+    if member.coupon_code:
+        return _("%(campaign)s: offer coupon %(coupon)s (%(discount)s %% off).") % {
+            "campaign": campaign.name, "coupon": member.coupon_code, "discount": campaign.discount_percent}
+    return _("%(campaign)s: present the offer.") % {"campaign": campaign.name}
+
+
+def _send_task():
+    from .tasks import campaign_send  # tasks import this module; resolved at call time
+
+    return campaign_send
+
+
+@transaction.atomic
+def campaign_schedule(*, campaign_id: int, actor) -> Campaign:
+    """Let the scheduler launch the campaign on its start date (or back to draft if scheduled)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if not campaign.is_editable:
+        raise CampaignError(_("This campaign has already been launched."), code="launched")
+    _check_kind_allowed(actor, campaign.kind)
+    if campaign.status == Campaign.Status.SCHEDULED:
+        campaign.status = Campaign.Status.DRAFT
+    else:
+        if campaign.starts_on is None:
+            raise ValidationError({"starts_on": _("Set a start date to schedule the campaign.")})
+        campaign.status = Campaign.Status.SCHEDULED
+    campaign.save(update_fields=["status"])
+    return campaign
+
+
+def campaign_schedule_tick(*, now=None) -> dict[str, list[int]]:
+    """The periodic job: launch scheduled campaigns whose start date has come, and refresh (and
+    so finish, firing ``campaign.finished``) running campaigns whose attribution window has closed.
+    Each campaign in its own transaction; one that cannot launch (empty audience) stays scheduled
+    and is tried again at the next tick."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    launched, finished, failed = [], [], []
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SCHEDULED, starts_on__lte=today) \
+            .values_list("pk", flat=True):
+        try:
+            campaign_launch(campaign_id=campaign_id, launched_by=None)
+        except ValidationError:
+            failed.append(campaign_id)
+        else:
+            launched.append(campaign_id)
+    for campaign in Campaign.objects.filter(status=Campaign.Status.RUNNING, launched_at__isnull=False) \
+            .only("pk", "launched_at", "attribution_days"):
+        if campaign.launched_at + timedelta(days=campaign.attribution_days) <= now:
+            campaign_results_refresh(campaign_id=campaign.pk, now=now)
+            finished.append(campaign.pk)
+    return {"launched": launched, "finished": finished, "failed": failed}
 
 
 @transaction.atomic
@@ -392,3 +464,26 @@ def campaign_results_refresh_running(*, now=None) -> list[int]:
     for campaign_id in ids:
         campaign_results_refresh(campaign_id=campaign_id, now=now)
     return ids
+
+
+@transaction.atomic
+def message_template_save(*, campaign_id: int, actor, language: str, subject: str, body_text: str,
+                          body_html: str = "") -> MessageTemplate | None:
+    """Set (or, with an empty subject and body, remove) the campaign's message in one language."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if not campaign.is_editable:
+        raise CampaignError(_("A launched campaign cannot be changed."), code="not_editable")
+    _check_kind_allowed(actor, campaign.kind)
+    existing = MessageTemplate.objects.filter(campaign=campaign, language=language).first()
+    if not subject.strip() and not body_text.strip() and not body_html.strip():
+        if existing:
+            existing.delete()
+        return None
+    template = existing or MessageTemplate(campaign=campaign, language=language)
+    template.subject, template.body_text, template.body_html = subject.strip(), body_text, body_html
+    template.full_clean()
+    if existing:
+        template.save(update_fields=["subject", "body_text", "body_html"])
+    else:
+        template.save()
+    return template

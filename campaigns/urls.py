@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import message_views, views
 
 app_name = "campaigns"
 urlpatterns = [
@@ -20,4 +20,10 @@ urlpatterns = [
     path("<int:pk>/results/", views.campaign_results, name="results"),
     path("<int:pk>/results/refresh/", views.campaign_results_refresh, name="results_refresh"),
     path("<int:pk>/results.csv", views.campaign_results_csv, name="results_csv"),
+    path("<int:pk>/messages/", message_views.campaign_messages_edit, name="messages_edit"),
+    path("<int:pk>/messages/preview.json", message_views.campaign_messages_preview_json, name="messages_preview"),
+    path("<int:pk>/schedule/", message_views.campaign_schedule, name="schedule"),
+    path("<int:pk>/mailing.csv", message_views.campaign_mail_list, name="mail_list"),
+    path("outbox/", message_views.outbox_index, name="outbox"),
+    path("outbox/<int:pk>/", message_views.outbox_detail, name="outbox_detail"),
 ]

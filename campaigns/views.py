@@ -9,10 +9,12 @@ from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.charts import chart
@@ -21,7 +23,7 @@ from core.spreadsheets import safe_csv_writer
 from customers.models import Customer, Level, Product
 from customers.permissions import can_view_pii
 
-from . import services, tasks
+from . import delivery, services, tasks
 from .forms import (
     AudienceForm,
     CampaignAddForm,
@@ -31,7 +33,7 @@ from .forms import (
     ServiceTaskForm,
     product_names,
 )
-from .models import MAX_FREQUENCY_CAP_DAYS, Campaign, ServiceTask, UpliftModel
+from .models import MAX_FREQUENCY_CAP_DAYS, Campaign, CampaignMessage, ServiceTask, UpliftModel
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
 from .selectors import (
@@ -114,7 +116,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "campaigns/detail.html", {
         "campaign": campaign, "members": members, "preview": preview, "audience_items": audience_items,
         "bundle_names": list(product_names(campaign.bundle_products).values()),
-        "can_change": can_change_campaign(request.user, campaign),
+        "can_change": can_change_campaign(request.user, campaign), **messages_context(campaign),
     })
 
 
@@ -258,7 +260,7 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
         return None if value is None else f"{value * 100:+.0f} %"
 
     status = results_status(results)
-    context = {"campaign": campaign, "results": results, **status,
+    context = {"campaign": campaign, "results": results, **status, "funnel": delivery.campaign_funnel(campaign),
                "chartjs": CHARTJS if finders.find(CHARTJS) else None}
     if status["too_early"]:
         context["window_end"] = (results.get("window_end", "")[:10] if results else
@@ -445,3 +447,42 @@ def customer_campaign_add(request: HttpRequest, pk: int) -> HttpResponse:
                     "and left out of the uplift figures.") % {"name": customer.name,
                                                                "campaign": campaign.name})
     return redirect(reverse("customers:detail", args=[customer.pk]) + "#campaign-history")
+
+
+# Messages: templates, preview, outbox, printable list; and the unsubscribe page.
+
+
+def _message_previews(campaign: Campaign) -> list:
+    return delivery.messages_preview(campaign=campaign, samples=delivery.preview_samples(campaign))
+
+
+def _exclusions(campaign: Campaign) -> dict:
+    if campaign.launched_at:
+        return campaign.exclusions or {}
+    return delivery.exclusion_counts(audience_queryset(
+        filters=campaign.audience, kind=campaign.kind, frequency_cap_days=campaign.frequency_cap_days,
+        exclude_campaign_id=campaign.pk, consent_only=False), kind=campaign.kind, channel=campaign.channel)
+
+
+EXCLUSION_LABELS = {
+    "no_consent": gettext_lazy("No marketing consent"),
+    "no_email": gettext_lazy("No e-mail address"),
+    "email_invalid": gettext_lazy("E-mail address invalid (bounced or complained)"),
+    "no_phone": gettext_lazy("No phone number"),
+}
+
+
+def messages_context(campaign: Campaign) -> dict:
+    """What templates/campaigns/_messages.html shows on the detail page."""
+    sends = campaign.kind == Campaign.Kind.MARKETING and campaign.channel in delivery.MESSAGE_CHANNELS
+    status_counts = {}
+    if campaign.launched_at and sends:
+        status_counts = dict(campaign.messages.values_list("status").annotate(n=Count("pk")).order_by())
+    return {
+        "sends_messages": sends,
+        "message_templates": list(campaign.message_templates.all()),
+        "message_previews": _message_previews(campaign) if sends else [],
+        "exclusions": [(EXCLUSION_LABELS.get(k, k), n) for k, n in _exclusions(campaign).items()],
+        "message_status_counts": [(label, status_counts.get(value, 0))
+                                  for value, label in CampaignMessage.Status.choices if status_counts],
+    }

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "axes",
     "django_celery_beat",
     "django_celery_results",
+    "anymail",
     "core",
     "customers",
     "intake",
@@ -284,6 +285,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "intake.tasks.import_jobs_expire",
         "schedule": crontab(minute="*"),
     },
+    # Campaigns: launch scheduled campaigns on their start date; finish those whose attribution
+    # window has closed (campaigns/services.py campaign_schedule_tick).
+    "campaigns-schedule-tick": {
+        "task": "campaigns.tasks.campaign_schedule_tick",
+        "schedule": crontab(minute="*/5"),
+    },
     # Imports: delete uploads and rejected-rows files older than IMPORT_RETENTION_DAYS.
     "import-files-expire": {
         "task": "intake.tasks.import_files_expire",
@@ -410,6 +417,48 @@ def _webhook_timeout(raw: str) -> float:
 
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env("WEBHOOK_ALLOW_PRIVATE_HOSTS", False, to_bool)
 WEBHOOK_TIMEOUT_SECONDS = env("WEBHOOK_TIMEOUT_SECONDS", 10.0, _webhook_timeout)
+# E-mail: Django's own settings names (https://docs.djangoproject.com/en/5.2/topics/email/).
+# The embedded default keeps every message in the outbox staff open at /campaigns/outbox/;
+# django.core.mail.backends.smtp.EmailBackend sends through EMAIL_HOST, an anymail backend
+# (for example anymail.backends.postmark.EmailBackend) through a provider configured by ANYMAIL.
+EMAIL_BACKEND = env("EMAIL_BACKEND", "campaigns.mail.OutboxBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env("EMAIL_PORT", 25, to_int)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env("EMAIL_USE_TLS", False, to_bool)
+EMAIL_USE_SSL = env("EMAIL_USE_SSL", False, to_bool)
+EMAIL_TIMEOUT = env("EMAIL_TIMEOUT", 30, to_int)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "crm@localhost")
+# django-anymail (https://anymail.dev/en/stable/installation/): the provider's keys and the
+# shared secret its tracking webhooks authenticate with (basic auth "user:password").
+ANYMAIL = {key: value for key, value in {
+    "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", ""),
+    "POSTMARK_SERVER_TOKEN": env("ANYMAIL_POSTMARK_SERVER_TOKEN", ""),
+    "MAILGUN_API_KEY": env("ANYMAIL_MAILGUN_API_KEY", ""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env("ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+    "SENDGRID_API_KEY": env("ANYMAIL_SENDGRID_API_KEY", ""),
+}.items() if value}
+# SMS: campaigns.sms.FileBackend (default, writes under SMS_FILE_DIR) or campaigns.sms.TwilioBackend.
+SMS_BACKEND = env("SMS_BACKEND", "campaigns.sms.FileBackend")
+SMS_FILE_DIR = env("SMS_FILE_DIR", str(RUN_DIR / "sms"))
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
+# Campaign messages: the address links in messages point at (unsubscribe), the sender shown in
+# the footer, prices' currency and a product link pattern ({sku} replaced; blank: no links).
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+CAMPAIGN_SENDER_NAME = env("CAMPAIGN_SENDER_NAME", "CRM")
+CAMPAIGN_SENDER_ADDRESS = env("CAMPAIGN_SENDER_ADDRESS", "")
+CAMPAIGN_CURRENCY = env("CAMPAIGN_CURRENCY", "CNY")
+CAMPAIGN_PRODUCT_URL = env("CAMPAIGN_PRODUCT_URL", "")
+# Messages a second one sending task sends per channel (0: no limit); the per-channel settings
+# override the common one.
+CAMPAIGN_SEND_RATE_PER_SECOND = env("CAMPAIGN_SEND_RATE_PER_SECOND", 20.0, float)
+CAMPAIGN_SEND_RATES = {
+    "email": env("CAMPAIGN_SEND_RATE_EMAIL", CAMPAIGN_SEND_RATE_PER_SECOND, float),
+    "sms": env("CAMPAIGN_SEND_RATE_SMS", CAMPAIGN_SEND_RATE_PER_SECOND, float),
+}
 
 LOGGING = {
     "version": 1,

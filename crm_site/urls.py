@@ -1,10 +1,22 @@
+import anymail.urls
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import include, path
+from django.urls import URLPattern, include, path
 from django.views.i18n import set_language
 
 from analytics.views import home
+from campaigns.message_views import unsubscribe
+
+
+def _public(patterns):
+    """anymail's tracking webhooks, open without a login: each authenticates the provider itself
+    (ANYMAIL WEBHOOK_SECRET basic auth or the provider's signature)."""
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern) and "tracking" in str(pattern.pattern):
+            yield URLPattern(pattern.pattern, login_not_required(pattern.callback), pattern.default_args,
+                             pattern.name)
+
 
 urlpatterns = [
     path("", home, name="home"),
@@ -18,6 +30,9 @@ urlpatterns = [
     # The language switcher also serves the login page.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
+    # The one-click unsubscribe link of campaign messages: no login (RFC 8058).
+    path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
+    path("anymail/", include((list(_public(anymail.urls.urlpatterns)), "anymail"))),
 ]
 
 # Under /api/ a refusal, an unmatched path or an unexpected error answers in the API's JSON error shape.

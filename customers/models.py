@@ -38,6 +38,13 @@ class Gender(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class Language(models.TextChoices):
+    """Languages customers are written to in (campaign messages); blank means the default."""
+
+    ENGLISH = "en", _("English")
+    CHINESE = "zh-hans", _("Simplified Chinese")
+
+
 class CustomerStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     CHURNED = "churned", _("Churned")
@@ -122,6 +129,11 @@ class Customer(models.Model):
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
     marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True,
                                                 validators=[bounds.event_date])
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True,
+                                default="", help_text=_("Language of messages; blank for the default."))
+    # Set when mail to the address bounced hard or was reported as spam (campaigns' delivery
+    # tracking); campaigns then leave the customer out of e-mail until the address changes.
+    email_invalid = models.BooleanField(_("e-mail address invalid"), default=False)
     status = models.CharField(
         _("status"), max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE,
         help_text=_("Churned only when known explicitly, for example a cancelled contract."),

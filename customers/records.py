@@ -39,6 +39,7 @@ CUSTOMER_FIELDS = (
     "owner",
     "marketing_consent",
     "marketing_consent_at",
+    "language",
     "status",
     "attributes",
 )
@@ -106,6 +107,10 @@ def customer_update(*, customer: Customer, data: Mapping[str, Any]) -> Customer:
         )
     changed = _apply(customer, data)
     _customer_consent(customer, data, changed)
+    if "email" in changed and customer.email_invalid:
+        # A new address gets a fresh chance; the bounce concerned the old one.
+        customer.email_invalid = False
+        changed.append("email_invalid")
     if not changed:
         return customer
     customer.full_clean()

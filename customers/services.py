@@ -255,3 +255,36 @@ def token_revoke(*, user) -> int:
 __all__ = ["InteractionKind", "feedback_delete", "feedback_record", "feedback_update", "interaction_delete",
            "interaction_log", "interaction_update", "saved_filter_create", "saved_filter_delete",
            "token_revoke", "token_rotate"]
+
+
+# Sources recorded in the audit trail (simple-history's change reason) when consent is withdrawn
+# or an address is marked invalid by something other than a person editing the record.
+UNSUBSCRIBE_LINK = "unsubscribe link"
+SPAM_COMPLAINT = "spam complaint"
+HARD_BOUNCE = "hard bounce"
+
+
+@transaction.atomic
+def customer_marketing_consent_withdraw(*, customer_id: int, source: str) -> bool:
+    """Turn marketing consent off at once, recording ``source`` in the history. Returns whether it
+    was on (a second click on the same link changes nothing and records nothing)."""
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    if not customer.marketing_consent:
+        return False
+    customer.marketing_consent = False
+    customer.marketing_consent_at = None
+    customer._change_reason = source
+    customer.save(update_fields=["marketing_consent", "marketing_consent_at", "updated_at"])
+    return True
+
+
+@transaction.atomic
+def customer_email_invalidate(*, customer_id: int, source: str) -> bool:
+    """Mark the customer's e-mail address as undeliverable (hard bounce, complaint)."""
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    if customer.email_invalid:
+        return False
+    customer.email_invalid = True
+    customer._change_reason = source
+    customer.save(update_fields=["email_invalid", "updated_at"])
+    return True

@@ -34,10 +34,10 @@ class CampaignSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = ["id", *EDITABLE_FIELDS, "status", "audience", "bundle_products", "playbook",
-                  "created_by", "created_at", "launched_at", "launched_by", "results",
+                  "created_by", "created_at", "launched_at", "launched_by", "exclusions", "results",
                   "results_updated_at"]
         read_only_fields = ["status", "bundle_products", "playbook", "created_at", "launched_at",
-                            "results", "results_updated_at"]
+                            "exclusions", "results", "results_updated_at"]
 
     def validate_audience(self, value):
         return validate_audience(value)

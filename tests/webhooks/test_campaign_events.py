@@ -19,8 +19,10 @@ def test_a_campaign_finishing_is_reported_once(receiver, endpoint_for, role_user
                                                django_capture_on_commit_callbacks):
     target = receiver(200)
     endpoint = endpoint_for(target, events=["campaign.finished"])
+    # An e-mail campaign reaches only customers with an address.
     Customer.objects.bulk_create([Customer(name=f"C{i}", external_id=f"W{i}", marketing_consent=True,
-                                           churn_probability=0.5, value_segment="high") for i in range(20)])
+                                           email=f"c{i}@example.com", churn_probability=0.5,
+                                           value_segment="high") for i in range(20)])
     sales = role_user("Sales")
     campaign = campaigns.campaign_create(created_by=sales, fields={
         "name": "Win back", "objective": Campaign.Objective.WIN_BACK, "kind": Campaign.Kind.MARKETING,
