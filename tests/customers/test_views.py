@@ -88,7 +88,7 @@ def test_dashboard_reads_the_figures_the_last_run_stored(client, role_user, worl
     assert customers(response) == 10 and response.context["figures_stored"]
     assert "Figures as of the last analysis run" in response.content.decode()
     scans = [q["sql"] for q in stored if '"customers_customer"' in q["sql"] or '"customers_order"' in q["sql"]]
-    assert scans == [] and len(stored) <= 8
+    assert scans == [] and len(stored) <= 9  # with the realised-accuracy drift check
 
 
 def test_empty_dashboard_offers_the_run_button_to_managers_only(client, role_user):

@@ -105,7 +105,7 @@ def test_run_progress_bar_follows_the_run(page, login, role_user):
     assert page.locator("progress").get_attribute("value") == "30"
     ScoreRun.objects.filter(pk=run.pk).update(progress=70, stage="write")
     page.wait_for_function("document.querySelector('progress').value === 70", timeout=6000)
-    assert "70 % · write" in page.locator(".progress-text").inner_text()
+    assert "70 % · saving results" in page.locator(".progress-text").inner_text()
     ScoreRun.objects.filter(pk=run.pk).update(status="succeeded", progress=100, finished_at=timezone.now())
     # When the run finishes the page reloads and shows the final state.
     page.wait_for_function("document.getElementById('run-status').textContent === 'Succeeded'", timeout=8000)
