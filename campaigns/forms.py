@@ -14,6 +14,7 @@ from customers.models import Customer, Level, LifecycleStage, Product, RfmSegmen
 
 from .models import Campaign, ServiceTask
 from .permissions import campaign_kinds
+from .selectors import uplift_model_credible
 
 BUNDLE_CHOICES = 50
 
@@ -106,8 +107,33 @@ class AudienceForm(forms.Form):
         label=_("Also include (customer ids)"), item=_id_field(),
         help_text=_("Customers added by hand; they join the random control draw like everyone."))
 
+    uplift_top_n = forms.IntegerField(
+        label=_("Only the customers the campaign most likely changes"), required=False, min_value=1,
+        max_value=10_000_000,
+        help_text=_("The N customers with the highest predicted incremental conversions, by the uplift model "
+                    "learnt from finished campaigns with this objective; a control group is still held out, "
+                    "so the choice is measured."))
+    uplift_objective = forms.ChoiceField(choices=[("", "")] + list(Campaign.Objective.choices), required=False,
+                                         widget=forms.HiddenInput)
+
+    def __init__(self, *args, objective: str | None = None, **kwargs):
+        """``objective``: the campaign's, whose uplift model ``uplift_top_n`` uses (the API passes
+        ``uplift_objective`` in the audience instead)."""
+        super().__init__(*args, **kwargs)
+        self.objective = objective
+
     def clean(self):
         data = super().clean()
+        if data.get("uplift_top_n"):
+            objective = data.get("uplift_objective") or self.objective or ""
+            if uplift_model_credible(objective) is None:
+                self.add_error("uplift_top_n", _(
+                    "No uplift model for this objective is better than random targeting yet (too few "
+                    "finished campaigns with a control group, or its Qini interval includes 0). Target by "
+                    "churn risk instead."))
+            data["uplift_objective"] = objective
+        else:
+            data["uplift_objective"] = ""
         for low, high in (("churn_min", "churn_max"), ("clv_min", "clv_max"),
                           ("sentiment_min", "sentiment_max")):
             if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:

@@ -6,17 +6,21 @@ An audience definition is a plain dict (stored as JSON on the campaign) validate
 """
 from __future__ import annotations
 
+import pickle
+import zlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pandas as pd
 from django.db.models import Avg, Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Exp, Power
 from django.utils import timezone
 
 from analytics.engine.power import PowerCheck, power_check
+from analytics.engine.uplift import FittedUplift, uplift_predict
 from customers.models import Customer, Feedback, Interaction, Order, OrderStatus, Product, SentimentLabel
 
-from .models import Campaign, CampaignMember
+from .models import Campaign, CampaignMember, UpliftModel
 from .permissions import can_change_campaign
 from .uplift import control_size
 
@@ -25,7 +29,7 @@ AUDIENCE_KEYS = (
     "rfm_segments", "value_segments", "value_tiers", "churn_risks", "lifecycle_stages", "regions",
     "churn_min", "churn_max", "clv_min", "clv_max", "sentiment_min", "sentiment_max",
     "no_contact_days", "negative_feedback_days", "bought_any", "not_bought_any",
-    "include_customers",
+    "include_customers", "uplift_top_n", "uplift_objective",
 )
 # Feedback counts as negative when analysed as negative or rated 1-2 stars.
 NEGATIVE_RATING_MAX = 2
@@ -91,7 +95,54 @@ def audience_queryset(*, filters: dict, kind: str, frequency_cap_days: int = 0,
         if exclude_campaign_id:
             recent = recent.exclude(campaign_id=exclude_campaign_id)
         customers = customers.exclude(Exists(recent))
+    if filters.get("uplift_top_n"):
+        # Last: the N the campaign most likely changes among those the other rules let through.
+        customers = uplift_top(customers, objective=filters.get("uplift_objective", ""),
+                               n=int(filters["uplift_top_n"]))
     return customers
+
+
+# The numeric scores frozen on members at launch (campaigns.selectors.SNAPSHOT_FIELDS) that the
+# models read; the current customer fields of the same names are what they predict from.
+UPLIFT_FEATURES = ("churn_probability", "clv_12m", "sentiment_score", "loyalty_score", "recency_days",
+                   "order_count", "total_spent")
+
+
+def uplift_features(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(rows, columns=list(UPLIFT_FEATURES))
+    return frame.apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+def uplift_model_load(model: UpliftModel) -> FittedUplift:
+    return pickle.loads(zlib.decompress(bytes(model.payload)))  # noqa: S301 - written by uplift_model_fit
+
+
+def uplift_model_credible(objective: str) -> UpliftModel | None:
+    """The objective's uplift model if it is better than random targeting, else None."""
+    return UpliftModel.objects.filter(objective=objective, credible=True).first() if objective else None
+
+
+def predicted_uplift(*, model: UpliftModel, customer_ids: list[int]) -> dict[int, float]:
+    """Predicted incremental conversion probability of each customer, from their current scores."""
+    rows = list(Customer.objects.filter(pk__in=customer_ids).order_by("pk").values("pk", *UPLIFT_FEATURES))
+    if not rows:
+        return {}
+    scores = uplift_predict(uplift_model_load(model), uplift_features(rows))
+    return {row["pk"]: float(score) for row, score in zip(rows, scores, strict=True)}
+
+
+def uplift_top(customers: QuerySet[Customer], *, objective: str, n: int) -> QuerySet[Customer]:
+    """The ``n`` customers of ``customers`` with the highest predicted incremental conversions.
+
+    Nobody when the objective has no credible model (any more): an audience that asked for the
+    customers a model picks is never silently widened to everyone.
+    """
+    model = uplift_model_credible(objective)
+    if model is None:
+        return customers.none()
+    scores = predicted_uplift(model=model, customer_ids=list(customers.values_list("pk", flat=True)))
+    chosen = sorted(scores, key=lambda pk: (-scores[pk], pk))[:n]
+    return Customer.objects.filter(pk__in=chosen)
 
 
 def audience_preview(customers: QuerySet[Customer]) -> dict:

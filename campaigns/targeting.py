@@ -16,21 +16,10 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.engine.uplift import FittedUplift, NotEnoughCampaignData, uplift_fit, uplift_predict
-from customers.models import Customer
+from analytics.engine.uplift import NotEnoughCampaignData, uplift_fit
 
 from .models import Campaign, CampaignMember, UpliftModel
-from .selectors import member_outcomes
-
-# The numeric scores frozen on members at launch (campaigns.selectors.SNAPSHOT_FIELDS) that the
-# models read; the current customer fields of the same names are what they predict from.
-UPLIFT_FEATURES = ("churn_probability", "clv_12m", "sentiment_score", "loyalty_score", "recency_days",
-                   "order_count", "total_spent")
-
-
-def _features(rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(rows, columns=list(UPLIFT_FEATURES))
-    return frame.apply(pd.to_numeric, errors="coerce").astype(float)
+from .selectors import member_outcomes, uplift_features
 
 
 def uplift_training_data(*, objective: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
@@ -44,7 +33,7 @@ def uplift_training_data(*, objective: str) -> tuple[pd.DataFrame, np.ndarray, n
             rows.append(member.scores)
             treated.append(int(member.group == CampaignMember.Group.TREATMENT))
             converted.append(int((member.window_orders or 0) > 0))
-    return _features(rows), np.array(treated, dtype=int), np.array(converted, dtype=int), len(campaigns)
+    return uplift_features(rows), np.array(treated, dtype=int), np.array(converted, dtype=int), len(campaigns)
 
 
 @transaction.atomic
@@ -76,16 +65,3 @@ def uplift_models_refresh() -> dict[str, str]:
         else:
             done[objective] = f"{model.card['name']} (credible: {model.credible})"
     return done
-
-
-def uplift_model_load(model: UpliftModel) -> FittedUplift:
-    return pickle.loads(zlib.decompress(bytes(model.payload)))  # noqa: S301 - written by uplift_model_fit
-
-
-def predicted_uplift(*, model: UpliftModel, customer_ids: list[int]) -> dict[int, float]:
-    """Predicted incremental conversion probability of each customer, from their current scores."""
-    rows = list(Customer.objects.filter(pk__in=customer_ids).order_by("pk").values("pk", *UPLIFT_FEATURES))
-    if not rows:
-        return {}
-    scores = uplift_predict(uplift_model_load(model), _features(rows))
-    return {row["pk"]: float(score) for row, score in zip(rows, scores, strict=True)}

@@ -142,7 +142,7 @@ def _edit(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
     initial_audience = campaign.audience if campaign else {}
     if request.method == "POST":
         form = CampaignForm(request.POST, instance=campaign, user=request.user, prefix="c")
-        audience_form = AudienceForm(request.POST, prefix="a")
+        audience_form = AudienceForm(request.POST, prefix="a", objective=request.POST.get("c-objective"))
         if form.is_valid() and audience_form.is_valid():
             fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
             try:
@@ -199,7 +199,7 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("campaigns.view_campaign", raise_exception=True)
 def audience_preview_json(request: HttpRequest) -> JsonResponse:
     """Live audience size and CLV at stake for the filters being edited (GET, form-encoded)."""
-    audience_form = AudienceForm(request.GET, prefix="a")
+    audience_form = AudienceForm(request.GET, prefix="a", objective=request.GET.get("c-objective"))
     if not audience_form.is_valid():
         return JsonResponse({"errors": audience_form.errors}, status=400)
     kind = request.GET.get("c-kind", Campaign.Kind.MARKETING)

@@ -8,7 +8,8 @@ import pytest
 from campaigns.demo import LAUNCH_DAYS_AGO, MOVABLE_RISK
 from campaigns.models import Campaign, CampaignMember, UpliftModel
 from campaigns.selectors import member_outcomes
-from campaigns.targeting import predicted_uplift, uplift_models_refresh, uplift_training_data
+from campaigns.selectors import predicted_uplift
+from campaigns.targeting import uplift_models_refresh, uplift_training_data
 
 
 # First: the module's demo campaigns do not exist yet.
@@ -29,7 +30,13 @@ def demo_campaigns(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         demo_seed(n_customers=1500, seed=3, as_of=pd.Timestamp.now(tz="UTC").normalize(), flush=True)
-        yield demo_campaigns_seed(seed=5)
+        result = demo_campaigns_seed(seed=5)
+        from io import StringIO
+
+        from django.core.management import call_command
+
+        call_command("recompute_scores", "--sync", stdout=StringIO())  # today's scores, as scripts/run does
+        yield result
         CampaignMember.objects.all().delete()
         Campaign.objects.all().delete()
         UpliftModel.objects.all().delete()
@@ -87,3 +94,38 @@ def test_the_page_shows_the_qini_curve_and_says_whether_it_beats_random(demo_cam
     assert expected in text
     client.force_login(role_user("Service"))
     assert client.get("/campaigns/uplift/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_audience_of_the_customers_the_campaign_most_likely_changes(demo_campaigns, client, role_user):
+    from customers.models import Customer
+
+    UpliftModel.objects.filter(objective="retention").update(credible=True)  # the mechanics, whatever the fit
+    client.force_login(role_user("Sales"))
+    params = {"a-uplift_top_n": "120", "c-objective": "retention", "c-kind": "marketing"}
+    preview = client.get("/campaigns/preview/", params)
+    assert preview.status_code == 200 and preview.json()["size"] == 120
+    # The model's picks lean to the customers the discount moves (medium risk at launch), where
+    # the riskiest 120 are mostly those already gone.
+    from campaigns.selectors import audience_queryset
+
+    picked = list(audience_queryset(filters={"uplift_top_n": 120, "uplift_objective": "retention"},
+                                    kind="marketing").values_list("churn_probability", flat=True))
+    riskiest = list(Customer.objects.filter(marketing_consent=True, churn_probability__isnull=False)
+                    .order_by("-churn_probability").values_list("churn_probability", flat=True)[:120])
+    low, high = MOVABLE_RISK
+
+    def movable(values):
+        return sum(low <= p < high for p in values if p is not None) / len(values)
+
+    assert movable(picked) > movable(riskiest)
+
+
+@pytest.mark.django_db
+def test_uplift_targeting_is_refused_when_no_model_beats_random(demo_campaigns, client, role_user):
+    UpliftModel.objects.filter(objective="retention").update(credible=False)
+    client.force_login(role_user("Sales"))
+    for objective in ("retention", "upsell"):  # a model no better than random; no model at all
+        preview = client.get("/campaigns/preview/", {"a-uplift_top_n": "50", "c-objective": objective})
+        assert preview.status_code == 400
+        assert "better than random" in str(preview.json()["errors"]["uplift_top_n"])
