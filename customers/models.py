@@ -130,10 +130,12 @@ class Customer(models.Model):
     marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True,
                                                 validators=[bounds.event_date])
     language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True,
-                                default="", help_text=_("Language of messages; blank for the default."))
+                                default="", db_default="",
+                                help_text=_("Language of messages; blank for the default."))
     # Set when mail to the address bounced hard or was reported as spam (campaigns' delivery
     # tracking); campaigns then leave the customer out of e-mail until the address changes.
-    email_invalid = models.BooleanField(_("e-mail address invalid"), default=False)
+    # db_default as well: bulk loads by COPY (the demo, the benches) leave the column out.
+    email_invalid = models.BooleanField(_("e-mail address invalid"), default=False, db_default=False)
     status = models.CharField(
         _("status"), max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE,
         help_text=_("Churned only when known explicitly, for example a cancelled contract."),

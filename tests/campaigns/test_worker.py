@@ -32,11 +32,19 @@ def delivery_worker(smtp_server, monkeypatch, django_db_setup):
                         "CAMPAIGN_SEND_RATE_PER_SECOND": "0"}.items():
         monkeypatch.setenv(name, value)
     previous_routes = app.conf.task_routes
-    app.conf.task_routes = {"campaigns.tasks.campaign_send": {"queue": QUEUE}}
+
+    def route(routes):
+        # Celery prepares the routing table and its router once, on first use (an earlier test
+        # may have sent a task already): set the routes, then make it prepare them again.
+        app.conf.task_routes = routes
+        app.amqp.flush_routes()
+        app.amqp.__dict__.pop("router", None)
+
+    route({"campaigns.tasks.campaign_send": {"queue": QUEUE}})
     worker = start_worker("-Q", QUEUE, "--concurrency=1", log_name="celery-worker-campaign-send.log")
     yield smtp_server
     stop_worker(worker)
-    app.conf.task_routes = previous_routes
+    route(previous_routes)
 
 
 def test_the_worker_sends_one_message_per_treated_consenting_member(delivery_worker, role_user):
