@@ -2,8 +2,6 @@
 public unsubscribe page; split from views.py, which keeps the detail page's message context."""
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.spreadsheets import safe_csv_writer
 from customers.models import Customer, Product
 from customers.permissions import can_view_pii
 from customers.services import UNSUBSCRIBE_LINK, customer_marketing_consent_withdraw
@@ -115,13 +114,6 @@ def outbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "campaigns/outbox_detail.html", {"message": message})
 
 
-def spreadsheet_safe(value) -> str:
-    """A cell a spreadsheet will not run as a formula (OWASP CSV injection): text starting with
-    = + - @ tab or carriage return gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @permission_required(["campaigns.view_campaign", "campaigns.view_campaignmember"], raise_exception=True)
 def campaign_mail_list(request: HttpRequest, pk: int) -> HttpResponse:
     """The printable list of a direct-mail campaign: one row per treated member with the postal
@@ -135,16 +127,16 @@ def campaign_mail_list(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-mailing.csv"'
     response.write("\ufeff")
-    writer = csv.writer(response)
+    writer = safe_csv_writer(response)
     writer.writerow([_("Name"), _("City"), _("Region"), _("Country"), _("Coupon"), _("Offered products")])
     members = (campaign.members.filter(group="treatment").select_related("customer").order_by("pk"))
     names = dict(Product.objects.filter(pk__in={p for m in members for p in m.offered_products})
                  .values_list("pk", "name"))
     for member in members.iterator(chunk_size=2000):
         customer = member.customer
-        writer.writerow([spreadsheet_safe(v) for v in (
+        writer.writerow([
             customer.name, customer.city, customer.region, customer.country, member.coupon_code or "",
-            ", ".join(names.get(p, f"#{p}") for p in member.offered_products))])
+            ", ".join(names.get(p, f"#{p}") for p in member.offered_products)])
     return response
 
 

@@ -1,7 +1,11 @@
+from functools import wraps
+
 import anymail.urls
+from anymail.exceptions import AnymailConfigurationError
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponseNotFound
 from django.urls import URLPattern, include, path
 from django.views.i18n import set_language
 
@@ -9,13 +13,26 @@ from analytics.views import home
 from campaigns.message_views import unsubscribe
 
 
+def _configured_only(view):
+    """A provider's tracking webhook answers 404 when that provider is not configured here:
+    anymail raises a configuration error (a 500) for a provider without its secret or key."""
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except AnymailConfigurationError:
+            return HttpResponseNotFound("This provider's tracking webhook is not configured.",
+                                        content_type="text/plain; charset=utf-8")
+    return wrapped
+
+
 def _public(patterns):
     """anymail's tracking webhooks, open without a login: each authenticates the provider itself
     (ANYMAIL WEBHOOK_SECRET basic auth or the provider's signature)."""
     for pattern in patterns:
         if isinstance(pattern, URLPattern) and "tracking" in str(pattern.pattern):
-            yield URLPattern(pattern.pattern, login_not_required(pattern.callback), pattern.default_args,
-                             pattern.name)
+            yield URLPattern(pattern.pattern, login_not_required(_configured_only(pattern.callback)),
+                             pattern.default_args, pattern.name)
 
 
 urlpatterns = [

@@ -150,7 +150,8 @@ def test_customer_export_neutralises_formulas(client, role_user):
 
 def test_campaign_results_neutralise_formulas(client, role_user):
     Customer.objects.bulk_create([Customer(external_id=f"X{i}", name=name, value_segment="high",
-                                           marketing_consent=True) for i, name in enumerate(HOSTILE)])
+                                           email=f"x{i}@example.org", marketing_consent=True)
+                                  for i, name in enumerate(HOSTILE)])
     sales = role_user("Sales")
     draft = campaign_services.campaign_create(
         created_by=sales, audience={"value_segments": ["high"]},
