@@ -113,27 +113,52 @@ class AudienceForm(forms.Form):
         help_text=_("The N customers with the highest predicted incremental conversions, by the uplift model "
                     "learnt from finished campaigns with this objective; a control group is still held out, "
                     "so the choice is measured."))
+    uplift_positive_profit = forms.BooleanField(
+        label=_("Only customers whose predicted incremental profit is positive"), required=False,
+        help_text=_("Predicted extra conversions times the margin on their usual order, less the discount on "
+                    "every conversion (also those that would have happened anyway) and the cost of the "
+                    "contact."))
+    uplift_margin = forms.FloatField(label=_("Gross margin on an order (0 to 1)"), required=False,
+                                     min_value=0, max_value=1)
     uplift_objective = forms.ChoiceField(choices=[("", "")] + list(Campaign.Objective.choices), required=False,
                                          widget=forms.HiddenInput)
+    # The campaign's offer, for the profit rule (set from the campaign form, or passed by the API).
+    uplift_discount = forms.FloatField(required=False, min_value=0, max_value=1, widget=forms.HiddenInput)
+    uplift_contact_cost = forms.FloatField(required=False, min_value=0, max_value=1_000_000,
+                                           widget=forms.HiddenInput)
+    uplift_days = forms.IntegerField(required=False, min_value=1, max_value=365, widget=forms.HiddenInput)
 
-    def __init__(self, *args, objective: str | None = None, **kwargs):
-        """``objective``: the campaign's, whose uplift model ``uplift_top_n`` uses (the API passes
-        ``uplift_objective`` in the audience instead)."""
+    def __init__(self, *args, objective: str | None = None, offer: dict | None = None, **kwargs):
+        """``objective``: the campaign's, whose uplift model the uplift rules use; ``offer``: its
+        ``discount`` (a fraction), ``contact_cost`` and attribution ``days``, for the profit rule.
+        The API passes ``uplift_objective`` and the ``uplift_*`` values in the audience instead."""
         super().__init__(*args, **kwargs)
         self.objective = objective
+        self.offer = offer or {}
 
     def clean(self):
         data = super().clean()
-        if data.get("uplift_top_n"):
+        uplift_rules = [name for name in ("uplift_top_n", "uplift_positive_profit") if data.get(name)]
+        if uplift_rules:
             objective = data.get("uplift_objective") or self.objective or ""
             if uplift_model_credible(objective) is None:
-                self.add_error("uplift_top_n", _(
+                self.add_error(uplift_rules[0], _(
                     "No uplift model for this objective is better than random targeting yet (too few "
                     "finished campaigns with a control group, or its Qini interval includes 0). Target by "
                     "churn risk instead."))
             data["uplift_objective"] = objective
         else:
             data["uplift_objective"] = ""
+        if data.get("uplift_positive_profit"):
+            if data.get("uplift_margin") is None:
+                self.add_error("uplift_margin", _("Give the margin on an order to weigh the profit."))
+            for field, key, default in (("uplift_discount", "discount", 0.0),
+                                        ("uplift_contact_cost", "contact_cost", 0.0), ("uplift_days", "days", 30)):
+                if data.get(field) is None:
+                    data[field] = self.offer.get(key, default)
+        else:
+            for field in ("uplift_margin", "uplift_discount", "uplift_contact_cost", "uplift_days"):
+                data[field] = None
         for low, high in (("churn_min", "churn_max"), ("clv_min", "clv_max"),
                           ("sentiment_min", "sentiment_max")):
             if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:

@@ -11,13 +11,14 @@ import zlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 from django.db.models import Avg, Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Exp, Power
 from django.utils import timezone
 
 from analytics.engine.power import PowerCheck, power_check
-from analytics.engine.uplift import FittedUplift, uplift_predict
+from analytics.engine.uplift import FittedUplift, incremental_profit, uplift_predict
 from customers.models import Customer, Feedback, Interaction, Order, OrderStatus, Product, SentimentLabel
 
 from .models import Campaign, CampaignMember, UpliftModel
@@ -29,7 +30,8 @@ AUDIENCE_KEYS = (
     "rfm_segments", "value_segments", "value_tiers", "churn_risks", "lifecycle_stages", "regions",
     "churn_min", "churn_max", "clv_min", "clv_max", "sentiment_min", "sentiment_max",
     "no_contact_days", "negative_feedback_days", "bought_any", "not_bought_any",
-    "include_customers", "uplift_top_n", "uplift_objective",
+    "include_customers", "uplift_top_n", "uplift_positive_profit", "uplift_margin", "uplift_objective",
+    "uplift_discount", "uplift_contact_cost", "uplift_days",
 )
 # Feedback counts as negative when analysed as negative or rated 1-2 stars.
 NEGATIVE_RATING_MAX = 2
@@ -95,6 +97,11 @@ def audience_queryset(*, filters: dict, kind: str, frequency_cap_days: int = 0,
         if exclude_campaign_id:
             recent = recent.exclude(campaign_id=exclude_campaign_id)
         customers = customers.exclude(Exists(recent))
+    if filters.get("uplift_positive_profit"):
+        customers = uplift_profitable(
+            customers, objective=filters.get("uplift_objective", ""), margin=float(filters.get("uplift_margin") or 0),
+            discount=float(filters.get("uplift_discount") or 0),
+            contact_cost=float(filters.get("uplift_contact_cost") or 0), days=int(filters.get("uplift_days") or 30))
     if filters.get("uplift_top_n"):
         # Last: the N the campaign most likely changes among those the other rules let through.
         customers = uplift_top(customers, objective=filters.get("uplift_objective", ""),
@@ -129,6 +136,37 @@ def predicted_uplift(*, model: UpliftModel, customer_ids: list[int]) -> dict[int
         return {}
     scores = uplift_predict(uplift_model_load(model), uplift_features(rows))
     return {row["pk"]: float(score) for row, score in zip(rows, scores, strict=True)}
+
+
+def uplift_profit(*, model: UpliftModel, customer_ids: list[int], margin: float, discount: float,
+                  contact_cost: float, days: int) -> dict[int, float]:
+    """Expected profit of contacting each customer (``analytics.engine.uplift.incremental_profit``):
+    their usual order value is spent / orders; their conversion without the campaign, the chance
+    of an order in ``days`` from their expected orders in 90 days."""
+    lift = predicted_uplift(model=model, customer_ids=customer_ids)
+    rows = list(Customer.objects.filter(pk__in=lift).order_by("pk")
+                .values_list("pk", "total_spent", "order_count", "expected_orders_90d"))
+    if not rows:
+        return {}
+    ids = [row[0] for row in rows]
+    value = np.array([float(spent or 0) / count if count else 0.0 for _pk, spent, count, _e in rows])
+    base = 1 - np.exp(-np.array([float(e or 0) for *_rest, e in rows]) * days / 90)
+    # The discount is given on the order value of every conversion the offer gets.
+    profit = incremental_profit(np.array([lift[pk] for pk in ids]), order_value=value, margin=margin,
+                                offer_cost=value * discount, contact_cost=contact_cost, conversion=base)
+    return dict(zip(ids, profit.tolist(), strict=True))
+
+
+def uplift_profitable(customers: QuerySet[Customer], *, objective: str, margin: float, discount: float,
+                      contact_cost: float, days: int) -> QuerySet[Customer]:
+    """The customers of ``customers`` whose predicted incremental profit is positive (nobody
+    without a credible model, as :func:`uplift_top`)."""
+    model = uplift_model_credible(objective)
+    if model is None:
+        return customers.none()
+    profit = uplift_profit(model=model, customer_ids=list(customers.values_list("pk", flat=True)),
+                           margin=margin, discount=discount, contact_cost=contact_cost, days=days)
+    return Customer.objects.filter(pk__in=[pk for pk, value in profit.items() if value > 0])
 
 
 def uplift_top(customers: QuerySet[Customer], *, objective: str, n: int) -> QuerySet[Customer]:

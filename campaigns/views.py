@@ -69,6 +69,21 @@ def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def _offer(data) -> dict:
+    """The campaign form's offer as the audience's profit rule reads it; a value the campaign form
+    will refuse anyway is left out here."""
+    offer = {}
+    for key, field, scale in (("discount", "c-discount_percent", 0.01), ("contact_cost", "c-cost_per_contact", 1),
+                              ("days", "c-attribution_days", 1)):
+        try:
+            value = float(data.get(field) or "")
+        except ValueError:
+            continue
+        if value >= 0:
+            offer[key] = int(value) if key == "days" else value * scale
+    return offer
+
+
 @permission_required("campaigns.view_campaign", raise_exception=True)
 def campaign_index(request: HttpRequest) -> HttpResponse:
     page = Paginator(campaign_list(request.user), 50).get_page(request.GET.get("page"))
@@ -142,7 +157,8 @@ def _edit(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
     initial_audience = campaign.audience if campaign else {}
     if request.method == "POST":
         form = CampaignForm(request.POST, instance=campaign, user=request.user, prefix="c")
-        audience_form = AudienceForm(request.POST, prefix="a", objective=request.POST.get("c-objective"))
+        audience_form = AudienceForm(request.POST, prefix="a", objective=request.POST.get("c-objective"),
+                                     offer=_offer(request.POST))
         if form.is_valid() and audience_form.is_valid():
             fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
             try:
@@ -199,7 +215,8 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("campaigns.view_campaign", raise_exception=True)
 def audience_preview_json(request: HttpRequest) -> JsonResponse:
     """Live audience size and CLV at stake for the filters being edited (GET, form-encoded)."""
-    audience_form = AudienceForm(request.GET, prefix="a", objective=request.GET.get("c-objective"))
+    audience_form = AudienceForm(request.GET, prefix="a", objective=request.GET.get("c-objective"),
+                                 offer=_offer(request.GET))
     if not audience_form.is_valid():
         return JsonResponse({"errors": audience_form.errors}, status=400)
     kind = request.GET.get("c-kind", Campaign.Kind.MARKETING)

@@ -137,7 +137,7 @@ def uplift_predict(fitted: FittedUplift, features: pd.DataFrame) -> np.ndarray:
 
 
 def incremental_profit(uplift: np.ndarray, *, order_value: np.ndarray, margin: float,
-                       offer_cost: float, contact_cost: float, conversion: np.ndarray) -> np.ndarray:
+                       offer_cost: float | np.ndarray, contact_cost: float, conversion: np.ndarray) -> np.ndarray:
     """Expected profit of contacting each customer: the margin on the conversions the contact
     adds, less what the offer costs on every conversion it gets (also those that would have
     happened anyway) and the cost of the contact."""

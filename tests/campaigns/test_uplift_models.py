@@ -129,3 +129,26 @@ def test_uplift_targeting_is_refused_when_no_model_beats_random(demo_campaigns, 
         preview = client.get("/campaigns/preview/", {"a-uplift_top_n": "50", "c-objective": objective})
         assert preview.status_code == 400
         assert "better than random" in str(preview.json()["errors"]["uplift_top_n"])
+
+
+@pytest.mark.django_db
+def test_an_audience_of_the_customers_worth_contacting_by_predicted_profit(demo_campaigns, client, role_user):
+    from campaigns.selectors import audience_queryset, uplift_profit
+
+    model = UpliftModel.objects.get(objective="retention")
+    UpliftModel.objects.filter(pk=model.pk).update(credible=True)
+    client.force_login(role_user("Sales"))
+    offer = {"c-objective": "retention", "c-discount_percent": "10", "c-cost_per_contact": "0.5",
+             "c-attribution_days": "30", "a-uplift_positive_profit": "on"}
+    refused = client.get("/campaigns/preview/", offer)
+    assert refused.status_code == 400 and "uplift_margin" in refused.json()["errors"]
+    rich = client.get("/campaigns/preview/", {**offer, "a-uplift_margin": "0.6"}).json()["size"]
+    poor = client.get("/campaigns/preview/", {**offer, "a-uplift_margin": "0.05"}).json()["size"]
+    assert rich > poor  # a thinner margin leaves fewer customers worth the offer
+    filters = {"uplift_positive_profit": True, "uplift_objective": "retention", "uplift_margin": 0.6,
+               "uplift_discount": 0.1, "uplift_contact_cost": 0.5, "uplift_days": 30}
+    chosen = set(audience_queryset(filters=filters, kind="marketing").values_list("pk", flat=True))
+    model.refresh_from_db()
+    profit = uplift_profit(model=model, customer_ids=list(chosen), margin=0.6, discount=0.1, contact_cost=0.5,
+                           days=30)
+    assert len(chosen) == rich and all(value > 0 for value in profit.values())
