@@ -184,7 +184,8 @@ class AudienceForm(forms.Form):
 
     def audience(self) -> dict:
         """The cleaned definition without empty filters, as stored on the campaign."""
-        return {key: value for key, value in self.cleaned_data.items() if value not in (None, "", [])}
+        return {key: value for key, value in self.cleaned_data.items()
+                if value is not False and value not in (None, "", [])}
 
 
 class PowerForm(forms.Form):
