@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from analytics.models import AssociationRule, Recommendation, ScoreRun, SegmentProfile
+from analytics.models import AssociationRule, RealisedAccuracy, Recommendation, ScoreRun, SegmentProfile
 from customers.api.serializers import DescribedModelSerializer, ProductBriefSerializer
 
 
@@ -133,4 +133,31 @@ class AssociationRuleSerializer(DescribedModelSerializer):
                     "bought together more than by chance."
                 )
             },
+        }
+
+
+class RealisedAccuracySerializer(DescribedModelSerializer):
+    as_of = serializers.DateTimeField(source="run.as_of", read_only=True,
+                                      help_text=_("When the predictions were made (the run's date)."))
+    run_kind = serializers.CharField(source="run.kind", read_only=True,
+                                     help_text=_("Full run or backtest."))
+    metrics = serializers.DictField(read_only=True, help_text=_(
+        "Churn: roc_auc, brier, calibration_error and their baselines; orders and CLV: predicted_total, "
+        "actual_total, actual_to_predicted, spearman, mean_absolute_error."))
+    deciles = serializers.ListField(child=serializers.DictField(), read_only=True, help_text=_(
+        "Per tenth of the customers by prediction (1 = lowest): customers, mean predicted, mean observed."))
+    drift = serializers.ListField(child=serializers.CharField(), read_only=True, help_text=_(
+        "How the predictions went wrong, if they did: roc_auc_below_baseline, calibration, total_off."))
+
+    class Meta:
+        model = RealisedAccuracy
+        fields = ("id", "run", "as_of", "run_kind", "model", "horizon_days", "customers", "metrics", "deciles",
+                  "drift", "evaluated_at")
+        read_only_fields = fields
+        extra_kwargs = {
+            "run": {"help_text": _("Id of the score run whose predictions were checked.")},
+            "model": {"help_text": _("churn, orders or clv.")},
+            "horizon_days": {"help_text": _("Days after the run's date over which the outcome was observed.")},
+            "customers": {"help_text": _("Customers whose predictions were checked.")},
+            "evaluated_at": {"help_text": _("When the check was made.")},
         }

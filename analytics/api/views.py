@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 
-from analytics.models import AssociationRule, Recommendation, ScoreRun, SegmentProfile
+from analytics.models import AssociationRule, RealisedAccuracy, Recommendation, ScoreRun, SegmentProfile
 from analytics.services.runs import score_run_request
 from core.api.filters import SingleFieldOrderingFilter
 from core.api.idempotency import IdempotencyMixin
@@ -19,6 +19,7 @@ from customers.models import Customer
 
 from .serializers import (
     AssociationRuleSerializer,
+    RealisedAccuracySerializer,
     RecommendationSerializer,
     ScoreRunRequestSerializer,
     ScoreRunSerializer,
@@ -107,6 +108,25 @@ class AssociationRuleFilter(django_filters.FilterSet):
             if product in before or product in after
         ]
         return queryset.filter(pk__in=matching)
+
+
+class RealisedAccuracyFilter(django_filters.FilterSet):
+    class Meta:
+        model = RealisedAccuracy
+        fields = {"model": ["exact"], "run": ["exact"]}
+
+
+class RealisedAccuracyViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """How the served predictions turned out: each model's predictions of a run, checked against
+    what happened over their horizon (the "How did we do?" page), newest run first."""
+
+    queryset = RealisedAccuracy.objects.select_related("run")
+    serializer_class = RealisedAccuracySerializer
+    pagination_class = KeysetPagination
+    filter_backends = (DjangoFilterBackend, SingleFieldOrderingFilter)
+    filterset_class = RealisedAccuracyFilter
+    ordering = "-id"
+    ordering_fields = ("id",)
 
 
 class AssociationRuleViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):

@@ -32,6 +32,8 @@ BOOTSTRAP_SAMPLES = 200
 MIN_PER_GROUP = 100
 MIN_CONVERSIONS = 20
 CURVE_POINTS = 50
+# The audience share at which targeting by predicted uplift is compared with targeting by risk.
+TARGET_SHARE = 0.3
 
 
 class NotEnoughCampaignData(ValueError):
@@ -49,6 +51,9 @@ class FittedUplift:
     curve: dict[str, list[float]] = field(default_factory=dict)  # held-out Qini curve vs random
     n_fit: int = 0
     n_holdout: int = 0
+    # On held-out members, the top TARGET_SHARE by predicted uplift against the top by risk:
+    # estimated incremental conversions of each (treated minus control rate, times the members).
+    targeting: dict[str, float] = field(default_factory=dict)
 
     @property
     def credible(self) -> bool:
@@ -60,7 +65,7 @@ class FittedUplift:
                 "qini_interval": [round(v, 5) for v in self.qini_interval], "credible": self.credible,
                 "candidates": {k: round(v, 5) for k, v in self.candidates.items()},
                 "curve": self.curve, "n_fit": self.n_fit, "n_holdout": self.n_holdout,
-                "features": self.features}
+                "features": self.features, "targeting": self.targeting}
 
 
 def _candidates(seed: int) -> dict[str, Any]:
@@ -88,8 +93,24 @@ def _curve(outcome, uplift, treatment) -> dict[str, list[float]]:
     return {"share": share, "model": gained, "random": (np.asarray(share) * y[-1]).round(3).tolist()}
 
 
+def incremental_conversions(outcome: np.ndarray, treatment: np.ndarray, chosen: np.ndarray) -> float:
+    """Estimated conversions a campaign adds among ``chosen`` randomised members: the treated rate
+    minus the control rate among them, times how many they are."""
+    treated, control = chosen & (treatment == 1), chosen & (treatment == 0)
+    if not treated.any() or not control.any():
+        return float("nan")
+    return float((outcome[treated].mean() - outcome[control].mean()) * chosen.sum())
+
+
+def _top(scores: np.ndarray, share: float) -> np.ndarray:
+    chosen = np.zeros(len(scores), dtype=bool)
+    chosen[np.argsort(-scores, kind="stable")[:int(round(len(scores) * share))]] = True
+    return chosen
+
+
 def uplift_fit(features: pd.DataFrame, treatment: np.ndarray, outcome: np.ndarray, *, seed: int = 0,
-               holdout_share: float = HOLDOUT_SHARE, bootstrap: int = BOOTSTRAP_SAMPLES) -> FittedUplift:
+               holdout_share: float = HOLDOUT_SHARE, bootstrap: int = BOOTSTRAP_SAMPLES,
+               risk_column: str = "churn_probability") -> FittedUplift:
     """Fit every candidate on a random part of the members, choose by held-out Qini, give that a
     bootstrap interval, and refit the chosen one on all members for serving."""
     x = features.astype(float).fillna(features.astype(float).median()).fillna(0.0)
@@ -124,10 +145,16 @@ def uplift_fit(features: pd.DataFrame, treatment: np.ndarray, outcome: np.ndarra
             continue
         boot.append(qini_auc_score(y_test[sample], chosen[sample], t_test[sample]))
     low, high = (np.percentile(boot, [2.5, 97.5]) if boot else (float("nan"), float("nan")))
+    targeting = {"share": TARGET_SHARE, "members": int(round(len(chosen) * TARGET_SHARE)),
+                 "uplift": round(incremental_conversions(y_test, t_test, _top(chosen, TARGET_SHARE)), 2)}
+    if risk_column in x.columns:
+        targeting["risk"] = round(incremental_conversions(
+            y_test, t_test, _top(x[risk_column].to_numpy()[test], TARGET_SHARE)), 2)
     final = _candidates(seed)[best]
     final.fit(x, outcome, treatment)
     return FittedUplift(best, list(x.columns), final, scores[best], (float(low), float(high)), scores,
-                        _curve(y_test, chosen, t_test), n_fit=int((~test).sum()), n_holdout=int(test.sum()))
+                        _curve(y_test, chosen, t_test), n_fit=int((~test).sum()), n_holdout=int(test.sum()),
+                        targeting=targeting)
 
 
 def uplift_predict(fitted: FittedUplift, features: pd.DataFrame) -> np.ndarray:

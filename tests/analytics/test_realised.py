@@ -194,3 +194,17 @@ def test_how_did_we_do_page_shows_each_model_and_the_dashboard_warns_on_drift(cl
     assert sorted(r.model for r in run.realised.all() if r.drift) == ["clv", "orders"]
     client.force_login(role_user("Service"))
     assert client.get("/analytics/accuracy/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_api_lists_realised_accuracy_per_model(client, role_user):
+    run = _hand_case_in_the_database()
+    history.realised_accuracy_evaluate(as_of=AS_OF + timedelta(days=95), emit=False)
+    client.force_login(role_user("Manager"))
+    page = client.get("/api/realised-accuracy/", {"model": "churn"})
+    assert page.status_code == 200
+    [row] = page.json()["results"]
+    assert row["run"] == run.pk and row["run_kind"] == "backtest" and row["customers"] == 50
+    assert row["metrics"]["roc_auc"] == pytest.approx(0.8) and len(row["deciles"]) == 10
+    client.force_login(role_user("Service"))
+    assert client.get("/api/realised-accuracy/").status_code == 403
