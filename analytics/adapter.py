@@ -297,6 +297,12 @@ def write_rows(model, frame: pd.DataFrame) -> int:
     else:
         _sqlite_stage(stage, fields, frame)
     with connection.cursor() as cursor:
+        if is_postgres():
+            # Two writers of overlapping rows (a run's feedback analysis and the task analysing new
+            # feedback) would each lock rows in the order its UPDATE meets them and can deadlock:
+            # take the row locks first, in id order, so the second waits for the first instead.
+            cursor.execute(f"SELECT t.id FROM {_table(model)} AS t JOIN {stage} AS s ON t.id = s.id "
+                           "ORDER BY t.id FOR UPDATE OF t")
         cursor.execute(
             f"UPDATE {_table(model)} AS t SET " + ", ".join(f"{c} = s.{c}" for c in columns)
             + f" FROM {stage} AS s WHERE t.id = s.id")
