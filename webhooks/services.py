@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -84,6 +85,11 @@ def webhook_endpoint_create(*, data: Mapping[str, Any], created_by) -> WebhookEn
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, data: Mapping[str, Any]) -> WebhookEndpoint:
     """Change the URL, description, events or active flag. Deliveries already made keep theirs."""
     _check_fields(data)
+    # Locked for the change; deleted meanwhile (another request), it is simply not there any more.
+    current = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
+    if current is None:
+        raise Http404(_("This webhook endpoint does not exist any more."))
+    endpoint = current
     changed = [name for name, value in data.items() if getattr(endpoint, name) != value]
     if not changed:
         return endpoint

@@ -3,9 +3,10 @@
 
 import django.core.validators
 import django.db.models.deletion
-import webhooks.models
 from django.conf import settings
 from django.db import migrations, models
+
+import webhooks.models
 
 
 class Migration(migrations.Migration):
