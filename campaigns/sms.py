@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from django.conf import settings
@@ -24,10 +25,10 @@ class SmsError(Exception):
         self.transient = transient
 
 
-class BaseBackend:
+class BaseBackend(ABC):
+    @abstractmethod
     def send(self, *, to: str, body: str) -> str:
         """Send one message; return the provider's id for it."""
-        raise NotImplementedError
 
 
 class FileBackend(BaseBackend):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
@@ -18,6 +19,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
+from django.db.models import CheckConstraint
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -104,27 +106,38 @@ def test_the_database_refuses_a_date_before_1900_whatever_the_door():
     assert "occurred_at" in refused.value.message_dict
 
 
-def _without_check_constraints():
-    """Rows from before the bounds existed: SQLite can be told to skip CHECK constraints."""
-    if connection.vendor != "sqlite":
-        pytest.skip("only SQLite can skip CHECK constraints to stage a legacy row")
+@contextmanager
+def _without_check_constraints(*models):
+    """Rows from before the bounds existed. SQLite is told to skip CHECK constraints; PostgreSQL
+    drops the models' CHECK constraints inside the test's transaction, which gives them back when
+    it rolls back at the end of the test."""
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA ignore_check_constraints = ON")
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA ignore_check_constraints = ON")
+        else:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending foreign-key checks may stay
+            for model in models:
+                for constraint in model._meta.constraints:
+                    if isinstance(constraint, CheckConstraint):
+                        cursor.execute(f"ALTER TABLE {connection.ops.quote_name(model._meta.db_table)} "
+                                       f"DROP CONSTRAINT {connection.ops.quote_name(constraint.name)}")
+    try:
+        yield
+    finally:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA ignore_check_constraints = OFF")
 
 
 def test_a_score_run_reads_past_a_legacy_row_dated_year_1():
     customer = CustomerFactory()
     OrderFactory(customer=customer, ordered_at=datetime(2026, 1, 5, tzinfo=UTC), total_amount=Decimal(5))
-    _without_check_constraints()
-    try:
+    with _without_check_constraints(Order, Interaction, Customer):
         Order.objects.bulk_create([Order(customer=customer, ordered_at=datetime(1, 1, 1, tzinfo=UTC),
                                          total_amount=Decimal(1))])
         Interaction.objects.bulk_create([Interaction(customer=customer, kind="call",
                                                      occurred_at=datetime(1, 1, 1, tzinfo=UTC))])
         Customer.objects.filter(pk=customer.pk).update(signup_date=date(1, 1, 1))
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA ignore_check_constraints = OFF")
     frames = adapter.read_frames(pd.Timestamp("2026-10-01", tz="UTC"))
     assert len(frames.orders) == 1 and frames.orders["ordered_at"].iloc[0] == pd.Timestamp("2026-01-05")
     assert frames.interactions.empty
