@@ -23,7 +23,7 @@ from analytics.engine import realised
 from analytics.engine.pipeline import EXPECTED_ORDERS_DAYS
 from analytics.models import PredictionHistory, RealisedAccuracy, ScoreRun
 from analytics.selectors import realised_drifting
-from core.db import copy_frame, is_postgres
+from core.db import bulk_create_rows, copy_frame, is_postgres
 from customers.models import Order, OrderStatus
 from webhooks.events import model_drift
 
@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ("churn_probability", "p_alive", "expected_orders_90d", "clv_12m", "loyalty_score")
 CLV_HORIZON_DAYS = 365
-# Rows per INSERT statement on SQLite (its limit on bound parameters is 32,766).
-SQLITE_INSERT_ROWS = 4000
 
 
 def prediction_history_due(*, run: ScoreRun) -> bool:
@@ -63,13 +61,7 @@ def prediction_history_store(*, run: ScoreRun, scores: pd.DataFrame) -> int:
     if is_postgres():
         copy_frame(table, rows)
     else:
-        columns = ", ".join(rows.columns)
-        placeholders = ", ".join(["%s"] * len(rows.columns))
-        values = rows.astype(object).where(rows.notna(), None).to_numpy().tolist()
-        with connection.cursor() as cursor:
-            for start in range(0, len(values), SQLITE_INSERT_ROWS):
-                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",
-                                   values[start:start + SQLITE_INSERT_ROWS])
+        bulk_create_rows(PredictionHistory, rows)
     return len(rows)
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
-from tests.webhooks.conftest import Receiver
+from tests.webhooks.conftest import Receiver, receiver  # noqa: F401, F811 - the receiver fixture, shared
 from webhooks import services, transport
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -27,17 +27,6 @@ NOT_PUBLIC = [
 ]
 
 
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(*statuses, **kwargs) -> Receiver:
-        made.append(Receiver(statuses or (200,), **kwargs))
-        return made[-1]
-
-    yield make
-    for item in made:
-        item.close()
 
 
 @pytest.mark.parametrize("url", NOT_PUBLIC)
