@@ -10,7 +10,7 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
-from tests.webhooks.conftest import Receiver, receiver  # noqa: F401, F811 - the receiver fixture, shared
+from tests.webhooks import conftest as webhook_fixtures
 from webhooks import services, transport
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -25,6 +25,9 @@ NOT_PUBLIC = [
     "http://[fc00::1]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:169.254.169.254]/",
     "https://[ff02::1]/", "http://2130706433/", "http://0x7f.1/",
 ]
+
+# The webhook tests' running receiver, as a fixture here too.
+receiver = webhook_fixtures.receiver
 
 
 
