@@ -17,13 +17,12 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.charts import chart, choice_labels
+from core.charts import NEUTRAL, RISK, SERIES, VALUE, chart, choice_labels, colour, money_title
 from customers.models import Customer, Feedback, Level, LifecycleStage, Order, OrderStatus, RfmSegment
 
+from .engine.churn import HIGH_RISK_THRESHOLD, MEDIUM_RISK_THRESHOLD
 from .models import RevenueForecast, ScoreRun
 from .selectors import latest_forecast
-
-LEVEL_COLOURS = {"high": "#dc2626", "medium": "#f59e0b", "low": "#16a34a"}
 
 ACTIVE_STAGES = (LifecycleStage.ACTIVE, LifecycleStage.NEW, LifecycleStage.REACTIVATED)
 # Ten equal-width buckets give a readable histogram for probabilities in [0, 1].
@@ -181,22 +180,60 @@ def forecast_chart(rows: list[RevenueForecast]) -> dict:
     def series(attr):
         return [None if getattr(r, attr) is None else round(getattr(r, attr), 2) for r in rows]
 
+    band, band_edge = colour("series-2", 0.15), colour("series-2", 0.4)
     return chart("line", [r.month.strftime("%Y-%m") for r in rows], [
-        {"label": _("Actual revenue"), "data": series("actual"), "backgroundColor": "#2563eb"},
-        {"label": _("Forecast"), "data": series("forecast"), "backgroundColor": "#7c3aed",
+        {"label": _("Actual revenue"), "data": series("actual"), "backgroundColor": SERIES[0]},
+        {"label": _("Forecast"), "data": series("forecast"), "backgroundColor": SERIES[1],
          "borderDash": [6, 4]},
-        {"label": _("Interval, upper"), "data": series("upper"), "backgroundColor": "rgba(124,58,237,.15)",
-         "borderColor": "rgba(124,58,237,.3)", "pointRadius": 0, "fill": False},
-        {"label": _("Interval, lower"), "data": series("lower"), "backgroundColor": "rgba(124,58,237,.15)",
-         "borderColor": "rgba(124,58,237,.3)", "pointRadius": 0, "fill": "-1"},
-    ])
+        {"label": _("Interval, upper"), "data": series("upper"), "backgroundColor": band,
+         "borderColor": band_edge, "pointRadius": 0, "fill": False},
+        {"label": _("Interval, lower"), "data": series("lower"), "backgroundColor": band,
+         "borderColor": band_edge, "pointRadius": 0, "fill": "-1"},
+    ], x_title=_("Month"), y_title=money_title(_("Revenue")))
 
 
-def level_chart(keys: list[str], counts: list[int], label: str) -> dict | None:
+def level_chart(keys: list[str], counts: list[int], label: str, *, colours: dict[str, str]) -> dict | None:
+    """Customers by level (low, medium, high) of one scale: churn risk in ``RISK`` colours, value in
+    ``VALUE`` colours, never the one in the other's."""
     if not keys:
         return None
     return chart("doughnut", choice_labels(Level.choices, keys), [
-        {"label": label, "data": counts, "backgroundColor": [LEVEL_COLOURS[k] for k in keys]}])
+        {"label": label, "data": counts, "backgroundColor": [colours[k] for k in keys]}])
+
+
+def risk_level(probability: float) -> str:
+    if probability >= HIGH_RISK_THRESHOLD:
+        return "high"
+    return "medium" if probability >= MEDIUM_RISK_THRESHOLD else "low"
+
+
+def churn_histogram_chart(labels: list[str], counts: list[int]) -> dict:
+    """Customers per tenth of churn probability, each bar in its risk band's colour: one dataset
+    per band (drawn ungrouped, so a bar stays centred), which gives the legend its three keys."""
+    width = 1 / len(counts)
+    levels = [risk_level((i + 0.5) * width) for i in range(len(counts))]
+    names = {"low": _("Low risk"), "medium": _("Medium risk"), "high": _("High risk")}
+    datasets = [{"label": names[level], "data": [n if levels[i] == level else None for i, n in enumerate(counts)],
+                 "backgroundColor": RISK[level], "grouped": False}
+                for level in ("low", "medium", "high") if level in levels]
+    return chart("bar", labels, datasets, plugins={"legend": {"display": True}},
+                 x_title=_("Churn probability (%)"), y_title=_("Customers"))
+
+
+def clv_histogram_chart(labels: list[str], counts: list[int]) -> dict:
+    return chart("bar", labels, [{"label": _("Customers"), "data": counts, "backgroundColor": VALUE["medium"]}],
+                 x_title=money_title(_("12-month CLV")), y_title=_("Customers"))
+
+
+def rfm_chart(labels: list[str], counts: list[int]) -> dict:
+    return chart("bar", labels, [{"label": _("Customers"), "data": counts, "backgroundColor": NEUTRAL}],
+                 indexAxis="y", x_title=_("Customers"), y_title=_("RFM segment"))
+
+
+def sentiment_chart(months: list[str], means: list[float]) -> dict:
+    return chart("line", months, [{"label": _("Mean sentiment (−1 to 1)"), "data": means}],
+                 scales={"y": {"min": -1, "max": 1}}, x_title=_("Month"),
+                 y_title=_("Mean sentiment (−1 negative to 1 positive)"))
 
 
 def dashboard_charts(figures: dict) -> dict:
@@ -205,25 +242,20 @@ def dashboard_charts(figures: dict) -> dict:
     charts = {}
     keys, counts = figures["rfm"]
     if keys:
-        charts["rfm"] = chart("bar", choice_labels(RfmSegment.choices, keys),
-                              [{"label": _("Customers"), "data": counts}], indexAxis="y")
-    charts["value"] = level_chart(*figures["value"], _("Customers"))
+        charts["rfm"] = rfm_chart(choice_labels(RfmSegment.choices, keys), counts)
+    charts["value"] = level_chart(*figures["value"], _("Customers"), colours=VALUE)
     labels, counts = figures["churn"]
     if any(counts):
-        charts["churn"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
-                                                 "backgroundColor": "#dc2626"}])
+        charts["churn"] = churn_histogram_chart(labels, counts)
     labels, counts = figures["clv"]
     if any(counts):
-        charts["clv"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
-                                               "backgroundColor": "#16a34a"}])
+        charts["clv"] = clv_histogram_chart(labels, counts)
     rows = latest_forecast()
     if rows:
         charts["forecast"] = forecast_chart(rows)
     months = figures["sentiment"]
     if months:
-        charts["sentiment"] = chart("line", [m["month"] for m in months], [
-            {"label": _("Mean sentiment (−1 to 1)"), "data": [round(m["mean"], 3) for m in months]}],
-            scales={"y": {"min": -1, "max": 1}})
+        charts["sentiment"] = sentiment_chart([m["month"] for m in months], [round(m["mean"], 3) for m in months])
     return {k: v for k, v in charts.items() if v}
 
 

@@ -3,6 +3,7 @@ row keeps its run id); customer figures come from the score fields. A fixed numb
 per page, whatever the number of customers."""
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from django.core.cache import cache
@@ -59,13 +60,22 @@ def segment_profiles(run: ScoreRun | None) -> list[SegmentProfile]:
     return list(SegmentProfile.objects.filter(run=run)) if run else []
 
 
+# The R x F grid's shades: 0 for an empty cell, then 1-4 by quarters of the largest cell. Four
+# steps, each with a text colour that reads on it (--heat-N in static/css/crm.css), where a
+# continuous shade would pass through tones on which neither white nor dark text is legible.
+HEAT_STEPS = 4
+
+
 def rfm_grid() -> dict:
     """Customers per (R, F) score, as rows R=5..1 by columns F=1..5, with the largest cell."""
     cells = {(r, f): n for r, f, n in Customer.objects.live().filter(rfm_r__isnull=False, rfm_f__isnull=False)
              .values_list("rfm_r", "rfm_f").annotate(n=Count("id")).values_list("rfm_r", "rfm_f", "n")}
     top = max(cells.values(), default=0)
-    rows = [{"r": r, "cells": [{"f": f, "n": cells.get((r, f), 0),
-                                "alpha": round(cells.get((r, f), 0) / top, 2) if top else 0}
+
+    def heat(n: int) -> int:
+        return math.ceil(HEAT_STEPS * n / top) if top and n else 0
+
+    rows = [{"r": r, "cells": [{"f": f, "n": cells.get((r, f), 0), "heat": heat(cells.get((r, f), 0))}
                                for f in range(1, 6)]} for r in range(5, 0, -1)]
     return {"rows": rows, "max": top}
 

@@ -8,19 +8,23 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.charts import chart
+from core.charts import NEUTRAL, RISK, SENTIMENT, chart, colour, money_title
 from core.navigation import page_permission
 from customers.models import Level
 
 from . import cards, selectors
 from .dashboard import (
+    churn_histogram_chart,
     clv_histogram,
+    clv_histogram_chart,
     counts_by,
     dashboard_summary,
     forecast_chart,
     level_chart,
     probability_histogram,
+    rfm_chart,
     sentiment_by_month,
+    sentiment_chart,
 )
 from .explain import feature_name
 from .models import RealisedAccuracy, ScoreRun
@@ -50,9 +54,7 @@ def segments(request: HttpRequest) -> HttpResponse:
     context.update(profiles=selectors.segment_profiles(context["run"]), grid=selectors.rfm_grid(),
                    rfm_segments=summary)
     if summary:
-        context["charts"] = {"rfm": chart("bar", [s["label"] for s in summary],
-                                          [{"label": _("Customers"), "data": [s["n"] for s in summary]}],
-                                          indexAxis="y")}
+        context["charts"] = {"rfm": rfm_chart([s["label"] for s in summary], [s["n"] for s in summary])}
     return render(request, "analytics/segments.html", context)
 
 
@@ -60,11 +62,10 @@ def segments(request: HttpRequest) -> HttpResponse:
 def churn(request: HttpRequest) -> HttpResponse:
     context = _run_context()
     charts = {"risk": level_chart(*counts_by("churn_risk", ["high", "medium", "low"]),
-                                  _("Customers"))}
+                                  _("Customers"), colours=RISK)}
     labels, counts = probability_histogram("churn_probability")
     if any(counts):
-        charts["histogram"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
-                                                     "backgroundColor": "#dc2626"}])
+        charts["histogram"] = churn_histogram_chart(labels, counts)
     reasons = selectors.top_churn_reasons(context["run"])
     context.update(charts={k: v for k, v in charts.items() if v},
                    reasons=[{"label": feature_name(f), "n": n} for f, n in reasons],
@@ -78,14 +79,14 @@ def clv(request: HttpRequest) -> HttpResponse:
     charts = {}
     labels, counts = clv_histogram()
     if any(counts):
-        charts["histogram"] = chart("bar", labels, [{"label": _("Customers"), "data": counts,
-                                                     "backgroundColor": "#16a34a"}])
+        charts["histogram"] = clv_histogram_chart(labels, counts)
     sample = selectors.alive_frequency_sample()
     if sample:
-        charts["scatter"] = chart("scatter", [], [{"label": _("Customers (sample)"), "data": sample}],
-                                  scales={"x": {"title": {"display": True, "text": _("Orders")}},
-                                          "y": {"min": 0, "max": 1, "title": {"display": True,
-                                                                            "text": _("Probability alive")}}})
+        charts["scatter"] = chart("scatter", [], [{"label": _("Customers (sample)"), "data": sample,
+                                                   "backgroundColor": colour("series-1", 0.5),
+                                                   "borderColor": NEUTRAL}],
+                                  scales={"y": {"min": 0, "max": 1}}, x_title=_("Orders"),
+                                  y_title=_("Probability alive (0–1)"))
     tiers = selectors.value_tiers()
     tier_names = dict(Level.choices)
     for tier in tiers:
@@ -118,12 +119,11 @@ def feedback(request: HttpRequest) -> HttpResponse:
     charts = {}
     if months:
         labels = [m["month"].strftime("%Y-%m") for m in months]
-        charts["sentiment"] = chart("line", labels, [
-            {"label": _("Mean sentiment (−1 to 1)"), "data": [round(m["mean"], 3) for m in months]}],
-            scales={"y": {"min": -1, "max": 1}})
+        charts["sentiment"] = sentiment_chart(labels, [round(m["mean"], 3) for m in months])
         charts["volume"] = chart("bar", labels, [
-            {"label": _("Feedback"), "data": [m["n"] for m in months], "backgroundColor": "#2563eb"},
-            {"label": _("Negative"), "data": [m["negative"] for m in months], "backgroundColor": "#dc2626"}])
+            {"label": _("Feedback"), "data": [m["n"] for m in months], "backgroundColor": NEUTRAL},
+            {"label": _("Negative"), "data": [m["negative"] for m in months],
+             "backgroundColor": SENTIMENT["negative"]}], x_title=_("Month"), y_title=_("Feedback items"))
     return render(request, "analytics/feedback.html", {
         "charts": charts, "summary": selectors.feedback_summary(),
         "groups": selectors.complaint_groups(), "feedback_languages": selectors.feedback_languages(),
@@ -204,16 +204,22 @@ def accuracy(request: HttpRequest) -> HttpResponse:
             trend = chart("line", dates, [
                 {"label": _("ROC-AUC of the served probabilities"), "data": [r.metrics.get("roc_auc") for r in rows]},
                 {"label": _("ROC-AUC of days since the last order (baseline)"),
-                 "data": [r.metrics.get("baseline_roc_auc") for r in rows]}])
+                 "data": [r.metrics.get("baseline_roc_auc") for r in rows]}],
+                x_title=_("Date of the prediction"), y_title=_("ROC-AUC (0.5 = chance, 1 = perfect)"))
             by_decile = chart("line", [str(d["decile"]) for d in latest.deciles], [
                 {"label": _("Predicted churn probability"), "data": [d["predicted"] for d in latest.deciles]},
-                {"label": _("Share that churned"), "data": [d["observed"] for d in latest.deciles]}])
+                {"label": _("Share that churned"), "data": [d["observed"] for d in latest.deciles]}],
+                x_title=_("Tenth of customers by prediction (1 = lowest)"), y_title=_("Probability or share (0–1)"))
         else:
             trend = chart("line", dates, [
-                {"label": _("Actual / predicted"), "data": [r.metrics.get("actual_to_predicted") for r in rows]}])
+                {"label": _("Actual / predicted"), "data": [r.metrics.get("actual_to_predicted") for r in rows]}],
+                x_title=_("Date of the prediction"), y_title=_("Actual / predicted (1 = exact)"))
+            per_customer = (money_title(_("Spend per customer")) if model == RealisedAccuracy.Model.CLV
+                            else _("Orders per customer"))
             by_decile = chart("bar", [str(d["decile"]) for d in latest.deciles], [
                 {"label": _("Predicted per customer"), "data": [d["predicted"] for d in latest.deciles]},
-                {"label": _("Actual per customer"), "data": [d["observed"] for d in latest.deciles]}])
+                {"label": _("Actual per customer"), "data": [d["observed"] for d in latest.deciles]}],
+                x_title=_("Tenth of customers by prediction (1 = lowest)"), y_title=per_customer)
         models.append({
             "key": model, "label": label, "rows": rows, "latest": latest, "horizon": latest.horizon_days,
             "metrics": [m for m, _better in REALISED_METRICS[model]], "trend": trend, "deciles": by_decile,

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -17,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from core.charts import chart
+from core.charts import SERIES, chart, money_title
 from core.navigation import user_may
 from core.spreadsheets import safe_csv_writer
 from customers.models import Customer, Level, Product
@@ -46,7 +45,6 @@ from .selectors import (
     results_status,
 )
 
-CHARTJS = "vendor/chartjs/chart.umd.min.js"
 MEMBERS_PER_PAGE = 50
 TASKS_PER_PAGE = 50
 # Members read per database round trip when writing the results CSV; the offered products'
@@ -98,9 +96,11 @@ def uplift_models(request: HttpRequest) -> HttpResponse:
     for model in UpliftModel.objects.all():
         curve = model.card.get("curve", {})
         models.append({"model": model, "chart": chart("line", [f"{round(100 * s)} %" for s in curve.get("share", [])], [
-            {"label": _("Targeting by predicted uplift"), "data": curve.get("model", []), "fill": False},
+            {"label": _("Targeting by predicted uplift"), "data": curve.get("model", []), "fill": False,
+             "backgroundColor": SERIES[1]},
             {"label": _("Random targeting"), "data": curve.get("random", []), "fill": False,
-             "borderDash": [6, 4]}])})
+             "borderDash": [6, 4], "backgroundColor": SERIES[0]}],
+            x_title=_("Held-out members contacted (%)"), y_title=_("Extra conversions (members)"))})
     return render(request, "campaigns/uplift.html", {"models": models})
 
 
@@ -265,6 +265,23 @@ def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("campaigns:detail", pk=pk)
 
 
+def results_chart(results: dict) -> dict:
+    """Treatment against control: the conversion rate on the left axis, revenue per member on the
+    right one."""
+    groups = ("treatment", "control")
+    rate_title, revenue_title = _("Conversion rate (%)"), money_title(_("Revenue per member"))
+    return chart("bar", [_("Treatment"), _("Control")], [
+        {"label": rate_title, "yAxisID": "rate", "backgroundColor": SERIES[0],
+         "data": [round((results.get(f"{g}_rate") or 0) * 100, 2) for g in groups]},
+        {"label": revenue_title, "yAxisID": "revenue", "backgroundColor": SERIES[1],
+         "data": [round(results[f"{g}_revenue"] / results[f"{g}_members"], 2) if results.get(f"{g}_members") else 0
+                  for g in groups]},
+    ], x_title=_("Group"), scales={
+        "rate": {"position": "left", "beginAtZero": True, "title": {"display": True, "text": rate_title}},
+        "revenue": {"position": "right", "beginAtZero": True, "grid": {"drawOnChartArea": False},
+                    "title": {"display": True, "text": revenue_title}}})
+
+
 @permission_required("campaigns.view_campaign", raise_exception=True)
 def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
@@ -277,8 +294,7 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
         return None if value is None else f"{value * 100:+.0f} %"
 
     status = results_status(results)
-    context = {"campaign": campaign, "results": results, **status, "funnel": delivery.campaign_funnel(campaign),
-               "chartjs": CHARTJS if finders.find(CHARTJS) else None}
+    context = {"campaign": campaign, "results": results, **status, "funnel": delivery.campaign_funnel(campaign)}
     if status["too_early"]:
         context["window_end"] = (results.get("window_end", "")[:10] if results else
                                  (campaign.launched_at + timedelta(days=campaign.attribution_days)).date().isoformat()
@@ -291,13 +307,7 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
             relative=percent(results.get("relative_uplift")), roi=percent(results.get("roi")),
             relative_low=percent(results.get("relative_uplift_low")),
             relative_high=percent(results.get("relative_uplift_high")),
-            chart={
-                "labels": [_("Treatment"), _("Control")],
-                "rate_label": _("Conversion rate (%)"), "revenue_label": _("Revenue per member"),
-                "rates": [round((results.get(f"{g}_rate") or 0) * 100, 2) for g in ("treatment", "control")],
-                "revenue": [round(results[f"{g}_revenue"] / results[f"{g}_members"], 2)
-                            if results.get(f"{g}_members") else 0 for g in ("treatment", "control")],
-            })
+            chart=results_chart(results))
     return render(request, "campaigns/results.html", context)
 
 
