@@ -100,6 +100,15 @@ def get_field_label(form, name: str) -> str:
 
 
 @register.filter
+def active_filters(form) -> int:
+    """How many of a filter form's fields the request sets (the sort order is no filter): the
+    customer list opens its filter panel on a phone when there are any."""
+    if not form.is_bound:
+        return 0
+    return sum(1 for name in form.fields if name != "sort" and any(v.strip() for v in form.data.getlist(name, [])))
+
+
+@register.filter
 def level_label(value: str) -> str:
     """"high" -> the translated "High" of the Level choices."""
     from customers.models import Level
