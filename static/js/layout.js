@@ -6,7 +6,10 @@
    A button with data-disclosure and aria-controls="ID" shows and hides the element #ID (the
    "open" class, which the server sets when the element must start open, e.g. filters in use),
    keeping aria-expanded in step; Escape inside the element folds it and returns focus to the
-   button. On a wide screen the buttons are hidden and the elements always shown. */
+   button. On a wide screen the buttons are hidden and the elements always shown.
+
+   A table wider than the screen scrolls inside its box; such a box is made focusable
+   (tabindex="0") while it overflows, so it can be scrolled with the arrow keys too (WCAG 2.1.1). */
 (function () {
   "use strict";
 
@@ -17,13 +20,36 @@
     target.classList.toggle("open", open);
   }
 
+  var SCROLLERS = ".table-wrap, .table-scroll, .cmp-table, .heatmap, .model-card";
+
+  function keyboardScrolling() {
+    document.querySelectorAll(SCROLLERS).forEach(function (box) {
+      var overflows = box.scrollWidth > box.clientWidth + 1;
+      if (overflows && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.dataset.scrollFocus = "";
+      } else if (!overflows && box.dataset.scrollFocus !== undefined) {
+        box.removeAttribute("tabindex");
+        delete box.dataset.scrollFocus;
+      }
+    });
+  }
+
+  var resizing;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(keyboardScrolling, 150);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    keyboardScrolling();
     document.querySelectorAll("[data-disclosure]").forEach(function (button) {
       var target = document.getElementById(button.getAttribute("aria-controls"));
       if (!target) { return; }
       setOpen(button, target, target.classList.contains("open"));
       button.addEventListener("click", function () {
         setOpen(button, target, button.getAttribute("aria-expanded") !== "true");
+        keyboardScrolling();  // what was folded has a size now
       });
       target.addEventListener("keydown", function (event) {
         var folds = button.offsetParent !== null;  // the button is shown: a narrow screen
