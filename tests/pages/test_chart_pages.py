@@ -4,15 +4,10 @@ only colours of the palette (static/css/crm.css), and draws high value and high 
 different colours: before, "High value" was the red of high churn risk."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
-from analytics.models import RealisedAccuracy, ScoreRun
-from campaigns.models import Campaign, UpliftModel
-from tests.pages.ui_data import scored_world
+from tests.pages.ui_data import campaign_world, scored_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,33 +28,6 @@ HIGH = {"en": "High", "zh-hans": "高"}
 def switch_language(page, code: str) -> None:
     with page.expect_navigation():
         page.select_option("#language", code)
-
-
-def campaign_world(manager) -> Campaign:
-    """What the campaign and accuracy pages chart: a finished campaign's results, an uplift model's
-    Qini curve, and realised accuracy for each model."""
-    now = timezone.now()
-    campaign = Campaign.objects.create(
-        name="Spring win-back", objective="retention", status="finished", created_by=manager,
-        launched_at=now - timedelta(days=40), attribution_days=30,
-        results={"treatment_members": 400, "control_members": 200, "treatment_converters": 60,
-                 "control_converters": 20, "treatment_rate": 0.15, "control_rate": 0.10,
-                 "treatment_revenue": 6000.0, "control_revenue": 2000.0, "absolute_uplift": 0.05,
-                 "absolute_uplift_low": 0.0, "absolute_uplift_high": 0.1, "relative_uplift": 0.5,
-                 "incremental_revenue": 2000.0, "cost": 500.0, "offer_cost": 300.0, "contact_cost": 200.0,
-                 "roi": 3.0, "window_end": (now - timedelta(days=10)).isoformat(), "window_closed": True})
-    UpliftModel.objects.create(
-        objective="retention", fitted_at=now, campaigns=3, members=1200, credible=True, payload=b"",
-        card={"name": "two_models", "qini": 0.05, "qini_interval": [0.01, 0.09], "candidates": {"two_models": 0.05},
-              "curve": {"share": [0, 0.5, 1], "model": [0, 30, 40], "random": [0, 20, 40]}})
-    for k in range(2):
-        run = ScoreRun.objects.create(kind="backtest", as_of=now - timedelta(days=400 - 30 * k), status="succeeded")
-        deciles = [{"decile": d, "predicted": d / 10, "observed": d / 11} for d in range(1, 11)]
-        for model, metrics in (("churn", {"roc_auc": 0.8, "baseline_roc_auc": 0.7}),
-                               ("orders", {"actual_to_predicted": 1.1}), ("clv", {"actual_to_predicted": 0.9})):
-            RealisedAccuracy.objects.create(run=run, model=model, horizon_days=90, customers=6, metrics=metrics,
-                                            deciles=deciles, evaluated_at=now)
-    return campaign
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])

@@ -133,3 +133,15 @@ def test_no_main_page_scrolls_sideways_on_a_phone(page, login, role_user, langua
     for url in ("/", "/customers/", f"/customers/{customers[0].pk}/", "/campaigns/", "/campaigns/new/"):
         page.goto(url)
         assert page_width(page) <= PHONE["width"], url
+    # A table wider than the phone scrolls inside its box, which the keyboard can then focus
+    # and scroll (static/js/layout.js).
+    page.goto("/campaigns/")
+    table = page.locator("table.cmp-table")
+    assert table.evaluate("el => el.scrollWidth > el.clientWidth")
+    assert table.get_attribute("tabindex") == "0"
+    table.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.querySelector('table.cmp-table').scrollLeft > 0")
+    # Once the window is wide enough it is no tab stop any more.
+    page.set_viewport_size(LAPTOP)
+    page.wait_for_function("!document.querySelector('table.cmp-table').hasAttribute('tabindex')")
