@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pandas as pd
 from django.core.cache import cache
 from django.db.models import Avg, Count, Max, Q, Sum
 from django.db.models.functions import TruncMonth
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from core.charts import NEUTRAL, RISK, SERIES, VALUE, chart, choice_labels, colour, money_title
 from customers.models import Customer, Feedback, Level, LifecycleStage, Order, OrderStatus, RfmSegment
 
-from .engine.churn import HIGH_RISK_THRESHOLD, MEDIUM_RISK_THRESHOLD
+from .engine.churn import risk_band
 from .models import RevenueForecast, ScoreRun
 from .selectors import latest_forecast
 
@@ -201,17 +202,11 @@ def level_chart(keys: list[str], counts: list[int], label: str, *, colours: dict
         {"label": label, "data": counts, "backgroundColor": [colours[k] for k in keys]}])
 
 
-def risk_level(probability: float) -> str:
-    if probability >= HIGH_RISK_THRESHOLD:
-        return "high"
-    return "medium" if probability >= MEDIUM_RISK_THRESHOLD else "low"
-
-
 def churn_histogram_chart(labels: list[str], counts: list[int]) -> dict:
     """Customers per tenth of churn probability, each bar in its risk band's colour: one dataset
     per band (drawn ungrouped, so a bar stays centred), which gives the legend its three keys."""
     width = 1 / len(counts)
-    levels = [risk_level((i + 0.5) * width) for i in range(len(counts))]
+    levels = list(risk_band(pd.Series([(i + 0.5) * width for i in range(len(counts))])))
     names = {"low": _("Low risk"), "medium": _("Medium risk"), "high": _("High risk")}
     datasets = [{"label": names[level], "data": [n if levels[i] == level else None for i, n in enumerate(counts)],
                  "backgroundColor": RISK[level], "grouped": False}

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from core.charts import SERIES, chart, money_title
+from core.charts import SERIES, axis_title, chart, money_title
 from core.navigation import user_may
 from core.spreadsheets import safe_csv_writer
 from customers.models import Customer, Level, Product
@@ -277,9 +277,9 @@ def results_chart(results: dict) -> dict:
          "data": [round(results[f"{g}_revenue"] / results[f"{g}_members"], 2) if results.get(f"{g}_members") else 0
                   for g in groups]},
     ], x_title=_("Group"), scales={
-        "rate": {"position": "left", "beginAtZero": True, "title": {"display": True, "text": rate_title}},
+        "rate": {"position": "left", "beginAtZero": True, "title": axis_title(rate_title)},
         "revenue": {"position": "right", "beginAtZero": True, "grid": {"drawOnChartArea": False},
-                    "title": {"display": True, "text": revenue_title}}})
+                    "title": axis_title(revenue_title)}})
 
 
 @permission_required("campaigns.view_campaign", raise_exception=True)
