@@ -24,6 +24,11 @@ MODEL_NAMES = {
     "loyalty_random_forest_calibrated": gettext_noop("Random forest (calibrated)"),
     "item_knn_with_means": gettext_noop("Item-based nearest neighbours"),
     "kmeans_rfm_segments": gettext_noop("K-means on RFM"),
+    # Uplift candidates (analytics/engine/uplift.py _candidates).
+    "two_models": gettext_noop("Two models (gradient boosting)"),
+    "two_models_ddr": gettext_noop("Two dependent models (gradient boosting)"),
+    "class_transformation": gettext_noop("Class transformation (gradient boosting)"),
+    "two_models_linear": gettext_noop("Two models (logistic regression)"),
 }
 
 NOTES = {note: note for note in (

@@ -62,36 +62,6 @@ def retry_countdown(retries: int) -> int:
     return min(RETRY_BASE_SECONDS * 2 ** retries, RETRY_MAX_SECONDS)
 
 
-def exclusion_counts(customers, *, kind: str, channel: str) -> dict[str, int]:
-    """Of the audience before consent and address checks, how many are left out and why.
-
-    ``customers`` is the audience without the consent filter; reasons are exclusive, checked in
-    this order: no consent, then (e-mail) no address or an address marked invalid, (SMS) no phone.
-    """
-    if kind != Campaign.Kind.MARKETING:
-        return {}
-    reasons = {"no_consent": Count("pk", filter=Q(marketing_consent=False))}
-    consenting = Q(marketing_consent=True)
-    if channel == Campaign.Channel.EMAIL:
-        reasons["no_email"] = Count("pk", filter=consenting & Q(email=""))
-        reasons["email_invalid"] = Count("pk", filter=consenting & ~Q(email="") & Q(email_invalid=True))
-    elif channel == Campaign.Channel.SMS:
-        reasons["no_phone"] = Count("pk", filter=consenting & Q(phone=""))
-    return customers.aggregate(**reasons)
-
-
-def reachable(customers, *, kind: str, channel: str):
-    """The customers a marketing message on ``channel`` may go to."""
-    if kind != Campaign.Kind.MARKETING:
-        return customers
-    customers = customers.filter(marketing_consent=True)
-    if channel == Campaign.Channel.EMAIL:
-        return customers.exclude(email="").exclude(email_invalid=True)
-    if channel == Campaign.Channel.SMS:
-        return customers.exclude(phone="")
-    return customers
-
-
 def messages_create(*, campaign: Campaign, members: list[CampaignMember]) -> int:
     """Queue one message per treated member (called inside campaign_launch's transaction)."""
     if campaign.kind != Campaign.Kind.MARKETING or campaign.channel not in MESSAGE_CHANNELS:
@@ -469,7 +439,7 @@ def preview_samples(campaign: Campaign) -> list[tuple[str, Customer, list[int], 
     the members. A handful of queries, whatever the audience size."""
     from django.utils.translation import gettext as _
 
-    from .selectors import audience_queryset
+    from .selectors import campaign_audience_stages
 
     with_label, without_label = _("Treated, with recommendations"), _("Treated, without recommendations")
     if campaign.launched_at:
@@ -481,9 +451,7 @@ def preview_samples(campaign: Campaign) -> list[tuple[str, Customer, list[int], 
             if member:
                 samples.append((label, member.customer, list(member.offered_products), member.coupon_code))
         return samples
-    customers = reachable(audience_queryset(
-        filters=campaign.audience, kind=campaign.kind, frequency_cap_days=campaign.frequency_cap_days,
-        exclude_campaign_id=campaign.pk), kind=campaign.kind, channel=campaign.channel).order_by("pk")
+    customers = campaign_audience_stages(campaign)[-1][1].order_by("pk")
     coupon = (campaign.coupon_pattern.replace("{code}", SAMPLE_COUPON_CODE)
               if campaign.kind == Campaign.Kind.MARKETING and campaign.coupon_pattern else None)
     samples = []

@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
+from analytics.engine.churn import risk_band
 from analytics.models import PredictionHistory
 from analytics.services.runs import backtest_run
 from customers.models import Customer, Order, OrderStatus
@@ -36,12 +38,6 @@ MOVABLE_RISK = (0.3, 0.7)
 EXTRA_CONVERSION = 0.3
 
 
-def _risk_band(probability: float | None) -> str:
-    if probability is None:
-        return ""
-    return "high" if probability >= 0.6 else "medium" if probability >= 0.3 else "low"
-
-
 def _launch(when: datetime, *, number: int, rng: np.random.Generator, creator) -> Campaign:
     run = backtest_run(as_of=when)
     served = {row["customer_id"]: row for row in PredictionHistory.objects.filter(run=run).values()}
@@ -51,7 +47,7 @@ def _launch(when: datetime, *, number: int, rng: np.random.Generator, creator) -
         n=Count("orders", filter=before), spent=Sum("orders__total_amount", filter=before),
         last=Max("orders__ordered_at", filter=before)).filter(n__gt=0).values("pk", "n", "spent", "last")}
     ids = sorted(pk for pk in facts if served.get(pk, {}).get("churn_probability") is not None)
-    strata = [_risk_band(served[pk]["churn_probability"]) for pk in ids]
+    strata = risk_band(pd.Series([served[pk]["churn_probability"] for pk in ids], dtype=float)).tolist()
     control = assign_control(ids, strata, share=float(CONTROL_SHARE), seed=int(rng.integers(1 << 30)))
     campaign = Campaign.objects.create(
         name=f"Retention offer {when:%Y-%m} (demo)", objective=Campaign.Objective.RETENTION,

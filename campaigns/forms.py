@@ -6,9 +6,12 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import formats
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from analytics.engine.churn import HIGH_RISK_THRESHOLD, MEDIUM_RISK_THRESHOLD
 from analytics.models import AssociationRule
+from core.formatting import currency_code
 from core.widgets import IsoDateInput
 from customers.models import Customer, Level, LifecycleStage, Product, RfmSegment
 
@@ -75,10 +78,15 @@ class AudienceForm(forms.Form):
         label=_("Value tiers"), choices=Level.choices, required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("By predicted 12-month CLV: the highest, middle and lowest ranked customers."))
+    # The customers' stored band (analytics.engine.churn.risk_band), which the customer list's
+    # churn risk filter also reads: no threshold to guess in "Churn probability from".
     churn_risks = forms.MultipleChoiceField(
         label=_("Churn risk"), choices=Level.choices, required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("The same bands as the customer list's churn risk filter."))
+        help_text=lazy(lambda: _(
+            "The same bands as the customer list's churn risk filter: high from %(high)s %% churn "
+            "probability, medium from %(medium)s %%, low below.") % {
+            "high": round(HIGH_RISK_THRESHOLD * 100), "medium": round(MEDIUM_RISK_THRESHOLD * 100)}, str)())
     lifecycle_stages = forms.MultipleChoiceField(label=_("Lifecycle stages"),
                                                  choices=LifecycleStage.choices, required=False,
                                                  widget=forms.CheckboxSelectMultiple)
@@ -135,6 +143,10 @@ class AudienceForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.objective = objective
         self.offer = offer or {}
+        # Amounts are in the product's one currency: say which.
+        for name, label in (("clv_min", _("12-month CLV from (%(currency)s)")),
+                            ("clv_max", _("12-month CLV to (%(currency)s)"))):
+            self.fields[name].label = label % {"currency": currency_code()}
 
     def clean(self):
         data = super().clean()
@@ -229,6 +241,7 @@ class CampaignForm(forms.ModelForm):
         self.fields["bundle"].label_from_instance = lambda rule: bundle_label(rule, names)
         if user is not None:
             self.fields["kind"].choices = campaign_kinds(user)
+        self.fields["cost_per_contact"].label = _("Cost per contact (%(currency)s)") % {"currency": currency_code()}
 
 
 class ServiceTaskForm(forms.Form):

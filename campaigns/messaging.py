@@ -85,7 +85,8 @@ def template_errors(*, subject: str, body_text: str, body_html: str) -> dict[str
 def format_price(amount: Decimal | float | None) -> str:
     if amount is None:
         return ""
-    currency = settings.CAMPAIGN_CURRENCY
+    # The one currency of every amount in the data (settings.CURRENCY, an ISO 4217 code).
+    currency = settings.CURRENCY
     figure = f"{Decimal(amount):,.2f}"
     symbol = CURRENCY_SYMBOLS.get(currency.upper())
     return f"{symbol}{figure}" if symbol else f"{figure} {currency}"

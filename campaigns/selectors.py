@@ -45,15 +45,21 @@ SNAPSHOT_FIELDS = (
 STRATIFY_BY = "value_segment"
 
 
-def audience_queryset(*, filters: dict, kind: str, frequency_cap_days: int = 0,
-                      exclude_campaign_id: int | None = None,
-                      now: datetime | None = None, consent_only: bool = True) -> QuerySet[Customer]:
-    """The customers an audience definition selects today.
+# Why a customer matching the filters is left out of the audience, in the order the rules apply;
+# each removal is counted among those the rules before it let through. The address rules of a
+# marketing message: a customer must have somewhere to receive it.
+ADDRESS_RULES = {
+    Campaign.Channel.EMAIL: (("no_email", Q(email="")), ("email_invalid", Q(email_invalid=True))),
+    Campaign.Channel.SMS: (("no_phone", Q(phone="")),),
+}
+REMOVAL_RULES = ("no_consent", "frequency_cap", "no_email", "email_invalid", "no_phone",
+                 "uplift_profit", "uplift_top_n")
 
-    Marketing campaigns reach only customers who gave marketing consent; the frequency cap
-    leaves out customers treated by another campaign launched in the last ``frequency_cap_days``
-    (control members received nothing, so they do not count as contacted).
-    """
+
+def audience_matched(*, filters: dict, now: datetime | None = None) -> QuerySet[Customer]:
+    """The live customers an audience definition's filters select, as the customer list would
+    count them (and the customers added by hand), before consent, frequency cap, address and
+    uplift rules."""
     now = now or timezone.now()
     customers = Customer.objects.live()
     lookups = {
@@ -84,12 +90,33 @@ def audience_queryset(*, filters: dict, kind: str, frequency_cap_days: int = 0,
     if filters.get("not_bought_any"):
         customers = customers.exclude(Exists(completed_with(filters["not_bought_any"])))
     if filters.get("include_customers"):
-        # Customers added by hand join whatever the filters select; consent and the frequency
-        # cap below still apply to them, and the control draw at launch treats them like anyone.
+        # Customers added by hand join whatever the filters select; the rules after this still
+        # apply to them, and the control draw at launch treats them like anyone.
         customers = Customer.objects.live().filter(
             Q(pk__in=customers.values("pk")) | Q(pk__in=filters["include_customers"]))
-    if kind == Campaign.Kind.MARKETING and consent_only:
+    return customers
+
+
+def audience_stages(*, filters: dict, kind: str, channel: str = "", frequency_cap_days: int = 0,
+                    exclude_campaign_id: int | None = None,
+                    now: datetime | None = None) -> list[tuple[str, QuerySet[Customer]]]:
+    """The audience rule by rule: ``("matched", customers)`` then ``(rule, customers left)`` for
+    each rule of :data:`REMOVAL_RULES` that applies, the last being the audience.
+
+    Marketing campaigns reach only customers who gave marketing consent; the frequency cap
+    leaves out customers treated by another campaign launched in the last ``frequency_cap_days``
+    (control members received nothing, so they do not count as contacted); an e-mail or SMS
+    campaign needs an address it can send to. The uplift rules come last so that they choose
+    among customers the campaign can actually reach. ``channel`` blank: no address rule (an
+    audience defined without a campaign).
+    """
+    now = now or timezone.now()
+    customers = audience_matched(filters=filters, now=now)
+    stages = [("matched", customers)]
+    marketing = kind == Campaign.Kind.MARKETING
+    if marketing:
         customers = customers.filter(marketing_consent=True)
+        stages.append(("no_consent", customers))
     if frequency_cap_days:
         recent = CampaignMember.objects.filter(
             customer=OuterRef("pk"), group=CampaignMember.Group.TREATMENT,
@@ -97,16 +124,47 @@ def audience_queryset(*, filters: dict, kind: str, frequency_cap_days: int = 0,
         if exclude_campaign_id:
             recent = recent.exclude(campaign_id=exclude_campaign_id)
         customers = customers.exclude(Exists(recent))
+        stages.append(("frequency_cap", customers))
+    if marketing:
+        for rule, missing in ADDRESS_RULES.get(channel, ()):
+            customers = customers.exclude(missing)
+            stages.append((rule, customers))
     if filters.get("uplift_positive_profit"):
         customers = uplift_profitable(
             customers, objective=filters.get("uplift_objective", ""), margin=float(filters.get("uplift_margin") or 0),
             discount=float(filters.get("uplift_discount") or 0),
             contact_cost=float(filters.get("uplift_contact_cost") or 0), days=int(filters.get("uplift_days") or 30))
+        stages.append(("uplift_profit", customers))
     if filters.get("uplift_top_n"):
         # Last: the N the campaign most likely changes among those the other rules let through.
         customers = uplift_top(customers, objective=filters.get("uplift_objective", ""),
                                n=int(filters["uplift_top_n"]))
-    return customers
+        stages.append(("uplift_top_n", customers))
+    return stages
+
+
+def audience_queryset(*, filters: dict, kind: str, channel: str = "", frequency_cap_days: int = 0,
+                      exclude_campaign_id: int | None = None,
+                      now: datetime | None = None) -> QuerySet[Customer]:
+    """The customers an audience definition selects today: what the preview counts and launch
+    makes members of (:func:`audience_stages`)."""
+    return audience_stages(filters=filters, kind=kind, channel=channel, frequency_cap_days=frequency_cap_days,
+                           exclude_campaign_id=exclude_campaign_id, now=now)[-1][1]
+
+
+def audience_breakdown(*, filters: dict, kind: str, channel: str = "", frequency_cap_days: int = 0,
+                       exclude_campaign_id: int | None = None, now: datetime | None = None,
+                       stages: list[tuple[str, QuerySet[Customer]]] | None = None) -> dict:
+    """How many customers the filters match, how many each rule then leaves out, and the audience:
+    ``matched == audience + sum(removed.values())``. One count per stage (at most eight queries);
+    pass ``stages`` already built to avoid building them twice."""
+    if stages is None:
+        stages = audience_stages(filters=filters, kind=kind, channel=channel,
+                                 frequency_cap_days=frequency_cap_days,
+                                 exclude_campaign_id=exclude_campaign_id, now=now)
+    counts = [(rule, customers.count()) for rule, customers in stages]
+    removed = {rule: before - after for (_rule, before), (rule, after) in zip(counts, counts[1:])}
+    return {"matched": counts[0][1], "removed": removed, "audience": counts[-1][1]}
 
 
 # The numeric scores frozen on members at launch (campaigns.selectors.SNAPSHOT_FIELDS) that the
@@ -263,18 +321,38 @@ def audience_power(customers: QuerySet[Customer], *, size: int, objective: str |
             "typical_uplift_source": source, "finished_campaigns": finished}
 
 
+def campaign_audience_stages(campaign: Campaign, *, now: datetime | None = None) -> list[tuple[str, QuerySet[Customer]]]:
+    """A campaign's audience rule by rule, with its own kind, channel and frequency cap: the one
+    definition the preview, the launch confirmation and the launch itself all use."""
+    return audience_stages(filters=campaign.audience, kind=campaign.kind, channel=campaign.channel,
+                           frequency_cap_days=campaign.frequency_cap_days,
+                           exclude_campaign_id=campaign.pk, now=now)
+
+
+def campaign_breakdown(campaign: Campaign, *, stages: list[tuple[str, QuerySet[Customer]]] | None = None) -> dict:
+    """:func:`audience_breakdown` of a campaign: today's before launch; once launched, the members
+    drawn then and what each rule left out, as stored at launch (members added by hand later are
+    not counted)."""
+    if campaign.is_editable:
+        return audience_breakdown(filters=campaign.audience, kind=campaign.kind,
+                                  stages=stages or campaign_audience_stages(campaign))
+    drawn = campaign.members.filter(added_by_hand=False).count()
+    removed = campaign.exclusions or {}
+    return {"matched": drawn + sum(removed.values()), "removed": removed, "audience": drawn}
+
+
 def launch_summary(campaign: Campaign) -> dict:
     """What launching would do today, for the confirmation page: audience, control and treated
     sizes (per stratum, as the draw at launch rounds them), the contact cost and the power check.
     A fixed handful of queries."""
-    customers = audience_queryset(filters=campaign.audience, kind=campaign.kind,
-                                  frequency_cap_days=campaign.frequency_cap_days,
-                                  exclude_campaign_id=campaign.pk)
+    stages = campaign_audience_stages(campaign)
+    customers = stages[-1][1]
     preview = audience_preview(customers)
     share = float(campaign.control_share)
     control = sum(control_size(n, share) for n in preview["by_value_segment"].values())
     treated = preview["size"] - control
     return {**preview, "control": control, "treated": treated,
+            "breakdown": campaign_breakdown(campaign, stages=stages),
             "contact_cost": campaign.cost_per_contact * treated,
             "power": audience_power(customers, size=preview["size"], objective=campaign.objective,
                                     control_share=share, attribution_days=campaign.attribution_days)}
@@ -286,14 +364,19 @@ def launch_summary(campaign: Campaign) -> dict:
 TINY_CONTROL = 100
 
 
-def results_status(results: dict) -> dict:
-    """How far the stored results can be read: ``too_early`` until the attribution window has
-    data (no refresh yet, or no conversion in either group while the window is open), and
-    ``tiny_control`` when the control group is too small for a useful interval."""
+def results_status(campaign: Campaign) -> dict:
+    """How far a campaign's stored results can be read: ``too_early`` until the attribution window
+    has data (no refresh yet, or no conversion in either group while the window is open), and
+    ``tiny_control`` from launch day when the control group is too small for a useful interval
+    (counted from the members until the first refresh: one query then, none after)."""
+    results = campaign.results or {}
     converters = (results.get("treatment_converters") or 0) + (results.get("control_converters") or 0)
     too_early = not results or (not results.get("window_closed") and converters == 0)
-    control = results.get("control_members") or 0
-    return {"too_early": too_early, "tiny_control": bool(results) and control < TINY_CONTROL,
+    control = results.get("control_members")
+    if control is None:
+        control = (campaign.members.filter(group=CampaignMember.Group.CONTROL, added_by_hand=False).count()
+                   if campaign.launched_at else 0)
+    return {"too_early": too_early, "tiny_control": campaign.launched_at is not None and control < TINY_CONTROL,
             "control_members": control,
             "ci_includes_zero": (results.get("absolute_uplift_low") is not None
                                  and results["absolute_uplift_low"] <= 0 <= results["absolute_uplift_high"])}

@@ -22,7 +22,13 @@ from webhooks.events import campaign_finished
 from . import delivery, uplift
 from .models import Campaign, CampaignMember, MessageTemplate, ServiceTask
 from .permissions import can_add_task, can_change_task, can_manage_campaign
-from .selectors import SNAPSHOT_FIELDS, STRATIFY_BY, audience_queryset, member_outcomes
+from .selectors import (
+    SNAPSHOT_FIELDS,
+    STRATIFY_BY,
+    audience_breakdown,
+    campaign_audience_stages,
+    member_outcomes,
+)
 
 # Rows per INSERT: well under SQLite's bound-parameter limit (about 10 columns x 1,000 rows).
 BULK_BATCH = 1_000
@@ -121,8 +127,8 @@ def campaign_launch(*, campaign_id: int, launched_by) -> Campaign:
     The row lock makes a double click (or the page and the API at once) launch only once. The
     whole launch is one transaction: a failure leaves a draft with no members.
 
-    Marketing customers without consent or without a valid address for the channel are left
-    out and counted by reason in ``campaign.exclusions``. ``launched_by=None`` is the scheduler
+    The audience is :func:`campaigns.selectors.campaign_audience_stages`'s, as the preview and the
+    confirmation page counted it; how many each rule left out is kept in ``campaign.exclusions``. ``launched_by=None`` is the scheduler
     launching a campaign a permitted user scheduled (:func:`campaign_schedule`). E-mail and SMS
     messages are queued for the treated members and sent by a worker once the launch commits.
     """
@@ -132,11 +138,12 @@ def campaign_launch(*, campaign_id: int, launched_by) -> Campaign:
     if launched_by is not None:
         _check_kind_allowed(launched_by, campaign.kind)
     now = timezone.now()
-    candidates = audience_queryset(
-        filters=campaign.audience, kind=campaign.kind, frequency_cap_days=campaign.frequency_cap_days,
-        exclude_campaign_id=campaign.pk, now=now, consent_only=False)
-    campaign.exclusions = delivery.exclusion_counts(candidates, kind=campaign.kind, channel=campaign.channel)
-    customers = delivery.reachable(candidates, kind=campaign.kind, channel=campaign.channel)
+    # The same stages the preview and the confirmation page counted, so launch makes a member of
+    # every customer they showed (and of nobody else).
+    stages = campaign_audience_stages(campaign, now=now)
+    campaign.exclusions = audience_breakdown(filters=campaign.audience, kind=campaign.kind,
+                                             stages=stages)["removed"]
+    customers = stages[-1][1]
     rows = list(customers.order_by("pk").values_list("pk", *SNAPSHOT_FIELDS))
     if not rows:
         raise CampaignError(_("The audience is empty: widen the filters before launching."),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core import formatting
 from core.charts import SERIES, axis_title, chart, money_title
 from core.navigation import user_may
 from core.spreadsheets import safe_csv_writer
@@ -36,9 +37,14 @@ from .models import MAX_FREQUENCY_CAP_DAYS, Campaign, CampaignMessage, ServiceTa
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
 from .selectors import (
+    TINY_CONTROL,
+    audience_breakdown,
     audience_power,
     audience_preview,
     audience_queryset,
+    audience_stages,
+    campaign_audience_stages,
+    campaign_breakdown,
     campaign_list,
     launch_summary,
     member_outcomes,
@@ -123,13 +129,14 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
             member.segment_label = segments.get(member.scores.get("value_segment"),
                                                 member.scores.get("value_segment"))
     audience_items = _audience_items(campaign.audience)
-    preview = None
+    preview, stages = None, None
     if campaign.is_editable:
-        preview = audience_preview(audience_queryset(
-            filters=campaign.audience, kind=campaign.kind,
-            frequency_cap_days=campaign.frequency_cap_days, exclude_campaign_id=campaign.pk))
+        stages = campaign_audience_stages(campaign)
+        preview = audience_preview(stages[-1][1])
+    breakdown = campaign_breakdown(campaign, stages=stages)
     return render(request, "campaigns/detail.html", {
         "campaign": campaign, "members": members, "preview": preview, "audience_items": audience_items,
+        "breakdown": breakdown_rows(breakdown),
         "bundle_names": list(product_names(campaign.bundle_products).values()),
         "can_change": can_change_campaign(request.user, campaign), **messages_context(campaign),
     })
@@ -176,9 +183,11 @@ def _edit(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
     else:
         form = CampaignForm(instance=campaign, user=request.user, prefix="c")
         audience_form = AudienceForm(initial=initial_audience, prefix="a")
-    return render(request, "campaigns/edit.html", {"form": form, "audience_form": audience_form,
-                                                   "campaign": campaign,
-                                                   "picker_config": _picker_config(audience_form)})
+    return render(request, "campaigns/edit.html", {
+        "form": form, "audience_form": audience_form, "campaign": campaign,
+        "picker_config": _picker_config(audience_form),
+        # The audience breakdown's words for the page's script (as in campaigns/_breakdown.html).
+        "breakdown_words": {"matched": _("Match the filters"), "audience": _("Audience")}})
 
 
 def _picker_config(audience_form: AudienceForm) -> dict:
@@ -233,11 +242,18 @@ def audience_preview_json(request: HttpRequest) -> JsonResponse:
     power_form = PowerForm(request.GET, prefix="c")
     if not power_form.is_valid():
         return JsonResponse({"errors": power_form.errors}, status=400)
+    channel = request.GET.get("c-channel", Campaign._meta.get_field("channel").default)
+    if channel not in Campaign.Channel.values:
+        return JsonResponse({"errors": {"channel": [_("Unknown channel.")]}}, status=400)
     exclude = request.GET.get("campaign")
-    customers = audience_queryset(filters=audience_form.audience(), kind=kind,
-                                  frequency_cap_days=max(cap, 0),
-                                  exclude_campaign_id=int(exclude) if exclude and exclude.isdigit() else None)
+    audience = audience_form.audience()
+    # The campaign's own stages, as launching it would apply them (campaign_audience_stages).
+    stages = audience_stages(filters=audience, kind=kind, channel=channel, frequency_cap_days=cap,
+                             exclude_campaign_id=int(exclude) if exclude and exclude.isdigit() else None)
+    customers = stages[-1][1]
     preview = audience_preview(customers)
+    preview["clv_total_display"] = formatting.money(preview["clv_total"], decimals=False)
+    preview["breakdown"] = breakdown_rows(audience_breakdown(filters=audience, kind=kind, stages=stages))
     preview["power"] = audience_power(customers, size=preview["size"], **power_form.parameters())
     return JsonResponse(preview)
 
@@ -251,8 +267,10 @@ def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
         if not campaign.is_editable:
             messages.error(request, _("This campaign has already been launched."))
             return redirect("campaigns:detail", pk=pk)
+        summary = launch_summary(campaign)
         return render(request, "campaigns/launch_confirm.html",
-                      {"campaign": campaign, "summary": launch_summary(campaign)})
+                      {"campaign": campaign, "summary": summary, "breakdown": breakdown_rows(summary["breakdown"]),
+                       "schedule": request.GET.get("schedule") == "1", "tiny_control": TINY_CONTROL})
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
     try:
@@ -293,7 +311,7 @@ def campaign_results(request: HttpRequest, pk: int) -> HttpResponse:
     def percent(value):
         return None if value is None else f"{value * 100:+.0f} %"
 
-    status = results_status(results)
+    status = results_status(campaign)
     context = {"campaign": campaign, "results": results, **status, "funnel": delivery.campaign_funnel(campaign)}
     if status["too_early"]:
         context["window_end"] = (results.get("window_end", "")[:10] if results else
@@ -334,7 +352,9 @@ def campaign_results_csv(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
     writer = safe_csv_writer(response)
     writer.writerow(["customer_id", "customer", "group", "stratum", "coupon_code", "offered_products",
-                     "offered_product_ids", "orders_in_window", "revenue_in_window", "converted",
+                     # Raw numbers, the currency named in the header (core.formatting's rule for exports).
+                     "offered_product_ids", "orders_in_window", f"revenue_in_window_{formatting.currency_code()}",
+                     "converted",
                      "added_by_hand"])
     rows = member_outcomes(campaign).select_related("customer")
     names: dict[int, str] = {}
@@ -357,9 +377,12 @@ def playbook_index(request: HttpRequest) -> HttpResponse:
     for playbook in playbooks():
         preview = None
         if playbook.available:
+            fields = Campaign._meta
             preview = audience_preview(audience_queryset(
                 filters=playbook.audience, kind=playbook.fields.get("kind", Campaign.Kind.MARKETING),
-                frequency_cap_days=Campaign._meta.get_field("frequency_cap_days").default))
+                channel=playbook.fields.get("channel", fields.get_field("channel").default),
+                frequency_cap_days=playbook.fields.get("frequency_cap_days",
+                                                       fields.get_field("frequency_cap_days").default)))
         allowed = can_add_campaign(request.user, playbook.fields.get("kind", Campaign.Kind.MARKETING))
         rows.append({"playbook": playbook, "preview": preview, "allowed": allowed})
     return render(request, "campaigns/playbooks.html", {"rows": rows})
@@ -483,20 +506,29 @@ def _message_previews(campaign: Campaign) -> list:
     return delivery.messages_preview(campaign=campaign, samples=delivery.preview_samples(campaign))
 
 
-def _exclusions(campaign: Campaign) -> dict:
-    if campaign.launched_at:
-        return campaign.exclusions or {}
-    return delivery.exclusion_counts(audience_queryset(
-        filters=campaign.audience, kind=campaign.kind, frequency_cap_days=campaign.frequency_cap_days,
-        exclude_campaign_id=campaign.pk, consent_only=False), kind=campaign.kind, channel=campaign.channel)
+def _exclusions(campaign: Campaign) -> dict[str, int]:
+    """How many each audience rule leaves out: today's before launch, as stored after."""
+    return campaign_breakdown(campaign)["removed"]
 
 
-EXCLUSION_LABELS = {
+# What each audience rule leaves out (campaigns.selectors.REMOVAL_RULES), in words.
+REMOVAL_LABELS = {
     "no_consent": gettext_lazy("No marketing consent"),
+    "frequency_cap": gettext_lazy("Treated by another campaign within the frequency cap"),
     "no_email": gettext_lazy("No e-mail address"),
     "email_invalid": gettext_lazy("E-mail address invalid (bounced or complained)"),
     "no_phone": gettext_lazy("No phone number"),
+    "uplift_profit": gettext_lazy("Predicted incremental profit not positive"),
+    "uplift_top_n": gettext_lazy("Not among those the campaign most likely changes"),
 }
+
+
+def breakdown_rows(breakdown: dict) -> dict:
+    """An audience breakdown (campaigns.selectors.audience_breakdown) for a page or the preview
+    JSON: each rule's label in the page's language, every rule kept even when it removed nobody."""
+    return {"matched": breakdown["matched"], "audience": breakdown["audience"],
+            "removed": [{"rule": rule, "count": n, "label": _("Left out: %(reason)s") % {
+                "reason": REMOVAL_LABELS.get(rule, rule)}} for rule, n in breakdown["removed"].items()]}
 
 
 def messages_context(campaign: Campaign) -> dict:
@@ -509,7 +541,6 @@ def messages_context(campaign: Campaign) -> dict:
         "sends_messages": sends,
         "message_templates": list(campaign.message_templates.all()),
         "message_previews": _message_previews(campaign) if sends else [],
-        "exclusions": [(EXCLUSION_LABELS.get(k, k), n) for k, n in _exclusions(campaign).items()],
         "message_status_counts": [(label, status_counts.get(value, 0))
                                   for value, label in CampaignMessage.Status.choices if status_counts],
     }

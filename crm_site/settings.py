@@ -446,11 +446,10 @@ TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
 # Campaign messages: the address links in messages point at (unsubscribe), the sender shown in
-# the footer, prices' currency and a product link pattern ({sku} replaced; blank: no links).
+# the footer and a product link pattern ({sku} replaced; blank: no links). Prices are in CURRENCY.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 CAMPAIGN_SENDER_NAME = env("CAMPAIGN_SENDER_NAME", "CRM")
 CAMPAIGN_SENDER_ADDRESS = env("CAMPAIGN_SENDER_ADDRESS", "")
-CAMPAIGN_CURRENCY = env("CAMPAIGN_CURRENCY", "CNY")
 CAMPAIGN_PRODUCT_URL = env("CAMPAIGN_PRODUCT_URL", "")
 # Messages a second one sending task sends per channel (0: no limit); the per-channel settings
 # override the common one.

@@ -70,6 +70,8 @@ class RefreshQueuedSerializer(serializers.Serializer):
 class AudiencePreviewSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Campaign.Kind.choices, default=Campaign.Kind.MARKETING)
     frequency_cap_days = serializers.IntegerField(min_value=0, max_value=MAX_FREQUENCY_CAP_DAYS, default=0)
+    channel = serializers.ChoiceField(choices=Campaign.Channel.choices, default=Campaign.Channel.EMAIL,
+                                      help_text="A marketing e-mail or SMS leaves out customers without an address.")
     audience = serializers.JSONField(default=dict)
     # For the power check (the smallest detectable uplift); the model's defaults when left out.
     objective = serializers.ChoiceField(choices=Campaign.Objective.choices, required=False, allow_null=True,
@@ -109,10 +111,18 @@ class PowerCheckSerializer(serializers.Serializer):
     power = serializers.FloatField()
 
 
+class AudienceBreakdownSerializer(serializers.Serializer):
+    matched = serializers.IntegerField(help_text="Live customers the filters match.")
+    removed = serializers.DictField(child=serializers.IntegerField(),
+                                    help_text="How many each rule then left out, in the order the rules apply.")
+    audience = serializers.IntegerField(help_text="matched less every removal: the size.")
+
+
 class AudiencePreviewResultSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     clv_total = serializers.FloatField()
     by_value_segment = serializers.DictField(child=serializers.IntegerField())
+    breakdown = AudienceBreakdownSerializer()
     power = PowerCheckSerializer()
 
 

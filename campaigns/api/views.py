@@ -15,7 +15,14 @@ from core.api.views import IDEMPOTENCY_PARAMETER, ApiViewMixin
 from .. import services, tasks
 from ..models import ServiceTask
 from ..permissions import can_view_members
-from ..selectors import audience_power, audience_preview, audience_queryset, campaign_list, results_status
+from ..selectors import (
+    audience_breakdown,
+    audience_power,
+    audience_preview,
+    audience_stages,
+    campaign_list,
+    results_status,
+)
 from .serializers import (
     AudiencePreviewResultSerializer,
     AudiencePreviewSerializer,
@@ -70,9 +77,11 @@ class CampaignViewSet(ApiViewMixin, IdempotencyMixin, mixins.ListModelMixin, mix
         params = AudiencePreviewSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        customers = audience_queryset(filters=data["audience"], kind=data["kind"],
-                                      frequency_cap_days=data["frequency_cap_days"])
+        stages = audience_stages(filters=data["audience"], kind=data["kind"], channel=data["channel"],
+                                 frequency_cap_days=data["frequency_cap_days"])
+        customers = stages[-1][1]
         preview = audience_preview(customers)
+        preview["breakdown"] = audience_breakdown(filters=data["audience"], kind=data["kind"], stages=stages)
         preview["power"] = audience_power(
             customers, size=preview["size"], objective=data.get("objective"),
             control_share=float(data["control_share"]), attribution_days=data["attribution_days"])
@@ -89,7 +98,7 @@ class CampaignViewSet(ApiViewMixin, IdempotencyMixin, mixins.ListModelMixin, mix
         if request.method == "POST":
             transaction.on_commit(lambda: tasks.campaign_results_refresh.delay(campaign.pk))
             return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
-        reading = results_status(campaign.results or {})
+        reading = results_status(campaign)
         return Response({"id": campaign.pk, "status": campaign.status,
                          "results_updated_at": campaign.results_updated_at,
                          "results": campaign.results, "too_early": reading["too_early"],

@@ -317,7 +317,7 @@ def test_the_preview_renders_a_member_with_and_one_without_recommendations(role_
     assert "Green tea: ¥1,299.50 https://shop.example/p/" in with_offer["text"]
     assert "SPRING-SAMPLE23" in with_offer["text"] and "Green tea" not in without["text"]
     page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
-    assert 'id="campaign-messages"' in page and 'id="exclusions"' in page and "Green tea" in page
+    assert 'id="campaign-messages"' in page and 'id="audience-breakdown"' in page and "Green tea" in page
 
 
 def test_the_embedded_default_keeps_messages_in_the_outbox(settings, role_user, audience,

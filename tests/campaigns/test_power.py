@@ -155,7 +155,7 @@ def test_launch_asks_for_confirmation_with_audience_control_and_cost(client, rol
     html = page.content.decode()
     # 60 customers, 20 per value segment: 2 held out in each.
     assert 'id="launch-audience">60<' in html and 'id="launch-control">6 (10 %)<' in html
-    assert 'id="launch-treated">54<' in html and 'id="launch-cost">27.00' in html
+    assert 'id="launch-treated">54<' in html and 'id="launch-cost">CN¥27.00' in html
     assert "launch-power-warning" in html  # 60 customers cannot show a 3-point uplift
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT and not campaign.members.exists()
