@@ -136,8 +136,9 @@ class Campaign(models.Model):
     launched_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("launched by"),
                                     null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
-    # Customers the audience selected but launch left out, by reason (no_consent, no_email,
-    # email_invalid, no_phone): written once by campaign_launch.
+    # Customers the filters matched but launch left out, by rule in the order they apply
+    # (campaigns.selectors.REMOVAL_RULES: no_consent, frequency_cap, no_email, email_invalid,
+    # no_phone, uplift_profit, uplift_top_n): written once by campaign_launch.
     exclusions = models.JSONField(_("left out at launch"), default=dict, blank=True)
     # Precomputed by campaign_results_refresh; pages read this, not the orders.
     results = models.JSONField(_("results"), default=dict, blank=True)
