@@ -124,6 +124,15 @@ def test_the_detail_page_of_a_launched_campaign_shows_what_launch_left_out(fifte
     assert 'data-rule="frequency_cap">−3<' in html and 'data-rule="audience"><strong>5<' in html
 
 
+@pytest.mark.django_db
+def test_the_api_preview_takes_the_channel_and_returns_the_breakdown(fifteen, api):
+    body = api("Sales").post("/api/campaigns/audience-preview/", {
+        "audience": FILTERS, "kind": "marketing", "channel": "sms", "frequency_cap_days": 14}, format="json").json()
+    assert body["size"] == 7
+    assert body["breakdown"] == {"matched": 15, "audience": 7,
+                                 "removed": {"no_consent": 5, "frequency_cap": 3, "no_phone": 0}}
+
+
 CUSTOMER = st.fixed_dictionaries({
     "consent": st.booleans(), "email": st.sampled_from(["ok", "none", "invalid"]), "phone": st.booleans(),
     "risk": st.sampled_from(["low", "medium", "high"]), "treated_days_ago": st.sampled_from([None, 2, 40]),
