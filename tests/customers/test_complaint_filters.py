@@ -169,3 +169,10 @@ def test_a_saved_filter_keeps_the_new_filters(client, role_user, unhappy):
     assert response.status_code == 302
     assert names(client.get(response["Location"])) == ["Ada"]
     assert Customer.objects.count() == 5
+
+
+def test_the_satisfaction_choices_are_the_codes_the_analysis_writes():
+    from analytics.engine.feedback import SATISFACTION_LABELS
+    from customers.models import SatisfactionGroup
+
+    assert tuple(SatisfactionGroup.values) == SATISFACTION_LABELS

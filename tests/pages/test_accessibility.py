@@ -93,7 +93,7 @@ def test_phone_pages_with_the_menu_open_have_no_serious_violation(page, login, r
         switch_language(page, language)
     page.set_viewport_size({"width": 390, "height": 844})
     found = {}
-    for url in ("/", "/customers/", f"/customers/{customers[0].pk}/", "/campaigns/", "/campaigns/new/",
+    for url in ("/", "/campaigns/my-work/", "/customers/", f"/customers/{customers[0].pk}/", "/campaigns/", "/campaigns/new/",
                 f"/campaigns/{campaign.pk}/", f"/campaigns/{campaign.pk}/results/", "/analytics/bundles/",
                 "/analytics/segments/", "/analytics/accuracy/"):
         page.goto(url)
