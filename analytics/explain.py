@@ -65,10 +65,12 @@ def churn_explanation(customer: Customer) -> str:
     if customer.recency_days is not None:
         if gap:
             ratio = customer.recency_days / gap
+            no_order = ngettext("no order for %(days)d day", "no order for %(days)d days",
+                                customer.recency_days) % {"days": customer.recency_days}
             parts.append(ngettext(
-                "no order for %(days)d days, about %(ratio).1fx their usual gap of %(gap)d day",
-                "no order for %(days)d days, about %(ratio).1fx their usual gap of %(gap)d days",
-                round(gap)) % {"days": customer.recency_days, "ratio": ratio, "gap": round(gap)})
+                "%(no_order)s, about %(ratio).1fx their usual gap of %(gap)d day",
+                "%(no_order)s, about %(ratio).1fx their usual gap of %(gap)d days",
+                round(gap)) % {"no_order": no_order, "ratio": ratio, "gap": round(gap)})
         else:
             parts.append(ngettext("no order for %(days)d day (only one order so far)",
                                   "no order for %(days)d days (only one order so far)",

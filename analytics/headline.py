@@ -148,8 +148,8 @@ def _history(customer: Customer) -> str | None:
         return None
     if customer.recency_days is None:
         return ngettext("%(n)d order", "%(n)d orders", n) % {"n": n}
-    return ngettext("%(n)d order, placed %(days)d days ago", "%(n)d orders, the last one %(days)d days ago",
-                    n) % {"n": n, "days": customer.recency_days}
+    ago = ngettext("%(days)d day ago", "%(days)d days ago", customer.recency_days) % {"days": customer.recency_days}
+    return ngettext("%(n)d order, placed %(ago)s", "%(n)d orders, the last one %(ago)s", n) % {"n": n, "ago": ago}
 
 
 def customer_headline(customer: Customer) -> str:

@@ -158,7 +158,8 @@ def bundle_products(run: ScoreRun | None) -> list[Product]:
 
 
 def complaint_groups(*, examples: int = 3) -> list[dict]:
-    """Negative feedback per complaint reason, with the most recent texts as examples.
+    """Negative feedback per complaint reason, with the most recent texts as examples, each with
+    its customer's id (the page links a quote to the customer).
 
     A text with several reasons counts in each of them, so the groups can add up to more than
     the negative feedback. Rows analysed before reasons were listed count under their one
@@ -174,15 +175,16 @@ def complaint_groups(*, examples: int = 3) -> list[dict]:
     counts: Counter = Counter()
     for listed, primary in negative.values_list("complaint_reasons", "complaint_reason").iterator():
         counts.update(reasons_of(listed, primary))
-    samples: dict[str, list[str]] = {reason: [] for reason in counts}
+    samples: dict[str, list[dict]] = {reason: [] for reason in counts}
     missing = sum(min(n, examples) for n in counts.values())
-    rows = negative.order_by("-created_at", "-id").values_list("text", "complaint_reasons", "complaint_reason")
-    for text, listed, primary in rows.iterator(chunk_size=EXAMPLE_CHUNK):
+    rows = negative.order_by("-created_at", "-id").values_list(
+        "text", "customer_id", "complaint_reasons", "complaint_reason")
+    for text, customer_id, listed, primary in rows.iterator(chunk_size=EXAMPLE_CHUNK):
         if missing <= 0:
             break
         for reason in reasons_of(listed, primary):
             if len(samples[reason]) < examples:
-                samples[reason].append(text)
+                samples[reason].append({"text": text, "customer_id": customer_id})
                 missing -= 1
     labels = dict(ComplaintReason.choices)
     return [{"reason": reason, "label": labels.get(reason, _("Not classified")), "n": n,

@@ -51,3 +51,11 @@ def can_change_task(user, task: ServiceTask) -> bool:
 
 def can_add_task(user) -> bool:
     return user.has_perm("campaigns.add_servicetask")
+
+
+def starts_at_my_work(user) -> bool:
+    """Service staff start their day at My work (their tasks and the open complaints) instead of
+    the dashboard. Told by permissions, which every page has loaded already, rather than by a
+    group query: the Service role works service tasks but runs no campaigns; managers, who do
+    both, and sales, who run campaigns, start at the dashboard."""
+    return user.has_perm("campaigns.view_servicetask") and not user.has_perm("campaigns.view_campaign")

@@ -13,15 +13,30 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from django.db.models import Avg, Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Exp, Power
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Exp, Power
 from django.utils import timezone
 
 from analytics.engine.power import PowerCheck, power_check
 from analytics.engine.uplift import FittedUplift, incremental_profit, uplift_predict
-from customers.models import Customer, Feedback, Interaction, Order, OrderStatus, Product, SentimentLabel
+from customers.models import Customer, Feedback, Interaction, Order, OrderStatus, Product
 
-from .models import Campaign, CampaignMember, UpliftModel
+from .models import Campaign, CampaignMember, ServiceTask, UpliftModel
 from .permissions import can_change_campaign
 from .uplift import control_size
 
@@ -33,8 +48,6 @@ AUDIENCE_KEYS = (
     "include_customers", "uplift_top_n", "uplift_positive_profit", "uplift_margin", "uplift_objective",
     "uplift_discount", "uplift_contact_cost", "uplift_days",
 )
-# Feedback counts as negative when analysed as negative or rated 1-2 stars.
-NEGATIVE_RATING_MAX = 2
 # Scores frozen on each member at launch.
 SNAPSHOT_FIELDS = (
     "rfm_segment", "value_segment", "value_tier", "churn_probability", "churn_risk", "clv_12m",
@@ -80,8 +93,7 @@ def audience_matched(*, filters: dict, now: datetime | None = None) -> QuerySet[
             customer=OuterRef("pk"), occurred_at__gte=since)))
     if filters.get("negative_feedback_days"):
         since = now - timedelta(days=int(filters["negative_feedback_days"]))
-        customers = customers.filter(Exists(Feedback.objects.filter(
-            Q(sentiment_label=SentimentLabel.NEGATIVE) | Q(rating__lte=NEGATIVE_RATING_MAX),
+        customers = customers.filter(Exists(Feedback.objects.negative().filter(
             customer=OuterRef("pk"), created_at__gte=since)))
     completed_with = lambda products: Order.objects.filter(  # noqa: E731
         customer=OuterRef("pk"), status=OrderStatus.COMPLETED, items__product_id__in=products)
@@ -423,10 +435,6 @@ def customer_campaign_history(customer_id: int) -> list[CampaignMember]:
 
 def customer_service_tasks(customer_id: int) -> list:
     """A customer's service tasks, open ones first, then by due date: one query."""
-    from django.db.models import Case, IntegerField, Value, When
-
-    from .models import ServiceTask
-
     return list(ServiceTask.objects.filter(customer_id=customer_id)
                 .select_related("campaign", "assignee", "created_by")
                 .annotate(closed=Case(When(status__in=ServiceTask.OPEN_STATUSES, then=Value(0)),
@@ -449,3 +457,41 @@ def campaigns_open_to(*, customer_id: int, user) -> tuple[list[Campaign], list[C
         elif can_change_campaign(user, campaign):
             addable.append(campaign)
     return addable, included
+
+
+def service_task_queue(user, *, open_only: bool = True) -> QuerySet[ServiceTask]:
+    """The service tasks ``user`` may see (their own, or every task for managers), by due date so
+    overdue ones come first, with what a row shows in the same query: the task queue and My work."""
+    tasks = ServiceTask.objects.restrict(user, "view").with_related().order_by("due_on", "pk")
+    return tasks.open() if open_only else tasks
+
+
+# How far back My work looks for complaints: older unanswered feedback is found through the
+# customer list's "negative feedback in the last N days" filter, not kept on today's start page.
+OPEN_COMPLAINT_DAYS = 90
+
+
+def open_complaints(*, now: datetime | None = None, days: int = OPEN_COMPLAINT_DAYS) -> QuerySet[Customer]:
+    """Customers with an open complaint, newest complaint first.
+
+    A complaint is negative feedback (``Feedback.objects.negative()``: analysed as negative or
+    rated 1-2 stars) from the last ``days`` days. It is open until a service task for the
+    customer is closed (done, or the customer unreachable) after it; a later complaint opens it
+    again. Each customer carries ``complaint_at``, ``complaint_text`` and ``complaint_reason`` of
+    the latest complaint, and ``open_tasks``, the number of their open tasks. The customers are
+    narrowed to recent complainers first, so the per-customer subqueries run only for those.
+    """
+    since = (now or timezone.now()) - timedelta(days=days)
+    recent = Feedback.objects.negative().filter(created_at__gte=since)
+    latest = recent.filter(customer=OuterRef("pk")).order_by("-created_at", "-pk")
+    answered = ServiceTask.objects.filter(customer=OuterRef("pk"), closed_at__gte=OuterRef("complaint_at")).exclude(
+        status__in=ServiceTask.OPEN_STATUSES)
+    open_tasks = (ServiceTask.objects.open().filter(customer=OuterRef("pk")).order_by()
+                  .values("customer").annotate(n=Count("pk")).values("n"))
+    return (Customer.objects.live().filter(pk__in=recent.values("customer_id"))
+            .annotate(complaint_at=Subquery(latest.values("created_at")[:1]),
+                      complaint_text=Subquery(latest.values("text")[:1]),
+                      complaint_reason=Subquery(latest.values("complaint_reason")[:1]))
+            .exclude(Exists(answered))
+            .annotate(open_tasks=Coalesce(Subquery(open_tasks, output_field=IntegerField()), 0))
+            .order_by("-complaint_at", "pk"))

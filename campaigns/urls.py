@@ -10,6 +10,7 @@ urlpatterns = [
     path("playbooks/", views.playbook_index, name="playbooks"),
     path("uplift/", views.uplift_models, name="uplift"),
     path("playbooks/<slug:key>/use/", views.playbook_use, name="playbook_use"),
+    path("my-work/", views.my_work, name="my_work"),
     path("tasks/", views.task_queue, name="tasks"),
     path("tasks/<int:pk>/", views.task_update, name="task_update"),
     path("customers/<int:pk>/tasks/", views.customer_task_create, name="customer_task_create"),

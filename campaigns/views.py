@@ -12,15 +12,16 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core import formatting
 from core.charts import SERIES, axis_title, chart, money_title
-from core.navigation import user_may
+from core.navigation import page_permission, user_may
 from core.spreadsheets import safe_csv_writer
-from customers.models import Customer, Level, Product
+from customers.models import ComplaintReason, Customer, Level, Product
 from customers.permissions import can_view_pii
 
 from . import delivery, services, tasks
@@ -37,6 +38,7 @@ from .models import MAX_FREQUENCY_CAP_DAYS, Campaign, CampaignMessage, ServiceTa
 from .permissions import can_add_campaign, can_change_campaign, can_view_members
 from .playbooks import playbooks
 from .selectors import (
+    OPEN_COMPLAINT_DAYS,
     TINY_CONTROL,
     audience_breakdown,
     audience_power,
@@ -48,11 +50,15 @@ from .selectors import (
     campaign_list,
     launch_summary,
     member_outcomes,
+    open_complaints,
     results_status,
+    service_task_queue,
 )
 
 MEMBERS_PER_PAGE = 50
 TASKS_PER_PAGE = 50
+# Rows of each list on My work; the task queue and the customer list have the rest.
+MY_WORK_ROWS = 30
 # Members read per database round trip when writing the results CSV; the offered products'
 # names are looked up once per chunk.
 CSV_CHUNK = 2000
@@ -403,14 +409,33 @@ def playbook_use(request: HttpRequest, key: str) -> HttpResponse:
 @permission_required("campaigns.view_servicetask", raise_exception=True)
 def task_queue(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
-    tasks_qs = ServiceTask.objects.restrict(request.user, "view").with_related()
-    if show != "all":
-        tasks_qs = tasks_qs.open()
+    tasks_qs = service_task_queue(request.user, open_only=show != "all")
     page = Paginator(tasks_qs, TASKS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "campaigns/tasks.html", {
         "page": page, "show": show, "statuses": ServiceTask.Status.choices,
         "can_view_pii": can_view_pii(request.user),
         "can_change": request.user.has_perm("campaigns.change_servicetask"),
+    })
+
+
+@page_permission("my_work")
+def my_work(request: HttpRequest) -> HttpResponse:
+    """A service agent's start page: their open tasks by due date, overdue first, and the
+    customers with an open complaint (campaigns.selectors.open_complaints)."""
+    queue = service_task_queue(request.user).filter(assignee=request.user)
+    complaints = open_complaints()
+    reasons = dict(ComplaintReason.choices)
+    complaint_rows = list(complaints[:MY_WORK_ROWS])
+    for customer in complaint_rows:
+        customer.complaint_reason_label = reasons.get(customer.complaint_reason, "")
+    today = timezone.localdate()
+    task_rows = list(queue[:MY_WORK_ROWS])
+    for task in task_rows:
+        task.days_overdue = (today - task.due_on).days
+    return render(request, "campaigns/my_work.html", {
+        "tasks": task_rows, "task_total": queue.count(),
+        "complaints": complaint_rows, "complaint_total": complaints.count(),
+        "complaint_days": OPEN_COMPLAINT_DAYS,
     })
 
 

@@ -4,9 +4,14 @@ Who may open which page is registered once (:func:`register_page`); the views ch
 entry through :func:`page_permission`, so the bar never shows a link that answers 403. Core
 knows no app: the entries come from the apps that own the pages, and an entry whose URL name
 does not resolve (an app not installed) is left out.
+
+The start page at ``/`` is the dashboard, unless an app registered another for the user
+(:func:`register_start_page`: a service agent's My work). The dashboard stays at ``/dashboard/``
+for everyone, and the bar marks whichever page ``/`` shows as the current one.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
@@ -28,6 +33,9 @@ class NavEntry:
 
 NAV_ENTRIES: list[NavEntry] = []
 
+# (page, URL name, who starts there): the first entry whose test the user passes is their start page.
+START_PAGES: list[tuple[str, str, Callable]] = []
+
 
 def register_page(page: str, *permissions: str) -> None:
     """Declare who may open ``page``: a user holding any one of ``permissions``."""
@@ -43,6 +51,23 @@ def register_nav(page: str, url_name: str, label, *, order: int) -> None:
     NAV_ENTRIES[:] = [e for e in NAV_ENTRIES if e.url_name != url_name]
     NAV_ENTRIES.append(NavEntry(page, url_name, label, order))
     NAV_ENTRIES.sort(key=lambda e: e.order)
+
+
+def register_start_page(page: str, url_name: str, *, starts_here: Callable) -> None:
+    """Serve ``url_name``'s page at ``/`` to users who may open ``page`` and for whom
+    ``starts_here(user)`` is true; everyone else starts at the dashboard."""
+    if page not in PAGE_PERMISSIONS:
+        raise ImproperlyConfigured(f"Register page {page!r} before making it a start page.")
+    START_PAGES[:] = [s for s in START_PAGES if s[1] != url_name]
+    START_PAGES.append((page, url_name, starts_here))
+
+
+def start_page(user) -> str | None:
+    """The URL name of the page ``/`` shows ``user``; None for the dashboard."""
+    for page, url_name, starts_here in START_PAGES:
+        if user_may(user, page) and starts_here(user):
+            return url_name
+    return None
 
 
 def user_may(user, page: str) -> bool:
@@ -70,7 +95,11 @@ def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
-    items = [{"url": reverse("home"), "label": _("Dashboard"), "active": request.path == "/"}]
+    start = start_page(user)
+    at_start = request.path == reverse("home")
+    dashboard = reverse("dashboard")
+    items = [{"url": dashboard, "label": _("Dashboard"),
+              "active": request.path == dashboard or (at_start and start is None)}]
     for entry in NAV_ENTRIES:
         if not user_may(user, entry.page):
             continue
@@ -78,5 +107,6 @@ def navigation(request) -> dict:
             url = reverse(entry.url_name)
         except NoReverseMatch:
             continue
-        items.append({"url": url, "label": entry.label, "active": request.path.startswith(url)})
+        items.append({"url": url, "label": entry.label,
+                      "active": request.path.startswith(url) or (at_start and entry.url_name == start)})
     return {"nav_items": items, "may": {page: user_may(user, page) for page in PAGE_PERMISSIONS}}

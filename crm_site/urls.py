@@ -5,12 +5,13 @@ from anymail.exceptions import AnymailConfigurationError
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponseNotFound
-from django.urls import URLPattern, include, path
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.urls import URLPattern, include, path, resolve, reverse
 from django.views.i18n import set_language
 
 from analytics.views import home
 from campaigns.message_views import unsubscribe
+from core.navigation import start_page
 
 
 def _configured_only(view):
@@ -35,8 +36,18 @@ def _public(patterns):
                              pattern.default_args, pattern.name)
 
 
+def start(request: HttpRequest) -> HttpResponse:
+    """``/``: the page registered as the user's start page (a service agent's My work), served
+    here rather than redirected to; the dashboard for everyone else."""
+    url_name = start_page(request.user)
+    if url_name is None:
+        return home(request)
+    return resolve(reverse(url_name)).func(request)
+
+
 urlpatterns = [
-    path("", home, name="home"),
+    path("", start, name="home"),
+    path("dashboard/", home, name="dashboard"),
     path("", include("customers.urls")),
     path("data/", include("intake.urls")),
     path("analytics/", include("analytics.urls")),

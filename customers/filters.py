@@ -7,19 +7,37 @@ neither searchable nor filterable without ``customers.view_pii``: matching on a 
 would reveal it one guess at a time. :class:`CustomerListFilter` is the page's presentation of
 the same filters: its search box, the churn and CLV range shortcuts, the sort select, a region
 select, and a form that shows only those.
+
+Service staff look for unhappy customers through both doors: by satisfaction group, by sentiment
+score range, by complaint reason and by negative feedback in the last N days. The two feedback
+filters read feedback records, so they need ``customers.view_feedback`` as well; given together
+they ask for one complaint that matches both ("about delivery, in the last 30 days").
 """
 from __future__ import annotations
+
+from datetime import timedelta
 
 import django_filters
 from django import forms
 from django.db import connection
-from django.db.models import F, Value
+from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.functions import Concat
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.api.filters import RANGE, UtcFilterSet, describe_filters, model_lookups
 
-from .models import PII_FIELDS, SCORE_FIELDS, Customer, Level, LifecycleStage, RfmSegment
+from .models import (
+    PII_FIELDS,
+    SCORE_FIELDS,
+    ComplaintReason,
+    Customer,
+    Feedback,
+    Level,
+    LifecycleStage,
+    RfmSegment,
+    SatisfactionGroup,
+)
 from .permissions import can_view_pii
 from .selectors import customer_search
 
@@ -27,6 +45,11 @@ from .selectors import customer_search
 FILTERABLE_SCORE_FIELDS = tuple(f for f in SCORE_FIELDS if f != "churn_reasons")
 
 ANY = _("Any")
+
+# Bounds of "negative feedback in the last N days": a day to ten years.
+NEGATIVE_FEEDBACK_DAYS_MAX = 3650
+# Ranges whose lower bound must not exceed the upper one, where the form has both.
+RANGES = (("churn_min", "churn_max"), ("clv_min", "clv_max"), ("sentiment_min", "sentiment_max"))
 
 SORTS = {
     "name": "name", "-name": "-name",
@@ -82,26 +105,39 @@ def region_choices() -> list[tuple[str, str]]:
 
 
 
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number ("1.5" is a form error, not 1)."""
+
+    field_class = forms.IntegerField
+
+
 class PiiFilterSetMixin:
-    """Drops the contact-detail filters for users without ``customers.view_pii``.
+    """Drops the contact-detail filters for users without ``customers.view_pii``, and the
+    feedback filters for users without ``customers.view_feedback``.
 
     The user comes from ``request`` (the API's filter backend passes it) or ``user`` (the page).
     """
 
     pii_filters: tuple[str, ...] = ()
+    feedback_filters: tuple[str, ...] = ()
 
     def __init__(self, *args, request=None, user=None, **kwargs):
         super().__init__(*args, request=request, **kwargs)
         self.user = user if user is not None else getattr(request, "user", None)
+        hidden = set()
         if not can_view_pii(self.user):
-            for name in [n for n in self.filters if n.split("__")[0] in self.pii_filters]:
-                del self.filters[name]  # its query parameter is then ignored
+            hidden.update(self.pii_filters)
+        if not (self.user is not None and self.user.has_perm("customers.view_feedback")):
+            hidden.update(self.feedback_filters)
+        for name in [n for n in self.filters if n.split("__")[0] in hidden]:
+            del self.filters[name]  # its query parameter is then ignored
 
 
 class CustomerFilter(PiiFilterSetMixin, UtcFilterSet):
     """Filters on a customer's fields, for the API and (through CustomerListFilter) the page."""
 
     pii_filters = PII_FIELDS
+    feedback_filters = ("complaint_reason", "negative_feedback_days")
     rfm_segment = django_filters.ChoiceFilter(empty_label=ANY, label=_("RFM segment"), choices=RfmSegment.choices)
     value_segment = django_filters.ChoiceFilter(empty_label=ANY, label=_("Value segment"), choices=Level.choices)
     value_tier = django_filters.ChoiceFilter(empty_label=ANY, label=_("Value tier"), choices=Level.choices)
@@ -112,6 +148,24 @@ class CustomerFilter(PiiFilterSetMixin, UtcFilterSet):
         field_name="region", lookup_expr="iexact", label=_("Region"), help_text=_("Region, any case.")
     )
     marketing_consent = django_filters.BooleanFilter(label=_("Marketing consent"))
+    satisfaction_group = django_filters.ChoiceFilter(
+        empty_label=ANY, label=_("Satisfaction group"), choices=SatisfactionGroup.choices,
+        help_text=_("Satisfaction group from ratings and sentiment: dissatisfied, neutral or satisfied."))
+    sentiment_min = django_filters.NumberFilter(
+        field_name="sentiment_score", lookup_expr="gte", label=_("Sentiment from (−1 to 1)"),
+        min_value=-1, max_value=1, help_text=_("Mean feedback sentiment at least this (−1 to 1)."))
+    sentiment_max = django_filters.NumberFilter(
+        field_name="sentiment_score", lookup_expr="lte", label=_("Sentiment to (−1 to 1)"),
+        min_value=-1, max_value=1, help_text=_("Mean feedback sentiment at most this (−1 to 1)."))
+    complaint_reason = django_filters.ChoiceFilter(
+        empty_label=ANY, label=_("Complaint reason"), choices=ComplaintReason.choices, method="complaints",
+        help_text=_("Customers with a complaint classified under this reason (needs the feedback "
+                    "permission)."))
+    negative_feedback_days = IntegerFilter(
+        label=_("Negative feedback in the last N days"), method="complaints",
+        min_value=1, max_value=NEGATIVE_FEEDBACK_DAYS_MAX,
+        help_text=_("Customers with negative feedback (analysed as negative, or rated 1 or 2 stars) in "
+                    "the last N days, 1 to 3650 (needs the feedback permission)."))
     email = django_filters.CharFilter(
         field_name="email",
         lookup_expr="iexact",
@@ -136,6 +190,37 @@ class CustomerFilter(PiiFilterSetMixin, UtcFilterSet):
         }
 
 
+    def get_form_class(self):
+        base = super().get_form_class()
+
+        class RangeForm(base):
+            def clean(self):
+                cleaned = super().clean()
+                for low, high in RANGES:
+                    if cleaned.get(low) is not None and cleaned.get(high) is not None and cleaned[low] > cleaned[high]:
+                        self.add_error(high, _("Must not be below the lower bound."))
+                return cleaned
+
+        return RangeForm
+
+    def complaints(self, queryset, name, value):
+        """Customers with a complaint matching the complaint reason and the negative-feedback
+        window, whichever of the two are given: one EXISTS for both filters, so together they
+        ask for a single complaint that matches both. Both filters call this; the second call
+        changes nothing."""
+        if getattr(self, "_complaints_applied", False):
+            return queryset
+        self._complaints_applied = True
+        data = self.form.cleaned_data
+        complaints = Feedback.objects.negative().filter(customer=OuterRef("pk"))
+        if data.get("complaint_reason"):
+            complaints = complaints.about(data["complaint_reason"])
+        if data.get("negative_feedback_days"):
+            since = timezone.now() - timedelta(days=data["negative_feedback_days"])
+            complaints = complaints.filter(created_at__gte=since)
+        return queryset.filter(Exists(complaints))
+
+
 describe_filters(CustomerFilter)  # the API's descriptions; the page keeps its labels
 
 
@@ -147,7 +232,8 @@ class CustomerListFilter(CustomerFilter):
     # What the page's form shows, in this order; the API's other lookups are not on the page.
     PAGE_FILTERS = (
         "q", "rfm_segment", "value_segment", "value_tier", "churn_risk", "lifecycle_stage",
-        "churn_min", "churn_max", "clv_min", "clv_max", "region", "marketing_consent", "sort",
+        "churn_min", "churn_max", "clv_min", "clv_max", "satisfaction_group", "sentiment_min",
+        "sentiment_max", "complaint_reason", "negative_feedback_days", "region", "marketing_consent", "sort",
     )
 
     q = django_filters.CharFilter(label=_("Search"), method="search")
@@ -169,7 +255,7 @@ class CustomerListFilter(CustomerFilter):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.filters = {name: self.filters[name] for name in self.PAGE_FILTERS}
+        self.filters = {name: self.filters[name] for name in self.PAGE_FILTERS if name in self.filters}
         # Without a sort parameter (or any parameter) the list is by name, as the sort select says.
         self.queryset = self.queryset.order_by(*sort_order(DEFAULT_SORT))
         self.filters["region"].extra["choices"] = region_choices()
@@ -194,16 +280,3 @@ class CustomerListFilter(CustomerFilter):
             queryset = queryset.order_by(F("search_rank").asc(), *queryset.query.order_by)
         return queryset
 
-    def clean_ranges(self) -> None:
-        data = self.form.cleaned_data
-        for low, high in (("churn_min", "churn_max"), ("clv_min", "clv_max")):
-            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
-                self.form.add_error(high, _("Must not be below the lower bound."))
-
-    @property
-    def qs(self):
-        if not hasattr(self, "_qs"):
-            if self.is_bound and self.form.is_valid():
-                self.clean_ranges()
-            super().qs  # noqa: B018 - fills self._qs
-        return self._qs

@@ -350,6 +350,15 @@ class OrderItem(models.Model):
         return self.quantity * self.unit_price
 
 
+class SatisfactionGroup(models.TextChoices):
+    """The groups ``Customer.satisfaction_group`` holds: the analytics engine's codes
+    (analytics/engine/feedback.py SATISFACTION_LABELS, from the least satisfied up)."""
+
+    DISSATISFIED = "dissatisfied", _("Dissatisfied")
+    NEUTRAL = "neutral", _("Neutral")
+    SATISFIED = "satisfied", _("Satisfied")
+
+
 class SentimentLabel(models.TextChoices):
     POSITIVE = "positive", _("Positive")
     NEUTRAL = "neutral", _("Neutral")
@@ -362,6 +371,25 @@ class ComplaintReason(models.TextChoices):
     QUALITY = "product quality", _("Product quality")
     DELIVERY = "delivery", _("Delivery")
     OTHER = "other", _("Other")
+
+
+# Feedback rated this many stars or fewer is negative whatever its text says (the analytics
+# engine treats such feedback as a complaint too: engine/feedback.py LOW_RATING).
+NEGATIVE_RATING_MAX = 2
+
+
+class FeedbackQuerySet(models.QuerySet):
+    def negative(self) -> FeedbackQuerySet:
+        """Complaints: feedback analysed as negative or rated 1-2 stars. The campaign audiences,
+        the customer filters and the service start page all count negative feedback this way."""
+        return self.filter(Q(sentiment_label=SentimentLabel.NEGATIVE) | Q(rating__lte=NEGATIVE_RATING_MAX))
+
+    def about(self, reason: str) -> FeedbackQuerySet:
+        """Feedback classified under ``reason`` (a ComplaintReason value), as its first reason or
+        any other. The reasons are a JSON list of plain codes and SQLite has no JSON containment,
+        so the list is matched as text, on the quoted code: ``"price"`` is never part of another
+        code's quoted form."""
+        return self.filter(Q(complaint_reason=reason) | Q(complaint_reasons__icontains=f'"{reason}"'))
 
 
 class Feedback(models.Model):
@@ -388,6 +416,7 @@ class Feedback(models.Model):
     # ``complaint_reason``, kept on its own so filters and indexes stay simple.
     complaint_reasons = models.JSONField(_("complaint reasons"), default=list, blank=True)
     history = HistoricalRecords()
+    objects = FeedbackQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("feedback")

@@ -28,5 +28,24 @@ def test_analysis_writes_all_reasons_and_groups_count_each():
     groups = {g["reason"]: g for g in selectors.complaint_groups()}
     assert groups["price"]["n"] == 1 and groups["product quality"]["n"] == 1
     assert groups["delivery"]["n"] == 1 and groups["service"]["n"] == 1
-    assert groups["price"]["examples"] == [both.text] == groups["product quality"]["examples"]
-    assert groups["service"]["examples"] == [legacy.text]
+    quote = {"text": both.text, "customer_id": both.customer_id}
+    assert groups["price"]["examples"] == [quote] == groups["product quality"]["examples"]
+    assert groups["service"]["examples"] == [{"text": legacy.text, "customer_id": legacy.customer_id}]
+
+
+def test_the_feedback_page_links_each_quote_to_its_customer(client, role_user, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    late = FeedbackFactory(text="Delivery was late again", rating=1, sentiment_score=-0.6,
+                           sentiment_label="negative", complaint_reason="delivery", complaint_reasons=["delivery"])
+    client.force_login(role_user("Service"))
+    html = client.get("/analytics/feedback/").content.decode()
+    assert f'<a class="quote" href="/customers/{late.customer_id}/">“Delivery was late again”</a>' in html
+    assert 'href="/customers/?complaint_reason=delivery"' in html
+    # Someone who handles feedback but may not open customer pages reads the quote without a link.
+    reader = django_user_model.objects.create_user("reader")
+    reader.user_permissions.add(Permission.objects.get(codename="change_feedback"))
+    client.force_login(reader)
+    html = client.get("/analytics/feedback/").content.decode()
+    assert "“Delivery was late again”" in html
+    assert f"/customers/{late.customer_id}/" not in html and "complaint_reason=" not in html

@@ -34,7 +34,8 @@ def test_pages_require_login(client, world):
 
 @pytest.mark.parametrize("role", ["Manager", "Sales", "Service"])
 def test_dashboard_shows_kpis_charts_and_last_run(client, role_user, world, role):
-    response = client_for(client, role_user, role).get("/")
+    # At /dashboard/ for every role; / is a service agent's My work (tests/campaigns/test_service_start.py).
+    response = client_for(client, role_user, role).get("/dashboard/")
     assert response.status_code == 200
     kpis = {k.key: k for k in response.context["kpis"]}
     assert kpis["customers"].value == 6
