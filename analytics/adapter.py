@@ -5,6 +5,10 @@ Reading builds the engine's frames (:mod:`analytics.engine.frames`) with one que
 every customer's score fields back in one statement per table inside one transaction: the rows
 go into a temporary table (COPY on PostgreSQL, one ``executemany`` on SQLite) and a single
 ``UPDATE ... FROM`` writes them. Either way the new scores appear all at once or not at all.
+
+The per-customer order summary the models read (:mod:`analytics.engine.order_summary`) is
+computed by PostgreSQL where it runs (:func:`read_order_summary`: ``GROUP BY`` and window
+functions, streamed out one row per customer); elsewhere the engine computes it from the orders.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import pandas as pd
 from django.db import connection, transaction
 
 from analytics.engine import frames as F
+from analytics.engine import order_summary as S
 from core.db import copy_frame, is_postgres
 from customers import bounds
 from customers.models import SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product
@@ -129,6 +134,25 @@ def _without_pii(records: pd.Series) -> pd.Series:
                        ).astype(object)
 
 
+def _read_orders(cutoff: pd.Timestamp, restrict: str = "", *, inclusive: bool = False) -> pd.DataFrame:
+    """Completed orders placed before ``cutoff`` (at or before it with ``inclusive``), in id
+    order; ``restrict`` is an extra SQL condition on the orders table."""
+    cutoff = pd.Timestamp(cutoff)
+    aware = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff
+    orders = _read(
+        f"SELECT id, customer_id, {_timestamp('ordered_at')}, total_amount, channel FROM {_table(Order)} "
+        f"WHERE status = 'completed' AND ordered_at {'<=' if inclusive else '<'} %s{restrict} ORDER BY id",
+        F.ORDER_COLUMNS, [aware.isoformat()])
+    orders = _dates(orders, "ordered_at")
+    orders["total_amount"] = orders["total_amount"].astype(float)
+    # A handful of channel names over ten million orders: one string object per order cost
+    # about 600 MB at a million customers, a category costs 10 MB.
+    orders["channel"] = orders["channel"].astype("category")
+    for column in ("order_id", "customer_id"):
+        orders[column] = orders[column].astype("int64")
+    return orders
+
+
 def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
                 with_products: bool = True, without: Sequence[str] = ()) -> Frames:
     """Everything the engine needs up to ``as_of``, optionally for ``customer_ids`` only.
@@ -164,15 +188,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
         customers[column] = customers[column].astype(object).fillna("").astype(str)
 
     cutoff = as_of_aware.isoformat()
-    orders = _read(
-        f"SELECT id, customer_id, {_timestamp('ordered_at')}, total_amount, channel FROM {o} "
-        f"WHERE status = 'completed' AND ordered_at <= %s{only('customer_id', 'orders')} ORDER BY id",
-        F.ORDER_COLUMNS, [cutoff])
-    orders = _dates(orders, "ordered_at")
-    orders["total_amount"] = orders["total_amount"].astype(float)
-    # A handful of channel names over ten million orders: one string object per order cost
-    # about 600 MB at a million customers, a category costs 10 MB.
-    orders["channel"] = orders["channel"].astype("category")
+    orders = _read_orders(as_of_aware, only('customer_id', 'orders'), inclusive=True)
 
     items = _read(
         f"SELECT it.order_id, o.customer_id, it.product_id, it.quantity, it.unit_price, "
@@ -209,6 +225,119 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
                           (feedback, "customer_id"), (interactions, "customer_id")):
         frame[column] = frame[column].astype("int64")
     return Frames(customers, orders, items, products, feedback, interactions)
+
+
+# The summary's text from COPY is parsed this many bytes at a time, cut at a line end: a million
+# customers' summary is about 150 MB of text, which need not sit in memory beside its frame.
+SUMMARY_PARSE_BYTES = 32 * 1024 * 1024
+
+
+def _copy_frames(sql: str, columns: Sequence[str], dtypes: dict) -> pd.DataFrame:
+    """``COPY (sql) TO STDOUT`` parsed into one frame a block of :data:`SUMMARY_PARSE_BYTES` at a
+    time (PostgreSQL only)."""
+    parts: list[pd.DataFrame] = []
+    pending = bytearray()
+
+    def parse(text: bytes) -> None:
+        if text:
+            parts.append(pd.read_csv(io.BytesIO(text), names=list(columns), header=None,
+                                     keep_default_na=False, na_values=[""], dtype=dtypes))
+
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+        for block in copy:
+            pending += block
+            if len(pending) >= SUMMARY_PARSE_BYTES:
+                end = pending.rfind(b"\n") + 1
+                parse(bytes(pending[:end]))
+                del pending[:end]
+    parse(bytes(pending))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "float64")) for c in columns})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _order_summary_sql(cutoff: pd.Timestamp, inclusive: bool, restrict: str) -> str:
+    """The order summary's query: per customer, counts and sums (``GROUP BY``), and the gaps
+    between purchase days (``lag``) with their medians (``percentile_cont``, which skips the
+    first day's missing gap as pandas does).
+
+    Windows compare timestamps (``ordered_at >= cutoff - 30 days`` is an age of at most 30
+    days), days are UTC calendar days, money is summed as integer cents.
+    """
+    def at(days: int = 0) -> str:
+        return "'" + (_utc(cutoff) - pd.Timedelta(days=days)).isoformat() + "'::timestamptz"
+
+    def micros(column: str) -> str:
+        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
+
+    def day_micros(column: str) -> str:
+        return f"(({column}) - DATE '1970-01-01')::bigint * 86400000000"
+
+    orders = (f"SELECT customer_id, ordered_at, round(total_amount * 100)::bigint AS cents FROM {_table(Order)} "
+              f"WHERE status = 'completed' AND ordered_at {'<=' if inclusive else '<'} {at()}{restrict}")
+    windowed = [f"count(*) FILTER (WHERE ordered_at >= {at(w)}) AS orders_{w}d" for w in S.WINDOWS] + [
+        f"coalesce(sum(cents) FILTER (WHERE ordered_at >= {at(w)}), 0) AS spend_{w}d_cents" for w in S.WINDOWS]
+    prior = S.PRIOR_WINDOW_DAYS
+    # Orders: a hash aggregate per customer. Purchase days: a second, narrow pass (customer,
+    # day, cents), whose gaps come from one window ordering; days are dates, so a gap is a
+    # whole number of days. Each state stays small: one wide aggregate per (customer, day) cost
+    # five times as much.
+    per_customer = (
+        "SELECT customer_id, count(*) AS order_count, sum(cents) AS total_cents, "
+        + ", ".join(windowed)
+        + f", count(*) FILTER (WHERE ordered_at < {at(prior)} AND ordered_at >= {at(2 * prior)}) AS orders_prior_90d, "
+        f"min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at "
+        f"FROM ({orders}) AS o GROUP BY customer_id")
+    days = ("SELECT customer_id, day, cents, (day - lag(day) OVER w)::float8 AS gap, "
+            "lead(day) OVER w IS NULL AS is_last "
+            f"FROM (SELECT customer_id, (ordered_at AT TIME ZONE 'UTC')::date AS day, sum(cents) AS cents "
+            f"FROM ({orders}) AS o GROUP BY 1, 2) AS d WINDOW w AS (PARTITION BY customer_id ORDER BY day)")
+    per_day = (
+        "SELECT customer_id, count(*) AS purchase_days, "
+        "sum(cents) FILTER (WHERE gap IS NULL) AS first_day_cents, "
+        "min(day) AS first_day, max(day) AS last_day, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS median_gap_days, "
+        "max(gap) FILTER (WHERE is_last) AS last_gap_days, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) FILTER (WHERE NOT is_last) AS median_earlier_gap_days "
+        f"FROM ({days}) AS g GROUP BY customer_id")
+    counts = ", ".join(f"c.{c}::bigint" for c in S.COUNT_COLUMNS[:-2])
+    return (
+        f"SELECT customer_id, {counts}, d.purchase_days, d.first_day_cents::bigint, "
+        f"{micros('c.first_order_at')}, {micros('c.last_order_at')}, "
+        f"{day_micros('d.first_day')}, {day_micros('d.last_day')}, "
+        "d.median_gap_days, d.last_gap_days, d.median_earlier_gap_days "
+        f"FROM ({per_customer}) AS c JOIN ({per_day}) AS d USING (customer_id) ORDER BY customer_id")
+
+
+def read_order_summary(cutoff: pd.Timestamp, *, inclusive: bool = False,
+                       customer_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Per-customer order summary before ``cutoff`` (:mod:`analytics.engine.order_summary`).
+
+    PostgreSQL computes it (one ``GROUP BY`` pass with window functions) and streams one row per
+    customer; no order reaches Python. Elsewhere the orders are read and the engine's pandas
+    path summarises them. Both give the same frame (``tests/analytics/test_order_summary.py``).
+    """
+    cutoff = pd.Timestamp(cutoff)
+    cutoff = cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo is not None else cutoff
+    restrict = "" if customer_ids is None else (
+        f" AND customer_id IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})")
+    if not is_postgres():
+        orders = _read_orders(cutoff, restrict)
+        return S.order_summary(orders, cutoff=cutoff, inclusive=inclusive)
+    columns = ["customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS, *S.GAP_COLUMNS]
+    dtypes = {c: "int64" for c in ["customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS]}
+    dtypes.update({c: "float64" for c in S.GAP_COLUMNS})
+    frame = _copy_frames(_order_summary_sql(cutoff, inclusive, restrict), columns, dtypes)
+    for column in S.TIME_COLUMNS:
+        frame[column] = pd.to_datetime(frame[column], unit="us").astype("datetime64[ns]")
+    return frame.set_index("customer_id")[S.SUMMARY_COLUMNS]
+
+
+def engine_order_summary(as_of: pd.Timestamp) -> pd.DataFrame | None:
+    """The order summary at ``as_of`` (inclusive) that a full run hands the engine: computed by
+    PostgreSQL there; None elsewhere, where the engine summarises the orders frame it already
+    holds (reading the orders a second time would gain nothing)."""
+    return read_order_summary(as_of, inclusive=True) if is_postgres() else None
 
 
 def _sql_type(field) -> str:

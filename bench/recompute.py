@@ -8,6 +8,9 @@ Loads ``seed_demo`` data when the database holds a different number of customers
 
 * the I/O floor: read every frame the engine needs and write one score column for every
   customer, computing nothing;
+* the COPY floor: the orders table copied out to nowhere (``COPY ... TO STDOUT``, drained), and
+  every customer's score row copied out and back into a temporary table: the least any run can
+  spend moving its input and output;
 * a full run in this process (``score_run_request(run_now=True)``), with the run's own
   per-stage timings and the resident memory after each engine stage;
 * with ``--workers N`` (needs CELERY_BROKER_URL and CELERY_RESULT_BACKEND), the same run through
@@ -23,6 +26,7 @@ run's time includes both).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -92,6 +96,7 @@ def main() -> None:
         cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(Customer._meta.db_table)}")
     vacuum_seconds = time.perf_counter() - started
 
+    copy_floor = _copy_floor()
     result: dict = {}
     if not args.skip_in_process:
         started = time.perf_counter()
@@ -119,10 +124,47 @@ def main() -> None:
         "io_floor_read_seconds": round(read_seconds, 2),
         "io_floor_write_seconds": round(write_seconds, 2),
         "vacuum_after_floor_seconds": round(vacuum_seconds, 2),
+        **copy_floor,
+        **{f"{key}_over_copy_floor": round(value / copy_floor["copy_floor_seconds"], 2)
+           for key, value in result.items() if key.endswith("_seconds") and isinstance(value, float)},
+        "rows_read": run.counts,
         **result,
         "peak_rss_mb": peak_rss_mb(),
         "skipped": {k: v["skipped"] for k, v in run.model_cards.items() if "skipped" in v},
     }, indent=2))
+
+
+def _copy_floor() -> dict:
+    """Seconds to COPY the orders out (drained, as to /dev/null) and the score rows out and back."""
+    from django.db import connection, transaction
+
+    from customers.models import SCORE_FIELDS, Customer, Order
+
+    orders = connection.ops.quote_name(Order._meta.db_table)
+    customers = connection.ops.quote_name(Customer._meta.db_table)
+    columns = ", ".join(["id", *SCORE_FIELDS])
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        size = 0
+        with cursor.cursor.copy(f"COPY {orders} TO STDOUT") as copy:
+            for block in copy:
+                size += len(block)
+        orders_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        with transaction.atomic():
+            cursor.execute(f"CREATE TEMPORARY TABLE floor_scores ON COMMIT DROP AS "
+                           f"SELECT {columns} FROM {customers} WITH NO DATA")
+            out = io.BytesIO()
+            with cursor.cursor.copy(f"COPY (SELECT {columns} FROM {customers}) TO STDOUT") as copy:
+                for block in copy:
+                    out.write(block)
+            with cursor.cursor.copy(f"COPY floor_scores ({columns}) FROM STDIN") as copy:
+                copy.write(out.getvalue())
+        scores_seconds = time.perf_counter() - started
+    return {"copy_floor_seconds": round(orders_seconds + scores_seconds, 2),
+            "copy_floor_orders_out_seconds": round(orders_seconds, 2),
+            "copy_floor_orders_mb": round(size / 1e6, 1),
+            "copy_floor_scores_out_and_back_seconds": round(scores_seconds, 2)}
 
 
 def _report(prefix: str, run, seconds: float, floor: float) -> dict:

@@ -87,6 +87,7 @@ from .clv_purchase import (
     served_p_alive,
 )
 from .frames import ModelCard
+from .order_summary import order_summary
 
 # The CLV step's interface, including what the model modules contribute to it.
 __all__ = [
@@ -163,42 +164,46 @@ def _purchase_days(orders: pd.DataFrame, *, start: pd.Timestamp | None, end: pd.
 
 
 def clv_summary(orders: pd.DataFrame, *, as_of: pd.Timestamp,
-                time_unit_days: float = DEFAULT_TIME_UNIT_DAYS) -> pd.DataFrame:
+                time_unit_days: float = DEFAULT_TIME_UNIT_DAYS,
+                summary: pd.DataFrame | None = None) -> pd.DataFrame:
     """Build the (frequency, recency, T, monetary_value) frame, indexed by customer_id.
 
     Only orders with ``ordered_at <= as_of`` count. Same-day orders of one customer merge into one
     purchase whose value is their sum, as in FHL 2005 and the CDNOW reference summary. ``T`` runs
     from the first purchase day to ``as_of`` itself. Extra column ``first_purchase_at`` is kept
-    because cohort forecasts need it.
+    because cohort forecasts need it. ``summary`` is the orders' per-customer summary at
+    ``as_of`` (:mod:`analytics.engine.order_summary`) when the caller has it.
     """
     as_of = pd.Timestamp(as_of)
-    days = _purchase_days(orders, start=None, end=as_of)
-    if days.empty:
+    if summary is None:
+        summary = order_summary(orders, cutoff=as_of, inclusive=True)
+    if summary.empty:
         out = pd.DataFrame({c: pd.Series(dtype="float64") for c in SUMMARY_COLUMNS})
         out["first_purchase_at"] = pd.Series(dtype="datetime64[ns]")
         out.index.name = "customer_id"
         return out
-    grouped = days.groupby("customer_id", sort=True)
-    first = grouped["day"].min()
-    last = grouped["day"].max()
-    n_days = grouped.size()
-    total = grouped["amount"].sum()
+    first = summary["first_day"]
+    frequency = (summary["purchase_days"] - 1).astype("float64")
     # The first purchase day's value is excluded from monetary_value: in Fader & Hardie (2013)
     # zbar averages repeat transactions only (the CDNOW zbar column matches this; tests check).
-    first_amount = days.drop_duplicates("customer_id", keep="first").set_index("customer_id")["amount"]
-    frequency = (n_days - 1).astype("float64")
+    repeat_cents = (summary["total_cents"] - summary["first_day_cents"]).astype("float64")
     unit = pd.Timedelta(days=time_unit_days)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, (total - first_amount) / frequency.where(frequency > 0, 1), 0.0)
+    monetary = np.where(frequency > 0, repeat_cents / 100 / frequency.where(frequency > 0, 1), 0.0)
     out = pd.DataFrame({
         "frequency": frequency,
-        "recency": (last - first) / unit,
+        "recency": (summary["last_day"] - first) / unit,
         "T": (as_of - first) / unit,
         "monetary_value": monetary,
         "first_purchase_at": first,
-    })
+    }, index=summary.index)
     out.index.name = "customer_id"
     return out
+
+
+def mean_purchase_day_value(summary: pd.DataFrame) -> float:
+    """The mean value of a purchase day (a customer's same-day orders summed) over everyone."""
+    days = int(summary["purchase_days"].sum())
+    return float(summary["total_cents"].sum()) / 100 / days if days else float("nan")
 
 
 def clv_holdout_summary(orders: pd.DataFrame, *, calibration_end: pd.Timestamp,
@@ -287,17 +292,20 @@ def _spend_model(summary: pd.DataFrame, orders_mean: float) -> tuple[GammaGammaP
 def clv_score(orders: pd.DataFrame, *, as_of: pd.Timestamp,
               time_unit_days: float = DEFAULT_TIME_UNIT_DAYS,
               horizon_months: int = DEFAULT_HORIZON_MONTHS,
-              monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT_RATE) -> CLVResult:
+              monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT_RATE,
+              summary: pd.DataFrame | None = None) -> CLVResult:
     """Fit BG/NBD, MBG/NBD and Gamma-Gamma on all history up to ``as_of`` and score every customer.
 
     Output columns (index customer_id): frequency, recency, T, monetary_value, p_alive (NaN where
     the served model carries no information, see :func:`served_p_alive`), expected_purchases
     (over the horizon), expected_avg_spend, clv, value_tier.
+    ``summary`` is the orders' per-customer summary at ``as_of`` when the caller has it.
     The purchase model is chosen by :func:`choose_purchase_model`. Raises
     :class:`InsufficientDataError` when BG/NBD cannot be fitted; an MBG/NBD failure serves BG/NBD;
     a Gamma-Gamma failure falls back to the mean purchase-day value (``notes`` say so).
     """
-    summary = clv_summary(orders, as_of=as_of, time_unit_days=time_unit_days)
+    orders_summary = summary if summary is not None else order_summary(orders, cutoff=as_of, inclusive=True)
+    summary = clv_summary(orders, as_of=as_of, time_unit_days=time_unit_days, summary=orders_summary)
     bg = bgnbd_fit(summary, time_unit_days=time_unit_days)
     chosen, selection = choose_purchase_model(orders, as_of=as_of, time_unit_days=time_unit_days)
     try:
@@ -307,8 +315,7 @@ def clv_score(orders: pd.DataFrame, *, as_of: pd.Timestamp,
         selection["mbgnbd_error"] = str(exc)
     served: PurchaseParams = mbg if chosen == MBGNBD and mbg is not None else bg
     selection["purchase_model"] = model_name(served)
-    days = _purchase_days(orders, start=None, end=pd.Timestamp(as_of))
-    gg, spend, note = _spend_model(summary, float(days["amount"].mean()))
+    gg, spend, note = _spend_model(summary, mean_purchase_day_value(orders_summary))
     horizon = horizon_months * DAYS_PER_MONTH / time_unit_days
     out = summary[SUMMARY_COLUMNS].copy()
     out["p_alive"] = served_p_alive(served, summary)

@@ -161,7 +161,9 @@ def build_features(
     # Mean gap = span between first and last order over the number of gaps; undefined for one order.
     span = _days(last - first).reindex(index)
     out["mean_gap_days"] = (span / (out["frequency"] - 1)).where(out["frequency"] > 1)
-    out["recency_gap_ratio"] = out["recency_days"] / out["mean_gap_days"]
+    # Orders placed at the same instant have no gap between them: the ratio is undefined, not
+    # infinite (an infinite value in a churn reason made the run's JSON unwritable).
+    out["recency_gap_ratio"] = out["recency_days"] / out["mean_gap_days"].where(out["mean_gap_days"] > 0)
 
     age = _days(cutoff - past["ordered_at"])
     for window in RECENT_WINDOWS:

@@ -22,6 +22,7 @@ import pandas as pd
 from . import churn as churn_model
 from . import clv, lifecycle, reasons, rfm
 from .features import build_features, model_matrix
+from .order_summary import order_summary
 
 N_BINS = rfm.N_SCORE_BINS
 
@@ -61,10 +62,13 @@ class ScoringSnapshot:
 
 def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.DataFrame | None,
                    clv_result: clv.CLVResult | None, churn_result: Any, loyalty_result: Any,
-                   monthly_discount_rate: float) -> ScoringSnapshot:
-    """Freeze what a full run learned, for :func:`rescore`."""
+                   monthly_discount_rate: float, summary: pd.DataFrame | None = None) -> ScoringSnapshot:
+    """Freeze what a full run learned, for :func:`rescore`; ``summary`` is the orders' summary at
+    ``as_of`` when the caller has it."""
     table = rfm_table if rfm_table is not None else pd.DataFrame(
         {"recency_days": [], "order_count": [], "total_spent": []})
+    if summary is None:
+        summary = order_summary(orders, cutoff=as_of, inclusive=True)
     if clv_result is not None:
         values = clv_result.customers["clv"].to_numpy(dtype="float64")
         high_share, medium_share = clv.HIGH_TIER_SHARE, clv.MEDIUM_TIER_SHARE
@@ -72,7 +76,6 @@ def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.D
         cut_medium = float(np.quantile(values, 1 - high_share - medium_share)) if len(values) else np.inf
     else:
         cut_high = cut_medium = np.inf
-    amounts = orders["total_amount"].astype("float64")
     return ScoringSnapshot(
         as_of=pd.Timestamp(as_of),
         recency_sorted=np.sort(table["recency_days"].to_numpy(dtype="float64")),
@@ -80,10 +83,10 @@ def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.D
         monetary_sorted=np.sort(table["total_spent"].to_numpy(dtype="float64")),
         bgnbd=clv_result.bgnbd if clv_result is not None else None,
         gamma_gamma=clv_result.gamma_gamma if clv_result is not None else None,
-        mean_purchase_value=float(amounts.mean()) if len(amounts) else 0.0,
+        mean_purchase_value=_mean_order_value(summary),
         clv_cut_high=cut_high, clv_cut_medium=cut_medium,
         monthly_discount_rate=monthly_discount_rate,
-        population_gap_days=lifecycle.population_gap(orders, as_of=as_of),
+        population_gap_days=lifecycle.population_gap(orders, as_of=as_of, summary=summary),
         churn=getattr(churn_result, "model", None),
         churn_typical=getattr(churn_result, "typical", None),
         churn_columns=tuple(getattr(churn_result, "columns", ())),
@@ -94,6 +97,12 @@ def snapshot_build(*, orders: pd.DataFrame, as_of: pd.Timestamp, rfm_table: pd.D
         loyalty_from_churn=bool(getattr(loyalty_result, "from_churn", False)),
         purchase=clv_result.purchase if clv_result is not None else None,
     )
+
+
+def _mean_order_value(summary: pd.DataFrame) -> float:
+    """The mean order total over every order in ``summary`` (0 without orders)."""
+    count = int(summary["order_count"].sum())
+    return float(summary["total_cents"].sum()) / 100 / count if count else 0.0
 
 
 def _quintile(population: np.ndarray, values: np.ndarray, *, higher_is_better: bool) -> np.ndarray:

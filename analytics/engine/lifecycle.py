@@ -67,6 +67,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .order_summary import order_summary
+
 LIFECYCLE_STAGES = ("prospect", "new", "active", "at_risk", "churned", "reactivated")
 
 # A first purchase is "new" for a month: long enough for a welcome journey, short enough that the
@@ -90,26 +92,19 @@ LIFECYCLE_COLUMNS = ["lifecycle_stage", "lifecycle_reason", "purchase_days", "re
                      "typical_gap_days", "gap_source", "p_alive", "churn_risk"]
 
 
-def _gap_stats(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Per customer: purchase days, first/last day, median gap, last gap, median of earlier gaps."""
-    ordered_at = pd.to_datetime(orders["ordered_at"])
-    mask = (ordered_at <= as_of).to_numpy()
-    days = (pd.DataFrame({"customer_id": orders["customer_id"].to_numpy()[mask],
-                          "day": ordered_at[mask].dt.normalize().to_numpy()})
-            .drop_duplicates().sort_values(["customer_id", "day"], kind="stable"))
-    days["gap"] = days.groupby("customer_id")["day"].diff() / pd.Timedelta(days=1)
-    grouped = days.groupby("customer_id", sort=True)
-    stats = pd.DataFrame({
-        "purchase_days": grouped.size(),
-        "first_day": grouped["day"].min(),
-        "last_day": grouped["day"].max(),
-        "median_gap": grouped["gap"].median(),
-        "last_gap": grouped["gap"].last(),
-    })
-    # Gaps before the last one: drop each customer's final gap, then take the median.
-    earlier = days[days.duplicated("customer_id", keep="last") & days["gap"].notna()]
-    stats["median_earlier_gap"] = earlier.groupby("customer_id")["gap"].median()
-    return stats
+def _gap_stats(orders: pd.DataFrame, as_of: pd.Timestamp, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per customer: purchase days, first/last day, median gap, last gap, median of earlier gaps,
+    read from the orders' summary at ``as_of`` (computed from ``orders`` when not given)."""
+    if summary is None:
+        summary = order_summary(orders, cutoff=as_of, inclusive=True)
+    return pd.DataFrame({
+        "purchase_days": summary["purchase_days"],
+        "first_day": summary["first_day"],
+        "last_day": summary["last_day"],
+        "median_gap": summary["median_gap_days"],
+        "last_gap": summary["last_gap_days"],
+        "median_earlier_gap": summary["median_earlier_gap_days"],
+    }, index=summary.index)
 
 
 def _population_gap(own_gap: pd.Series) -> float:
@@ -117,15 +112,16 @@ def _population_gap(own_gap: pd.Series) -> float:
     return max(gap, MIN_TYPICAL_GAP_DAYS)
 
 
-def population_gap(orders: pd.DataFrame, *, as_of: pd.Timestamp) -> float:
+def population_gap(orders: pd.DataFrame, *, as_of: pd.Timestamp, summary: pd.DataFrame | None = None) -> float:
     """The typical gap between purchase days across all customers: the fallback rhythm."""
-    stats = _gap_stats(orders, pd.Timestamp(as_of))
+    stats = _gap_stats(orders, pd.Timestamp(as_of), summary)
     return _population_gap(stats["median_gap"].clip(lower=MIN_TYPICAL_GAP_DAYS))
 
 
 def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Timestamp,
                      p_alive: pd.Series | None = None, churn_risk: pd.Series | None = None,
-                     population_gap_days: float | None = None) -> pd.DataFrame:
+                     population_gap_days: float | None = None,
+                     summary: pd.DataFrame | None = None) -> pd.DataFrame:
     """Lifecycle stage for every row of ``customers``, indexed by customer_id.
 
     Columns: lifecycle_stage (one of ``LIFECYCLE_STAGES``), lifecycle_reason (which rule fired),
@@ -136,11 +132,12 @@ def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd
     (:func:`analytics.engine.churn.risk_band`); customers without one are judged by silence and
     p_alive alone.
     ``population_gap_days`` overrides the population's typical gap, for rescoring a few customers
-    with the figure of the last full run (see :func:`population_gap`).
+    with the figure of the last full run (see :func:`population_gap`). ``summary`` is the
+    orders' summary at ``as_of`` when the caller has it (see :func:`_gap_stats`).
     """
     as_of = pd.Timestamp(as_of)
     ids = pd.Index(customers["customer_id"].astype("int64"), name="customer_id")
-    stats = _gap_stats(orders, as_of).reindex(ids)
+    stats = _gap_stats(orders, as_of, summary).reindex(ids)
 
     own_gap = stats["median_gap"].clip(lower=MIN_TYPICAL_GAP_DAYS)
     population_gap = (population_gap_days if population_gap_days is not None

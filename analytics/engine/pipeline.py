@@ -32,6 +32,7 @@ from . import (
     segments,
 )
 from .features import shared_features
+from .order_summary import order_summary as order_summary_of
 
 # The score columns this module fills, named as the Customer model's score fields.
 SCORE_COLUMNS = [
@@ -99,8 +100,13 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
                products: pd.DataFrame, feedback_frame: pd.DataFrame, interactions: pd.DataFrame,
                as_of: pd.Timestamp, settings: EngineSettings = EngineSettings(),
                on_stage: ProgressCallback | None = None,
-               rank_recommendations: bool = True, parts: frozenset[str] = PARTS) -> EngineOutput:
+               rank_recommendations: bool = True, parts: frozenset[str] = PARTS,
+               order_summary: pd.DataFrame | None = None) -> EngineOutput:
     """Fit the models of ``parts`` (both by default) and assemble their output.
+
+    ``order_summary`` is the orders' per-customer summary at ``as_of``, inclusive
+    (:mod:`analytics.engine.order_summary`), when the caller has it: on PostgreSQL the adapter
+    computes it in the database. Without it the engine computes it from ``orders``.
 
     The frames a part does not use may be empty: "customers" never reads ``items`` or
     ``products``, and "products" never reads ``orders`` or ``interactions``.
@@ -135,7 +141,9 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
 
     segmented = revenue = snapshot = None
     if CUSTOMER_PART in parts:
-        table = stage("rfm", lambda: rfm.rfm_scores(orders, as_of=as_of))
+        summary = (order_summary if order_summary is not None
+                   else order_summary_of(orders, cutoff=as_of, inclusive=True))
+        table = stage("rfm", lambda: rfm.rfm_scores(orders, as_of=as_of, summary=summary))
         if table is not None and not table.empty:
             for column in ("order_count", "total_spent", "first_order_at", "last_order_at", "rfm_r",
                            "rfm_f", "rfm_m", "rfm_segment"):
@@ -143,7 +151,8 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             scores.loc[table.index, "recency_days"] = np.floor(table["recency_days"]).astype("int64")
 
         monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
-        value = stage("clv", lambda: clv.clv_score(orders, as_of=as_of, monthly_discount_rate=monthly_rate))
+        value = stage("clv", lambda: clv.clv_score(orders, as_of=as_of, monthly_discount_rate=monthly_rate,
+                                                   summary=summary))
         p_alive = None
         if value is not None:
             frame = value.customers
@@ -192,7 +201,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
         # Lifecycle after churn: the stage is built on the churn risk band, so the two agree.
         risk = churned.scores["churn_risk"] if churned is not None else None
         stages = stage("lifecycle", lambda: lifecycle.lifecycle_stages(
-            customers, orders, as_of=as_of, p_alive=p_alive, churn_risk=risk))
+            customers, orders, as_of=as_of, p_alive=p_alive, churn_risk=risk, summary=summary))
         if stages is not None:
             scores.loc[stages.index, "lifecycle_stage"] = stages["lifecycle_stage"]
 
@@ -209,7 +218,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             cards["forecast"] = revenue.card.as_dict()
         snapshot = incremental.snapshot_build(
             orders=orders, as_of=as_of, rfm_table=table, clv_result=value, churn_result=churned,
-            loyalty_result=loyal, monthly_discount_rate=monthly_rate)
+            loyalty_result=loyal, monthly_discount_rate=monthly_rate, summary=summary)
 
     recs = mined = recommender = None
     if PRODUCT_PART in parts:

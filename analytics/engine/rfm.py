@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .order_summary import order_summary
+
 N_SCORE_BINS = 5  # quintiles
 
 # (R scores, F scores, segment). Read as: a customer whose R score is in the first range and whose
@@ -80,28 +82,26 @@ def quintile_scores(values: pd.Series, *, higher_is_better: bool = True) -> pd.S
     return pd.Series(scores, index=values.index, dtype="int64")
 
 
-def rfm_scores(orders: pd.DataFrame, *, as_of: pd.Timestamp) -> pd.DataFrame:
+def rfm_scores(orders: pd.DataFrame, *, as_of: pd.Timestamp,
+               summary: pd.DataFrame | None = None) -> pd.DataFrame:
     """RFM table indexed by customer_id for customers with at least one order at or before as_of.
 
     Columns: order_count, total_spent, first_order_at, last_order_at, recency_days (float days
     from the last order to ``as_of``), rfm_r, rfm_f, rfm_m (1..5, 5 best), rfm_score (the
-    conventional three-digit code, e.g. "545") and rfm_segment (R-F grid name).
+    conventional three-digit code, e.g. "545") and rfm_segment (R-F grid name). ``summary`` is
+    the orders' :func:`~analytics.engine.order_summary.order_summary` at ``as_of`` (inclusive)
+    when the caller has it (PostgreSQL computes it where the orders are); otherwise it is
+    computed from ``orders``.
     """
     as_of = pd.Timestamp(as_of)
-    ordered_at = pd.to_datetime(orders["ordered_at"])
-    mask = (ordered_at <= as_of).to_numpy()
-    valid = pd.DataFrame({  # positional, so a caller's duplicate index cannot misalign rows
-        "customer_id": orders["customer_id"].to_numpy()[mask],
-        "ordered_at": ordered_at.to_numpy()[mask],
-        "total_amount": orders["total_amount"].to_numpy(dtype="float64")[mask],
-    })
-    grouped = valid.groupby("customer_id", sort=True)
+    if summary is None:
+        summary = order_summary(orders, cutoff=as_of, inclusive=True)
     out = pd.DataFrame({
-        "order_count": grouped.size().astype("int64"),
-        "total_spent": grouped["total_amount"].sum().astype("float64"),
-        "first_order_at": grouped["ordered_at"].min(),
-        "last_order_at": grouped["ordered_at"].max(),
-    })
+        "order_count": summary["order_count"].astype("int64"),
+        "total_spent": summary["total_cents"].to_numpy(dtype="float64") / 100,
+        "first_order_at": summary["first_order_at"],
+        "last_order_at": summary["last_order_at"],
+    }, index=summary.index)
     out.index = out.index.astype("int64")
     out.index.name = "customer_id"
     out["recency_days"] = (as_of - out["last_order_at"]) / pd.Timedelta(days=1)

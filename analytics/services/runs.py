@@ -219,6 +219,12 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
         _progress(run_id, f"read ({part})", 3)
         frames = adapter.read_frames(as_of, **_PART_FRAMES[part])
         timings[f"read_{part}"] = round(time.perf_counter() - started, 3)
+        summary = None
+        if part == CUSTOMER_PART:
+            started = time.perf_counter()
+            summary = adapter.engine_order_summary(as_of)
+            if summary is not None:
+                timings["read_order_summary"] = round(time.perf_counter() - started, 3)
 
         output = run_engine(
             customers=frames.customers, orders=frames.orders, items=frames.items,
@@ -226,11 +232,13 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             interactions=frames.interactions, as_of=as_of,
             settings=engine_settings(),
             on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
-            rank_recommendations=False, parts=frozenset({part}),
+            rank_recommendations=False, parts=frozenset({part}), order_summary=summary,
         )
         started = time.perf_counter()
         meta = {"counts": ({"customers": len(frames.customers), "orders": len(frames.orders)}
                            if part == CUSTOMER_PART else {"order_lines": len(frames.items)})}
+        if summary is not None:
+            meta["counts"]["order_summary_rows"] = len(summary)
         if output.recommender is not None:
             size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
             meta["ranges"] = _chunk_ranges(frames.customers["customer_id"], size)
@@ -400,11 +408,13 @@ def backtest_run(*, as_of: datetime, requested_by=None) -> ScoreRun:
     try:
         started = time.perf_counter()
         frames = adapter.read_frames(_naive(as_of), with_products=False, without=("items",))
+        summary = adapter.engine_order_summary(_naive(as_of))
         timings["read"] = round(time.perf_counter() - started, 3)
         output = run_engine(
             customers=frames.customers, orders=frames.orders, items=frames.items, products=frames.products,
             feedback_frame=frames.feedback, interactions=frames.interactions, as_of=_naive(as_of),
-            settings=engine_settings(), rank_recommendations=False, parts=frozenset({CUSTOMER_PART}))
+            settings=engine_settings(), rank_recommendations=False, parts=frozenset({CUSTOMER_PART}),
+            order_summary=summary)
         started = time.perf_counter()
         with transaction.atomic():
             stored = prediction_history_store(run=run, scores=output.scores)
