@@ -83,6 +83,16 @@ def stage_label(stage: str) -> str:
 
 
 @register.filter
+def timing_label(key: str) -> str:
+    return cards.timing_label(key)
+
+
+@register.filter
+def count_label(key: str) -> str:
+    return cards.count_label(key)
+
+
+@register.filter
 def card_title(key: str) -> str:
     return cards.card_title(key)
 
