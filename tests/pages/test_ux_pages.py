@@ -159,3 +159,78 @@ def test_date_and_number_inputs_keep_their_values_in_both_languages(page, login,
     assert page.locator(".errornote").count() == 0
     campaign.refresh_from_db()
     assert {f: getattr(campaign, f) for f in saved} == saved
+
+
+@pytest.mark.parametrize(("language", "heading", "start"), [
+    ("en", "Something went wrong", "Go to the start page"),
+    ("zh-hans", "出错了", "返回首页"),
+])
+def test_a_crashing_page_shows_the_styled_500(page, login, role_user, monkeypatch, language, heading, start,
+                                              tmp_path):
+    """A real server error under DEBUG=False, through the live server (a thread of this process):
+    the customer list's saved-filter query fails as it would with the database gone. The 500 page
+    is styled, in the reader's language, and leads back into the product."""
+    from urllib.parse import urlparse
+
+    from django.conf import settings
+    from django.db import OperationalError
+
+    from customers import selectors
+
+    assert settings.DEBUG is False
+    login(role_user("Sales", "sam"))
+    if language != "en":
+        switch_language(page, language)
+
+    def database_gone(user):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(selectors, "saved_filters_for", database_gone)
+    response = page.goto("/customers/")
+    assert response.status == 500
+    assert page.locator("html").get_attribute("lang") == language
+    assert page.locator("#error-500 h1").inner_text() == heading
+    assert "OperationalError" not in page.content()  # no traceback or exception for staff
+    # Styled: the bar in the product's blue, the card with its border, not the browser's defaults.
+    assert page.locator("header.topbar").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(30, 58, 138)"
+    assert page.locator("#error-500").evaluate("e => getComputedStyle(e).borderTopStyle") == "solid"
+    assert page.locator("nav.mainnav a").count() >= 2
+    page.screenshot(path=str(tmp_path / f"500-{language}.png"), full_page=True)
+
+    monkeypatch.undo()  # the database is back: the links lead into the product again
+    with page.expect_navigation():
+        page.get_by_role("link", name=start).click()
+    assert urlparse(page.url).path == "/"
+    assert page.locator("h1").inner_text() == {"en": "Dashboard", "zh-hans": "仪表盘"}[language]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_search_finds_words_in_any_order_and_identifiers_first(page, login, role_user, language):
+    """The customer list's search box: "walker laura" finds Laura Walker; a customer code finds its
+    customer first and only then a customer whose name merely contains it; a code does not match
+    a phone number that happens to contain its digits."""
+    from tests.factories import CustomerFactory
+
+    CustomerFactory(name="Laura Walker", external_id="UIT-0001", phone="+8613800138000")
+    CustomerFactory(name="Zhang Wei", external_id="UIT-0777", phone="+8613900010001")
+    CustomerFactory(name="Tom Walker", external_id="UIT-0002")
+    CustomerFactory(name="Shop UIT-0002 Annex", external_id="UIT-0900")
+    login(role_user("Sales"))
+    if language != "en":
+        switch_language(page, language)
+
+    def search(text: str) -> list[str]:
+        page.goto("/customers/")
+        if not page.locator("#id_q").is_visible():
+            page.click("#filter-toggle")
+        page.fill("#id_q", text)
+        with page.expect_navigation():
+            page.press("#id_q", "Enter")
+        return page.locator("table.list tbody td.col-name a").all_inner_texts()
+
+    assert search("walker laura") == ["Laura Walker"]
+    assert search("Walker") == ["Laura Walker", "Tom Walker"]
+    assert search("UIT-0001") == ["Laura Walker"]
+    # By name "Shop ..." sorts first; the exact code ranks Tom Walker above it.
+    assert search("uit-0002") == ["Tom Walker", "Shop UIT-0002 Annex"]
+    assert page.locator("#id_q").input_value() == "uit-0002"
