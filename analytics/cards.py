@@ -11,6 +11,8 @@ import re
 
 from django.utils.translation import gettext, gettext_noop
 
+from customers.models import SatisfactionGroup
+
 MODEL_NAMES = {
     "churn_hist_gradient_boosting_calibrated": gettext_noop("Gradient boosting (calibrated)"),
     "churn_logistic_regression_calibrated": gettext_noop("Logistic regression (calibrated)"),
@@ -174,14 +176,11 @@ def card_title(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-# Customer.satisfaction_group holds the engine's codes (engine/feedback.py SATISFACTION_LABELS).
-SATISFACTION_LABELS = {
-    "dissatisfied": gettext_noop("dissatisfied"),
-    "neutral": gettext_noop("neutral"),
-    "satisfied": gettext_noop("satisfied"),
-}
+# Customer.satisfaction_group holds the engine's codes (engine/feedback.py SATISFACTION_LABELS),
+# with their labels as the field's choices.
+SATISFACTION_LABELS = dict(SatisfactionGroup.choices)
 
 
 def satisfaction_label(code: str) -> str:
     label = SATISFACTION_LABELS.get(code or "")
-    return gettext(label) if label else (code or "")
+    return str(label) if label else (code or "")

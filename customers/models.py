@@ -58,6 +58,14 @@ class Level(models.TextChoices):
     LOW = "low", _("Low")
 
 
+class SatisfactionGroup(models.TextChoices):
+    """The groups the analytics' feedback clustering names (analytics/engine/feedback.py)."""
+
+    DISSATISFIED = "dissatisfied", _("dissatisfied")
+    NEUTRAL = "neutral", _("neutral")
+    SATISFIED = "satisfied", _("satisfied")
+
+
 class RfmSegment(models.TextChoices):
     CHAMPIONS = "Champions", _("Champions")
     LOYAL = "Loyal Customers", _("Loyal Customers")
@@ -176,7 +184,7 @@ class Customer(models.Model):
     loyalty_score = models.FloatField(_("loyalty"), null=True, blank=True)
     sentiment_score = models.FloatField(_("sentiment"), null=True, blank=True)
     satisfaction_group = models.CharField(_("satisfaction group"), max_length=20,
-                                          null=True, blank=True)
+                                          choices=SatisfactionGroup.choices, null=True, blank=True)
     scores_updated_at = models.DateTimeField(_("scores updated at"), null=True, blank=True)
 
     history = HistoricalRecords(excluded_fields=list(SCORE_FIELDS) + ["updated_at"])

@@ -123,11 +123,12 @@ def test_day_and_order_counts_choose_their_plural_form(client, role_user, settin
     from analytics.templatetags.analytics_tags import segment_rule
     from intake.models import ImportJob
 
-    assert (segment_rule("low value: at most 1 orders and last order more than 1 days ago")
-            == "Low value: at most 1 order; last order more than 1 day ago")
-    assert (segment_rule("high value: more than 1,200 orders and ordered within the last 2 days")
-            == "High value: more than 1,200 orders; ordered within the last 2 days")
-    assert segment_rule("high value: more than 1 orders") == "High value: more than 1 order"
+    with translation.override("en"):
+        assert (segment_rule("low value: at most 1 orders and last order more than 1 days ago")
+                == "Low value: at most 1 order; last order more than 1 day ago")
+        assert (segment_rule("high value: more than 1,200 orders and ordered within the last 2 days")
+                == "High value: more than 1,200 orders; ordered within the last 2 days")
+        assert segment_rule("high value: more than 1 orders") == "High value: more than 1 order"
     with translation.override("zh-hans"):
         assert segment_rule("low value: at most 1 orders") == "低价值：最多 1 笔订单"
 
@@ -136,6 +137,6 @@ def test_day_and_order_counts_choose_their_plural_form(client, role_user, settin
     job = ImportJob.objects.create(kind="customers", created_by=sales, status="succeeded",
                                    files_deleted_at=timezone.now())
     client.force_login(sales)
-    page = client.get(f"/data/import/{job.pk}/").content.decode()
+    page = client.get(f"/data/import/{job.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "deleted after 1 day." in page
     assert client.get(f"/data/import/{job.pk}/file/").status_code == 404

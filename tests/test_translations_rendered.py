@@ -67,8 +67,13 @@ def staff_pages(*, customer_id: int, run_id: int, campaign_id: int) -> list[str]
 def staff_world(role_user):
     """Scored customers, a run with model cards and word clouds, a finished campaign whose
     audience uses coded values, and one user per role (names without English words)."""
+    from customers.models import Customer
+
     run, customers = scored_world(6)
     wordclouds_store(run_id=run.pk, timings={})
+    # Codes the engine stores, which the pages must put into words ("neutral" was shown as is).
+    for customer, group in zip(customers, ("neutral", "satisfied", "dissatisfied"), strict=False):
+        Customer.objects.filter(pk=customer.pk).update(satisfaction_group=group)
     users = {role: role_user(role, name) for role, name in
              (("Manager", "manager"), ("Sales", "li"), ("Service", "wu"))}
     campaign = campaign_world(users["Manager"])
