@@ -219,7 +219,8 @@ class CampaignMember(models.Model):
         indexes = [models.Index(fields=["customer", "group"], name="member_customer_group_idx")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} in {self.campaign_id} ({self.group})"
+        return _("Customer %(customer)s in campaign %(campaign)s (%(group)s)") % {
+            "customer": self.customer_id, "campaign": self.campaign_id, "group": self.get_group_display()}
 
 
 class ServiceTaskQuerySet(models.QuerySet):

@@ -39,6 +39,8 @@ CODES = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\{\w+\}")
 def visible_text(html: str) -> str:
     # Code and what staff typed into a text area (an admin JSON field) are data, not wording.
     html = re.sub(r"(?s)<(script|style|code|textarea)\b.*?</\1>", " ", html)
+    # Text marked as another language (a campaign message previewed in the customer's language).
+    html = re.sub(r'(?s)<(p|pre|span|div|blockquote)\b[^>]*\blang="(?!zh)[^"]*"[^>]*>.*?</\1>', " ", html)
     # A model's fitted parameters are technical identifiers (r, alpha, horizon_days), shown folded.
     html = re.sub(r'(?s)<dl class="params">.*?</dl>', " ", html)
     html = re.sub(r"(?s)<!--.*?-->", " ", html)
@@ -51,7 +53,7 @@ def english_words(text: str) -> list[str]:
     return sorted({w for w in WORD.findall(CODES.sub(" ", text)) if w.lower() not in ALLOWED})
 
 
-def staff_pages(*, customer_id: int, run_id: int, campaign_id: int) -> list[str]:
+def staff_pages(*, customer_id: int, run_id: int, campaign_id: int, member_id: int) -> list[str]:
     """The pages staff use every day, the admin's index, a change list and a change form."""
     return ["/", "/customers/", f"/customers/{customer_id}/", "/analytics/segments/",
             "/analytics/churn/", "/analytics/clv/", "/analytics/feedback/", "/analytics/bundles/",
@@ -61,12 +63,14 @@ def staff_pages(*, customer_id: int, run_id: int, campaign_id: int) -> list[str]
             "/campaigns/uplift/", "/data/import/", "/data/duplicates/", "/data/quality/",
             "/admin/", "/admin/customers/customer/", f"/admin/customers/customer/{customer_id}/change/",
             "/admin/analytics/scorerun/", f"/admin/analytics/scorerun/{run_id}/change/",
-            "/admin/campaigns/campaign/", "/no-such-page/"]
+            "/admin/campaigns/campaign/", f"/admin/campaigns/campaign/{campaign_id}/change/",
+            f"/admin/campaigns/campaignmember/{member_id}/change/", "/no-such-page/"]
 
 
 def staff_world(role_user):
     """Scored customers, a run with model cards and word clouds, a finished campaign whose
     audience uses coded values, and one user per role (names without English words)."""
+    from campaigns.models import CampaignMember
     from customers.models import Customer
 
     run, customers = scored_world(6)
@@ -80,7 +84,8 @@ def staff_world(role_user):
     campaign.audience = {"value_segments": ["high"], "churn_risks": ["high", "medium"],
                          "lifecycle_stages": ["at_risk"], "regions": ["North"]}
     campaign.save(update_fields=["audience"])
-    pages = staff_pages(customer_id=customers[0].pk, run_id=run.pk, campaign_id=campaign.pk)
+    member = CampaignMember.objects.create(campaign=campaign, customer=customers[0], group="treatment")
+    pages = staff_pages(customer_id=customers[0].pk, run_id=run.pk, campaign_id=campaign.pk, member_id=member.pk)
     return users, pages
 
 

@@ -14,9 +14,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The text on screen, less what the server-side walk also leaves out (visible_text there): code
 # and typed text areas are data, a model card's fitted parameters (dl.params without an id) are
-# technical identifiers shown folded.
+# technical identifiers shown folded, and text marked in another language (a message previewed in
+# the customer's language) is meant to be in it.
 VISIBLE_TEXT = """() => {
-  document.querySelectorAll("code, textarea, dl.params:not([id])").forEach(e => { e.style.display = "none"; });
+  const skipped = "code, textarea, dl.params:not([id]), body [lang]:not([lang^=zh])";
+  document.querySelectorAll(skipped).forEach(e => { e.style.display = "none"; });
   return document.body.innerText;
 }"""
 
