@@ -388,7 +388,7 @@ class CampaignMessage(models.Model):
         indexes = [models.Index(fields=["campaign", "status"], name="message_campaign_status_idx")]
 
     def __str__(self) -> str:
-        return f"{self.member_id} {self.status}"
+        return f"{self.member_id} {self.get_status_display()}"
 
 
 class OutboxMessage(models.Model):

@@ -53,18 +53,18 @@ def english_words(text: str) -> list[str]:
     return sorted({w for w in WORD.findall(CODES.sub(" ", text)) if w.lower() not in ALLOWED})
 
 
-def staff_pages(*, customer_id: int, run_id: int, campaign_id: int, member_id: int) -> list[str]:
+def staff_pages(*, customer_id: int, run_id: int, campaign_id: int, member_id: int, job_id: int) -> list[str]:
     """The pages staff use every day, the admin's index, a change list and a change form."""
     return ["/", "/customers/", f"/customers/{customer_id}/", "/analytics/segments/",
             "/analytics/churn/", "/analytics/clv/", "/analytics/feedback/", "/analytics/bundles/",
             "/analytics/forecast/", "/analytics/accuracy/", "/analytics/runs/", f"/analytics/runs/{run_id}/",
             "/campaigns/", "/campaigns/new/", f"/campaigns/{campaign_id}/",
             f"/campaigns/{campaign_id}/results/", "/campaigns/tasks/", "/campaigns/playbooks/",
-            "/campaigns/uplift/", "/data/import/", "/data/duplicates/", "/data/quality/",
+            "/campaigns/uplift/", "/data/import/", f"/data/import/{job_id}/", "/data/duplicates/", "/data/quality/",
             "/admin/", "/admin/customers/customer/", f"/admin/customers/customer/{customer_id}/change/",
             "/admin/analytics/scorerun/", f"/admin/analytics/scorerun/{run_id}/change/",
             "/admin/campaigns/campaign/", f"/admin/campaigns/campaign/{campaign_id}/change/",
-            f"/admin/campaigns/campaignmember/{member_id}/change/", "/no-such-page/"]
+            f"/admin/campaigns/campaignmember/{member_id}/change/", "/admin/intake/importjob/", "/no-such-page/"]
 
 
 def staff_world(role_user):
@@ -72,6 +72,7 @@ def staff_world(role_user):
     audience uses coded values, and one user per role (names without English words)."""
     from campaigns.models import CampaignMember
     from customers.models import Customer
+    from intake.models import ImportJob
 
     run, customers = scored_world(6)
     wordclouds_store(run_id=run.pk, timings={})
@@ -85,7 +86,10 @@ def staff_world(role_user):
                          "lifecycle_stages": ["at_risk"], "regions": ["North"]}
     campaign.save(update_fields=["audience"])
     member = CampaignMember.objects.create(campaign=campaign, customer=customers[0], group="treatment")
-    pages = staff_pages(customer_id=customers[0].pk, run_id=run.pk, campaign_id=campaign.pk, member_id=member.pk)
+    job = ImportJob.objects.create(kind="orders", original_name="2026-11.csv", status="succeeded", total=3,
+                                   created=2, rejected=1, created_by=users["Sales"])
+    pages = staff_pages(customer_id=customers[0].pk, run_id=run.pk, campaign_id=campaign.pk, member_id=member.pk,
+                        job_id=job.pk)
     return users, pages
 
 
