@@ -11,6 +11,8 @@ import re
 
 from django.utils.translation import gettext, gettext_noop
 
+from customers.models import SatisfactionGroup
+
 MODEL_NAMES = {
     "churn_hist_gradient_boosting_calibrated": gettext_noop("Gradient boosting (calibrated)"),
     "churn_logistic_regression_calibrated": gettext_noop("Logistic regression (calibrated)"),
@@ -113,6 +115,48 @@ def stage_label(stage: str) -> str:
     return gettext(label) if label else (stage or "")
 
 
+# ScoreRun.timings: the engine's stages (above) and the steps around them
+# (analytics/services/runs.py and results.py), for the run page.
+TIMING_LABELS = {
+    **STAGE_LABELS,
+    "read_customers": gettext_noop("reading customers"),
+    "read_products": gettext_noop("reading products"),
+    "store_customers": gettext_noop("storing the customer models"),
+    "store_products": gettext_noop("storing the product models"),
+    "write_scores": gettext_noop("saving scores"),
+    "write_history": gettext_noop("saving the prediction history"),
+    "write_recommendations": gettext_noop("saving recommendations"),
+    "dashboard": gettext_noop("dashboard figures"),
+    "vacuum_analyze": gettext_noop("database maintenance"),
+}
+
+# ScoreRun.counts: rows read and written by a run.
+COUNT_LABELS = {
+    "customers": gettext_noop("customers read"),
+    "orders": gettext_noop("orders read"),
+    "order_lines": gettext_noop("order lines read"),
+    "feedback_analysed": gettext_noop("feedback analysed"),
+    "scored": gettext_noop("customers scored"),
+    "history": gettext_noop("predictions kept for accuracy"),
+    "segments": gettext_noop("value segments"),
+    "recommendations": gettext_noop("recommendations"),
+    "rules": gettext_noop("bundle rules"),
+    "forecast_months": gettext_noop("forecast months"),
+}
+
+
+def timing_label(key: str) -> str:
+    """A key of ScoreRun.timings in words; an unlisted key as stored."""
+    label = TIMING_LABELS.get(key or "")
+    return gettext(label) if label else (key or "")
+
+
+def count_label(key: str) -> str:
+    """A key of ScoreRun.counts in words; an unlisted key as stored."""
+    label = COUNT_LABELS.get(key or "")
+    return gettext(label) if label else (key or "")
+
+
 # The keys of ScoreRun.model_cards, as section titles on the run page.
 CARD_TITLES = {
     "churn": gettext_noop("Churn"),
@@ -137,14 +181,11 @@ def card_title(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-# Customer.satisfaction_group holds the engine's codes (engine/feedback.py SATISFACTION_LABELS).
-SATISFACTION_LABELS = {
-    "dissatisfied": gettext_noop("dissatisfied"),
-    "neutral": gettext_noop("neutral"),
-    "satisfied": gettext_noop("satisfied"),
-}
+# Customer.satisfaction_group holds the engine's codes (engine/feedback.py SATISFACTION_LABELS),
+# with their labels as the field's choices.
+SATISFACTION_LABELS = dict(SatisfactionGroup.choices)
 
 
 def satisfaction_label(code: str) -> str:
     label = SATISFACTION_LABELS.get(code or "")
-    return gettext(label) if label else (code or "")
+    return str(label) if label else (code or "")

@@ -77,7 +77,8 @@ class ScoreRun(LeasedJob):
     # ``error_kind`` (core.leases.LeasedJob.get_error_message).
     error = models.TextField(_("error details"), blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
+                                     on_delete=models.SET_NULL, related_name="+",
+                                     verbose_name=_("requested by"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -91,6 +92,8 @@ class ScoreRun(LeasedJob):
     fitted_at = models.DateTimeField(_("models fitted at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("score run")
+        verbose_name_plural = _("score runs")
         ordering = ["-created_at", "-id"]
         constraints = [
             # At most one full run queued or running, enforced by the database.
@@ -100,7 +103,8 @@ class ScoreRun(LeasedJob):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} run #{self.pk} ({self.get_status_display()})"
+        return _("%(kind)s run #%(id)s (%(status)s)") % {
+            "kind": self.get_kind_display(), "id": self.pk, "status": self.get_status_display()}
 
     @property
     def duration_seconds(self) -> float | None:

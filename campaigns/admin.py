@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_display import record_names, stored_json
+
 from . import services
 from .models import Campaign, CampaignMember, ServiceTask
 
@@ -28,9 +30,24 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     list_select_related = ("created_by",)
     raw_id_fields = ("bundle",)
+    # The results as stored (codes and numbers) are shown as code; the results page puts them in words.
     readonly_fields = ("status", "bundle_products", "created_by", "created_at", "launched_at",
-                       "launched_by", "results", "results_updated_at", "playbook")
+                       "launched_by", "results_record", "results_updated_at", "playbook")
+    results_record = stored_json(Campaign, "results")
+    audience_record = stored_json(Campaign, "audience")
+    exclude = ("results",)  # written by the results service only
     actions = [launch_campaigns]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and not obj.is_editable:
+            # A launched campaign's audience as it was stored, as code; its page says it in words.
+            return record_names(fields, ("audience",))
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return (*readonly, "audience_record") if obj is not None and not obj.is_editable else readonly
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -220,7 +220,8 @@ class CampaignMember(models.Model):
         indexes = [models.Index(fields=["customer", "group"], name="member_customer_group_idx")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} in {self.campaign_id} ({self.group})"
+        return _("Customer %(customer)s in campaign %(campaign)s (%(group)s)") % {
+            "customer": self.customer_id, "campaign": self.campaign_id, "group": self.get_group_display()}
 
 
 class ServiceTaskQuerySet(models.QuerySet):
@@ -388,7 +389,7 @@ class CampaignMessage(models.Model):
         indexes = [models.Index(fields=["campaign", "status"], name="message_campaign_status_idx")]
 
     def __str__(self) -> str:
-        return f"{self.member_id} {self.status}"
+        return f"{self.member_id} {self.get_status_display()}"
 
 
 class OutboxMessage(models.Model):

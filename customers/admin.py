@@ -17,6 +17,7 @@ from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin_display import record_names, stored_json
 from customers.permissions import can_change_interaction
 
 from .admin_site import PiiAdminMixin
@@ -55,7 +56,11 @@ class CustomerAdmin(PiiAdminMixin, SimpleHistoryAdmin):
     search_fields = ("name", "external_id", "email", "phone")
     list_filter = ("status", "rfm_segment", "value_segment", "value_tier", "churn_risk",
                    "lifecycle_stage", "channel", "marketing_consent", "region")
-    readonly_fields = (*SCORE_FIELDS, "merged_into", "created_at", "updated_at")
+    # The churn reasons as the engine stored them (feature codes and numbers), shown as code; the
+    # customer page puts them into words.
+    score_fields = record_names(SCORE_FIELDS, ("churn_reasons",))
+    churn_reasons_record = stored_json(Customer, "churn_reasons")
+    readonly_fields = (*score_fields, "merged_into", "created_at", "updated_at")
     raw_id_fields = ("owner",)
     inlines = (OrderInline,)
     fieldsets = (
@@ -63,7 +68,7 @@ class CustomerAdmin(PiiAdminMixin, SimpleHistoryAdmin):
                                    "city", "region", "country", "channel", "signup_date", "owner",
                                    "status", "attributes", "merged_into"]}),
         (_("Consent"), {"fields": ["marketing_consent", "marketing_consent_at"]}),
-        (_("Scores"), {"fields": list(SCORE_FIELDS)}),
+        (_("Scores"), {"fields": score_fields}),
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
     )
     show_full_result_count = False

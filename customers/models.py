@@ -58,6 +58,15 @@ class Level(models.TextChoices):
     LOW = "low", _("Low")
 
 
+class SatisfactionGroup(models.TextChoices):
+    """The groups ``Customer.satisfaction_group`` holds: the analytics engine's codes
+    (analytics/engine/feedback.py SATISFACTION_LABELS, from the least satisfied up)."""
+
+    DISSATISFIED = "dissatisfied", _("Dissatisfied")
+    NEUTRAL = "neutral", _("Neutral")
+    SATISFIED = "satisfied", _("Satisfied")
+
+
 class RfmSegment(models.TextChoices):
     CHAMPIONS = "Champions", _("Champions")
     LOYAL = "Loyal Customers", _("Loyal Customers")
@@ -176,7 +185,7 @@ class Customer(models.Model):
     loyalty_score = models.FloatField(_("loyalty"), null=True, blank=True)
     sentiment_score = models.FloatField(_("sentiment"), null=True, blank=True)
     satisfaction_group = models.CharField(_("satisfaction group"), max_length=20,
-                                          null=True, blank=True)
+                                          choices=SatisfactionGroup.choices, null=True, blank=True)
     scores_updated_at = models.DateTimeField(_("scores updated at"), null=True, blank=True)
 
     history = HistoricalRecords(excluded_fields=list(SCORE_FIELDS) + ["updated_at"])
@@ -348,15 +357,6 @@ class OrderItem(models.Model):
     @property
     def line_total(self):
         return self.quantity * self.unit_price
-
-
-class SatisfactionGroup(models.TextChoices):
-    """The groups ``Customer.satisfaction_group`` holds: the analytics engine's codes
-    (analytics/engine/feedback.py SATISFACTION_LABELS, from the least satisfied up)."""
-
-    DISSATISFIED = "dissatisfied", _("Dissatisfied")
-    NEUTRAL = "neutral", _("Neutral")
-    SATISFIED = "satisfied", _("Satisfied")
 
 
 class SentimentLabel(models.TextChoices):

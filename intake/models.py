@@ -139,7 +139,7 @@ class ImportJob(LeasedJob):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.original_name or self.file.name} ({self.status})"
+        return f"{self.get_kind_display()} {self.original_name or self.file.name} ({self.get_status_display()})"
 
     @classmethod
     def lease_abandoned_q(cls, now) -> Q:

@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
@@ -198,8 +198,10 @@ def _job_with_file(request: HttpRequest, pk: int, field: str) -> ImportJob:
     the owner included only while they may. Service never: it holds no import permission."""
     job = get_object_or_404(ImportJob, pk=pk)
     if job.files_deleted_at is not None:
-        raise Http404(_("The files of this import were deleted after %(days)s days.")
-                      % {"days": settings.IMPORT_RETENTION_DAYS})
+        days = settings.IMPORT_RETENTION_DAYS
+        raise Http404(ngettext("The files of this import were deleted after %(days)s day.",
+                               "The files of this import were deleted after %(days)s days.", days)
+                      % {"days": days})
     if not getattr(job, field):
         raise Http404(_("This import rejected no rows.") if field == "errors_file" else
                       _("This import has no file."))

@@ -10,6 +10,7 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 from django.utils import translation
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
@@ -111,3 +112,31 @@ def test_strings_built_in_python_render_in_chinese():
         assert rule == "高价值：消费超过 95；最多 3 笔订单"
         assert str(apps.get_app_config("customers").verbose_name) == "客户"
         assert not re.search(r"[A-Za-z]{3,}", str(apps.get_app_config("intake").verbose_name))
+
+
+@pytest.mark.django_db
+def test_day_and_order_counts_choose_their_plural_form(client, role_user, settings):
+    """"at most 1 order", "deleted after 1 day": counts outside the customer and campaign pages
+    go through ngettext (a segment rule, the import page once its files have expired)."""
+    from django.utils import timezone
+
+    from analytics.templatetags.analytics_tags import segment_rule
+    from intake.models import ImportJob
+
+    with translation.override("en"):
+        assert (segment_rule("low value: at most 1 orders and last order more than 1 days ago")
+                == "Low value: at most 1 order; last order more than 1 day ago")
+        assert (segment_rule("high value: more than 1,200 orders and ordered within the last 2 days")
+                == "High value: more than 1,200 orders; ordered within the last 2 days")
+        assert segment_rule("high value: more than 1 orders") == "High value: more than 1 order"
+    with translation.override("zh-hans"):
+        assert segment_rule("low value: at most 1 orders") == "低价值：最多 1 笔订单"
+
+    settings.IMPORT_RETENTION_DAYS = 1
+    sales = role_user("Sales")
+    job = ImportJob.objects.create(kind="customers", created_by=sales, status="succeeded",
+                                   files_deleted_at=timezone.now())
+    client.force_login(sales)
+    page = client.get(f"/data/import/{job.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "deleted after 1 day." in page
+    assert client.get(f"/data/import/{job.pk}/file/").status_code == 404

@@ -154,7 +154,7 @@ class WebhookDelivery(Leased):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} -> {self.endpoint_id} ({self.status})"
+        return f"{self.event_type} -> {self.endpoint_id} ({self.get_status_display()})"
 
 
 class WebhookAttempt(models.Model):
@@ -188,4 +188,4 @@ class WebhookAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} #{self.number} {self.outcome}"
+        return f"{self.delivery_id} #{self.number} {self.get_outcome_display()}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from django import template
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from .. import cards, explain, headline
 
@@ -33,18 +33,30 @@ def customer_headline(customer) -> str:
 
 # The segment rules are written by the engine (analytics/engine/segments.py, no Django) in
 # English and stored as text; each condition has one of these shapes, translated here for the
-# page. A rule of another shape is shown as stored.
+# page. Order and day counts are whole numbers (the engine rounds them, "1,200" with a thousands
+# separator), so they choose the plural form: "at most 1 order". A rule of another shape is shown
+# as stored.
 _RULE = re.compile(r"^(high|medium|low) value: (.+)$")
 _CONDITIONS = (
-    (re.compile(r"^more than ([\d,.]+) orders$"), gettext_noop("more than %(n)s orders")),
-    (re.compile(r"^at most ([\d,.]+) orders$"), gettext_noop("at most %(n)s orders")),
-    (re.compile(r"^last order more than ([\d,.]+) days ago$"), gettext_noop("last order more than %(n)s days ago")),
-    (re.compile(r"^ordered within the last ([\d,.]+) days$"), gettext_noop("ordered within the last %(n)s days")),
-    (re.compile(r"^more than ([\d,.]+) spent$"), gettext_noop("more than %(n)s spent")),
-    (re.compile(r"^at most ([\d,.]+) spent$"), gettext_noop("at most %(n)s spent")),
+    (re.compile(r"^more than ([\d,]+) orders$"),
+     lambda n: ngettext("more than %(n)s order", "more than %(n)s orders", n)),
+    (re.compile(r"^at most ([\d,]+) orders$"),
+     lambda n: ngettext("at most %(n)s order", "at most %(n)s orders", n)),
+    (re.compile(r"^last order more than ([\d,]+) days ago$"),
+     lambda n: ngettext("last order more than %(n)s day ago", "last order more than %(n)s days ago", n)),
+    (re.compile(r"^ordered within the last ([\d,]+) days$"),
+     lambda n: ngettext("ordered within the last %(n)s day", "ordered within the last %(n)s days", n)),
+    (re.compile(r"^more than ([\d,.]+) spent$"), lambda n: gettext("more than %(n)s spent")),
+    (re.compile(r"^at most ([\d,.]+) spent$"), lambda n: gettext("at most %(n)s spent")),
 )
 _LEVELS = {"high": gettext_noop("High value"), "medium": gettext_noop("Medium value"),
            "low": gettext_noop("Low value")}
+
+
+def _count(text: str) -> int:
+    """"1,200" -> 1200; an amount of money ("95.50") is not a count and gives 0."""
+    digits = text.replace(",", "")
+    return int(digits) if digits.isdigit() else 0
 
 
 @register.filter
@@ -58,7 +70,7 @@ def segment_rule(rule: str) -> str:
         for pattern, message in _CONDITIONS:
             found = pattern.match(part.strip())
             if found:
-                conditions.append(gettext(message) % {"n": found.group(1)})
+                conditions.append(message(_count(found.group(1))) % {"n": found.group(1)})
                 break
         else:
             return rule
@@ -80,6 +92,16 @@ def card_note(note: str) -> str:
 @register.filter
 def stage_label(stage: str) -> str:
     return cards.stage_label(stage)
+
+
+@register.filter
+def timing_label(key: str) -> str:
+    return cards.timing_label(key)
+
+
+@register.filter
+def count_label(key: str) -> str:
+    return cards.count_label(key)
 
 
 @register.filter

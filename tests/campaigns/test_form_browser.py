@@ -175,3 +175,55 @@ def test_the_churn_risk_option_picks_the_customer_lists_band(page, login, role_u
     page.goto(f"/campaigns/{campaign.pk}/edit/")
     assert page.locator("#id_a-churn_risks").get_by_label("高", exact=True).is_checked()
     assert "流失概率 60 % 及以上为高" in page.locator("#id_a-churn_risks + .helptext").inner_text()
+
+
+@pytest.mark.parametrize(("language", "lift"), [("en", "(lift 3.50)"), ("zh-hans", "（提升度 3.50）")])
+def test_the_bundle_dropdown_names_products(page, login, role_user, language, lift):
+    """The Bundle select offers "Green tea + Honey -> Tea cup", not the rule's product ids."""
+    from django.utils import timezone
+
+    from analytics.models import AssociationRule, ScoreRun
+
+    tea, honey, cup = (ProductFactory(name=name) for name in ("Green tea", "Wildflower honey", "Tea cup"))
+    run = ScoreRun.objects.create(kind="full", as_of=timezone.now(), status="succeeded")
+    AssociationRule.objects.create(run=run, antecedents=[tea.pk, honey.pk], consequents=[cup.pk],
+                                   support=0.05, confidence=0.4, lift=3.5)
+    login(role_user("Sales"))
+    if language != "en":
+        switch_language(page, language)
+    page.goto("/campaigns/new/")
+    labels = [text.strip() for text in page.locator("#id_c-bundle option").all_text_contents()]
+    assert f"Green tea + Wildflower honey -> Tea cup {lift}".replace(" （", "（") in labels, labels
+    assert not any(f"[{tea.pk}" in label or f"{cup.pk}]" in label for label in labels)
+
+
+def test_the_results_csv_lists_offered_products_by_name(page, login, role_user, tmp_path):
+    """The members' CSV names the offered products ("Tea cup; Tea pot"); the ids keep a column of
+    their own for spreadsheets that join on them. Downloaded from the results page in English and
+    Chinese."""
+    import csv
+
+    from django.utils import timezone
+
+    from campaigns.models import CampaignMember
+
+    cup, pot = ProductFactory(name="Tea cup"), ProductFactory(name="Tea pot")
+    sales = role_user("Sales")
+    campaign = Campaign.objects.create(name="Cups", objective="upsell", status="running", created_by=sales,
+                                       launched_at=timezone.now(), launched_by=sales)
+    for i, group in enumerate(("treatment", "control")):
+        CampaignMember.objects.create(campaign=campaign, customer=CustomerFactory(name=f"Buyer {i}"), group=group,
+                                      offered_products=[cup.pk, pot.pk] if group == "treatment" else [])
+    login(sales)
+    for language, link in (("en", "Download CSV"), ("zh-hans", "下载 CSV")):
+        page.goto(f"/campaigns/{campaign.pk}/results/")
+        if language != "en":
+            switch_language(page, language)
+        with page.expect_download() as download:
+            page.get_by_role("link", name=link).click()
+        path = tmp_path / f"results-{language}.csv"
+        download.value.save_as(path)
+        rows = {row["customer"]: row for row in csv.DictReader(path.open(encoding="utf-8"))}
+        assert rows["Buyer 0"]["offered_products"] == "Tea cup; Tea pot"
+        assert rows["Buyer 0"]["offered_product_ids"] == f"{cup.pk} {pot.pk}"
+        assert rows["Buyer 1"]["offered_products"] == ""
