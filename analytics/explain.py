@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from django.utils.translation import gettext, gettext_noop, ngettext
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext, ngettext_lazy
 from django.utils.translation import gettext as _
 
 from customers.models import Channel, Customer, Gender
@@ -21,23 +21,49 @@ _KNOWN_LABELS = frozenset(FEATURE_LABELS.values())
 
 # Phrase per feature: own value first, the typical customer after the semicolon. Placeholders:
 # %(value)s, %(typical)s (numbers formatted by _number), %(days)s for windowed counts.
+# A phrase that counts something ("1 order", "2 days") is a pair of plural entries, the own part
+# and the typical part, each choosing its form by its own figure (``ngettext_lazy`` reads the
+# count from the "n" key); the rest are single entries with no count to agree with.
 _PHRASES = {
-    "recency_days": gettext_noop("no order for %(value)s days; a typical customer last ordered %(typical)s days ago"),
-    "mean_gap_days": gettext_noop("orders every %(value)s days on average; customers typically order every %(typical)s days"),
+    "recency_days": (
+        ngettext_lazy("no order for %(value)s day", "no order for %(value)s days", "n"),
+        ngettext_lazy("a typical customer last ordered %(typical)s day ago",
+                      "a typical customer last ordered %(typical)s days ago", "n")),
+    "mean_gap_days": (
+        ngettext_lazy("orders every %(value)s day on average", "orders every %(value)s days on average", "n"),
+        ngettext_lazy("customers typically order every %(typical)s day",
+                      "customers typically order every %(typical)s days", "n")),
     "recency_gap_ratio": gettext_noop("time since the last order is %(value)s times their usual gap; typically %(typical)s times"),
-    "frequency": gettext_noop("%(value)s orders so far; a typical customer has %(typical)s"),
+    "frequency": (
+        ngettext_lazy("%(value)s order so far", "%(value)s orders so far", "n"),
+        gettext_lazy("a typical customer has %(typical)s")),
     "monetary_total": gettext_noop("spent %(value)s in total; a typical customer %(typical)s"),
     "monetary_mean": gettext_noop("average order of %(value)s; typically %(typical)s"),
-    "tenure_days": gettext_noop("a customer for %(value)s days; typically %(typical)s days"),
-    "orders_window": gettext_noop("%(value)s orders in the last %(days)s days; a typical customer %(typical)s"),
+    "tenure_days": (
+        ngettext_lazy("a customer for %(value)s day", "a customer for %(value)s days", "n"),
+        ngettext_lazy("typically %(typical)s day", "typically %(typical)s days", "n")),
+    "orders_window": (
+        ngettext_lazy("%(value)s order in the last %(days)s days", "%(value)s orders in the last %(days)s days", "n"),
+        gettext_lazy("a typical customer %(typical)s")),
     "spend_window": gettext_noop("spent %(value)s in the last %(days)s days; a typical customer %(typical)s"),
-    "order_trend_90d": gettext_noop("%(value)s orders in the last 90 days against the 90 days before; typically %(typical)s"),
-    "complaints": gettext_noop("%(value)s complaints in feedback; a typical customer %(typical)s"),
-    "complaint_contacts": gettext_noop("%(value)s complaint calls or chats; a typical customer %(typical)s"),
-    "unresolved_contacts": gettext_noop("%(value)s contacts left unresolved; a typical customer %(typical)s"),
+    "order_trend_90d": (
+        ngettext_lazy("%(value)s order in the last 90 days against the 90 days before",
+                      "%(value)s orders in the last 90 days against the 90 days before", "n"),
+        gettext_lazy("typically %(typical)s")),
+    "complaints": (
+        ngettext_lazy("%(value)s complaint in feedback", "%(value)s complaints in feedback", "n"),
+        gettext_lazy("a typical customer %(typical)s")),
+    "complaint_contacts": (
+        ngettext_lazy("%(value)s complaint call or chat", "%(value)s complaint calls or chats", "n"),
+        gettext_lazy("a typical customer %(typical)s")),
+    "unresolved_contacts": (
+        ngettext_lazy("%(value)s contact left unresolved", "%(value)s contacts left unresolved", "n"),
+        gettext_lazy("a typical customer %(typical)s")),
     "mean_rating": gettext_noop("average rating %(value)s of 5; typically %(typical)s"),
     "mean_sentiment": gettext_noop("feedback sentiment %(value)s (-1 to 1); typically %(typical)s"),
-    "feedback_count": gettext_noop("%(value)s pieces of feedback; a typical customer %(typical)s"),
+    "feedback_count": (
+        ngettext_lazy("%(value)s piece of feedback", "%(value)s pieces of feedback", "n"),
+        gettext_lazy("a typical customer %(typical)s")),
     "category": gettext_noop("%(attribute)s is %(value)s; most customers: %(typical)s"),
     # Imported attributes (a contract business's tenure, contract, charges ...), by their own name.
     "attribute_level": gettext_noop("%(attribute)s: %(value)s; most customers: %(typical)s"),
@@ -137,7 +163,23 @@ def reason_label(reason: dict) -> str:
         return f"{translate_feature(FEATURE_LABELS.get(feature, feature))}: {numbers['value']} ({numbers['typical']})"
     if key.endswith("_window"):
         numbers["days"] = feature.split("_")[1][:-1]
-    return gettext(_PHRASES[key]) % numbers
+    phrase = _PHRASES[key]
+    if isinstance(phrase, str):
+        return gettext(phrase) % numbers
+    own, typical = phrase
+    return _("%(own)s; %(typical)s") % {
+        "own": own % {**numbers, "n": _plural_count(numbers["value"])},
+        "typical": typical % {**numbers, "n": _plural_count(numbers["typical"])}}
+
+
+def _plural_count(figure: str) -> int:
+    """The count a phrase's plural form agrees with: the figure as shown ("1" -> 1, "-3" -> 3).
+    A figure with a decimal ("1.5", "0.5") is never one of anything, so it takes the form for 2
+    (English says "1.5 days", "0.5 days"); a missing one ("?") too."""
+    try:
+        return abs(int(figure))
+    except ValueError:
+        return 2
 
 
 def feature_name(key: str) -> str:

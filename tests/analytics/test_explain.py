@@ -12,3 +12,24 @@ def test_days_are_whole_and_other_figures_keep_one_decimal():
         text = reason_label({"feature": "orders_365d", "value": 2.5, "typical": 4,
                              "direction": "up", "contribution": 0.2})
         assert "2.5" in text and "365" in text
+
+
+def test_counted_phrases_agree_with_each_figure():
+    """"1 order so far", "1 day": each half of a reason agrees with its own figure; a figure with
+    a decimal takes the plural; Chinese has one form."""
+    with translation.override("en"):
+        assert reason_label({"feature": "frequency", "value": 1, "typical": 6}) == (
+            "1 order so far; a typical customer has 6")
+        assert reason_label({"feature": "recency_days", "value": 1.2, "typical": 1}) == (
+            "no order for 1 day; a typical customer last ordered 1 day ago")
+        assert reason_label({"feature": "mean_gap_days", "value": 2, "typical": 1}) == (
+            "orders every 2 days on average; customers typically order every 1 day")
+        assert reason_label({"feature": "feedback_count", "value": 1.5, "typical": 1}) == (
+            "1.5 pieces of feedback; a typical customer 1")
+        assert reason_label({"feature": "orders_90d", "value": 1, "typical": 2.5}) == (
+            "1 order in the last 90 days; a typical customer 2.5")
+    with translation.override("zh-hans"):
+        assert reason_label({"feature": "frequency", "value": 1, "typical": 6}) == (
+            "至今共下单 1 次；一般客户为 6 次")
+        assert reason_label({"feature": "recency_days", "value": 1, "typical": 43}) == (
+            "已 1 天未下单；一般客户最近一次下单在 43 天前")
