@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext, ngettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext, ngettext_lazy, pgettext
 from django.utils.translation import gettext as _
 
 from customers.models import Channel, Customer, Gender
@@ -19,7 +19,7 @@ from .engine.features import FEATURE_LABELS
 
 _KNOWN_LABELS = frozenset(FEATURE_LABELS.values())
 
-# Phrase per feature: own value first, the typical customer after the semicolon. Placeholders:
+# Phrase per feature: own value first, the typical customer after the comma. Placeholders:
 # %(value)s, %(typical)s (numbers formatted by _number), %(days)s for windowed counts.
 # A phrase that counts something ("1 order", "2 days") is a pair of plural entries, the own part
 # and the typical part, each choosing its form by its own figure (``ngettext_lazy`` reads the
@@ -33,19 +33,19 @@ _PHRASES = {
         ngettext_lazy("orders every %(value)s day on average", "orders every %(value)s days on average", "n"),
         ngettext_lazy("customers typically order every %(typical)s day",
                       "customers typically order every %(typical)s days", "n")),
-    "recency_gap_ratio": gettext_noop("time since the last order is %(value)s times their usual gap; typically %(typical)s times"),
+    "recency_gap_ratio": gettext_noop("time since the last order is %(value)s times their usual gap, typically %(typical)s times"),
     "frequency": (
         ngettext_lazy("%(value)s order so far", "%(value)s orders so far", "n"),
         gettext_lazy("a typical customer has %(typical)s")),
-    "monetary_total": gettext_noop("spent %(value)s in total; a typical customer %(typical)s"),
-    "monetary_mean": gettext_noop("average order of %(value)s; typically %(typical)s"),
+    "monetary_total": gettext_noop("spent %(value)s in total, a typical customer %(typical)s"),
+    "monetary_mean": gettext_noop("average order of %(value)s, typically %(typical)s"),
     "tenure_days": (
         ngettext_lazy("a customer for %(value)s day", "a customer for %(value)s days", "n"),
         ngettext_lazy("typically %(typical)s day", "typically %(typical)s days", "n")),
     "orders_window": (
         ngettext_lazy("%(value)s order in the last %(days)s days", "%(value)s orders in the last %(days)s days", "n"),
         gettext_lazy("a typical customer %(typical)s")),
-    "spend_window": gettext_noop("spent %(value)s in the last %(days)s days; a typical customer %(typical)s"),
+    "spend_window": gettext_noop("spent %(value)s in the last %(days)s days, a typical customer %(typical)s"),
     "order_trend_90d": (
         ngettext_lazy("%(value)s order in the last 90 days against the 90 days before",
                       "%(value)s orders in the last 90 days against the 90 days before", "n"),
@@ -59,16 +59,24 @@ _PHRASES = {
     "unresolved_contacts": (
         ngettext_lazy("%(value)s contact left unresolved", "%(value)s contacts left unresolved", "n"),
         gettext_lazy("a typical customer %(typical)s")),
-    "mean_rating": gettext_noop("average rating %(value)s of 5; typically %(typical)s"),
-    "mean_sentiment": gettext_noop("feedback sentiment %(value)s (-1 to 1); typically %(typical)s"),
+    "mean_rating": gettext_noop("average rating %(value)s of 5, typically %(typical)s"),
+    "mean_sentiment": gettext_noop("feedback sentiment %(value)s (-1 to 1), typically %(typical)s"),
     "feedback_count": (
         ngettext_lazy("%(value)s piece of feedback", "%(value)s pieces of feedback", "n"),
         gettext_lazy("a typical customer %(typical)s")),
-    "category": gettext_noop("%(attribute)s is %(value)s; most customers: %(typical)s"),
+    "category": gettext_noop("%(attribute)s is %(value)s, most customers: %(typical)s"),
     # Imported attributes (a contract business's tenure, contract, charges ...), by their own name.
-    "attribute_level": gettext_noop("%(attribute)s: %(value)s; most customers: %(typical)s"),
-    "attribute_number": gettext_noop("%(attribute)s: %(value)s; typically %(typical)s"),
+    "attribute_level": gettext_noop("%(attribute)s: %(value)s, most customers: %(typical)s"),
+    "attribute_number": gettext_noop("%(attribute)s: %(value)s, typically %(typical)s"),
 }
+
+
+def _clause_separator() -> str:
+    """Between the clauses of the churn sentence and between its reasons. Chinese joins a
+    reason's own figure and the typical customer's with a comma, so the reasons stay apart."""
+    return pgettext("between the clauses of a sentence", "; ")
+
+
 ATTRIBUTE_PREFIX = "attr:"  # analytics.engine.attributes.PREFIX
 _ATTRIBUTES = {"channel": gettext_noop("channel"), "region": gettext_noop("region"),
                "gender": gettext_noop("gender")}
@@ -106,8 +114,8 @@ def churn_explanation(customer: Customer) -> str:
     if reasons:
         protective = all(r.get("direction") == "down" for r in stored)
         template = _("keeps the risk down: %(reasons)s") if protective else _("pushes the risk up: %(reasons)s")
-        parts.append(template % {"reasons": "; ".join(reasons)})
-    return "; ".join(parts) + "."
+        parts.append(template % {"reasons": _clause_separator().join(reasons)})
+    return _clause_separator().join(parts) + pgettext("end of a sentence", ".")
 
 
 def usual_gap_days(customer: Customer) -> float | None:
@@ -167,7 +175,7 @@ def reason_label(reason: dict) -> str:
     if isinstance(phrase, str):
         return gettext(phrase) % numbers
     own, typical = phrase
-    return _("%(own)s; %(typical)s") % {
+    return _("%(own)s, %(typical)s") % {
         "own": own % {**numbers, "n": _plural_count(numbers["value"])},
         "typical": typical % {**numbers, "n": _plural_count(numbers["typical"])}}
 

@@ -66,9 +66,9 @@ def test_attribute_reasons_read_as_the_attribute_and_its_value():
              "direction": "down", "contribution": -1.2}
     number = {"feature": "attr:tenure", "value": 2.0, "typical": 29.0, "direction": "up", "contribution": 0.9}
     with translation.override("en"):
-        assert reason_label(level) == "Contract: Two year; most customers: Month-to-month"
-        assert reason_label(number) == "tenure: 2; typically 29"
+        assert reason_label(level) == "Contract: Two year, most customers: Month-to-month"
+        assert reason_label(number) == "tenure: 2, typically 29"
         assert feature_name("attr:Contract") == "Contract"
     with translation.override("zh-hans"):
-        assert reason_label(level) == "Contract：Two year；多数客户为 Month-to-month"
-        assert reason_label(number) == "tenure：2；一般客户为 29"
+        assert reason_label(level) == "Contract：Two year，多数客户为 Month-to-month"
+        assert reason_label(number) == "tenure：2，一般客户为 29"

@@ -199,7 +199,7 @@ def test_customer_360_for_sales_shows_everything(client, role_user, world):
     assert "person0@example.com" in html
     assert "Churn risk high (72 %)" in html
     assert "no order for 140 days, about 1.8x their usual gap of 80 days" in html
-    assert "pushes the risk up: no order for 140 days; a typical customer last ordered 43 days ago" in html
+    assert "pushes the risk up: no order for 140 days, a typical customer last ordered 43 days ago" in html
     assert "because they bought Green tea" in html
     assert "2 × Green tea @ CN¥10.00" in html
     assert "The delivery was late" in html and "Called back" in html
