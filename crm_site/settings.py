@@ -348,6 +348,7 @@ SPECTACULAR_SETTINGS = {
         "ScoreRunKindEnum": "analytics.models.ScoreRun.Kind",
         "CampaignKindEnum": "campaigns.models.Campaign.Kind",
         "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CampaignChannelEnum": "campaigns.models.Campaign.Channel",
         "ImportJobStatusEnum": "intake.models.ImportJob.Status",
         "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
     },
