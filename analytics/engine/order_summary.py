@@ -29,6 +29,8 @@ as floats (tests, the demo generator) are rounded to the nearest cent first.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -116,3 +118,21 @@ def order_summary(orders: pd.DataFrame, *, cutoff: pd.Timestamp, inclusive: bool
     for column in GAP_COLUMNS:
         out[column] = out[column].astype("float64")
     return out[SUMMARY_COLUMNS]
+
+
+# Order summaries strictly before given cutoffs, by cutoff: the feature tables of churn, loyalty
+# and segments are built from them, and a label window [c, c + h) is read from the summary at
+# c + h (a customer ordered in it when their last order before c + h is at or after c).
+Summaries = Mapping[pd.Timestamp, pd.DataFrame]
+
+
+def summary_before(orders: pd.DataFrame | None, cutoff: pd.Timestamp,
+                   summaries: Summaries | None = None) -> pd.DataFrame:
+    """The summary of the orders strictly before ``cutoff``: taken from ``summaries`` when it
+    holds that cutoff (computed by the database), else computed from ``orders``."""
+    cutoff = pd.Timestamp(cutoff)
+    if summaries is not None and cutoff in summaries:
+        return summaries[cutoff]
+    if orders is None:
+        raise ValueError(f"no order summary before {cutoff} and no orders to compute it from")
+    return order_summary(orders, cutoff=cutoff)
