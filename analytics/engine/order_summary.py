@@ -136,3 +136,32 @@ def summary_before(orders: pd.DataFrame | None, cutoff: pd.Timestamp,
     if orders is None:
         raise ValueError(f"no order summary before {cutoff} and no orders to compute it from")
     return order_summary(orders, cutoff=cutoff)
+
+
+def window_purchase_days(orders: pd.DataFrame, *, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Per customer, the purchase days (distinct calendar days) and their total in cents of the
+    orders in ``(start, end]``: what the CLV models are scored on in a holdout window. Index
+    ``customer_id``; columns ``purchase_days`` and ``cents`` (int64); customers without an order
+    in the window are absent."""
+    ordered_at = pd.to_datetime(orders["ordered_at"])
+    mask = ((ordered_at > pd.Timestamp(start)) & (ordered_at <= pd.Timestamp(end))).to_numpy()
+    days = pd.DataFrame({
+        "customer_id": orders["customer_id"].to_numpy(dtype="int64")[mask],
+        "day": ordered_at.dt.normalize().to_numpy()[mask],
+        "cents": cents(orders["total_amount"])[mask],
+    }).groupby(["customer_id", "day"], sort=True, as_index=False)["cents"].sum()
+    out = days.groupby("customer_id", sort=True).agg(purchase_days=("day", "size"), cents=("cents", "sum"))
+    out.index = out.index.astype("int64")
+    out.index.name = "customer_id"
+    return out.astype("int64")
+
+
+def monthly_cents(orders: pd.DataFrame, *, before: pd.Timestamp) -> pd.Series:
+    """Revenue in cents (int64) per calendar month (index: month starts) of the orders placed
+    strictly before ``before``; months without an order are absent."""
+    ordered_at = pd.to_datetime(orders["ordered_at"])
+    mask = (ordered_at < pd.Timestamp(before)).to_numpy()
+    months = ordered_at[mask].dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]").to_numpy()
+    out = pd.Series(cents(orders["total_amount"])[mask], index=months).groupby(level=0).sum()
+    out.index = pd.DatetimeIndex(out.index, name="month")
+    return out.astype("int64").rename("cents")

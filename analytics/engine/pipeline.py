@@ -112,14 +112,20 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
                on_stage: ProgressCallback | None = None,
                rank_recommendations: bool = True, parts: frozenset[str] = PARTS,
                order_summary: pd.DataFrame | None = None,
-               order_summaries: Summaries | None = None) -> EngineOutput:
+               order_summaries: Summaries | None = None,
+               selection_summaries: clv.SelectionSummaries | None = None,
+               monthly_cents: pd.Series | None = None) -> EngineOutput:
     """Fit the models of ``parts`` (both by default) and assemble their output.
 
     ``order_summary`` is the orders' per-customer summary at ``as_of``, inclusive
     (:mod:`analytics.engine.order_summary`), when the caller has it: on PostgreSQL the adapter
     computes it in the database. Without it the engine computes it from ``orders``. Likewise
     ``order_summaries``: the summaries strictly before each of :func:`feature_cutoffs`, from
-    which churn, loyalty and segments build their features and labels.
+    which churn, loyalty and segments build their features and labels; ``selection_summaries``,
+    what the CLV purchase model is chosen on (:func:`analytics.engine.clv.clv_holdout_summary`);
+    ``monthly_cents``, the revenue per month the forecast reads
+    (:func:`analytics.engine.order_summary.monthly_cents` before the month holding ``as_of``).
+    Given all four, the customer part never reads ``orders``, which may then be None.
 
     The frames a part does not use may be empty: "customers" never reads ``items`` or
     ``products``, and "products" never reads ``orders`` or ``interactions``.
@@ -168,7 +174,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
 
         monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
         value = stage("clv", lambda: clv.clv_score(orders, as_of=as_of, monthly_discount_rate=monthly_rate,
-                                                   summary=summary))
+                                                   summary=summary, selection_summaries=selection_summaries))
         p_alive = None
         if value is not None:
             frame = value.customers
@@ -231,7 +237,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             scores.loc[frame.index, "satisfaction_group"] = frame["satisfaction_group"]
             cards["satisfaction"] = satisfied.card.as_dict()
 
-        revenue = stage("forecast", lambda: forecast.forecast_revenue(orders, as_of=as_of))
+        revenue = stage("forecast", lambda: forecast.forecast_revenue(orders, as_of=as_of, months=monthly_cents))
         if revenue is not None:
             cards["forecast"] = revenue.card.as_dict()
         snapshot = incremental.snapshot_build(
