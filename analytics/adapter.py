@@ -6,9 +6,10 @@ every customer's score fields back in one statement per table inside one transac
 go into a temporary table (COPY on PostgreSQL, one ``executemany`` on SQLite) and a single
 ``UPDATE ... FROM`` writes them. Either way the new scores appear all at once or not at all.
 
-The per-customer order summary the models read (:mod:`analytics.engine.order_summary`) is
-computed by PostgreSQL where it runs (:func:`read_order_summary`: ``GROUP BY`` and window
-functions, streamed out one row per customer); elsewhere the engine computes it from the orders.
+The per-customer order summaries the customer models read (:mod:`analytics.engine.order_summary`)
+are computed by PostgreSQL where it runs (:func:`engine_order_summaries`: ``GROUP BY`` and window
+functions, streamed out one row per customer), so a run's customer part reads no order there;
+elsewhere the engine computes them from the orders.
 """
 from __future__ import annotations
 
