@@ -364,6 +364,52 @@ def _instant(value: pd.Timestamp) -> str:
     return "'" + _utc(pd.Timestamp(value)).isoformat() + "'::timestamptz"
 
 
+def _feature_summaries_sql(cutoffs: Sequence[pd.Timestamp]) -> str:
+    """The order summaries' :data:`~analytics.engine.order_summary.FEATURE_COLUMNS` strictly
+    before each cutoff, in one pass over the orders: each order joins the cutoffs after it, one
+    ``GROUP BY`` (cutoff, customer) with a ``FILTER`` per window. Rows tagged with the cutoff's
+    position, ordered by it and the customer."""
+    def at(cutoff: pd.Timestamp, days: int = 0) -> str:
+        return _instant(cutoff - pd.Timedelta(days=days))
+
+    prior = S.PRIOR_WINDOW_DAYS
+    bounds_ = ["cutoff", *[f"since_{w}" for w in S.WINDOWS], "prior_end", "prior_start"]
+    values = ", ".join(
+        "(" + ", ".join([str(position), at(cutoff), *[at(cutoff, w) for w in S.WINDOWS],
+                         at(cutoff, prior), at(cutoff, 2 * prior)]) + ")"
+        for position, cutoff in enumerate(cutoffs))
+    windowed = [f"count(*) FILTER (WHERE o.ordered_at >= k.since_{w})" for w in S.WINDOWS] + [
+        f"coalesce(sum(o.cents) FILTER (WHERE o.ordered_at >= k.since_{w}), 0)" for w in S.WINDOWS]
+    orders = _completed_cents(f"ordered_at < {at(max(cutoffs))}")
+
+    def micros(column: str) -> str:
+        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
+
+    return (
+        "SELECT k.position, o.customer_id, count(*), sum(o.cents)::bigint, "
+        + ", ".join(windowed)
+        + ", count(*) FILTER (WHERE o.ordered_at < k.prior_end AND o.ordered_at >= k.prior_start), "
+        f"{micros('min(o.ordered_at)')}, {micros('max(o.ordered_at)')} "
+        f"FROM ({orders}) AS o JOIN (VALUES {values}) AS k(position, {', '.join(bounds_)}) "
+        "ON o.ordered_at < k.cutoff GROUP BY k.position, o.customer_id ORDER BY 1, 2")
+
+
+def read_feature_summaries(cutoffs: Sequence[pd.Timestamp]) -> list[pd.DataFrame]:
+    """The order summaries strictly before each cutoff, their
+    :data:`~analytics.engine.order_summary.FEATURE_COLUMNS` only: one statement in PostgreSQL
+    (:func:`_feature_summaries_sql`), the pandas path elsewhere."""
+    cutoffs = [pd.Timestamp(c) for c in cutoffs]
+    if not is_postgres():
+        orders = _read_orders(max(cutoffs))
+        return [S.order_summary(orders, cutoff=c)[S.FEATURE_COLUMNS] for c in cutoffs]
+    columns = ["position", "customer_id", *S.FEATURE_COLUMNS]
+    frame = _copy_frames(_feature_summaries_sql(cutoffs), columns, dict.fromkeys(columns, "int64"))
+    for column in ("first_order_at", "last_order_at"):
+        frame[column] = pd.to_datetime(frame[column], unit="us").astype("datetime64[ns]")
+    return [frame.loc[frame["position"].to_numpy() == position].set_index("customer_id")[S.FEATURE_COLUMNS]
+            for position in range(len(cutoffs))]
+
+
 def read_window_purchase_days(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """:func:`analytics.engine.order_summary.window_purchase_days` of the completed orders in
     ``(start, end]``: one ``GROUP BY`` in PostgreSQL, the pandas path elsewhere."""
@@ -415,7 +461,8 @@ class EngineSummaries:
 
 def engine_order_summaries(as_of: pd.Timestamp, settings: EngineSettings) -> EngineSummaries | None:
     """Everything the engine's customer part reads of the orders, computed by PostgreSQL in
-    three statements (the summaries at every cutoff in one ``UNION ALL``, the CLV holdout
+    four statements (the full summaries at ``as_of`` and at the CLV calibration end in one
+    ``UNION ALL``, the feature summaries at every feature cutoff in one pass, the CLV holdout
     window's purchase days, the monthly revenue); None elsewhere, where the engine summarises
     the orders frame it holds (reading the orders a second time would gain nothing)."""
     if not is_postgres():
@@ -423,9 +470,9 @@ def engine_order_summaries(as_of: pd.Timestamp, settings: EngineSettings) -> Eng
     as_of = pd.Timestamp(as_of)
     cutoffs = feature_cutoffs(as_of, settings)
     calibration_end = selection_calibration_end(as_of)
-    frames = read_order_summaries([(as_of, True), (calibration_end, True), *[(c, False) for c in cutoffs]])
+    frames = read_order_summaries([(as_of, True), (calibration_end, True)])
     return EngineSummaries(
-        at_as_of=frames[0], before=dict(zip(cutoffs, frames[2:], strict=True)),
+        at_as_of=frames[0], before=dict(zip(cutoffs, read_feature_summaries(cutoffs), strict=True)),
         selection=SelectionSummaries(calibration=frames[1],
                                      holdout=read_window_purchase_days(calibration_end, as_of)),
         monthly_cents=read_monthly_cents(month_start(as_of)))

@@ -45,6 +45,10 @@ COUNT_COLUMNS = ["order_count", "total_cents",
 TIME_COLUMNS = ["first_order_at", "last_order_at", "first_day", "last_day"]
 GAP_COLUMNS = ["median_gap_days", "last_gap_days", "median_earlier_gap_days"]
 SUMMARY_COLUMNS = [*COUNT_COLUMNS, *TIME_COLUMNS, *GAP_COLUMNS]
+# The columns the feature tables and labels read (analytics.engine.features): no purchase day,
+# so a summary for them needs no per-day pass (the adapter computes only these at the
+# feature cutoffs).
+FEATURE_COLUMNS = [*COUNT_COLUMNS[:-2], "first_order_at", "last_order_at"]
 
 DAY = pd.Timedelta(days=1)
 
@@ -122,7 +126,8 @@ def order_summary(orders: pd.DataFrame, *, cutoff: pd.Timestamp, inclusive: bool
 
 # Order summaries strictly before given cutoffs, by cutoff: the feature tables of churn, loyalty
 # and segments are built from them, and a label window [c, c + h) is read from the summary at
-# c + h (a customer ordered in it when their last order before c + h is at or after c).
+# c + h (a customer ordered in it when their last order before c + h is at or after c). They
+# need only :data:`FEATURE_COLUMNS`.
 Summaries = Mapping[pd.Timestamp, pd.DataFrame]
 
 
