@@ -6,9 +6,10 @@ every customer's score fields back in one statement per table inside one transac
 go into a temporary table (COPY on PostgreSQL, one ``executemany`` on SQLite) and a single
 ``UPDATE ... FROM`` writes them. Either way the new scores appear all at once or not at all.
 
-The per-customer order summary the models read (:mod:`analytics.engine.order_summary`) is
-computed by PostgreSQL where it runs (:func:`read_order_summary`: ``GROUP BY`` and window
-functions, streamed out one row per customer); elsewhere the engine computes it from the orders.
+The per-customer order summaries the customer models read (:mod:`analytics.engine.order_summary`)
+are computed by PostgreSQL where it runs (:func:`engine_order_summaries`: ``GROUP BY`` and window
+functions, streamed out one row per customer), so a run's customer part reads no order there;
+elsewhere the engine computes them from the orders.
 """
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from django.db import connection, transaction
 
 from analytics.engine import frames as F
 from analytics.engine import order_summary as S
+from analytics.engine.clv import SelectionSummaries, selection_calibration_end
+from analytics.engine.forecast import month_start
+from analytics.engine.pipeline import EngineSettings, feature_cutoffs
 from core.db import copy_frame, is_postgres
 from customers import bounds
 from customers.models import SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product
@@ -317,27 +321,161 @@ def read_order_summary(cutoff: pd.Timestamp, *, inclusive: bool = False,
     customer; no order reaches Python. Elsewhere the orders are read and the engine's pandas
     path summarises them. Both give the same frame (``tests/analytics/test_order_summary.py``).
     """
-    cutoff = pd.Timestamp(cutoff)
-    cutoff = cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo is not None else cutoff
+    return read_order_summaries([(cutoff, inclusive)], customer_ids=customer_ids)[0]
+
+
+def read_order_summaries(cutoffs: Sequence[tuple[pd.Timestamp, bool]], *,
+                         customer_ids: Sequence[int] | None = None) -> list[pd.DataFrame]:
+    """The order summaries at several ``(cutoff, inclusive)`` pairs, in their order: on
+    PostgreSQL one ``COPY`` of their queries joined by ``UNION ALL``, each row tagged with its
+    cutoff's position; elsewhere :func:`read_order_summary`'s pandas path for each."""
+    def naive(cutoff: pd.Timestamp) -> pd.Timestamp:
+        cutoff = pd.Timestamp(cutoff)
+        return cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo is not None else cutoff
+
+    cutoffs = [(naive(cutoff), inclusive) for cutoff, inclusive in cutoffs]
     restrict = "" if customer_ids is None else (
         f" AND customer_id IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})")
     if not is_postgres():
-        orders = _read_orders(cutoff, restrict)
-        return S.order_summary(orders, cutoff=cutoff, inclusive=inclusive)
-    columns = ["customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS, *S.GAP_COLUMNS]
-    dtypes = {c: "int64" for c in ["customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS]}
+        return [S.order_summary(_read_orders(cutoff, restrict, inclusive=inclusive), cutoff=cutoff,
+                                inclusive=inclusive) for cutoff, inclusive in cutoffs]
+    columns = ["position", "customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS, *S.GAP_COLUMNS]
+    dtypes = {c: "int64" for c in ["position", "customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS]}
     dtypes.update({c: "float64" for c in S.GAP_COLUMNS})
-    frame = _copy_frames(_order_summary_sql(cutoff, inclusive, restrict), columns, dtypes)
+    sql = " UNION ALL ".join(
+        f"SELECT {position} AS position, * FROM ({_order_summary_sql(cutoff, inclusive, restrict)}) AS s{position}"
+        for position, (cutoff, inclusive) in enumerate(cutoffs))
+    frame = _copy_frames(sql, columns, dtypes)
     for column in S.TIME_COLUMNS:
         frame[column] = pd.to_datetime(frame[column], unit="us").astype("datetime64[ns]")
-    return frame.set_index("customer_id")[S.SUMMARY_COLUMNS]
+    out = []
+    for position in range(len(cutoffs)):
+        part = frame.loc[frame["position"].to_numpy() == position].set_index("customer_id")
+        out.append(part.sort_index()[S.SUMMARY_COLUMNS])
+    return out
 
 
-def engine_order_summary(as_of: pd.Timestamp) -> pd.DataFrame | None:
-    """The order summary at ``as_of`` (inclusive) that a full run hands the engine: computed by
-    PostgreSQL there; None elsewhere, where the engine summarises the orders frame it already
-    holds (reading the orders a second time would gain nothing)."""
-    return read_order_summary(as_of, inclusive=True) if is_postgres() else None
+def _completed_cents(where: str) -> str:
+    return (f"SELECT customer_id, ordered_at, round(total_amount * 100)::bigint AS cents FROM {_table(Order)} "
+            f"WHERE status = 'completed' AND {where}")
+
+
+def _instant(value: pd.Timestamp) -> str:
+    return "'" + _utc(pd.Timestamp(value)).isoformat() + "'::timestamptz"
+
+
+def _feature_summaries_sql(cutoffs: Sequence[pd.Timestamp]) -> str:
+    """The order summaries' :data:`~analytics.engine.order_summary.FEATURE_COLUMNS` strictly
+    before each cutoff, in one pass over the orders: each order joins the cutoffs after it, one
+    ``GROUP BY`` (cutoff, customer) with a ``FILTER`` per window. Rows tagged with the cutoff's
+    position, ordered by it and the customer."""
+    def at(cutoff: pd.Timestamp, days: int = 0) -> str:
+        return _instant(cutoff - pd.Timedelta(days=days))
+
+    prior = S.PRIOR_WINDOW_DAYS
+    bounds_ = ["cutoff", *[f"since_{w}" for w in S.WINDOWS], "prior_end", "prior_start"]
+    values = ", ".join(
+        "(" + ", ".join([str(position), at(cutoff), *[at(cutoff, w) for w in S.WINDOWS],
+                         at(cutoff, prior), at(cutoff, 2 * prior)]) + ")"
+        for position, cutoff in enumerate(cutoffs))
+    windowed = [f"count(*) FILTER (WHERE o.ordered_at >= k.since_{w})" for w in S.WINDOWS] + [
+        f"coalesce(sum(o.cents) FILTER (WHERE o.ordered_at >= k.since_{w}), 0)" for w in S.WINDOWS]
+    orders = _completed_cents(f"ordered_at < {at(max(cutoffs))}")
+
+    def micros(column: str) -> str:
+        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
+
+    return (
+        "SELECT k.position, o.customer_id, count(*), sum(o.cents)::bigint, "
+        + ", ".join(windowed)
+        + ", count(*) FILTER (WHERE o.ordered_at < k.prior_end AND o.ordered_at >= k.prior_start), "
+        f"{micros('min(o.ordered_at)')}, {micros('max(o.ordered_at)')} "
+        f"FROM ({orders}) AS o JOIN (VALUES {values}) AS k(position, {', '.join(bounds_)}) "
+        "ON o.ordered_at < k.cutoff GROUP BY k.position, o.customer_id ORDER BY 1, 2")
+
+
+def read_feature_summaries(cutoffs: Sequence[pd.Timestamp]) -> list[pd.DataFrame]:
+    """The order summaries strictly before each cutoff, their
+    :data:`~analytics.engine.order_summary.FEATURE_COLUMNS` only: one statement in PostgreSQL
+    (:func:`_feature_summaries_sql`), the pandas path elsewhere."""
+    cutoffs = [pd.Timestamp(c) for c in cutoffs]
+    if not is_postgres():
+        orders = _read_orders(max(cutoffs))
+        return [S.order_summary(orders, cutoff=c)[S.FEATURE_COLUMNS] for c in cutoffs]
+    columns = ["position", "customer_id", *S.FEATURE_COLUMNS]
+    frame = _copy_frames(_feature_summaries_sql(cutoffs), columns, dict.fromkeys(columns, "int64"))
+    for column in ("first_order_at", "last_order_at"):
+        frame[column] = pd.to_datetime(frame[column], unit="us").astype("datetime64[ns]")
+    return [frame.loc[frame["position"].to_numpy() == position].set_index("customer_id")[S.FEATURE_COLUMNS]
+            for position in range(len(cutoffs))]
+
+
+def read_window_purchase_days(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """:func:`analytics.engine.order_summary.window_purchase_days` of the completed orders in
+    ``(start, end]``: one ``GROUP BY`` in PostgreSQL, the pandas path elsewhere."""
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    if not is_postgres():
+        return S.window_purchase_days(_read_orders(end, inclusive=True), start=start, end=end)
+    orders = _completed_cents(f"ordered_at > {_instant(start)} AND ordered_at <= {_instant(end)}")
+    sql = ("SELECT customer_id, count(*), sum(cents)::bigint FROM (SELECT customer_id, "
+           f"(ordered_at AT TIME ZONE 'UTC')::date AS day, sum(cents) AS cents FROM ({orders}) AS o "
+           "GROUP BY 1, 2) AS d GROUP BY customer_id ORDER BY customer_id")
+    frame = _copy_frames(sql, ["customer_id", "purchase_days", "cents"],
+                         dict.fromkeys(["customer_id", "purchase_days", "cents"], "int64"))
+    return frame.set_index("customer_id")
+
+
+def read_monthly_cents(before: pd.Timestamp) -> pd.Series:
+    """:func:`analytics.engine.order_summary.monthly_cents` of the completed orders strictly
+    before ``before``: one ``GROUP BY date_trunc`` in PostgreSQL, the pandas path elsewhere."""
+    before = pd.Timestamp(before)
+    if not is_postgres():
+        return S.monthly_cents(_read_orders(before), before=before)
+    month = "date_trunc('month', ordered_at AT TIME ZONE 'UTC')"
+    sql = (f"SELECT (EXTRACT(EPOCH FROM {month}) * 1000000)::bigint, sum(cents)::bigint "
+           f"FROM ({_completed_cents(f'ordered_at < {_instant(before)}')}) AS o GROUP BY 1 ORDER BY 1")
+    frame = _copy_frames(sql, ["month", "cents"], {"month": "int64", "cents": "int64"})
+    index = pd.DatetimeIndex(pd.to_datetime(frame["month"], unit="us").astype("datetime64[ns]"), name="month")
+    return pd.Series(frame["cents"].to_numpy(dtype="int64"), index=index, name="cents")
+
+
+@dataclass(frozen=True)
+class EngineSummaries:
+    """What a full run hands the engine's customer part instead of the orders
+    (:func:`analytics.engine.pipeline.run_engine`'s ``order_summary``, ``order_summaries``,
+    ``selection_summaries`` and ``monthly_cents``)."""
+    at_as_of: pd.DataFrame
+    before: dict[pd.Timestamp, pd.DataFrame]
+    selection: SelectionSummaries
+    monthly_cents: pd.Series
+
+    def engine_arguments(self) -> dict:
+        return {"order_summary": self.at_as_of, "order_summaries": self.before,
+                "selection_summaries": self.selection, "monthly_cents": self.monthly_cents}
+
+    @property
+    def rows(self) -> int:
+        return (len(self.at_as_of) + sum(len(f) for f in self.before.values()) + len(self.selection.calibration)
+                + len(self.selection.holdout) + len(self.monthly_cents))
+
+
+def engine_order_summaries(as_of: pd.Timestamp, settings: EngineSettings) -> EngineSummaries | None:
+    """Everything the engine's customer part reads of the orders, computed by PostgreSQL in
+    four statements (the full summaries at ``as_of`` and at the CLV calibration end in one
+    ``UNION ALL``, the feature summaries at every feature cutoff in one pass, the CLV holdout
+    window's purchase days, the monthly revenue); None elsewhere, where the engine summarises
+    the orders frame it holds (reading the orders a second time would gain nothing)."""
+    if not is_postgres():
+        return None
+    as_of = pd.Timestamp(as_of)
+    cutoffs = feature_cutoffs(as_of, settings)
+    calibration_end = selection_calibration_end(as_of)
+    frames = read_order_summaries([(as_of, True), (calibration_end, True)])
+    return EngineSummaries(
+        at_as_of=frames[0], before=dict(zip(cutoffs, read_feature_summaries(cutoffs), strict=True)),
+        selection=SelectionSummaries(calibration=frames[1],
+                                     holdout=read_window_purchase_days(calibration_end, as_of)),
+        monthly_cents=read_monthly_cents(month_start(as_of)))
 
 
 def _sql_type(field) -> str:

@@ -73,6 +73,7 @@ from .features import (
     top_decile_lift,
 )
 from .frames import ModelCard
+from .order_summary import Summaries, summary_before
 
 DEFAULT_HORIZON_DAYS = 90
 # Risk bands on the calibrated probability. 0.3 / 0.6 split "probably stays", "could go either
@@ -217,9 +218,10 @@ def _evaluate(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
     }
 
 
-def churn_label(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Timestamp,
+def churn_label(customers: pd.DataFrame, orders: pd.DataFrame | None, *, as_of: pd.Timestamp,
                 setting: str = "auto", min_churned: int = EXPLICIT_MIN_CHURNED,
-                min_share: float = EXPLICIT_MIN_SHARE) -> tuple[str, str]:
+                min_share: float = EXPLICIT_MIN_SHARE,
+                summaries: Summaries | None = None) -> tuple[str, str]:
     """The label the churn model trains on, and why: ``setting`` "behavioural" or "explicit"
     forces it; "auto" takes the explicit status when at least ``min_churned`` customers, and
     ``min_share`` of them, are churned by status, and fewer than
@@ -230,7 +232,7 @@ def churn_label(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Time
         return setting, "forced by setting"
     n = len(customers)
     churned = int((customers["status"].fillna("").astype(str).str.lower() == "churned").sum())
-    buyers = orders.loc[orders["ordered_at"] < pd.Timestamp(as_of), "customer_id"].nunique()
+    buyers = len(summary_before(orders, as_of, summaries))
     if churned < min_churned or n == 0 or churned / n < min_share:
         return "behavioural", f"{churned} churned by status, fewer than {min_churned} or {min_share:.0%}"
     if buyers / n >= BEHAVIOURAL_MIN_BUYER_SHARE:
@@ -242,7 +244,7 @@ def churn_label(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Time
 def predict_churn(
     *,
     customers: pd.DataFrame,
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | None,
     feedback: pd.DataFrame | None = None,
     interactions: pd.DataFrame | None = None,
     as_of: pd.Timestamp,
@@ -250,6 +252,7 @@ def predict_churn(
     label: str = "behavioural",
     seed: int = 0,
     label_choice: str = "",
+    summaries: Summaries | None = None,
 ) -> ChurnResult:
     """Fit, evaluate and apply the churn model.
 
@@ -257,12 +260,15 @@ def predict_churn(
     scores them by days since their last order (recency rank) for ROC-AUC, PR-AUC and lift, and
     by the training churn rate of their recency decile for the Brier score.
     ``label="explicit"`` scores every customer (see :func:`explicit_matrix`). ``label_choice``
-    (why this label, from :func:`churn_label`) goes into the model card.
+    (why this label, from :func:`churn_label`) goes into the model card. ``summaries``: the
+    order summaries the features and labels are read from, when the caller has them
+    (:func:`analytics.engine.features.build_features`).
     """
     if label not in ("behavioural", "explicit"):
         raise ValueError(f"label must be 'behavioural' or 'explicit', not {label!r}")
     as_of = pd.Timestamp(as_of)
-    frames = {"customers": customers, "orders": orders, "feedback": feedback, "interactions": interactions}
+    frames = {"customers": customers, "orders": orders, "feedback": feedback, "interactions": interactions,
+              "summaries": summaries}
     encoder = None
     if label == "behavioural":
         horizon = pd.Timedelta(days=horizon_days)
@@ -380,9 +386,10 @@ def predict_churn(
                        typical=typical, label=label, encoder=encoder)
 
 
-def explicit_matrix(*, customers: pd.DataFrame, orders: pd.DataFrame, feedback: pd.DataFrame | None,
+def explicit_matrix(*, customers: pd.DataFrame, orders: pd.DataFrame | None, feedback: pd.DataFrame | None,
                     interactions: pd.DataFrame | None, as_of: pd.Timestamp,
-                    encoder: attributes.AttributeEncoder) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    encoder: attributes.AttributeEncoder,
+                    summaries: Summaries | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Model matrix and readable features of EVERY customer for the explicit label.
 
     Order features (a customer without an order has frequency 0 and recency equal to tenure,
@@ -400,7 +407,7 @@ def explicit_matrix(*, customers: pd.DataFrame, orders: pd.DataFrame, feedback: 
         if column not in everyone:
             everyone[column] = ""
     features = build_features(customers=everyone, orders=orders, feedback=feedback,
-                              interactions=interactions, cutoff=as_of)
+                              interactions=interactions, cutoff=as_of, summaries=summaries)
     x = model_matrix(features)
     table = attributes.attribute_table(everyone).reindex(x.index)
     x = pd.concat([x, encoder.transform(table)], axis=1)

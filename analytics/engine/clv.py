@@ -87,7 +87,7 @@ from .clv_purchase import (
     served_p_alive,
 )
 from .frames import ModelCard
-from .order_summary import order_summary
+from .order_summary import order_summary, window_purchase_days
 
 # The CLV step's interface, including what the model modules contribute to it.
 __all__ = [
@@ -125,6 +125,16 @@ VALUE_TIERS = ("high", "medium", "low")
 BASELINE_TRAIN_SHARE = 0.5
 
 SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
+
+
+@dataclass(frozen=True)
+class SelectionSummaries:
+    """The purchase model's holdout comparison, summarised: the order summary at the end of the
+    calibration window (inclusive) and the holdout window's purchase days
+    (:func:`analytics.engine.order_summary.window_purchase_days`)."""
+
+    calibration: pd.DataFrame
+    holdout: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -206,24 +216,31 @@ def mean_purchase_day_value(summary: pd.DataFrame) -> float:
     return float(summary["total_cents"].sum()) / 100 / days if days else float("nan")
 
 
-def clv_holdout_summary(orders: pd.DataFrame, *, calibration_end: pd.Timestamp,
+def clv_holdout_summary(orders: pd.DataFrame | None, *, calibration_end: pd.Timestamp,
                         holdout_end: pd.Timestamp,
-                        time_unit_days: float = DEFAULT_TIME_UNIT_DAYS) -> pd.DataFrame:
+                        time_unit_days: float = DEFAULT_TIME_UNIT_DAYS,
+                        precomputed: SelectionSummaries | None = None) -> pd.DataFrame:
     """Calibration summary plus what each calibration customer actually did afterwards.
 
     Adds ``frequency_holdout`` (purchase days in (calibration_end, holdout_end]),
     ``monetary_holdout`` (total spend in that window) and ``duration_holdout`` (window length in
     time units). Customers first seen in the holdout window are not included: the models say
-    nothing about acquisition.
+    nothing about acquisition. ``precomputed``: the order summary at ``calibration_end``
+    (inclusive) and the holdout window's purchase days, when the caller has them (PostgreSQL
+    computes them where the orders are); otherwise both come from ``orders``.
     """
     calibration_end = pd.Timestamp(calibration_end)
     holdout_end = pd.Timestamp(holdout_end)
     if holdout_end <= calibration_end:
         raise ValueError("holdout_end must be after calibration_end")
-    cal = clv_summary(orders, as_of=calibration_end, time_unit_days=time_unit_days)
-    hold_days = _purchase_days(orders, start=calibration_end, end=holdout_end)
-    hold = hold_days.groupby("customer_id").agg(frequency_holdout=("day", "size"),
-                                                 monetary_holdout=("amount", "sum"))
+    if precomputed is None:
+        precomputed = SelectionSummaries(
+            calibration=order_summary(orders, cutoff=calibration_end, inclusive=True),
+            holdout=window_purchase_days(orders, start=calibration_end, end=holdout_end))
+    cal = clv_summary(orders, as_of=calibration_end, time_unit_days=time_unit_days,
+                      summary=precomputed.calibration)
+    hold = pd.DataFrame({"frequency_holdout": precomputed.holdout["purchase_days"],
+                         "monetary_holdout": precomputed.holdout["cents"] / 100})
     cal = cal.join(hold, how="left")
     cal["frequency_holdout"] = cal["frequency_holdout"].fillna(0).astype("float64")
     cal["monetary_holdout"] = cal["monetary_holdout"].fillna(0.0)
@@ -289,25 +306,28 @@ def _spend_model(summary: pd.DataFrame, orders_mean: float) -> tuple[GammaGammaP
     return gg, pd.Series(orders_mean, index=summary.index, name="expected_avg_spend"), note
 
 
-def clv_score(orders: pd.DataFrame, *, as_of: pd.Timestamp,
+def clv_score(orders: pd.DataFrame | None, *, as_of: pd.Timestamp,
               time_unit_days: float = DEFAULT_TIME_UNIT_DAYS,
               horizon_months: int = DEFAULT_HORIZON_MONTHS,
               monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT_RATE,
-              summary: pd.DataFrame | None = None) -> CLVResult:
+              summary: pd.DataFrame | None = None,
+              selection_summaries: SelectionSummaries | None = None) -> CLVResult:
     """Fit BG/NBD, MBG/NBD and Gamma-Gamma on all history up to ``as_of`` and score every customer.
 
     Output columns (index customer_id): frequency, recency, T, monetary_value, p_alive (NaN where
     the served model carries no information, see :func:`served_p_alive`), expected_purchases
     (over the horizon), expected_avg_spend, clv, value_tier.
-    ``summary`` is the orders' per-customer summary at ``as_of`` when the caller has it.
-    The purchase model is chosen by :func:`choose_purchase_model`. Raises
+    ``summary`` is the orders' per-customer summary at ``as_of`` when the caller has it, and
+    ``selection_summaries`` those the purchase model is chosen on; with both, ``orders`` may be
+    None. The purchase model is chosen by :func:`choose_purchase_model`. Raises
     :class:`InsufficientDataError` when BG/NBD cannot be fitted; an MBG/NBD failure serves BG/NBD;
     a Gamma-Gamma failure falls back to the mean purchase-day value (``notes`` say so).
     """
     orders_summary = summary if summary is not None else order_summary(orders, cutoff=as_of, inclusive=True)
     summary = clv_summary(orders, as_of=as_of, time_unit_days=time_unit_days, summary=orders_summary)
     bg = bgnbd_fit(summary, time_unit_days=time_unit_days)
-    chosen, selection = choose_purchase_model(orders, as_of=as_of, time_unit_days=time_unit_days)
+    chosen, selection = choose_purchase_model(orders, as_of=as_of, time_unit_days=time_unit_days,
+                                              precomputed=selection_summaries)
     try:
         mbg: MBGNBDParams | None = mbgnbd_fit(summary, time_unit_days=time_unit_days)
     except InsufficientDataError as exc:
@@ -331,15 +351,22 @@ def clv_score(orders: pd.DataFrame, *, as_of: pd.Timestamp,
                      mbgnbd=mbg, purchase=served, selection=selection)
 
 
-def choose_purchase_model(orders: pd.DataFrame, *, as_of: pd.Timestamp,
-                          time_unit_days: float = DEFAULT_TIME_UNIT_DAYS) -> tuple[str, dict[str, Any]]:
+def selection_calibration_end(as_of: pd.Timestamp) -> pd.Timestamp:
+    """The end of the calibration window the purchase model is chosen on."""
+    return pd.Timestamp(as_of) - pd.Timedelta(days=SELECTION_HOLDOUT_DAYS)
+
+
+def choose_purchase_model(orders: pd.DataFrame | None, *, as_of: pd.Timestamp,
+                          time_unit_days: float = DEFAULT_TIME_UNIT_DAYS,
+                          precomputed: SelectionSummaries | None = None) -> tuple[str, dict[str, Any]]:
     """BG/NBD or MBG/NBD for the data being scored: both are fitted on the orders up to
     ``as_of - SELECTION_HOLDOUT_DAYS`` and scored on the last ``SELECTION_HOLDOUT_DAYS`` (see
-    :func:`compare_purchase_models`). Returns the winner's name and the comparison for the card."""
+    :func:`compare_purchase_models`). Returns the winner's name and the comparison for the card.
+    ``precomputed``: see :func:`clv_holdout_summary`."""
     as_of = pd.Timestamp(as_of)
-    cutoff = as_of - pd.Timedelta(days=SELECTION_HOLDOUT_DAYS)
+    cutoff = selection_calibration_end(as_of)
     data = clv_holdout_summary(orders, calibration_end=cutoff, holdout_end=as_of,
-                               time_unit_days=time_unit_days)
+                               time_unit_days=time_unit_days, precomputed=precomputed)
     chosen, report = compare_purchase_models(data, time_unit_days=time_unit_days)
     report["selection_calibration_end"] = str(cutoff)
     return chosen, report

@@ -19,6 +19,9 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
+from .order_summary import PRIOR_WINDOW_DAYS, Summaries, summary_before
+from .order_summary import WINDOWS as SUMMARY_WINDOWS
+
 DAY = pd.Timedelta(days=1)
 
 # Activity windows, in days. 30/90/365 are the usual month/quarter/year views a marketer reads;
@@ -119,10 +122,11 @@ def shared_features() -> Iterator[None]:
 def build_features(
     *,
     customers: pd.DataFrame,
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | None,
     feedback: pd.DataFrame | None = None,
     interactions: pd.DataFrame | None = None,
     cutoff: pd.Timestamp,
+    summaries: Summaries | None = None,
 ) -> pd.DataFrame:
     """Features of every customer known before ``cutoff``, indexed by customer_id.
 
@@ -130,50 +134,52 @@ def build_features(
     no order yet have ``frequency`` 0 and NaN recency; the models only score customers with at
     least one order, but segments of the whole base and tags still see them.
 
+    The order features come from the order summary before ``cutoff``
+    (:mod:`analytics.engine.order_summary`): from ``summaries`` when it holds that cutoff (on
+    PostgreSQL the database computes them, and ``orders`` may be None), else from ``orders``.
+    Money is summed in cents.
+
     One-hot columns come from the levels present in the whole ``customers`` frame, not from the
     customers known at the cutoff, so a model trained at one cutoff and applied at another sees
     the same columns. Inside a :func:`shared_features` block a table is built once and every
     caller gets a copy.
     """
-    key = (id(customers), id(orders), id(feedback), id(interactions), pd.Timestamp(cutoff))
+    key = (id(customers), id(orders), id(summaries), id(feedback), id(interactions), pd.Timestamp(cutoff))
     if _shared is not None and key in _shared:
         return _shared[key].copy()
     cutoff = pd.Timestamp(cutoff)
-    past = orders.loc[orders["ordered_at"] < cutoff, ["customer_id", "ordered_at", "total_amount"]]
+    summary = summary_before(orders, cutoff, summaries)
     known = customers.loc[
-        (customers["signup_date"] < cutoff) | customers["customer_id"].isin(past["customer_id"])
+        (customers["signup_date"] < cutoff) | customers["customer_id"].isin(summary.index)
     ].set_index("customer_id")
     index = known.index
 
-    grouped = past.groupby("customer_id")
-    first = grouped["ordered_at"].min()
-    last = grouped["ordered_at"].max()
-    count = grouped.size()
-    spend = grouped["total_amount"].sum()
+    def per_customer(column: str) -> pd.Series:
+        return summary[column].reindex(index)
 
+    first = per_customer("first_order_at")
+    last = per_customer("last_order_at")
     out = pd.DataFrame(index=index)
-    out["frequency"] = count.reindex(index).fillna(0).astype("int64")
-    out["recency_days"] = _days(cutoff - last).reindex(index)
-    out["monetary_total"] = spend.reindex(index).fillna(0.0)
+    out["frequency"] = per_customer("order_count").fillna(0).astype("int64")
+    out["recency_days"] = _days(cutoff - last)
+    out["monetary_total"] = per_customer("total_cents").fillna(0) / 100
     out["monetary_mean"] = (out["monetary_total"] / out["frequency"]).where(out["frequency"] > 0)
-    start = pd.concat([known["signup_date"], first.reindex(index)], axis=1).min(axis=1)
+    start = pd.concat([known["signup_date"], first], axis=1).min(axis=1)
     out["tenure_days"] = _days(cutoff - start)
     # Mean gap = span between first and last order over the number of gaps; undefined for one order.
-    span = _days(last - first).reindex(index)
+    span = _days(last - first)
     out["mean_gap_days"] = (span / (out["frequency"] - 1)).where(out["frequency"] > 1)
     # Orders placed at the same instant have no gap between them: the ratio is undefined, not
     # infinite (an infinite value in a churn reason made the run's JSON unwritable).
     out["recency_gap_ratio"] = out["recency_days"] / out["mean_gap_days"].where(out["mean_gap_days"] > 0)
 
-    age = _days(cutoff - past["ordered_at"])
+    # The summary's windows are these (ages at most w days; the prior quarter (90, 180]).
+    assert SUMMARY_WINDOWS == RECENT_WINDOWS and PRIOR_WINDOW_DAYS == TREND_WINDOW_DAYS
     for window in RECENT_WINDOWS:
-        in_window = past.loc[age <= window]
-        by_customer = in_window.groupby("customer_id")["total_amount"]
-        out[f"orders_{window}d"] = by_customer.size().reindex(index).fillna(0).astype("int64")
-        out[f"spend_{window}d"] = by_customer.sum().reindex(index).fillna(0.0)
-    prior = past.loc[(age > TREND_WINDOW_DAYS) & (age <= 2 * TREND_WINDOW_DAYS)]
-    prior_orders = prior.groupby("customer_id").size().reindex(index).fillna(0)
-    out["order_trend_90d"] = out[f"orders_{TREND_WINDOW_DAYS}d"] - prior_orders.astype("int64")
+        out[f"orders_{window}d"] = per_customer(f"orders_{window}d").fillna(0).astype("int64")
+        out[f"spend_{window}d"] = per_customer(f"spend_{window}d_cents").fillna(0) / 100
+    prior_orders = per_customer("orders_prior_90d").fillna(0).astype("int64")
+    out["order_trend_90d"] = out[f"orders_{TREND_WINDOW_DAYS}d"] - prior_orders
 
     if feedback is not None and len(feedback):
         fb = feedback.loc[feedback["created_at"] < cutoff]
@@ -247,26 +253,30 @@ def model_matrix(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def repeat_purchase_labels(
-    *, orders: pd.DataFrame, customer_ids: pd.Index, cutoff: pd.Timestamp, horizon_days: int
+    *, orders: pd.DataFrame | None, customer_ids: pd.Index, cutoff: pd.Timestamp, horizon_days: int,
+    summaries: Summaries | None = None,
 ) -> pd.Series:
     """1 if the customer ordered in ``[cutoff, cutoff + horizon_days)``, else 0.
 
-    Churn's behavioural label is the complement; loyalty uses it as is.
+    Read from the order summary before ``cutoff + horizon_days``: a customer ordered in the
+    window when their last order before its end is at or after its start. Churn's behavioural
+    label is the complement; loyalty uses it as is.
     """
     cutoff = pd.Timestamp(cutoff)
-    end = cutoff + pd.Timedelta(days=horizon_days)
-    window = orders.loc[(orders["ordered_at"] >= cutoff) & (orders["ordered_at"] < end)]
-    return pd.Series(customer_ids.isin(window["customer_id"]).astype("int64"), index=customer_ids)
+    later = summary_before(orders, cutoff + pd.Timedelta(days=horizon_days), summaries)
+    bought = later.index[(later["last_order_at"] >= cutoff).to_numpy()]
+    return pd.Series(customer_ids.isin(bought).astype("int64"), index=customer_ids)
 
 
 def labelled_snapshot(
     *,
     customers: pd.DataFrame,
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | None,
     feedback: pd.DataFrame | None,
     interactions: pd.DataFrame | None,
     cutoff: pd.Timestamp,
     horizon_days: int,
+    summaries: Summaries | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Model matrix of customers with at least one order before ``cutoff`` and their repeat label.
 
@@ -274,10 +284,12 @@ def labelled_snapshot(
     the run, otherwise the label would be read from the future; callers place their cutoffs so.
     """
     features = build_features(
-        customers=customers, orders=orders, feedback=feedback, interactions=interactions, cutoff=cutoff
+        customers=customers, orders=orders, feedback=feedback, interactions=interactions, cutoff=cutoff,
+        summaries=summaries,
     )
     x = model_matrix(features.loc[features["frequency"] > 0])
-    y = repeat_purchase_labels(orders=orders, customer_ids=x.index, cutoff=cutoff, horizon_days=horizon_days)
+    y = repeat_purchase_labels(orders=orders, customer_ids=x.index, cutoff=cutoff, horizon_days=horizon_days,
+                               summaries=summaries)
     return x, y
 
 

@@ -40,6 +40,7 @@ from sklearn.metrics import mean_absolute_percentage_error
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from analytics.engine.frames import ModelCard
+from analytics.engine.order_summary import monthly_cents
 
 SEASON_LENGTH = 12  # months in a year
 # Two full seasons before fitting a seasonal model (Hyndman & Athanasopoulos, FPP3 8.3: the
@@ -81,24 +82,27 @@ class RevenueForecast:
         return self.forecast.empty
 
 
-def _month_start(ts: pd.Timestamp) -> pd.Timestamp:
+def month_start(ts: pd.Timestamp) -> pd.Timestamp:
     return pd.Timestamp(year=ts.year, month=ts.month, day=1)
 
 
-def monthly_revenue(orders: pd.DataFrame, *, as_of: pd.Timestamp) -> pd.Series:
+def monthly_revenue(orders: pd.DataFrame | None, *, as_of: pd.Timestamp,
+                    months: pd.Series | None = None) -> pd.Series:
     """Revenue per complete calendar month before ``as_of``, zeros for months without orders.
 
     The index is month starts (freq ``MS``), from the first month with an order to the last
     month that ended on or before ``as_of``. Empty when no complete month holds an order.
+    ``months`` is the revenue in cents per month before the month holding ``as_of``
+    (:func:`analytics.engine.order_summary.monthly_cents`) when the caller has it (PostgreSQL
+    sums it where the orders are); otherwise it is summed from ``orders``.
     """
-    cutoff = _month_start(as_of)  # start of the (partial) month holding as_of
-    if orders.empty:
+    cutoff = month_start(as_of)  # start of the (partial) month holding as_of
+    if months is None:
+        months = (monthly_cents(orders, before=cutoff) if orders is not None and not orders.empty
+                  else pd.Series(dtype="int64"))
+    if months.empty:
         return pd.Series(dtype="float64", name="revenue")
-    done = orders.loc[orders["ordered_at"] < cutoff, ["ordered_at", "total_amount"]]
-    if done.empty:
-        return pd.Series(dtype="float64", name="revenue")
-    months = done["ordered_at"].dt.to_period("M").dt.to_timestamp()
-    revenue = done["total_amount"].astype("float64").groupby(months).sum()
+    revenue = months.astype("float64") / 100
     full_range = pd.date_range(revenue.index.min(), cutoff - pd.offsets.MonthBegin(1), freq="MS")
     revenue = revenue.reindex(full_range, fill_value=0.0)
     revenue.name = "revenue"
@@ -226,18 +230,19 @@ def _backtest(history: pd.Series, interval: float) -> tuple[dict[str, float], di
 
 
 def forecast_revenue(
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | None,
     *,
     as_of: pd.Timestamp,
     horizon: int = DEFAULT_HORIZON,
     interval: float = DEFAULT_INTERVAL,
+    months: pd.Series | None = None,
 ) -> RevenueForecast:
     """Forecast revenue for the ``horizon`` months after the last complete month before ``as_of``.
 
     Never raises for lack of data: with no complete month the forecast frame is empty and
     ``method`` is ``"none"``; with a handful of months it is the naive last value.
     """
-    history = monthly_revenue(orders, as_of=as_of)
+    history = monthly_revenue(orders, as_of=as_of, months=months)
     method = _method_for(len(history))
     params = {"horizon": horizon, "interval": interval, "history_months": len(history), "method": method}
     if method == "none":

@@ -31,6 +31,7 @@ from .features import (
     model_matrix,
 )
 from .frames import ModelCard
+from .order_summary import Summaries
 
 LOYALTY_HORIZON_DAYS = 90
 # 50 trees on half-size bootstrap samples: on 20,000 demo customers 100 such trees matched 300
@@ -94,12 +95,13 @@ def _forest(seed: int) -> CalibratedClassifierCV:
 def predict_loyalty(
     *,
     customers: pd.DataFrame,
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | None,
     feedback: pd.DataFrame | None = None,
     interactions: pd.DataFrame | None = None,
     as_of: pd.Timestamp,
     horizon_days: int = LOYALTY_HORIZON_DAYS,
     seed: int = 0,
+    summaries: Summaries | None = None,
 ) -> LoyaltyResult:
     """Score customers with at least one order before ``as_of``.
 
@@ -108,7 +110,8 @@ def predict_loyalty(
     """
     as_of = pd.Timestamp(as_of)
     horizon = pd.Timedelta(days=horizon_days)
-    frames = {"customers": customers, "orders": orders, "feedback": feedback, "interactions": interactions}
+    frames = {"customers": customers, "orders": orders, "feedback": feedback, "interactions": interactions,
+              "summaries": summaries}
     x_fit, y_fit = labelled_snapshot(**frames, cutoff=as_of - 2 * horizon, horizon_days=horizon_days)
     x_eval, y_eval = labelled_snapshot(**frames, cutoff=as_of - horizon, horizon_days=horizon_days)
     for name, y in (("fit", y_fit), ("evaluation", y_eval)):

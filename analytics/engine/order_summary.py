@@ -29,6 +29,8 @@ as floats (tests, the demo generator) are rounded to the nearest cent first.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -43,6 +45,10 @@ COUNT_COLUMNS = ["order_count", "total_cents",
 TIME_COLUMNS = ["first_order_at", "last_order_at", "first_day", "last_day"]
 GAP_COLUMNS = ["median_gap_days", "last_gap_days", "median_earlier_gap_days"]
 SUMMARY_COLUMNS = [*COUNT_COLUMNS, *TIME_COLUMNS, *GAP_COLUMNS]
+# The columns the feature tables and labels read (analytics.engine.features): no purchase day,
+# so a summary for them needs no per-day pass (the adapter computes only these at the
+# feature cutoffs).
+FEATURE_COLUMNS = [*COUNT_COLUMNS[:-2], "first_order_at", "last_order_at"]
 
 DAY = pd.Timedelta(days=1)
 
@@ -116,3 +122,51 @@ def order_summary(orders: pd.DataFrame, *, cutoff: pd.Timestamp, inclusive: bool
     for column in GAP_COLUMNS:
         out[column] = out[column].astype("float64")
     return out[SUMMARY_COLUMNS]
+
+
+# Order summaries strictly before given cutoffs, by cutoff: the feature tables of churn, loyalty
+# and segments are built from them, and a label window [c, c + h) is read from the summary at
+# c + h (a customer ordered in it when their last order before c + h is at or after c). They
+# need only :data:`FEATURE_COLUMNS`.
+Summaries = Mapping[pd.Timestamp, pd.DataFrame]
+
+
+def summary_before(orders: pd.DataFrame | None, cutoff: pd.Timestamp,
+                   summaries: Summaries | None = None) -> pd.DataFrame:
+    """The summary of the orders strictly before ``cutoff``: taken from ``summaries`` when it
+    holds that cutoff (computed by the database), else computed from ``orders``."""
+    cutoff = pd.Timestamp(cutoff)
+    if summaries is not None and cutoff in summaries:
+        return summaries[cutoff]
+    if orders is None:
+        raise ValueError(f"no order summary before {cutoff} and no orders to compute it from")
+    return order_summary(orders, cutoff=cutoff)
+
+
+def window_purchase_days(orders: pd.DataFrame, *, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Per customer, the purchase days (distinct calendar days) and their total in cents of the
+    orders in ``(start, end]``: what the CLV models are scored on in a holdout window. Index
+    ``customer_id``; columns ``purchase_days`` and ``cents`` (int64); customers without an order
+    in the window are absent."""
+    ordered_at = pd.to_datetime(orders["ordered_at"])
+    mask = ((ordered_at > pd.Timestamp(start)) & (ordered_at <= pd.Timestamp(end))).to_numpy()
+    days = pd.DataFrame({
+        "customer_id": orders["customer_id"].to_numpy(dtype="int64")[mask],
+        "day": ordered_at.dt.normalize().to_numpy()[mask],
+        "cents": cents(orders["total_amount"])[mask],
+    }).groupby(["customer_id", "day"], sort=True, as_index=False)["cents"].sum()
+    out = days.groupby("customer_id", sort=True).agg(purchase_days=("day", "size"), cents=("cents", "sum"))
+    out.index = out.index.astype("int64")
+    out.index.name = "customer_id"
+    return out.astype("int64")
+
+
+def monthly_cents(orders: pd.DataFrame, *, before: pd.Timestamp) -> pd.Series:
+    """Revenue in cents (int64) per calendar month (index: month starts) of the orders placed
+    strictly before ``before``; months without an order are absent."""
+    ordered_at = pd.to_datetime(orders["ordered_at"])
+    mask = (ordered_at < pd.Timestamp(before)).to_numpy()
+    months = ordered_at[mask].dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]").to_numpy()
+    out = pd.Series(cents(orders["total_amount"])[mask], index=months).groupby(level=0).sum()
+    out.index = pd.DatetimeIndex(out.index, name="month")
+    return out.astype("int64").rename("cents")

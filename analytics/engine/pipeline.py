@@ -32,6 +32,7 @@ from . import (
     segments,
 )
 from .features import shared_features
+from .order_summary import Summaries
 from .order_summary import order_summary as order_summary_of
 
 # The score columns this module fills, named as the Customer model's score fields.
@@ -82,6 +83,15 @@ class EngineOutput:
     recommender: recommend.FittedRecommender | None = None
 
 
+def feature_cutoffs(as_of: pd.Timestamp, settings: EngineSettings = EngineSettings()) -> list[pd.Timestamp]:
+    """The cutoffs whose order summary (orders strictly before them) the customer part reads:
+    ``as_of`` and one and two horizons back, for churn's and loyalty's horizons. Features are
+    built at each; a label window [c, c + h) is read from the summary at c + h."""
+    as_of = pd.Timestamp(as_of)
+    horizons = {settings.churn_window_days, loyalty.LOYALTY_HORIZON_DAYS}
+    return sorted({as_of - pd.Timedelta(days=k * h) for h in horizons for k in range(3)})
+
+
 ProgressCallback = Callable[[str, int], None]
 STAGES = ("rfm", "clv", "segments", "churn", "loyalty", "lifecycle", "satisfaction",
           "recommendations", "bundles", "forecast")
@@ -101,12 +111,21 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
                as_of: pd.Timestamp, settings: EngineSettings = EngineSettings(),
                on_stage: ProgressCallback | None = None,
                rank_recommendations: bool = True, parts: frozenset[str] = PARTS,
-               order_summary: pd.DataFrame | None = None) -> EngineOutput:
+               order_summary: pd.DataFrame | None = None,
+               order_summaries: Summaries | None = None,
+               selection_summaries: clv.SelectionSummaries | None = None,
+               monthly_cents: pd.Series | None = None) -> EngineOutput:
     """Fit the models of ``parts`` (both by default) and assemble their output.
 
     ``order_summary`` is the orders' per-customer summary at ``as_of``, inclusive
     (:mod:`analytics.engine.order_summary`), when the caller has it: on PostgreSQL the adapter
-    computes it in the database. Without it the engine computes it from ``orders``.
+    computes it in the database. Without it the engine computes it from ``orders``. Likewise
+    ``order_summaries``: the summaries strictly before each of :func:`feature_cutoffs`, from
+    which churn, loyalty and segments build their features and labels; ``selection_summaries``,
+    what the CLV purchase model is chosen on (:func:`analytics.engine.clv.clv_holdout_summary`);
+    ``monthly_cents``, the revenue per month the forecast reads
+    (:func:`analytics.engine.order_summary.monthly_cents` before the month holding ``as_of``).
+    Given all four, the customer part never reads ``orders``, which may then be None.
 
     The frames a part does not use may be empty: "customers" never reads ``items`` or
     ``products``, and "products" never reads ``orders`` or ``interactions``.
@@ -143,6 +162,9 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
     if CUSTOMER_PART in parts:
         summary = (order_summary if order_summary is not None
                    else order_summary_of(orders, cutoff=as_of, inclusive=True))
+        before = {c: (order_summaries[c] if order_summaries is not None and c in order_summaries
+                      else order_summary_of(orders, cutoff=c)) for c in feature_cutoffs(as_of, settings)}
+        common["summaries"] = before
         table = stage("rfm", lambda: rfm.rfm_scores(orders, as_of=as_of, summary=summary))
         if table is not None and not table.empty:
             for column in ("order_count", "total_spent", "first_order_at", "last_order_at", "rfm_r",
@@ -152,7 +174,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
 
         monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
         value = stage("clv", lambda: clv.clv_score(orders, as_of=as_of, monthly_discount_rate=monthly_rate,
-                                                   summary=summary))
+                                                   summary=summary, selection_summaries=selection_summaries))
         p_alive = None
         if value is not None:
             frame = value.customers
@@ -169,14 +191,16 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
                             "params": value.selection}
 
         segmented = stage("segments", lambda: segments.segment_customers(
-            customers=customers, orders=orders, as_of=as_of, k=settings.value_segments_k, seed=settings.seed))
+            customers=customers, orders=orders, as_of=as_of, k=settings.value_segments_k, seed=settings.seed,
+            summaries=before))
         if segmented is not None:
             scores.loc[segmented.assignments.index, "value_segment"] = segmented.assignments["value_label"]
             cards["segments"] = segmented.card.as_dict()
 
         label, label_choice = churn.churn_label(
             customers, orders, as_of=as_of, setting=settings.churn_label,
-            min_churned=settings.churn_explicit_min_churned, min_share=settings.churn_explicit_min_share)
+            min_churned=settings.churn_explicit_min_churned, min_share=settings.churn_explicit_min_share,
+            summaries=before)
         with shared_features():  # churn and loyalty build the same feature tables
             churned = stage("churn", lambda: churn.predict_churn(
                 **common, horizon_days=settings.churn_window_days, label=label,
@@ -213,7 +237,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             scores.loc[frame.index, "satisfaction_group"] = frame["satisfaction_group"]
             cards["satisfaction"] = satisfied.card.as_dict()
 
-        revenue = stage("forecast", lambda: forecast.forecast_revenue(orders, as_of=as_of))
+        revenue = stage("forecast", lambda: forecast.forecast_revenue(orders, as_of=as_of, months=monthly_cents))
         if revenue is not None:
             cards["forecast"] = revenue.card.as_dict()
         snapshot = incremental.snapshot_build(

@@ -32,6 +32,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from .features import build_features
 from .frames import ModelCard
+from .order_summary import Summaries
 
 RFM_COLUMNS = ["recency_days", "frequency", "monetary_total"]
 # 3..6: fewer than 3 cannot express high/medium/low; more than 6 is more than a marketing team
@@ -152,6 +153,7 @@ def segment_customers(
     as_of: pd.Timestamp,
     k: int | None = None,
     seed: int = 0,
+    summaries: Summaries | None = None,
 ) -> SegmentResult:
     """Cluster customers with at least one order before ``as_of`` into value segments.
 
@@ -160,7 +162,7 @@ def segment_customers(
     by total spend), measured on the same standardised features and the same sample: a
     clustering that does not beat a one-dimensional split is not worth explaining.
     """
-    rfm = build_features(customers=customers, orders=orders, cutoff=as_of)
+    rfm = build_features(customers=customers, orders=orders, cutoff=as_of, summaries=summaries)
     rfm = rfm.loc[rfm["frequency"] > 0, RFM_COLUMNS]
     if len(rfm) < max(K_CANDIDATES) * 2:
         raise ValueError(f"need at least {max(K_CANDIDATES) * 2} customers with orders, got {len(rfm)}")

@@ -198,6 +198,20 @@ _PART_FRAMES = {
 }
 
 
+def _part_frames(part: str, summaries: adapter.EngineSummaries | None) -> dict:
+    """read_frames' arguments for a part: with the order summaries computed by the database the
+    customer part does not read the orders either."""
+    arguments = _PART_FRAMES[part]
+    if summaries is None:
+        return arguments
+    return {**arguments, "without": (*arguments["without"], "orders")}
+
+
+def _order_count(frames: adapter.Frames, summaries: adapter.EngineSummaries | None) -> int:
+    """Orders up to as_of: counted in the summary where the orders were not read."""
+    return len(frames.orders) if summaries is None else int(summaries.at_as_of["order_count"].sum())
+
+
 def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None) -> bool:
     """Fit one engine part (:data:`analytics.engine.pipeline.PARTS`) of a started run.
 
@@ -217,14 +231,14 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
         as_of = pd.Timestamp(run.as_of).tz_convert("UTC").tz_localize(None)
         started = time.perf_counter()
         _progress(run_id, f"read ({part})", 3)
-        frames = adapter.read_frames(as_of, **_PART_FRAMES[part])
-        timings[f"read_{part}"] = round(time.perf_counter() - started, 3)
-        summary = None
+        summaries = None
         if part == CUSTOMER_PART:
-            started = time.perf_counter()
-            summary = adapter.engine_order_summary(as_of)
-            if summary is not None:
+            summaries = adapter.engine_order_summaries(as_of, engine_settings())
+            if summaries is not None:
                 timings["read_order_summary"] = round(time.perf_counter() - started, 3)
+                started = time.perf_counter()
+        frames = adapter.read_frames(as_of, **_part_frames(part, summaries))
+        timings[f"read_{part}"] = round(time.perf_counter() - started, 3)
 
         output = run_engine(
             customers=frames.customers, orders=frames.orders, items=frames.items,
@@ -232,13 +246,14 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             interactions=frames.interactions, as_of=as_of,
             settings=engine_settings(),
             on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
-            rank_recommendations=False, parts=frozenset({part}), order_summary=summary,
+            rank_recommendations=False, parts=frozenset({part}),
+            **(summaries.engine_arguments() if summaries is not None else {}),
         )
         started = time.perf_counter()
-        meta = {"counts": ({"customers": len(frames.customers), "orders": len(frames.orders)}
+        meta = {"counts": ({"customers": len(frames.customers), "orders": _order_count(frames, summaries)}
                            if part == CUSTOMER_PART else {"order_lines": len(frames.items)})}
-        if summary is not None:
-            meta["counts"]["order_summary_rows"] = len(summary)
+        if summaries is not None:
+            meta["counts"]["order_summary_rows"] = summaries.rows
         if output.recommender is not None:
             size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
             meta["ranges"] = _chunk_ranges(frames.customers["customer_id"], size)
@@ -407,14 +422,16 @@ def backtest_run(*, as_of: datetime, requested_by=None) -> ScoreRun:
     timings: dict[str, float] = {}
     try:
         started = time.perf_counter()
-        frames = adapter.read_frames(_naive(as_of), with_products=False, without=("items",))
-        summary = adapter.engine_order_summary(_naive(as_of))
+        summaries = adapter.engine_order_summaries(_naive(as_of), engine_settings())
+        frames = adapter.read_frames(_naive(as_of), with_products=False,
+                                     **{k: v for k, v in _part_frames(CUSTOMER_PART, summaries).items()
+                                        if k == "without"})
         timings["read"] = round(time.perf_counter() - started, 3)
         output = run_engine(
             customers=frames.customers, orders=frames.orders, items=frames.items, products=frames.products,
             feedback_frame=frames.feedback, interactions=frames.interactions, as_of=_naive(as_of),
             settings=engine_settings(), rank_recommendations=False, parts=frozenset({CUSTOMER_PART}),
-            order_summary=summary)
+            **(summaries.engine_arguments() if summaries is not None else {}))
         started = time.perf_counter()
         with transaction.atomic():
             stored = prediction_history_store(run=run, scores=output.scores)
@@ -422,7 +439,8 @@ def backtest_run(*, as_of: datetime, requested_by=None) -> ScoreRun:
             ScoreRun.objects.filter(pk=run.pk).update(
                 status=ScoreRun.Status.SUCCEEDED, stage="done", progress=100, finished_at=timezone.now(),
                 timings=timings, model_cards=output.cards,
-                counts={"customers": len(frames.customers), "orders": len(frames.orders), "history": stored})
+                counts={"customers": len(frames.customers), "orders": _order_count(frames, summaries),
+                        "history": stored})
     except Exception as exc:
         _fail(run.pk, exc, timings)
         raise

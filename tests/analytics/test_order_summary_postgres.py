@@ -13,7 +13,9 @@ import pytest
 
 from analytics import adapter
 from analytics.engine import order_summary as S
-from analytics.engine.pipeline import CUSTOMER_PART, run_engine
+from analytics.engine.clv import selection_calibration_end
+from analytics.engine.forecast import month_start
+from analytics.engine.pipeline import CUSTOMER_PART, feature_cutoffs, run_engine
 from analytics.services.runs import engine_settings
 from customers.demo.loader import demo_seed
 from customers.models import OrderStatus
@@ -88,8 +90,13 @@ def test_the_engine_scores_the_same_from_either_summary(edge_data):
               "interactions": frames.interactions, "as_of": AS_OF, "settings": engine_settings(),
               "rank_recommendations": False, "parts": frozenset({CUSTOMER_PART})}
     from_pandas = run_engine(**common)
-    from_sql = run_engine(**common, order_summary=adapter.engine_order_summary(AS_OF))
+    # From the database's summaries alone: without them the engine would fail on no orders.
+    summaries = adapter.engine_order_summaries(AS_OF, engine_settings())
+    from_sql = run_engine(**{**common, "orders": None}, **summaries.engine_arguments())
     assert not from_sql.skipped and set(from_sql.cards) == set(from_pandas.cards)
+    for name in ("clv", "churn", "loyalty", "segments", "forecast"):
+        assert from_sql.cards[name] == from_pandas.cards[name], name
+    pd.testing.assert_series_equal(from_sql.forecast.history, from_pandas.forecast.history)
     exact = ["order_count", "first_order_at", "last_order_at", "rfm_r", "rfm_f", "rfm_m", "rfm_segment",
              "value_segment", "value_tier", "churn_risk", "churn_reasons", "lifecycle_stage", "satisfaction_group"]
     pd.testing.assert_frame_equal(from_sql.scores[exact], from_pandas.scores[exact])
@@ -100,3 +107,31 @@ def test_the_engine_scores_the_same_from_either_summary(edge_data):
         assert np.allclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True), column
     assert from_sql.scores.loc[edge_data["silent"], "order_count"] is None or pd.isna(
         from_sql.scores.loc[edge_data["silent"], "order_count"])
+
+
+def test_the_engine_summaries_equal_the_pandas_ones(edge_data):
+    """One statement's summaries at every cutoff, the CLV holdout window and the months, each
+    equal to what the engine computes from the orders frame."""
+    settings = engine_settings()
+    summaries = adapter.engine_order_summaries(AS_OF, settings)
+    orders = adapter._read_orders(AS_OF, inclusive=True)
+    _assert_same_summary(summaries.at_as_of, S.order_summary(orders, cutoff=AS_OF, inclusive=True))
+    assert sorted(summaries.before) == feature_cutoffs(AS_OF, settings)
+    for cutoff, summary in summaries.before.items():
+        assert len(summary) > 100
+        pd.testing.assert_frame_equal(summary, S.order_summary(orders, cutoff=cutoff)[S.FEATURE_COLUMNS])
+    calibration_end = selection_calibration_end(AS_OF)
+    _assert_same_summary(summaries.selection.calibration,
+                         S.order_summary(orders, cutoff=calibration_end, inclusive=True))
+    holdout = S.window_purchase_days(orders, start=calibration_end, end=AS_OF)
+    assert len(holdout) > 10
+    pd.testing.assert_frame_equal(summaries.selection.holdout, holdout)
+    months = S.monthly_cents(orders, before=month_start(AS_OF))
+    assert len(months) > 12
+    pd.testing.assert_series_equal(summaries.monthly_cents, months)
+    # The customer at the cutoff bought at as_of itself (in the holdout window (as_of - 90 days,
+    # as_of]) and exactly 90 days back (on the window's open end, and not strictly before the
+    # cutoff 90 days back).
+    assert summaries.selection.holdout.loc[edge_data["at_cutoff"], "purchase_days"] == 1
+    assert summaries.before[AS_OF].loc[edge_data["at_cutoff"], "order_count"] == 1
+    assert edge_data["at_cutoff"] not in summaries.before[AS_OF - pd.Timedelta(days=90)].index

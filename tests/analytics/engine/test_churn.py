@@ -184,7 +184,10 @@ def test_labelled_snapshot_uses_only_buyers(demo, as_of):
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.integers(1, 4), st.integers(-400, 200), st.floats(1, 500, allow_nan=False)),
+        # Amounts in whole cents, as the orders table stores them (numeric(14, 2)): features
+        # sum money in cents (analytics.engine.order_summary).
+        st.tuples(st.integers(1, 4), st.integers(-400, 200),
+                  st.floats(1, 500, allow_nan=False).map(lambda amount: round(amount, 2))),
         min_size=1, max_size=25,
     )
 )
