@@ -289,3 +289,12 @@ def test_customer_360_says_when_p_alive_is_unknown(client, role_user, world, set
     Customer.objects.filter(pk=customer.pk).update(p_alive=None)
     html = client.get(f"/customers/{customer.pk}/").content.decode()
     assert unknown in html and known not in html
+
+
+def test_the_list_counts_with_a_thousands_separator(client, role_user):
+    """"1,001 customers", not "1001 customers" (#16 item 6), and "1,001 位客户" in Chinese."""
+    Customer.objects.bulk_create(Customer(name=f"Customer {i}") for i in range(1001))
+    manager = client_for(client, role_user, "Manager")
+    assert '<p class="muted" id="result-count">1,001 customers</p>' in manager.get("/customers/").content.decode()
+    manager.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    assert '<p class="muted" id="result-count">1,001 位客户</p>' in manager.get("/customers/").content.decode()
