@@ -109,10 +109,15 @@ STAGE_LABELS = {
 }
 
 
+def _label(labels: dict[str, str], key: str) -> str:
+    """``key`` in words in the reader's language from ``labels``; an unlisted key as stored."""
+    label = labels.get(key or "")
+    return gettext(label) if label else (key or "")
+
+
 def stage_label(stage: str) -> str:
     """``"done"`` -> "done" / "完成"; an unlisted stage as stored."""
-    label = STAGE_LABELS.get(stage or "")
-    return gettext(label) if label else (stage or "")
+    return _label(STAGE_LABELS, stage)
 
 
 # ScoreRun.timings: the engine's stages (above) and the steps around them
@@ -147,14 +152,12 @@ COUNT_LABELS = {
 
 def timing_label(key: str) -> str:
     """A key of ScoreRun.timings in words; an unlisted key as stored."""
-    label = TIMING_LABELS.get(key or "")
-    return gettext(label) if label else (key or "")
+    return _label(TIMING_LABELS, key)
 
 
 def count_label(key: str) -> str:
     """A key of ScoreRun.counts in words; an unlisted key as stored."""
-    label = COUNT_LABELS.get(key or "")
-    return gettext(label) if label else (key or "")
+    return _label(COUNT_LABELS, key)
 
 
 # The keys of ScoreRun.model_cards, as section titles on the run page.
