@@ -39,6 +39,20 @@ def _draft(user, name: str, **fields) -> Campaign:
     return services.campaign_create(created_by=user, fields=values, audience={})
 
 
+def _open_confirmation(page, login, user, campaign, language, *, button):
+    """Open the campaign's page as ``user`` in ``language`` and press ``button`` (launch or
+    schedule): nothing happens yet, the confirmation states audience, control group and cost."""
+    login(user)
+    page.goto(f"/campaigns/{campaign.pk}/")
+    if language != "en":
+        switch_language(page, language)
+    with page.expect_navigation():
+        page.click(button)
+    assert page.locator("#launch-audience").inner_text() == "30"
+    assert page.locator("#launch-control").inner_text() == "3 (10 %)"
+    assert page.locator("#launch-cost").inner_text().startswith(WORDS[language]["currency"] + "13.50")
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_launch_confirms_first_and_a_fresh_campaign_is_too_early_to_tell(page, login, role_user, language,
                                                                         tmp_path):
@@ -49,16 +63,7 @@ def test_launch_confirms_first_and_a_fresh_campaign_is_too_early_to_tell(page, l
     campaign = _draft(sales, "Fresh")
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(sales)
-    page.goto(f"/campaigns/{campaign.pk}/")
-    if language != "en":
-        switch_language(page, language)
-    with page.expect_navigation():
-        page.click("#launch")
-    # Nothing launched yet: the page states audience, control group and cost first.
-    assert page.locator("#launch-audience").inner_text() == "30"
-    assert page.locator("#launch-control").inner_text() == "3 (10 %)"
-    assert page.locator("#launch-cost").inner_text().startswith(words["currency"] + "13.50")
+    _open_confirmation(page, login, sales, campaign, language, button="#launch")
     breakdown = page.locator("#audience-breakdown")
     assert words["matched"] in breakdown.inner_text() and words["no_consent"] in breakdown.inner_text()
     assert breakdown.locator("[data-rule=no_consent]").inner_text() == "−4"
@@ -87,16 +92,8 @@ def test_scheduling_goes_through_the_same_confirmation(page, login, role_user, l
     sales = role_user("Sales")
     start = timezone.localdate() + timedelta(days=3)
     campaign = _draft(sales, "Later", starts_on=start)
-    login(sales)
-    page.goto(f"/campaigns/{campaign.pk}/")
-    if language != "en":
-        switch_language(page, language)
-    with page.expect_navigation():
-        page.click("#schedule")
+    _open_confirmation(page, login, sales, campaign, language, button="#schedule")
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
-    assert page.locator("#launch-audience").inner_text() == "30"
-    assert page.locator("#launch-control").inner_text() == "3 (10 %)"
-    assert page.locator("#launch-cost").inner_text().startswith(words["currency"] + "13.50")
     assert start.isoformat() in page.locator("#confirm-schedule").inner_text()
     assert page.locator("#confirm-launch").count() == 0
     with page.expect_navigation():
