@@ -22,12 +22,15 @@ sides. Evaluating one horizon later is what the model will face in production.
 
 Candidates: a scaled logistic regression and a histogram gradient-boosting ensemble
 (scikit-learn's fast GBDT, after LightGBM, Ke et al. 2017). The one with the higher holdout ROC-AUC wins and is calibrated
-with ``CalibratedClassifierCV`` (isotonic, Zadrozny & Elkan 2002; sigmoid/Platt below
-``ISOTONIC_MIN_SAMPLES`` because the scikit-learn user guide warns isotonic overfits small sets).
+with ``CalibratedClassifierCV``. On a training set of at least ``ONE_MODEL_MIN_SAMPLES`` rows one
+model fitted on all of them serves, under a Platt map fitted on its out-of-fold predictions
+(``ensemble=False``). On fewer rows the served probability is the mean over the calibration folds
+of each fold's model under its own map: isotonic (Zadrozny & Elkan 2002), or Platt below
+``ISOTONIC_MIN_SAMPLES`` because the scikit-learn user guide warns isotonic overfits small sets.
 
-Reasons explain the probability served: the chosen model's own additive contributions (exact
-TreeSHAP for the boosted trees, the linear terms for the logistic model), averaged over the
-calibration folds; see :mod:`analytics.engine.reasons`.
+Reasons explain the probability served: the served model's own additive contributions (exact
+TreeSHAP for the boosted trees, the linear terms for the logistic model), of its one base model or
+averaged over its fold models; see :mod:`analytics.engine.reasons`.
 
 More silence never looks safer. With everything else equal, a customer whose last order lies
 further back must never get a lower churn probability: otherwise the risk band, and the
@@ -41,7 +44,7 @@ model does not use it. Gradient boosting enforces the signs while it grows its t
 (``monotonic_cst``); a logistic regression cannot be constrained, so its fitted signs are
 checked and a candidate that breaks one is refused (see :func:`silence_violations`). Calibration
 keeps the order: isotonic regression is non-decreasing and Platt scaling is checked for slope,
-and the average over folds of non-decreasing maps is non-decreasing.
+and the mean of non-decreasing maps is non-decreasing.
 """
 from __future__ import annotations
 
@@ -85,6 +88,13 @@ TOP_REASONS = reasons.TOP_REASONS
 # especially on small datasets"; it is recommended with well over a thousand samples.
 ISOTONIC_MIN_SAMPLES = 1000
 CALIBRATION_FOLDS = 3
+# From this many training rows on, one model fitted on all of them serves, with a Platt map fitted
+# on its out-of-fold predictions. Below it, the mean of the folds' models (each with its own map)
+# steadies a model fitted on few rows; above it, that averaging bought nothing measurable (demo
+# data, 20,000 customers: ROC-AUC 0.912 either way) and tripled the cost of explaining every
+# customer. Platt, not isotonic: one isotonic map is a staircase whose ties cost ranking (PR-AUC
+# 0.951 against 0.955) and in whose flat steps a reason would not move the probability it explains.
+ONE_MODEL_MIN_SAMPLES = 10_000
 # Gradient boosting: scikit-learn's default learning rate and iterations (0.1 x 100), with smaller
 # trees (15 leaves, default 31) and some L2 because the training sets are a few thousand rows.
 HGB_PARAMS = {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 15, "l2_regularization": 1.0}
@@ -181,6 +191,9 @@ def silence_violations(model: object, columns: list[str] | tuple[str, ...]) -> l
 
 
 def _calibrated(model: object, n_samples: int) -> CalibratedClassifierCV:
+    """The calibrated model for a training set of ``n_samples`` rows (see the module notes)."""
+    if n_samples >= ONE_MODEL_MIN_SAMPLES:
+        return CalibratedClassifierCV(clone(model), method="sigmoid", cv=CALIBRATION_FOLDS, ensemble=False)
     method = "isotonic" if n_samples >= ISOTONIC_MIN_SAMPLES else "sigmoid"
     return CalibratedClassifierCV(clone(model), method=method, cv=CALIBRATION_FOLDS)
 
@@ -319,9 +332,12 @@ def predict_churn(
     for name in sorted(candidate_auc, key=lambda n: -candidate_auc[n]):
         if name in refused:
             continue
-        calibrated = _calibrated(candidates[name], len(x_fit)).fit(x_fit, y_fit)
+        # One calibration for both fits (the smaller set decides), so the card measures the kind
+        # of model that serves.
+        n_calibration = min(len(x_fit), len(x_train))
+        calibrated = _calibrated(candidates[name], n_calibration).fit(x_fit, y_fit)
         # Production fit: the latest window with a complete label (explicit: every customer).
-        final_model = _calibrated(candidates[name], len(x_train)).fit(x_train, y_train)
+        final_model = _calibrated(candidates[name], n_calibration).fit(x_train, y_train)
         broken = silence_violations(calibrated, columns) + silence_violations(final_model, columns)
         if not broken:
             chosen = name
@@ -372,7 +388,8 @@ def predict_churn(
               "monotone_features": {c: s for c, s in SILENCE_MONOTONE.items() if c in columns},
               "refused_candidates": refused,
               "left_out_features": list(NON_MONOTONE_FEATURES),
-              "calibration": calibrated.method, "holdout": holdout, "seed": seed,
+              "calibration": calibrated.method, "calibration_models": len(final_model.calibrated_classifiers_),
+              "holdout": holdout, "seed": seed,
               "n_fit": int(len(x_fit)), "n_fit_available": int(n_fit_available),
               "n_eval": int(len(x_eval)), "n_eval_available": int(n_eval_available),
               "n_scored": int(len(x_now)), "churn_rate_eval": float(y_eval.mean())}

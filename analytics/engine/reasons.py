@@ -11,13 +11,14 @@ to the average customer of its training set:
 * scaled logistic regression: its own terms ``coef_j * (x_ij - mean_j) / scale_j``, which with
   the intercept add up to ``decision_function`` exactly.
 
-The served model is a ``CalibratedClassifierCV`` ensemble: one base model per fold, each with a
-monotone calibrator, and the probability is the mean of the calibrated fold probabilities. We
-explain the fold models and average their contributions, so the contributions sum (with the mean
-expected value) to the mean of the folds' log-odds. That is the model that produced the number,
-not a refit stand-in; the calibrators only bend each fold's scale monotonically, so a feature that
-raises every fold's log-odds raises the served probability. (The alternative, a separate model
-fitted on all rows, would explain a model that serves nobody.)
+The served model is a ``CalibratedClassifierCV``: on large training sets one base model fitted on
+every training row under one monotone calibrator (``ensemble=False``), on small ones the mean of
+one base model per calibration fold, each under its own calibrator. We explain the base models and
+average their contributions, so the contributions sum (with the mean expected value) to the mean
+of their log-odds. That is the model that produced the number, not a refit stand-in; the
+calibrators only bend each model's scale monotonically, so a feature that raises every base
+model's log-odds raises the served probability. (The alternative, a separate model fitted on all
+rows, would explain a model that serves nobody.)
 
 What a reason says: the feature, the customer's own value, the typical value (population median
 among scored customers; for a category, its most common known level), whether it pushes the risk
@@ -136,6 +137,18 @@ def decision(model, x: pd.DataFrame) -> np.ndarray:
     return np.mean([e.decision_function(x) for e in fold_estimators(model)], axis=0)
 
 
+def decision_and_probability(model, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`decision` and the served probability of the positive class, from one pass of the
+    base model where the served model is one calibrated classifier (``ensemble=False``): its
+    calibrator maps the base model's log-odds to the probability, as ``predict_proba`` does."""
+    folds = getattr(model, "calibrated_classifiers_", None)
+    if (folds is not None and len(folds) == 1 and len(folds[0].calibrators) == 1
+            and folds[0].method in ("sigmoid", "isotonic")):
+        log_odds = folds[0].estimator.decision_function(x)
+        return log_odds, folds[0].calibrators[0].predict(log_odds)
+    return decision(model, x), model.predict_proba(x)[:, 1]
+
+
 def _groups(columns) -> dict[str, list[str]]:
     """Reason keys and the model columns they sum: a numeric feature alone, a categorical
     attribute over all its one-hot columns (its effect is the sum of its levels' pushes), an
@@ -204,7 +217,7 @@ def churn_reasons(model, x: pd.DataFrame, features: pd.DataFrame, risk: pd.Serie
     sign = np.where(risk.reindex(x.index).isin(["medium", "high"]).to_numpy(), 1.0, -1.0)
     pushed = np.nan_to_num(grouped * sign[:, None], nan=-np.inf)
     order = np.argsort(-pushed, axis=1, kind="stable")[:, :top * CANDIDATES_PER_REASON]
-    confirmed = _confirmed(model, x, order, pushed, keys, sign, typical)
+    confirmed = _confirmed(model, x, order, pushed, keys, sign, typical, top)
     values = {k: v.to_numpy() for k, v in own.items()}
     out = []
     for row in range(len(x)):
@@ -229,7 +242,7 @@ def churn_reasons(model, x: pd.DataFrame, features: pd.DataFrame, risk: pd.Serie
 
 
 def _confirmed(model, x: pd.DataFrame, order: np.ndarray, pushed: np.ndarray, keys: list[str],
-               sign: np.ndarray, typical: Typical) -> np.ndarray:
+               sign: np.ndarray, typical: Typical, top: int) -> np.ndarray:
     """Per row and candidate rank: does moving that feature to the typical value shown beside it
     move the log-odds the way the reason says, by at least ``MIN_CONTRIBUTION``, and the served
     (calibrated) probability strictly the same way?
@@ -238,22 +251,28 @@ def _confirmed(model, x: pd.DataFrame, order: np.ndarray, pushed: np.ndarray, ke
     read against the typical (median) one. They disagree where the two differ: a customer with
     no order in 90 days has a positive push against an average of 0.8 orders, yet the typical
     customer has none either. One extra prediction per candidate rank drops such reasons.
+
+    Only the candidates :func:`churn_reasons` can still show are checked: a rank below
+    ``MIN_CONTRIBUTION`` is never shown, and a row with ``top`` reasons confirmed takes no more.
     """
-    base = decision(model, x)
     # Isotonic calibration is flat in places: a log-odds move inside a flat step leaves the served
     # probability where it was, and a reason that does not move the number it explains is no reason.
-    served = model.predict_proba(x)[:, 1]
+    base, served = decision_and_probability(model, x)
     out = np.zeros(order.shape, dtype=bool)
+    shown = np.zeros(len(x), dtype=np.int64)
     for rank in range(order.shape[1]):
         column = order[:, rank]
-        live = pushed[np.arange(len(x)), column] >= MIN_CONTRIBUTION
-        moved = x.copy()
+        live = np.flatnonzero((pushed[np.arange(len(x)), column] >= MIN_CONTRIBUTION) & (shown < top))
+        if not len(live):
+            break
+        moved = x.iloc[live].copy()
         for j in np.unique(column[live]):
-            rows = x.index[live & (column == j)]
             if keys[j] in typical.numeric or keys[j] in typical.categories:
-                moved = move_to_typical(moved, rows, keys[j], typical)
-        out[:, rank] = (live & (sign * (base - decision(model, moved)) >= MIN_CONTRIBUTION)
-                        & (sign * (served - model.predict_proba(moved)[:, 1]) > 0))
+                _set_typical(moved, moved.index[column[live] == j], keys[j], typical)
+        moved_decision, moved_probability = decision_and_probability(model, moved)
+        out[live, rank] = ((sign[live] * (base[live] - moved_decision) >= MIN_CONTRIBUTION)
+                           & (sign[live] * (served[live] - moved_probability) > 0))
+        shown += out[:, rank]
     return out
 
 
@@ -262,13 +281,18 @@ def move_to_typical(x: pd.DataFrame, rows, key: str, typical: Typical) -> pd.Dat
     columns set to the typical level). What a reason claims: this value, made typical, lowers
     (or, for a protective reason, raises) the risk."""
     moved = x.copy()
+    _set_typical(moved, rows, key, typical)
+    return moved
+
+
+def _set_typical(x: pd.DataFrame, rows, key: str, typical: Typical) -> None:
+    """:func:`move_to_typical` in place."""
     if key in typical.numeric:
-        moved.loc[rows, key] = typical.numeric[key]
-        if key + MISSING_SUFFIX in moved:
-            moved.loc[rows, key + MISSING_SUFFIX] = 0.0
+        x.loc[rows, key] = typical.numeric[key]
+        if key + MISSING_SUFFIX in x:
+            x.loc[rows, key + MISSING_SUFFIX] = 0.0
     else:
         columns = [c for c in x.columns if c.startswith(f"{key}=")]
-        moved.loc[rows, columns] = 0.0
-        if f"{key}={typical.categories[key]}" in moved:  # a rare typical level has no column
-            moved.loc[rows, f"{key}={typical.categories[key]}"] = 1.0
-    return moved
+        x.loc[rows, columns] = 0.0
+        if f"{key}={typical.categories[key]}" in x:  # a rare typical level has no column
+            x.loc[rows, f"{key}={typical.categories[key]}"] = 1.0

@@ -25,10 +25,28 @@ def _fit(demo, as_of):
     return result, buyers, model_matrix(buyers)[list(result.columns)]
 
 
-@pytest.fixture(scope="module", params=SEEDS)
+@pytest.fixture(scope="module", params=[*((seed, "folds") for seed in SEEDS), (SEEDS[1], "one_model")],
+                ids=lambda p: f"seed{p[0]}-{p[1]}")
 def seeded(request, as_of):
-    demo = generate_demo(N_CUSTOMERS, request.param, as_of)
-    return (demo, *_fit(demo, as_of))
+    """Each seed's model as served at this size (the mean of the calibration folds' models), and
+    one served as on a large training set: one model under a Platt map."""
+    seed, kind = request.param
+    demo = generate_demo(N_CUSTOMERS, seed, as_of)
+    with pytest.MonkeyPatch.context() as patch:
+        if kind == "one_model":
+            patch.setattr(churn, "ONE_MODEL_MIN_SAMPLES", 0)
+        fitted = _fit(demo, as_of)
+    assert len(fitted[0].model.calibrated_classifiers_) == (1 if kind == "one_model" else churn.CALIBRATION_FOLDS)
+    return (demo, *fitted)
+
+
+def test_one_pass_decision_and_probability_are_the_served_models(seeded):
+    """The reasons' check reads the log-odds and the served probability from one pass of the base
+    model where one model serves: both equal what the model itself computes."""
+    _, result, _, x = seeded
+    log_odds, probability = reasons.decision_and_probability(result.model, x)
+    np.testing.assert_allclose(log_odds, reasons.decision(result.model, x), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(probability, result.model.predict_proba(x)[:, 1], rtol=0, atol=1e-12)
 
 
 def test_moving_the_top_reason_to_typical_lowers_the_risk_of_high_risk_customers(seeded):

@@ -138,13 +138,18 @@ def test_demo_data_of_any_seed_is_coherent_in_the_full_run_and_the_rescore(seed)
 
 # --- Monotone churn probability --------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["small_demo", "demo"])
+@pytest.fixture(scope="module", params=["small_demo", "demo", "demo_one_model"])
 def fitted(request):
     """A fitted churn model and today's matrix: 600 customers calibrate with Platt scaling,
-    2,000 with isotonic regression (``churn.ISOTONIC_MIN_SAMPLES``)."""
-    demo = request.getfixturevalue(request.param)
-    result = churn.predict_churn(customers=demo.customers, orders=demo.orders, feedback=demo.feedback,
-                                 interactions=demo.interactions, as_of=demo.as_of)
+    2,000 with isotonic regression (``churn.ISOTONIC_MIN_SAMPLES``), both as the mean of the
+    folds' models; "one_model" as a large training set is served (``churn.ONE_MODEL_MIN_SAMPLES``):
+    one model under one Platt map."""
+    demo = request.getfixturevalue(request.param.removesuffix("_one_model"))
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param.endswith("_one_model"):
+            patch.setattr(churn, "ONE_MODEL_MIN_SAMPLES", 0)
+        result = churn.predict_churn(customers=demo.customers, orders=demo.orders, feedback=demo.feedback,
+                                     interactions=demo.interactions, as_of=demo.as_of)
     features = build_features(customers=demo.customers, orders=demo.orders, feedback=demo.feedback,
                                interactions=demo.interactions, cutoff=demo.as_of)
     x = model_matrix(features.loc[features["frequency"] > 0])[list(result.columns)]
