@@ -48,7 +48,7 @@ and the mean of non-decreasing maps is non-decreasing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -153,6 +153,35 @@ class ChurnResult:
     # behavioural): a rescore builds the same matrix.
     label: str = "behavioural"
     encoder: attributes.AttributeEncoder | None = None
+    # Set instead of the reasons by ``predict_churn(explain=False)``: what explaining needs.
+    pending: PendingReasons | None = None
+
+
+@dataclass(frozen=True)
+class PendingReasons:
+    """Everything :func:`churn_reasons` needs for the scored customers, kept so that a run can
+    explain them later in ranges of customer ids, on several workers at once: exact TreeSHAP is
+    the costliest step of a churn fit and each customer's reasons depend on that customer alone.
+    ``x`` is the model matrix, ``features`` the readable features, ``risk`` the risk band, all
+    indexed by customer id."""
+
+    model: Any
+    typical: reasons.Typical
+    x: pd.DataFrame
+    features: pd.DataFrame
+    risk: pd.Series
+
+    def between(self, first_id: int, last_id: int) -> PendingReasons:
+        """The customers with ids in [first_id, last_id]."""
+        def part(frame):
+            return frame.loc[(frame.index >= first_id) & (frame.index <= last_id)]
+        return replace(self, x=part(self.x), features=part(self.features), risk=part(self.risk))
+
+    def explain(self) -> pd.Series:
+        """Each customer's reasons, indexed by customer id: what ``predict_churn`` would have put
+        in its ``churn_reasons`` column."""
+        return pd.Series(churn_reasons(self.model, self.x, self.features, self.risk, self.typical),
+                         index=self.x.index, name="churn_reasons", dtype="object")
 
 
 def _candidates(seed: int, columns: list[str]) -> dict[str, object]:
@@ -266,6 +295,7 @@ def predict_churn(
     seed: int = 0,
     label_choice: str = "",
     summaries: Summaries | None = None,
+    explain: bool = True,
 ) -> ChurnResult:
     """Fit, evaluate and apply the churn model.
 
@@ -275,7 +305,9 @@ def predict_churn(
     ``label="explicit"`` scores every customer (see :func:`explicit_matrix`). ``label_choice``
     (why this label, from :func:`churn_label`) goes into the model card. ``summaries``: the
     order summaries the features and labels are read from, when the caller has them
-    (:func:`analytics.engine.features.build_features`).
+    (:func:`analytics.engine.features.build_features`). ``explain=False`` leaves the reasons
+    out (``churn_reasons`` None) and returns what they need as ``pending``
+    (:class:`PendingReasons`), for the caller to explain in ranges.
     """
     if label not in ("behavioural", "explicit"):
         raise ValueError(f"label must be 'behavioural' or 'explicit', not {label!r}")
@@ -374,7 +406,9 @@ def predict_churn(
         final_model.predict_proba(x_now)[:, 1], index=x_now.index, name="churn_probability"
     )
     scores = pd.DataFrame({"churn_probability": probability, "churn_risk": risk_band(probability)})
-    scores["churn_reasons"] = churn_reasons(final_model, x_now, readable_now, scores["churn_risk"], typical)
+    pending = PendingReasons(model=final_model, typical=typical, x=x_now,
+                             features=readable_now.reindex(x_now.index), risk=scores["churn_risk"])
+    scores["churn_reasons"] = pending.explain() if explain else None
     scores["likely_complaint_reason"] = _likely_complaint_reasons(
         feedback=feedback, as_of=as_of, x_train=x_final, y_train=y_final, x_now=x_now,
         at_risk=scores["churn_risk"] != "low", seed=seed,
@@ -400,7 +434,7 @@ def predict_churn(
     card = ModelCard(name=f"churn_{chosen}_calibrated", metrics=metrics, baseline=baseline,
                      params=params, notes=baseline_note)
     return ChurnResult(scores=scores, card=card, model=final_model, columns=tuple(x_final.columns),
-                       typical=typical, label=label, encoder=encoder)
+                       typical=typical, label=label, encoder=encoder, pending=None if explain else pending)
 
 
 def explicit_matrix(*, customers: pd.DataFrame, orders: pd.DataFrame | None, feedback: pd.DataFrame | None,

@@ -81,6 +81,10 @@ class EngineOutput:
     # Set when recommendations were fitted but not ranked (``rank_recommendations=False``): the
     # caller ranks customers in chunks with :func:`recommend.recommend_top_n`.
     recommender: recommend.FittedRecommender | None = None
+    # Set when churn was fitted but its customers not explained (``explain_churn=False``): the
+    # caller explains them in ranges of customer ids (:class:`churn.PendingReasons`) and fills
+    # the ``churn_reasons`` column, None until then.
+    churn_pending: churn.PendingReasons | None = None
 
 
 def feature_cutoffs(as_of: pd.Timestamp, settings: EngineSettings = EngineSettings()) -> list[pd.Timestamp]:
@@ -110,7 +114,8 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
                products: pd.DataFrame, feedback_frame: pd.DataFrame, interactions: pd.DataFrame,
                as_of: pd.Timestamp, settings: EngineSettings = EngineSettings(),
                on_stage: ProgressCallback | None = None,
-               rank_recommendations: bool = True, parts: frozenset[str] = PARTS,
+               rank_recommendations: bool = True, explain_churn: bool = True,
+               parts: frozenset[str] = PARTS,
                order_summary: pd.DataFrame | None = None,
                order_summaries: Summaries | None = None,
                selection_summaries: clv.SelectionSummaries | None = None,
@@ -126,6 +131,10 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
     ``monthly_cents``, the revenue per month the forecast reads
     (:func:`analytics.engine.order_summary.monthly_cents` before the month holding ``as_of``).
     Given all four, the customer part never reads ``orders``, which may then be None.
+
+    ``explain_churn=False`` fits churn without explaining its customers: the output's
+    ``churn_pending`` holds what the reasons need, for the caller to explain in ranges of
+    customer ids on several workers (a full run does, in its ranking chunks).
 
     The frames a part does not use may be empty: "customers" never reads ``items`` or
     ``products``, and "products" never reads ``orders`` or ``interactions``.
@@ -204,7 +213,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
         with shared_features():  # churn and loyalty build the same feature tables
             churned = stage("churn", lambda: churn.predict_churn(
                 **common, horizon_days=settings.churn_window_days, label=label,
-                label_choice=label_choice, seed=settings.seed))
+                label_choice=label_choice, seed=settings.seed, explain=explain_churn))
             # Churn's behavioural label over loyalty's horizon is loyalty's event, complemented:
             # one model serves both, so they cannot contradict each other.
             same_event = (label == "behavioural" and churned is not None
@@ -215,7 +224,8 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             frame = churned.scores
             scores.loc[frame.index, "churn_probability"] = frame["churn_probability"].clip(0, 1)
             scores.loc[frame.index, "churn_risk"] = frame["churn_risk"]
-            scores.loc[frame.index, "churn_reasons"] = [json.dumps(r) for r in frame["churn_reasons"]]
+            if churned.pending is None:
+                scores.loc[frame.index, "churn_reasons"] = [json.dumps(r) for r in frame["churn_reasons"]]
             cards["churn"] = churned.card.as_dict()
 
         if loyal is not None:
@@ -279,6 +289,7 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
         timings=timings,
         peak_rss_mb=peak_rss,
         recommender=recommender,
+        churn_pending=churned.pending if CUSTOMER_PART in parts and churned is not None else None,
     )
 
 

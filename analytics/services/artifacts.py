@@ -44,6 +44,20 @@ def ratings_artifact_name(first_id: int, last_id: int) -> str:
     return f"{PENDING_PREFIX}ratings_{first_id}_{last_id}"
 
 
+# A range's churn customers to explain (churn.PendingReasons), stored by the customers part, and
+# their reasons (a Series of lists by customer id), stored by the chunk that explained them.
+PENDING_TO_EXPLAIN = f"{PENDING_PREFIX}explain_"
+PENDING_EXPLAINED = f"{PENDING_PREFIX}explained_"
+
+
+def explain_artifact_name(first_id: int, last_id: int, *, explained: bool = False) -> str:
+    return f"{PENDING_EXPLAINED if explained else PENDING_TO_EXPLAIN}{first_id}_{last_id}"
+
+
+def artifact_exists(run_id: int, name: str) -> bool:
+    return ModelArtifact.objects.filter(run_id=run_id, name=name).exists()
+
+
 def chunk_ratings_store(run_id: int, ranges: list[tuple[int, int]], customer_ids: pd.Series,
                          ratings: pd.DataFrame) -> None:
     """Store, for each range to rank, its customers and their ratings: the part has just built

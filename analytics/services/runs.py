@@ -8,6 +8,7 @@ killed leaves the previous scores whole.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import replace
@@ -24,7 +25,14 @@ from django.utils.translation import gettext as _
 
 from analytics import adapter
 from analytics.engine.clv import InsufficientDataError
-from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, EngineSettings, combine, run_engine
+from analytics.engine.pipeline import (
+    CUSTOMER_PART,
+    PRODUCT_PART,
+    EngineOutput,
+    EngineSettings,
+    combine,
+    run_engine,
+)
 from analytics.engine.recommend import recommend_top_n
 from analytics.models import ModelArtifact, RealisedAccuracy, RecommendationStage, ScoreRun
 from core.db import bulk_insert, is_postgres
@@ -34,11 +42,16 @@ from customers import bounds
 from customers.models import Customer, Order
 
 from .artifacts import (
+    PENDING_EXPLAINED,
     PENDING_PARTS,
+    PENDING_PREFIX,
     PENDING_RECOMMENDER,
+    PENDING_TO_EXPLAIN,
+    artifact_exists,
     artifact_load,
     artifact_store,
     chunk_ratings_store,
+    explain_artifact_name,
     pending_meta_name,
     ratings_artifact_name,
 )
@@ -246,7 +259,7 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             interactions=frames.interactions, as_of=as_of,
             settings=engine_settings(),
             on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
-            rank_recommendations=False, parts=frozenset({part}),
+            rank_recommendations=False, explain_churn=False, parts=frozenset({part}),
             **(summaries.engine_arguments() if summaries is not None else {}),
         )
         started = time.perf_counter()
@@ -254,13 +267,21 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
                            if part == CUSTOMER_PART else {"order_lines": len(frames.items)})}
         if summaries is not None:
             meta["counts"]["order_summary_rows"] = summaries.rows
+        # Both parts cut the same ranges from the same customers; the chunks rank the products
+        # part's customers and explain the customers part's churn customers in them.
+        size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
+        ranges = _chunk_ranges(frames.customers["customer_id"], size)
         if output.recommender is not None:
-            size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
-            meta["ranges"] = _chunk_ranges(frames.customers["customer_id"], size)
+            meta["ranges"] = ranges
             artifact_store(run_id, PENDING_RECOMMENDER, output.recommender.model)
-            chunk_ratings_store(run_id, meta["ranges"], frames.customers["customer_id"],
+            chunk_ratings_store(run_id, ranges, frames.customers["customer_id"],
                                  output.recommender.ratings)
-        artifact_store(run_id, PENDING_PARTS[part], replace(output, recommender=None))
+        if output.churn_pending is not None:
+            meta["ranges"] = ranges
+            for first, last in ranges:
+                artifact_store(run_id, explain_artifact_name(first, last),
+                               output.churn_pending.between(first, last))
+        artifact_store(run_id, PENDING_PARTS[part], replace(output, recommender=None, churn_pending=None))
         timings[f"store_{part}"] = round(time.perf_counter() - started, 3)
         meta["timings"] = {**timings, **output.timings}
         meta["peak_rss_mb"] = output.peak_rss_mb
@@ -289,6 +310,8 @@ def score_run_plan(*, run_id: int) -> list[tuple[int, int]] | None:
             timings.update(meta["timings"])
             counts.update(meta["counts"])
             peaks.update(meta["peak_rss_mb"])
+            if ranges and meta.get("ranges", ranges) != ranges:
+                raise ValueError("the engine parts cut the customers into different ranges (chunk sizes differ)")
             ranges = meta.get("ranges", ranges)
         RecommendationStage.objects.exclude(run_id=run_id).delete()  # left by failed runs
     except Exception as exc:
@@ -312,36 +335,70 @@ def score_run_fit(*, run_id: int, chunk_size: int | None = None) -> list[tuple[i
 
 
 def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
-    """Rank the customers with ids in [first_id, last_id] with the run's fitted recommender.
+    """Rank the customers with ids in [first_id, last_id] with the run's fitted recommender, and
+    explain the churn probability of those the churn model scored.
 
     Safe to run twice (a worker killed mid-chunk gets its message redelivered): the chunk's
-    staged rows are replaced, in one transaction. Returns the rows staged.
+    staged rows are replaced, in one transaction, and its reasons stored again. Returns the
+    recommendation rows staged.
     """
     if ScoreRun.objects.filter(pk=run_id, status__in=ScoreRun.ENDED).exists():
         return 0
     try:
-        model = artifact_load(run_id, PENDING_RECOMMENDER)
-        customer_ids, ratings = artifact_load(run_id, ratings_artifact_name(first_id, last_id))
-        recs = recommend_top_n(model, ratings, customer_ids)
-        rows = pd.DataFrame({
-            "run_id": run_id,
-            "customer_id": recs.index.to_numpy(dtype="int64"),
-            "product_id": recs["product_id"].to_numpy(dtype="int64"),
-            "rank": recs["rank"].to_numpy(dtype="int64"),
-            "score": recs["score"].astype(float).to_numpy(),
-            "because_of_id": recs["reason_product_id"].astype("Int64"),
-        })
-        with transaction.atomic():
-            RecommendationStage.objects.filter(run_id=run_id, customer_id__gte=first_id,
-                                               customer_id__lte=last_id).delete()
-            bulk_insert(RecommendationStage, rows)
+        to_explain = explain_artifact_name(first_id, last_id)
+        if artifact_exists(run_id, to_explain):
+            artifact_store(run_id, explain_artifact_name(first_id, last_id, explained=True),
+                           artifact_load(run_id, to_explain).explain())
+        staged = _rank_chunk(run_id, first_id, last_id)
         lease_renew(
             ScoreRun.objects.filter(pk=run_id), duration=LEASE, chunks_done=F("chunks_done") + 1,
             progress=Least(Value(90), 82 + 8 * (F("chunks_done") + 1) / Greatest(F("chunks_total"), 1)))
-        return len(rows)
+        return staged
     except Exception as exc:
         _fail(run_id, exc)
         raise
+
+
+def _rank_chunk(run_id: int, first_id: int, last_id: int) -> int:
+    """Stage the recommendations of the customers in [first_id, last_id]; none without a
+    recommender (a run with no order lines)."""
+    if not artifact_exists(run_id, PENDING_RECOMMENDER):
+        return 0
+    model = artifact_load(run_id, PENDING_RECOMMENDER)
+    customer_ids, ratings = artifact_load(run_id, ratings_artifact_name(first_id, last_id))
+    recs = recommend_top_n(model, ratings, customer_ids)
+    rows = pd.DataFrame({
+        "run_id": run_id,
+        "customer_id": recs.index.to_numpy(dtype="int64"),
+        "product_id": recs["product_id"].to_numpy(dtype="int64"),
+        "rank": recs["rank"].to_numpy(dtype="int64"),
+        "score": recs["score"].astype(float).to_numpy(),
+        "because_of_id": recs["reason_product_id"].astype("Int64"),
+    })
+    with transaction.atomic():
+        RecommendationStage.objects.filter(run_id=run_id, customer_id__gte=first_id,
+                                           customer_id__lte=last_id).delete()
+        bulk_insert(RecommendationStage, rows)
+    return len(rows)
+
+
+def _churn_reasons_collect(run_id: int, output: EngineOutput) -> EngineOutput:
+    """``output`` with the churn reasons its chunks computed in its ``churn_reasons`` column.
+    Every range given to explain must have been explained: a churn probability is never written
+    without the reasons that explain it."""
+    names = set(ModelArtifact.objects.filter(run_id=run_id, name__startswith=PENDING_PREFIX)
+                .values_list("name", flat=True))
+    waiting = {n.removeprefix(PENDING_TO_EXPLAIN) for n in names if n.startswith(PENDING_TO_EXPLAIN)}
+    done = {n.removeprefix(PENDING_EXPLAINED) for n in names if n.startswith(PENDING_EXPLAINED)}
+    if waiting - done:
+        raise RuntimeError(f"churn reasons missing for customer id ranges {sorted(waiting - done)}")
+    if not done:
+        return output
+    scores = output.scores.copy()
+    for name in sorted(done):
+        explained = artifact_load(run_id, PENDING_EXPLAINED + name)
+        scores.loc[explained.index, "churn_reasons"] = [json.dumps(r) for r in explained]
+    return replace(output, scores=scores)
 
 
 def score_run_finish(*, run_id: int) -> ScoreRun:
@@ -361,6 +418,7 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
         started = time.perf_counter()
         _progress(run_id, "write", 92)
         output = combine(*(artifact_load(run_id, PENDING_PARTS[part]) for part in (CUSTOMER_PART, PRODUCT_PART)))
+        output = _churn_reasons_collect(run_id, output)
         counts.update(results_write(run_id, output, timings=timings, counts=counts))
         timings["write"] = round(time.perf_counter() - started, 3)
         ScoreRun.objects.filter(pk=run_id).update(timings=timings, counts=counts)

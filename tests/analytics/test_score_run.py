@@ -199,12 +199,15 @@ def _recommendations() -> list[tuple]:
 
 @pytest.mark.django_db
 def test_chunks_ranked_in_any_order_and_twice_give_the_same_run(scored_db):
-    """Fit once, rank customer ranges as separate tasks would (out of order, one redelivered),
-    finish: the recommendations are exactly those of a run ranked in one piece."""
+    """Fit once, rank and explain customer ranges as separate tasks would (out of order, one
+    redelivered), finish: the recommendations and churn reasons are exactly those of a run done
+    in one piece."""
     whole = runs.score_run_request(as_of=AS_OF, run_now=True)
     assert whole.status == "succeeded" and whole.chunks_total == 1
     expected = _recommendations()
-    scores = list(Customer.objects.order_by("pk").values_list("pk", "rfm_segment", "clv_12m", "churn_probability"))
+    columns = ("pk", "rfm_segment", "clv_12m", "churn_probability", "churn_reasons")
+    scores = list(Customer.objects.order_by("pk").values_list(*columns))
+    assert sum(1 for *_, reasons in scores if reasons) > 300
 
     run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
     ranges = runs.score_run_fit(run_id=run.pk, chunk_size=70)
@@ -218,8 +221,7 @@ def test_chunks_ranked_in_any_order_and_twice_give_the_same_run(scored_db):
     done = runs.score_run_finish(run_id=run.pk)
     assert done.status == "succeeded" and done.counts["recommendations"] == len(expected)
     assert _recommendations() == expected
-    assert list(Customer.objects.order_by("pk").values_list(
-        "pk", "rfm_segment", "clv_12m", "churn_probability")) == scores
+    assert list(Customer.objects.order_by("pk").values_list(*columns)) == scores
     assert not RecommendationStage.objects.exists()
     assert set(ModelArtifact.objects.values_list("run_id", "name")) == {(run.pk, name) for name in KEPT_ARTIFACTS}
     assert {"read_customers", "read_products", "churn", "recommendations", "ranking", "write"} <= set(done.timings)
@@ -254,6 +256,23 @@ def test_a_failing_chunk_fails_the_run_and_changes_nothing(scored_db, monkeypatc
 
 
 @pytest.mark.django_db
+def test_a_range_left_unexplained_fails_the_run_and_changes_nothing(scored_db):
+    """A churn probability is never written without its reasons: a finish that finds a range of
+    customers the chunks did not explain fails, and the previous scores stay whole."""
+    columns = ("pk", "churn_probability", "churn_reasons", "scores_updated_at")
+    before = list(Customer.objects.order_by("pk").values_list(*columns))
+    run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    ranges = runs.score_run_fit(run_id=run.pk, chunk_size=200)
+    assert len(ranges) == 2
+    runs.score_run_rank_chunk(run_id=run.pk, first_id=ranges[1][0], last_id=ranges[1][1])
+    with pytest.raises(RuntimeError, match=f"{ranges[0][0]}_{ranges[0][1]}"):
+        runs.score_run_finish(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed" and "churn reasons missing" in run.error
+    assert list(Customer.objects.order_by("pk").values_list(*columns)) == before
+
+
+@pytest.mark.django_db
 def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monkeypatch):
     """The two engine parts run as separate tasks (two workers at once); a redelivered start,
     part or plan message finds its work done and does not do it again."""
@@ -265,7 +284,7 @@ def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monke
 
     # The products part first, as a free worker may take it.
     assert runs.score_run_fit_part(run_id=run.pk, part="products", chunk_size=100)
-    assert runs.score_run_fit_part(run_id=run.pk, part="customers")
+    assert runs.score_run_fit_part(run_id=run.pk, part="customers", chunk_size=100)
 
     def refit(*args, **kwargs):
         raise AssertionError("a stored part was fitted again")

@@ -40,6 +40,25 @@ def seeded(request, as_of):
     return (demo, *fitted)
 
 
+def test_reasons_explained_in_ranges_are_the_reasons_of_the_whole(seeded, monkeypatch):
+    """A full run fits churn once and explains its customers in ranges of ids on several
+    workers: the ranges together give every customer exactly the reasons of one piece."""
+    demo, result, _, _ = seeded
+    if len(result.model.calibrated_classifiers_) == 1:
+        monkeypatch.setattr(churn, "ONE_MODEL_MIN_SAMPLES", 0)
+    deferred = churn.predict_churn(customers=demo.customers, orders=demo.orders, feedback=demo.feedback,
+                                   interactions=demo.interactions, as_of=demo.as_of, explain=False)
+    assert deferred.scores["churn_reasons"].isna().all() and deferred.pending is not None
+    pd.testing.assert_frame_equal(deferred.scores.drop(columns="churn_reasons"),
+                                  result.scores.drop(columns="churn_reasons"))
+    ids = deferred.pending.x.index.sort_values()
+    cuts = [ids[0], ids[len(ids) // 3], ids[len(ids) // 3] + 1, ids[-1] - 1, ids[-1]]
+    ranges = [(cuts[0], cuts[1]), (cuts[2], cuts[3]), (cuts[4], cuts[4] + 10)]
+    explained = pd.concat([deferred.pending.between(first, last).explain() for first, last in ranges])
+    assert explained.index.is_unique and set(explained.index) == set(ids)
+    assert explained.reindex(result.scores.index).tolist() == result.scores["churn_reasons"].tolist()
+
+
 def test_one_pass_decision_and_probability_are_the_served_models(seeded):
     """The reasons' check reads the log-odds and the served probability from one pass of the base
     model where one model serves: both equal what the model itself computes."""
