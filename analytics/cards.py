@@ -126,6 +126,7 @@ TIMING_LABELS = {
     **STAGE_LABELS,
     "read_customers": gettext_noop("reading customers"),
     "read_products": gettext_noop("reading products"),
+    "read_baskets": gettext_noop("reading baskets"),
     "store_customers": gettext_noop("storing the customer models"),
     "store_products": gettext_noop("storing the product models"),
     "write_scores": gettext_noop("saving scores"),

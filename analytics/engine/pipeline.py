@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import (
+    baskets,
     bundles,
     churn,
     clv,
@@ -119,7 +120,8 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
                order_summary: pd.DataFrame | None = None,
                order_summaries: Summaries | None = None,
                selection_summaries: clv.SelectionSummaries | None = None,
-               monthly_cents: pd.Series | None = None) -> EngineOutput:
+               monthly_cents: pd.Series | None = None,
+               basket_lines: pd.DataFrame | None = None) -> EngineOutput:
     """Fit the models of ``parts`` (both by default) and assemble their output.
 
     ``order_summary`` is the orders' per-customer summary at ``as_of``, inclusive
@@ -131,13 +133,17 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
     ``monthly_cents``, the revenue per month the forecast reads
     (:func:`analytics.engine.order_summary.monthly_cents` before the month holding ``as_of``).
     Given all four, the customer part never reads ``orders``, which may then be None.
+    ``basket_lines`` is what the product part reads of the order lines, each order's distinct
+    products (:mod:`analytics.engine.baskets`), when the caller has it (PostgreSQL's adapter
+    groups the lines by order in the database); without it the engine builds it from ``items``.
 
     ``explain_churn=False`` fits churn without explaining its customers: the output's
     ``churn_pending`` holds what the reasons need, for the caller to explain in ranges of
     customer ids on several workers (a full run does, in its ranking chunks).
 
     The frames a part does not use may be empty: "customers" never reads ``items`` or
-    ``products``, and "products" never reads ``orders`` or ``interactions``.
+    ``products``, and "products" never reads ``orders`` or ``interactions`` (nor ``items`` when
+    given ``basket_lines``).
     """
     unknown = set(parts) - PARTS
     if unknown:
@@ -256,20 +262,21 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
 
     recs = mined = recommender = None
     if PRODUCT_PART in parts:
+        lines = basket_lines if basket_lines is not None else baskets.basket_lines(items, as_of=as_of)
         if rank_recommendations:
             recs = stage("recommendations", lambda: recommend.recommend_products(
-                customers=customers, products=products, items=items, feedback=feedback_frame,
+                customers=customers, products=products, items=lines, feedback=feedback_frame,
                 as_of=as_of, seed=settings.seed))
             if recs is not None:
                 cards["recommendations"] = recs.card.as_dict()
         else:
             recommender = stage("recommendations", lambda: recommend.recommender_fit(
-                products=products, items=items, feedback=feedback_frame, as_of=as_of, seed=settings.seed))
+                products=products, items=lines, feedback=feedback_frame, as_of=as_of, seed=settings.seed))
             if recommender is not None:
                 cards["recommendations"] = recommender.card.as_dict()
 
         mined = stage("bundles", lambda: bundles.product_bundles(
-            items, as_of=as_of, min_support=settings.bundle_min_support,
+            lines, as_of=as_of, min_support=settings.bundle_min_support,
             min_confidence=settings.bundle_min_confidence, seed=settings.seed))
         if mined is not None:
             cards["bundles"] = mined.card.as_dict()

@@ -211,13 +211,16 @@ _PART_FRAMES = {
 }
 
 
-def _part_frames(part: str, summaries: adapter.EngineSummaries | None) -> dict:
+def _part_frames(part: str, summaries: adapter.EngineSummaries | None,
+                 baskets: adapter.EngineBaskets | None = None) -> dict:
     """read_frames' arguments for a part: with the order summaries computed by the database the
-    customer part does not read the orders either."""
+    customer part does not read the orders either, and with the baskets grouped by the database
+    the products part does not read the order lines."""
     arguments = _PART_FRAMES[part]
-    if summaries is None:
+    unread = (("orders",) if summaries is not None else ()) + (("items",) if baskets is not None else ())
+    if not unread:
         return arguments
-    return {**arguments, "without": (*arguments["without"], "orders")}
+    return {**arguments, "without": (*arguments["without"], *unread)}
 
 
 def _order_count(frames: adapter.Frames, summaries: adapter.EngineSummaries | None) -> int:
@@ -244,13 +247,18 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
         as_of = pd.Timestamp(run.as_of).tz_convert("UTC").tz_localize(None)
         started = time.perf_counter()
         _progress(run_id, f"read ({part})", 3)
-        summaries = None
+        summaries = baskets = None
         if part == CUSTOMER_PART:
             summaries = adapter.engine_order_summaries(as_of, engine_settings())
             if summaries is not None:
                 timings["read_order_summary"] = round(time.perf_counter() - started, 3)
                 started = time.perf_counter()
-        frames = adapter.read_frames(as_of, **_part_frames(part, summaries))
+        else:
+            baskets = adapter.engine_baskets(as_of)
+            if baskets is not None:
+                timings["read_baskets"] = round(time.perf_counter() - started, 3)
+                started = time.perf_counter()
+        frames = adapter.read_frames(as_of, **_part_frames(part, summaries, baskets))
         timings[f"read_{part}"] = round(time.perf_counter() - started, 3)
 
         output = run_engine(
@@ -261,10 +269,12 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
             rank_recommendations=False, explain_churn=False, parts=frozenset({part}),
             **(summaries.engine_arguments() if summaries is not None else {}),
+            **(baskets.engine_arguments() if baskets is not None else {}),
         )
         started = time.perf_counter()
         meta = {"counts": ({"customers": len(frames.customers), "orders": _order_count(frames, summaries)}
-                           if part == CUSTOMER_PART else {"order_lines": len(frames.items)})}
+                           if part == CUSTOMER_PART else
+                           {"order_lines": len(frames.items) if baskets is None else baskets.order_lines})}
         if summaries is not None:
             meta["counts"]["order_summary_rows"] = summaries.rows
         # Both parts cut the same ranges from the same customers; the chunks rank the products
