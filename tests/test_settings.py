@@ -1,5 +1,6 @@
 """Settings come from the environment, fall back to laptop defaults, and fail loudly when bad."""
 import os
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,17 @@ def test_a_bad_value_stops_the_process():
     result = _manage("check", DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG='maybe' is invalid" in result.stderr
+
+
+def test_production_static_files_collect_with_the_manifest_storage(tmp_path):
+    """The image's build step (Dockerfile: collectstatic with DEBUG off) hashes every static file
+    and refuses one that references a missing file (a vendored script naming its source map)."""
+    result = _manage("shell", "-c", "from django.conf import settings as s; "
+                     f"s.STATIC_ROOT = {str(tmp_path)!r}; "
+                     "from django.core.management import call_command; "
+                     "call_command('collectstatic', interactive=False, verbosity=0); "
+                     "print(s.STORAGES['staticfiles']['BACKEND'])", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split()[-1] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())
+    assert "vendor/chartjs/chart.umd.min.js" in manifest["paths"]
