@@ -1,4 +1,5 @@
-"""Benchmark the dashboard on PostgreSQL: server time of ``/`` with the figures a run stored.
+"""Benchmark the dashboard on PostgreSQL: server time of ``/dashboard/`` with the figures a run
+stored, and of "My work" at ``/``.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/dashboard.py
 
@@ -37,8 +38,10 @@ def main() -> int:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.db import connection
+    from django.core.management import call_command
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
 
     from analytics.dashboard import dashboard_figures
     from analytics.models import ScoreRun
@@ -46,26 +49,32 @@ def main() -> int:
 
     if not ScoreRun.objects.filter(status=ScoreRun.Status.SUCCEEDED).exclude(dashboard={}).exists():
         sys.exit("no run has stored dashboard figures here: run bench/recompute.py first")
+    # As production serves it: behind TLS (no redirect to https) and from collected static files.
+    call_command("collectstatic", interactive=False, verbosity=0)
     client = Client(SERVER_NAME="127.0.0.1")
     client.force_login(get_user_model().objects.get(username=args.user))
     result = {"customers": Customer.objects.count()}
+    # The dashboard, and "My work" at "/" (each user's own queue, read live).
+    pages = {"dashboard": reverse("dashboard"), "my_work": reverse("home")}
     for language in ("en", "zh-hans"):
         client.cookies["django_language"] = language
-        warm = client.get("/")  # warm-up: connection, templates, translations
-        assert warm.status_code == 200, warm.status_code
-        times = []
-        for _ in range(args.repeat):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                client.get("/")
-                times.append((time.perf_counter() - started) * 1000)
-        result[language] = {"median_ms": round(statistics.median(times), 1),
-                            "p95_ms": round(percentile(times, 0.95), 1), "queries": len(queries)}
+        for page, url in pages.items():
+            warm = client.get(url, secure=True)  # warm-up: connection, templates, translations
+            assert warm.status_code == 200, (url, warm.status_code)
+            times = []
+            for _ in range(args.repeat):
+                with CaptureQueriesContext(connection) as queries:
+                    started = time.perf_counter()
+                    client.get(url, secure=True)
+                    times.append((time.perf_counter() - started) * 1000)
+            result[f"{page}_{language}"] = {"median_ms": round(statistics.median(times), 1),
+                                            "p95_ms": round(percentile(times, 0.95), 1), "queries": len(queries)}
     started = time.perf_counter()
     dashboard_figures()
     result["live_figures_ms"] = round((time.perf_counter() - started) * 1000, 1)
     result["target_ms"] = TARGET_MS
-    result["within_target"] = all(result[lang]["p95_ms"] < TARGET_MS for lang in ("en", "zh-hans"))
+    result["within_target"] = all(result[f"{page}_{lang}"]["p95_ms"] < TARGET_MS
+                                  for page in pages for lang in ("en", "zh-hans"))
     print(json.dumps(result, indent=2))
     return 0
 
