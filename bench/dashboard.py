@@ -37,8 +37,8 @@ def main() -> int:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.core.management import call_command
+    from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse

@@ -1,6 +1,6 @@
 """Settings come from the environment, fall back to laptop defaults, and fail loudly when bad."""
-import os
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
