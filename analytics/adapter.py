@@ -264,16 +264,25 @@ def _copy_frames(sql: str, columns: Sequence[str], dtypes: dict) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True)
 
 
-def _order_summary_sql(cutoff: pd.Timestamp, inclusive: bool, restrict: str) -> str:
-    """The order summary's query: per customer, counts and sums (``GROUP BY``), and the gaps
-    between purchase days (``lag``) with their medians (``percentile_cont``, which skips the
-    first day's missing gap as pandas does).
+def _order_summaries_sql(cutoffs: Sequence[tuple[pd.Timestamp, bool]], restrict: str) -> str:
+    """The order summaries at every ``(cutoff, inclusive)`` pair in one pass over the orders,
+    however many pairs, each row tagged with its cutoff's position.
+
+    The orders before a cutoff are a prefix in time of each customer's orders, so their purchase
+    days are a prefix of the customer's days, and a day's gap to the day before is the same in
+    every prefix that holds it. One ``GROUP BY`` (customer, day) therefore sums every cutoff's
+    counts and cents with a ``FILTER`` each, one window pass gives the gaps, and one ``GROUP BY``
+    customer adds the days up per cutoff; ``LATERAL (VALUES ...)`` then splits a customer's row
+    into one per cutoff they ordered before. The previous form took two passes per cutoff (a
+    hash aggregate per customer, which spilled to disk at the default ``work_mem``, and the
+    per-day pass): README, "The order summary in the database".
 
     Windows compare timestamps (``ordered_at >= cutoff - 30 days`` is an age of at most 30
-    days), days are UTC calendar days, money is summed as integer cents.
+    days), days are UTC calendar days, money is summed as integer cents. Medians are
+    ``percentile_cont``, which skips the first day's missing gap as pandas does.
     """
-    def at(days: int = 0) -> str:
-        return "'" + (_utc(cutoff) - pd.Timedelta(days=days)).isoformat() + "'::timestamptz"
+    def at(cutoff: pd.Timestamp, days: int = 0) -> str:
+        return _instant(cutoff - pd.Timedelta(days=days))
 
     def micros(column: str) -> str:
         return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
@@ -281,47 +290,66 @@ def _order_summary_sql(cutoff: pd.Timestamp, inclusive: bool, restrict: str) -> 
     def day_micros(column: str) -> str:
         return f"(({column}) - DATE '1970-01-01')::bigint * 86400000000"
 
-    orders = (f"SELECT customer_id, ordered_at, round(total_amount * 100)::bigint AS cents FROM {_table(Order)} "
-              f"WHERE status = 'completed' AND ordered_at {'<=' if inclusive else '<'} {at()}{restrict}")
-    windowed = [f"count(*) FILTER (WHERE ordered_at >= {at(w)}) AS orders_{w}d" for w in S.WINDOWS] + [
-        f"coalesce(sum(cents) FILTER (WHERE ordered_at >= {at(w)}), 0) AS spend_{w}d_cents" for w in S.WINDOWS]
+    def before(position: int) -> str:
+        cutoff, inclusive = cutoffs[position]
+        return f"ordered_at {'<=' if inclusive else '<'} {at(cutoff)}"
+
+    positions = range(len(cutoffs))
+    latest = max(cutoff for cutoff, _ in cutoffs)
+    orders = _completed_cents(f"ordered_at <= {at(latest)}{restrict}")
     prior = S.PRIOR_WINDOW_DAYS
-    # Orders: a hash aggregate per customer. Purchase days: a second, narrow pass (customer,
-    # day, cents), whose gaps come from one window ordering; days are dates, so a gap is a
-    # whole number of days. Each state stays small: one wide aggregate per (customer, day) cost
-    # five times as much.
-    per_customer = (
-        "SELECT customer_id, count(*) AS order_count, sum(cents) AS total_cents, "
-        + ", ".join(windowed)
-        + f", count(*) FILTER (WHERE ordered_at < {at(prior)} AND ordered_at >= {at(2 * prior)}) AS orders_prior_90d, "
-        f"min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at "
-        f"FROM ({orders}) AS o GROUP BY customer_id")
-    days = ("SELECT customer_id, day, cents, (day - lag(day) OVER w)::float8 AS gap, "
-            "lead(day) OVER w IS NULL AS is_last "
-            f"FROM (SELECT customer_id, (ordered_at AT TIME ZONE 'UTC')::date AS day, sum(cents) AS cents "
+    # Per (customer, day): each cutoff's counts and sums of the day's orders before it. Counts
+    # are int and sums bigint, so the per-customer sums stay in integer arithmetic.
+    per_day = ["min(ordered_at) AS first_at"]
+    for p in positions:
+        cutoff = cutoffs[p][0]
+        per_day += [f"count(*) FILTER (WHERE {before(p)})::int AS n_{p}",
+                    f"sum(cents) FILTER (WHERE {before(p)})::bigint AS cents_{p}",
+                    f"max(ordered_at) FILTER (WHERE {before(p)}) AS last_at_{p}",
+                    f"count(*) FILTER (WHERE ordered_at < {at(cutoff, prior)} "
+                    f"AND ordered_at >= {at(cutoff, 2 * prior)})::int AS prior_{p}"]
+        for w in S.WINDOWS:
+            inside = f"{before(p)} AND ordered_at >= {at(cutoff, w)}"
+            per_day += [f"count(*) FILTER (WHERE {inside})::int AS n{w}_{p}",
+                        f"sum(cents) FILTER (WHERE {inside})::bigint AS cents{w}_{p}"]
+    days = ("SELECT d.*, (day - lag(day) OVER w)::float8 AS gap, "
+            + ", ".join(f"lead(n_{p}) OVER w AS next_{p}" for p in positions)
+            + f" FROM (SELECT customer_id, (ordered_at AT TIME ZONE 'UTC')::date AS day, {', '.join(per_day)} "
             f"FROM ({orders}) AS o GROUP BY 1, 2) AS d WINDOW w AS (PARTITION BY customer_id ORDER BY day)")
-    per_day = (
-        "SELECT customer_id, count(*) AS purchase_days, "
-        "sum(cents) FILTER (WHERE gap IS NULL) AS first_day_cents, "
-        "min(day) AS first_day, max(day) AS last_day, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS median_gap_days, "
-        "max(gap) FILTER (WHERE is_last) AS last_gap_days, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) FILTER (WHERE NOT is_last) AS median_earlier_gap_days "
-        f"FROM ({days}) AS g GROUP BY customer_id")
-    counts = ", ".join(f"c.{c}::bigint" for c in S.COUNT_COLUMNS[:-2])
+    per_customer = ["min(first_at) AS first_order_at", "min(day) AS first_day"]
+    for p in positions:
+        in_p, last_p = f"n_{p} > 0", f"n_{p} > 0 AND coalesce(next_{p}, 0) = 0"
+        per_customer += [
+            f"sum(n_{p}) AS order_count_{p}", f"sum(cents_{p}) AS total_cents_{p}",
+            *[f"sum(n{w}_{p}) AS orders_{w}d_{p}" for w in S.WINDOWS],
+            *[f"coalesce(sum(cents{w}_{p}), 0) AS spend_{w}d_cents_{p}" for w in S.WINDOWS],
+            f"sum(prior_{p}) AS orders_prior_90d_{p}", f"max(last_at_{p}) AS last_order_at_{p}",
+            f"count(*) FILTER (WHERE {in_p}) AS purchase_days_{p}",
+            f"sum(cents_{p}) FILTER (WHERE gap IS NULL) AS first_day_cents_{p}",
+            f"max(day) FILTER (WHERE {in_p}) AS last_day_{p}",
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) FILTER (WHERE {in_p}) AS median_gap_days_{p}",
+            f"max(gap) FILTER (WHERE {last_p}) AS last_gap_days_{p}",
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) FILTER (WHERE {in_p} AND NOT ({last_p})) "
+            f"AS median_earlier_gap_days_{p}"]
+    # A customer's first order and first purchase day come before every cutoff they ordered before.
+    split = ", ".join(
+        "(" + ", ".join([str(p), "c.customer_id", *[f"c.{column}_{p}::bigint" for column in S.COUNT_COLUMNS],
+                         micros("c.first_order_at"), micros(f"c.last_order_at_{p}"),
+                         day_micros("c.first_day"), day_micros(f"c.last_day_{p}"),
+                         *[f"c.{column}_{p}" for column in S.GAP_COLUMNS]]) + ")"
+        for p in positions)
     return (
-        f"SELECT customer_id, {counts}, d.purchase_days, d.first_day_cents::bigint, "
-        f"{micros('c.first_order_at')}, {micros('c.last_order_at')}, "
-        f"{day_micros('d.first_day')}, {day_micros('d.last_day')}, "
-        "d.median_gap_days, d.last_gap_days, d.median_earlier_gap_days "
-        f"FROM ({per_customer}) AS c JOIN ({per_day}) AS d USING (customer_id) ORDER BY customer_id")
+        f"SELECT s.* FROM (SELECT customer_id, {', '.join(per_customer)} FROM ({days}) AS g "
+        "GROUP BY customer_id) AS c "
+        f"CROSS JOIN LATERAL (VALUES {split}) AS s(position, customer_id, {', '.join(S.SUMMARY_COLUMNS)}) "
+        "WHERE s.order_count > 0")
 
 
 def read_order_summary(cutoff: pd.Timestamp, *, inclusive: bool = False,
                        customer_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Per-customer order summary before ``cutoff`` (:mod:`analytics.engine.order_summary`).
 
-    PostgreSQL computes it (one ``GROUP BY`` pass with window functions) and streams one row per
+    PostgreSQL computes it (``GROUP BY`` passes with window functions) and streams one row per
     customer; no order reaches Python. Elsewhere the orders are read and the engine's pandas
     path summarises them. Both give the same frame (``tests/analytics/test_order_summary.py``).
     """
@@ -331,8 +359,8 @@ def read_order_summary(cutoff: pd.Timestamp, *, inclusive: bool = False,
 def read_order_summaries(cutoffs: Sequence[tuple[pd.Timestamp, bool]], *,
                          customer_ids: Sequence[int] | None = None) -> list[pd.DataFrame]:
     """The order summaries at several ``(cutoff, inclusive)`` pairs, in their order: on
-    PostgreSQL one ``COPY`` of their queries joined by ``UNION ALL``, each row tagged with its
-    cutoff's position; elsewhere :func:`read_order_summary`'s pandas path for each."""
+    PostgreSQL one ``COPY`` of one pass over the orders (:func:`_order_summaries_sql`), each row
+    tagged with its cutoff's position; elsewhere :func:`read_order_summary`'s pandas path for each."""
     def naive(cutoff: pd.Timestamp) -> pd.Timestamp:
         cutoff = pd.Timestamp(cutoff)
         return cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo is not None else cutoff
@@ -346,10 +374,7 @@ def read_order_summaries(cutoffs: Sequence[tuple[pd.Timestamp, bool]], *,
     columns = ["position", "customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS, *S.GAP_COLUMNS]
     dtypes = {c: "int64" for c in ["position", "customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS]}
     dtypes.update({c: "float64" for c in S.GAP_COLUMNS})
-    sql = " UNION ALL ".join(
-        f"SELECT {position} AS position, * FROM ({_order_summary_sql(cutoff, inclusive, restrict)}) AS s{position}"
-        for position, (cutoff, inclusive) in enumerate(cutoffs))
-    frame = _copy_frames(sql, columns, dtypes)
+    frame = _copy_frames(_order_summaries_sql(cutoffs, restrict), columns, dtypes)
     for column in S.TIME_COLUMNS:
         frame[column] = pd.to_datetime(frame[column], unit="us").astype("datetime64[ns]")
     out = []
@@ -466,7 +491,7 @@ class EngineSummaries:
 def engine_order_summaries(as_of: pd.Timestamp, settings: EngineSettings) -> EngineSummaries | None:
     """Everything the engine's customer part reads of the orders, computed by PostgreSQL in
     four statements (the full summaries at ``as_of`` and at the CLV calibration end in one
-    ``UNION ALL``, the feature summaries at every feature cutoff in one pass, the CLV holdout
+    pass, the feature summaries at every feature cutoff in one pass, the CLV holdout
     window's purchase days, the monthly revenue); None elsewhere, where the engine summarises
     the orders frame it holds (reading the orders a second time would gain nothing)."""
     if not is_postgres():

@@ -135,3 +135,28 @@ def test_the_engine_summaries_equal_the_pandas_ones(edge_data):
     assert summaries.selection.holdout.loc[edge_data["at_cutoff"], "purchase_days"] == 1
     assert summaries.before[AS_OF].loc[edge_data["at_cutoff"], "order_count"] == 1
     assert edge_data["at_cutoff"] not in summaries.before[AS_OF - pd.Timedelta(days=90)].index
+
+
+def test_summaries_at_several_cutoffs_in_one_statement_equal_the_pandas_ones(edge_data):
+    """One pass computes every cutoff's summary from each customer's prefix of orders and days:
+    a purchase day cut by a cutoff (orders before and after it on one UTC day, two at the same
+    instant as the cutoff), a customer whose only orders come after the earlier cutoffs, and
+    strict and inclusive cutoffs at the same instant."""
+    cut = AS_OF - pd.Timedelta(days=90)
+    straddling, late = CustomerFactory(), CustomerFactory()
+    instant = cut.tz_localize("UTC").to_pydatetime()
+    for when, amount in (("2026-03-01 10:00", "1.00"), ("2026-07-03 09:00", "2.00"), (None, "4.00"), (None, "8.00"),
+                         ("2026-07-03 20:00", "16.00"), ("2026-08-01 10:00", "32.00")):
+        OrderFactory(customer=straddling, ordered_at=instant if when is None else _at(when),
+                     total_amount=Decimal(amount))
+    OrderFactory(customer=late, ordered_at=_at("2026-09-01 10:00"), total_amount=Decimal("5.00"))
+    cutoffs = [(AS_OF, True), (cut, True), (cut, False), (AS_OF - pd.Timedelta(days=200), False)]
+    from_sql = adapter.read_order_summaries(cutoffs)
+    orders = adapter._read_orders(AS_OF, inclusive=True)
+    for (cutoff, inclusive), summary in zip(cutoffs, from_sql, strict=True):
+        _assert_same_summary(summary, S.order_summary(orders, cutoff=cutoff, inclusive=inclusive))
+    at_cut, before_cut = from_sql[1].loc[straddling.pk], from_sql[2].loc[straddling.pk]
+    assert at_cut[["order_count", "purchase_days", "first_day_cents", "total_cents"]].tolist() == [4, 2, 100, 1500]
+    assert before_cut[["order_count", "purchase_days", "total_cents"]].tolist() == [2, 2, 300]
+    assert at_cut["last_day"] == pd.Timestamp("2026-07-03")
+    assert late.pk in from_sql[0].index and late.pk not in from_sql[1].index

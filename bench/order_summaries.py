@@ -1,0 +1,80 @@
+"""Time the order summaries PostgreSQL computes for a score run's customer part, statement by
+statement, on the database DATABASE_URL names (seed it first with ``bench/seed_demo.py``).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/order_summaries.py \
+        [--as-of 2026-12-06T12:00] [--repeat 3]
+
+Each of :func:`analytics.adapter.engine_order_summaries`'s statements is timed as the run calls
+it (the query, its ``COPY`` out and the parse into frames), then the whole call; each is run
+``--repeat`` times and the best and every time are printed as JSON, with the row counts and the
+server settings that decide the plans (``work_mem``, parallel workers).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_site.settings")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--as-of", dest="as_of", default="2026-12-06T12:00")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    import pandas as pd
+    from django.db import connection
+
+    from analytics import adapter
+    from analytics.engine.clv import selection_calibration_end
+    from analytics.engine.forecast import month_start
+    from analytics.engine.pipeline import feature_cutoffs
+    from analytics.services.runs import engine_settings
+
+    if connection.vendor != "postgresql":
+        sys.exit("bench/order_summaries.py measures PostgreSQL: set DATABASE_URL=postgres://...")
+    as_of = pd.Timestamp(args.as_of)
+    settings = engine_settings()
+    cutoffs = feature_cutoffs(as_of, settings)
+    calibration_end = selection_calibration_end(as_of)
+    statements = {
+        "full_summaries": lambda: adapter.read_order_summaries([(as_of, True), (calibration_end, True)]),
+        "feature_summaries": lambda: adapter.read_feature_summaries(cutoffs),
+        "holdout_purchase_days": lambda: adapter.read_window_purchase_days(calibration_end, as_of),
+        "monthly_cents": lambda: adapter.read_monthly_cents(month_start(as_of)),
+        "engine_order_summaries": lambda: adapter.engine_order_summaries(as_of, settings),
+    }
+    seconds: dict[str, list[float]] = {}
+    rows: dict[str, int] = {}
+    for name, call in statements.items():
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            result = call()
+            seconds.setdefault(name, []).append(round(time.perf_counter() - started, 2))
+        rows[name] = result.rows if name == "engine_order_summaries" else (
+            sum(len(f) for f in result) if isinstance(result, list) else len(result))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
+                       "('work_mem', 'shared_buffers', 'max_parallel_workers_per_gather', 'jit')")
+        server = dict(cursor.fetchall())
+        cursor.execute("SELECT count(*) FROM customers_order WHERE status = 'completed'")
+        orders = cursor.fetchone()[0]
+    print(json.dumps({
+        "as_of": str(as_of), "feature_cutoffs": [str(c) for c in cutoffs], "completed_orders": orders,
+        "best_seconds": {name: min(times) for name, times in seconds.items()},
+        "seconds": seconds, "rows": rows, "server_settings": server, "load_average": os.getloadavg(),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
