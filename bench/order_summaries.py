@@ -4,7 +4,7 @@ statement, on the database DATABASE_URL names (seed it first with ``bench/seed_d
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/order_summaries.py \
         [--as-of 2026-12-06T12:00] [--repeat 3]
 
-Each of :func:`analytics.adapter.engine_order_summaries`'s statements is timed as the run calls
+Each of :func:`analytics.aggregates.engine_order_summaries`'s statements is timed as the run calls
 it (the query, its ``COPY`` out and the parse into frames), then the whole call; each is run
 ``--repeat`` times and the best and every time are printed as JSON, with the row counts and the
 server settings that decide the plans (``work_mem``, parallel workers).
@@ -35,7 +35,7 @@ def main() -> None:
     import pandas as pd
     from django.db import connection
 
-    from analytics import adapter
+    from analytics import aggregates
     from analytics.engine.clv import selection_calibration_end
     from analytics.engine.forecast import month_start
     from analytics.engine.pipeline import feature_cutoffs
@@ -48,11 +48,11 @@ def main() -> None:
     cutoffs = feature_cutoffs(as_of, settings)
     calibration_end = selection_calibration_end(as_of)
     statements = {
-        "full_summaries": lambda: adapter.read_order_summaries([(as_of, True), (calibration_end, True)]),
-        "feature_summaries": lambda: adapter.read_feature_summaries(cutoffs),
-        "holdout_purchase_days": lambda: adapter.read_window_purchase_days(calibration_end, as_of),
-        "monthly_cents": lambda: adapter.read_monthly_cents(month_start(as_of)),
-        "engine_order_summaries": lambda: adapter.engine_order_summaries(as_of, settings),
+        "full_summaries": lambda: aggregates.read_order_summaries([(as_of, True), (calibration_end, True)]),
+        "feature_summaries": lambda: aggregates.read_feature_summaries(cutoffs),
+        "holdout_purchase_days": lambda: aggregates.read_window_purchase_days(calibration_end, as_of),
+        "monthly_cents": lambda: aggregates.read_monthly_cents(month_start(as_of)),
+        "engine_order_summaries": lambda: aggregates.engine_order_summaries(as_of, settings),
     }
     seconds: dict[str, list[float]] = {}
     rows: dict[str, int] = {}

@@ -23,7 +23,7 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from analytics import adapter
+from analytics import adapter, aggregates
 from analytics.engine.clv import InsufficientDataError
 from analytics.engine.pipeline import (
     CUSTOMER_PART,
@@ -211,8 +211,8 @@ _PART_FRAMES = {
 }
 
 
-def _part_frames(part: str, summaries: adapter.EngineSummaries | None,
-                 baskets: adapter.EngineBaskets | None = None) -> dict:
+def _part_frames(part: str, summaries: aggregates.EngineSummaries | None,
+                 baskets: aggregates.EngineBaskets | None = None) -> dict:
     """read_frames' arguments for a part: with the order summaries computed by the database the
     customer part does not read the orders either, and with the baskets grouped by the database
     the products part does not read the order lines."""
@@ -223,7 +223,7 @@ def _part_frames(part: str, summaries: adapter.EngineSummaries | None,
     return {**arguments, "without": (*arguments["without"], *unread)}
 
 
-def _order_count(frames: adapter.Frames, summaries: adapter.EngineSummaries | None) -> int:
+def _order_count(frames: adapter.Frames, summaries: aggregates.EngineSummaries | None) -> int:
     """Orders up to as_of: counted in the summary where the orders were not read."""
     return len(frames.orders) if summaries is None else int(summaries.at_as_of["order_count"].sum())
 
@@ -249,12 +249,12 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
         _progress(run_id, f"read ({part})", 3)
         summaries = baskets = None
         if part == CUSTOMER_PART:
-            summaries = adapter.engine_order_summaries(as_of, engine_settings())
+            summaries = aggregates.engine_order_summaries(as_of, engine_settings())
             if summaries is not None:
                 timings["read_order_summary"] = round(time.perf_counter() - started, 3)
                 started = time.perf_counter()
         else:
-            baskets = adapter.engine_baskets(as_of)
+            baskets = aggregates.engine_baskets(as_of)
             if baskets is not None:
                 timings["read_baskets"] = round(time.perf_counter() - started, 3)
                 started = time.perf_counter()
@@ -277,8 +277,8 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
                            {"order_lines": len(frames.items) if baskets is None else baskets.order_lines})}
         if summaries is not None:
             meta["counts"]["order_summary_rows"] = summaries.rows
-        # Both parts cut the same ranges from the same customers; the chunks rank the products
-        # part's customers and explain the customers part's churn customers in them.
+        # Both parts cut their customers into ranges the same way; a chunk ranks the products
+        # part's customers of its range and explains the customers part's churn customers of it.
         size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
         ranges = _chunk_ranges(frames.customers["customer_id"], size)
         if output.recommender is not None:
@@ -320,9 +320,9 @@ def score_run_plan(*, run_id: int) -> list[tuple[int, int]] | None:
             timings.update(meta["timings"])
             counts.update(meta["counts"])
             peaks.update(meta["peak_rss_mb"])
-            if ranges and meta.get("ranges", ranges) != ranges:
-                raise ValueError("the engine parts cut the customers into different ranges (chunk sizes differ)")
-            ranges = meta.get("ranges", ranges)
+            # Each part cut the customers it read; they differ when customers arrived between
+            # the two reads (an import during the run), and a chunk does what its range has.
+            ranges += [r for r in meta.get("ranges", []) if r not in ranges]
         RecommendationStage.objects.exclude(run_id=run_id).delete()  # left by failed runs
     except Exception as exc:
         _fail(run_id, exc, timings)
@@ -370,9 +370,9 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
 
 
 def _rank_chunk(run_id: int, first_id: int, last_id: int) -> int:
-    """Stage the recommendations of the customers in [first_id, last_id]; none without a
-    recommender (a run with no order lines)."""
-    if not artifact_exists(run_id, PENDING_RECOMMENDER):
+    """Stage the recommendations of the customers in [first_id, last_id]; none where the products
+    part cut no such range (a run with no order lines, or a range only the customers part cut)."""
+    if not artifact_exists(run_id, ratings_artifact_name(first_id, last_id)):
         return 0
     model = artifact_load(run_id, PENDING_RECOMMENDER)
     customer_ids, ratings = artifact_load(run_id, ratings_artifact_name(first_id, last_id))
@@ -490,7 +490,7 @@ def backtest_run(*, as_of: datetime, requested_by=None) -> ScoreRun:
     timings: dict[str, float] = {}
     try:
         started = time.perf_counter()
-        summaries = adapter.engine_order_summaries(_naive(as_of), engine_settings())
+        summaries = aggregates.engine_order_summaries(_naive(as_of), engine_settings())
         frames = adapter.read_frames(_naive(as_of), with_products=False,
                                      **{k: v for k, v in _part_frames(CUSTOMER_PART, summaries).items()
                                         if k == "without"})

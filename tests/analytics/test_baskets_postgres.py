@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import adapter
+from analytics import adapter, aggregates
 from analytics.engine import bundles, recommend
 from analytics.engine.baskets import basket_lines
 from analytics.engine.pipeline import PRODUCT_PART, run_engine
@@ -60,7 +60,7 @@ def _items() -> pd.DataFrame:
 
 
 def test_database_baskets_equal_the_pandas_baskets(edge_data):
-    baskets = adapter.read_baskets(AS_OF)
+    baskets = aggregates.read_baskets(AS_OF)
     items = _items()
     assert len(items) > 1000
     pd.testing.assert_frame_equal(baskets.lines, basket_lines(items, as_of=AS_OF))
@@ -69,17 +69,17 @@ def test_database_baskets_equal_the_pandas_baskets(edge_data):
     assert len(lines.loc[lines["order_id"] == edge_data["listed_twice"]]) == 2
     assert (lines["order_id"] == edge_data["cutoff"]).sum() == 1
     assert not lines["order_id"].isin([edge_data["after"], edge_data["refunded"]]).any()
-    assert adapter.engine_baskets(AS_OF).lines.equals(lines)
+    assert aggregates.engine_baskets(AS_OF).lines.equals(lines)
     # Before the first order: no basket, the same empty frame.
     early = pd.Timestamp("2000-01-01")
-    none = adapter.read_baskets(early)
+    none = aggregates.read_baskets(early)
     pd.testing.assert_frame_equal(none.lines, basket_lines(items.iloc[:0], as_of=early))
     assert none.order_lines == 0
 
 
 def test_ratings_and_bundles_are_the_same_from_either_path(edge_data):
     items = _items()
-    baskets = adapter.read_baskets(AS_OF)
+    baskets = aggregates.read_baskets(AS_OF)
     frames = adapter.read_frames(AS_OF, with_products=True, without=("orders", "interactions", "items"))
     assert frames.items.empty
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import adapter
+from analytics import adapter, aggregates
 from analytics.engine import order_summary as S
 from analytics.engine.clv import selection_calibration_end
 from analytics.engine.forecast import month_start
@@ -65,7 +65,7 @@ def _assert_same_summary(from_sql: pd.DataFrame, from_pandas: pd.DataFrame) -> N
 @pytest.mark.parametrize(("days_back", "inclusive"), [(0, True), (0, False), (90, False), (180, False)])
 def test_postgresql_summary_equals_the_pandas_summary(edge_data, days_back, inclusive):
     cutoff = AS_OF - pd.Timedelta(days=days_back)
-    from_sql = adapter.read_order_summary(cutoff, inclusive=inclusive)
+    from_sql = aggregates.read_order_summary(cutoff, inclusive=inclusive)
     orders = adapter._read_orders(cutoff, inclusive=inclusive)
     assert len(orders) > 1000
     _assert_same_summary(from_sql, S.order_summary(orders, cutoff=cutoff, inclusive=inclusive))
@@ -73,13 +73,13 @@ def test_postgresql_summary_equals_the_pandas_summary(edge_data, days_back, incl
 
 
 def test_edge_cases_hold_their_exact_values(edge_data):
-    summary = adapter.read_order_summary(AS_OF, inclusive=True)
+    summary = aggregates.read_order_summary(AS_OF, inclusive=True)
     assert summary.loc[edge_data["same_day"], ["order_count", "purchase_days", "total_cents"]].tolist() == [3, 2, 100]
     assert summary.loc[edge_data["zero"], ["order_count", "total_cents", "purchase_days"]].tolist() == [2, 500, 1]
     assert summary.loc[edge_data["at_cutoff"], ["order_count", "orders_90d"]].tolist() == [2, 2]
-    strict = adapter.read_order_summary(AS_OF)
+    strict = aggregates.read_order_summary(AS_OF)
     assert strict.loc[edge_data["at_cutoff"], "order_count"] == 1
-    restricted = adapter.read_order_summary(AS_OF, inclusive=True, customer_ids=[edge_data["zero"]])
+    restricted = aggregates.read_order_summary(AS_OF, inclusive=True, customer_ids=[edge_data["zero"]])
     assert list(restricted.index) == [edge_data["zero"]]
 
 
@@ -91,7 +91,7 @@ def test_the_engine_scores_the_same_from_either_summary(edge_data):
               "rank_recommendations": False, "parts": frozenset({CUSTOMER_PART})}
     from_pandas = run_engine(**common)
     # From the database's summaries alone: without them the engine would fail on no orders.
-    summaries = adapter.engine_order_summaries(AS_OF, engine_settings())
+    summaries = aggregates.engine_order_summaries(AS_OF, engine_settings())
     from_sql = run_engine(**{**common, "orders": None}, **summaries.engine_arguments())
     assert not from_sql.skipped and set(from_sql.cards) == set(from_pandas.cards)
     for name in ("clv", "churn", "loyalty", "segments", "forecast"):
@@ -113,7 +113,7 @@ def test_the_engine_summaries_equal_the_pandas_ones(edge_data):
     """One statement's summaries at every cutoff, the CLV holdout window and the months, each
     equal to what the engine computes from the orders frame."""
     settings = engine_settings()
-    summaries = adapter.engine_order_summaries(AS_OF, settings)
+    summaries = aggregates.engine_order_summaries(AS_OF, settings)
     orders = adapter._read_orders(AS_OF, inclusive=True)
     _assert_same_summary(summaries.at_as_of, S.order_summary(orders, cutoff=AS_OF, inclusive=True))
     assert sorted(summaries.before) == feature_cutoffs(AS_OF, settings)
@@ -151,7 +151,7 @@ def test_summaries_at_several_cutoffs_in_one_statement_equal_the_pandas_ones(edg
                      total_amount=Decimal(amount))
     OrderFactory(customer=late, ordered_at=_at("2026-09-01 10:00"), total_amount=Decimal("5.00"))
     cutoffs = [(AS_OF, True), (cut, True), (cut, False), (AS_OF - pd.Timedelta(days=200), False)]
-    from_sql = adapter.read_order_summaries(cutoffs)
+    from_sql = aggregates.read_order_summaries(cutoffs)
     orders = adapter._read_orders(AS_OF, inclusive=True)
     for (cutoff, inclusive), summary in zip(cutoffs, from_sql, strict=True):
         _assert_same_summary(summary, S.order_summary(orders, cutoff=cutoff, inclusive=inclusive))

@@ -273,6 +273,27 @@ def test_a_range_left_unexplained_fails_the_run_and_changes_nothing(scored_db):
 
 
 @pytest.mark.django_db
+def test_parts_cut_into_different_ranges_still_rank_and_explain_everyone(scored_db):
+    """Customers imported between the two parts' reads make their ranges differ: the chunks take
+    every range either part cut, and the run still ranks and explains every customer."""
+    expected = _recommendations()
+    run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    assert runs.score_run_start(run_id=run.pk)
+    assert runs.score_run_fit_part(run_id=run.pk, part="products", chunk_size=100)
+    assert runs.score_run_fit_part(run_id=run.pk, part="customers", chunk_size=150)
+    ranges = runs.score_run_plan(run_id=run.pk)
+    # 4 ranges of 100 and 3 of 150; (301, 400) is in both and runs once.
+    assert len(ranges) == len(set(ranges)) == 6
+    for first, last in ranges:
+        runs.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
+    done = runs.score_run_finish(run_id=run.pk)
+    assert done.status == "succeeded", done.error
+    assert _recommendations() == expected
+    scored = Customer.objects.filter(churn_probability__isnull=False)
+    assert scored.count() > 300 and not scored.filter(churn_reasons__isnull=True).exists()
+
+
+@pytest.mark.django_db
 def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monkeypatch):
     """The two engine parts run as separate tasks (two workers at once); a redelivered start,
     part or plan message finds its work done and does not do it again."""
