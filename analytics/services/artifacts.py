@@ -40,6 +40,12 @@ def artifact_load(run_id: int, name: str):
     return pickle.loads(zlib.decompress(bytes(payload)))
 
 
+def artifact_find(run_id: int, name: str):
+    """:func:`artifact_load`, or None where the run stored no such artifact (one query)."""
+    payload = ModelArtifact.objects.values_list("payload", flat=True).filter(run_id=run_id, name=name).first()
+    return None if payload is None else pickle.loads(zlib.decompress(bytes(payload)))
+
+
 def ratings_artifact_name(first_id: int, last_id: int) -> str:
     return f"{PENDING_PREFIX}ratings_{first_id}_{last_id}"
 
@@ -52,10 +58,6 @@ PENDING_EXPLAINED = f"{PENDING_PREFIX}explained_"
 
 def explain_artifact_name(first_id: int, last_id: int, *, explained: bool = False) -> str:
     return f"{PENDING_EXPLAINED if explained else PENDING_TO_EXPLAIN}{first_id}_{last_id}"
-
-
-def artifact_exists(run_id: int, name: str) -> bool:
-    return ModelArtifact.objects.filter(run_id=run_id, name=name).exists()
 
 
 def chunk_ratings_store(run_id: int, ranges: list[tuple[int, int]], customer_ids: pd.Series,

@@ -47,7 +47,7 @@ from .artifacts import (
     PENDING_PREFIX,
     PENDING_RECOMMENDER,
     PENDING_TO_EXPLAIN,
-    artifact_exists,
+    artifact_find,
     artifact_load,
     artifact_store,
     chunk_ratings_store,
@@ -281,13 +281,13 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
         # part's customers of its range and explains the customers part's churn customers of it.
         size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
         ranges = _chunk_ranges(frames.customers["customer_id"], size)
-        if output.recommender is not None:
+        if output.recommender is not None or output.churn_pending is not None:
             meta["ranges"] = ranges
+        if output.recommender is not None:
             artifact_store(run_id, PENDING_RECOMMENDER, output.recommender.model)
             chunk_ratings_store(run_id, ranges, frames.customers["customer_id"],
                                  output.recommender.ratings)
         if output.churn_pending is not None:
-            meta["ranges"] = ranges
             for first, last in ranges:
                 artifact_store(run_id, explain_artifact_name(first, last),
                                output.churn_pending.between(first, last))
@@ -355,10 +355,9 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
     if ScoreRun.objects.filter(pk=run_id, status__in=ScoreRun.ENDED).exists():
         return 0
     try:
-        to_explain = explain_artifact_name(first_id, last_id)
-        if artifact_exists(run_id, to_explain):
-            artifact_store(run_id, explain_artifact_name(first_id, last_id, explained=True),
-                           artifact_load(run_id, to_explain).explain())
+        pending = artifact_find(run_id, explain_artifact_name(first_id, last_id))
+        if pending is not None:
+            artifact_store(run_id, explain_artifact_name(first_id, last_id, explained=True), pending.explain())
         staged = _rank_chunk(run_id, first_id, last_id)
         lease_renew(
             ScoreRun.objects.filter(pk=run_id), duration=LEASE, chunks_done=F("chunks_done") + 1,
@@ -372,10 +371,11 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
 def _rank_chunk(run_id: int, first_id: int, last_id: int) -> int:
     """Stage the recommendations of the customers in [first_id, last_id]; none where the products
     part cut no such range (a run with no order lines, or a range only the customers part cut)."""
-    if not artifact_exists(run_id, ratings_artifact_name(first_id, last_id)):
+    found = artifact_find(run_id, ratings_artifact_name(first_id, last_id))
+    if found is None:
         return 0
+    customer_ids, ratings = found
     model = artifact_load(run_id, PENDING_RECOMMENDER)
-    customer_ids, ratings = artifact_load(run_id, ratings_artifact_name(first_id, last_id))
     recs = recommend_top_n(model, ratings, customer_ids)
     rows = pd.DataFrame({
         "run_id": run_id,
