@@ -64,7 +64,7 @@ def _read(sql: str, columns: Sequence[str], params: Sequence = ()) -> pd.DataFra
         return pd.DataFrame.from_records(cursor.fetchall(), columns=list(columns))
 
 
-def _table(model) -> str:
+def table_name(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
@@ -77,7 +77,7 @@ def _timestamp(column: str) -> str:
     return column
 
 
-_NS_MIN = pd.Timestamp("1677-09-22")
+NS_MIN = pd.Timestamp("1677-09-22")
 _NS_MAX = pd.Timestamp("2262-04-10")
 
 
@@ -96,7 +96,7 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
             values = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
             values = values.dt.tz_convert(None)
         # pandas 3 may parse year 1 at microsecond resolution; nanoseconds cannot hold it.
-        values = values.where((values >= _NS_MIN) & (values <= _NS_MAX))
+        values = values.where((values >= NS_MIN) & (values <= _NS_MAX))
         frame[column] = values.astype("datetime64[ns]")
         unreadable = frame[column].isna()
         if unreadable.any():
@@ -136,13 +136,13 @@ def _without_pii(records: pd.Series) -> pd.Series:
                        ).astype(object)
 
 
-def _read_orders(cutoff: pd.Timestamp, restrict: str = "", *, inclusive: bool = False) -> pd.DataFrame:
+def read_orders(cutoff: pd.Timestamp, restrict: str = "", *, inclusive: bool = False) -> pd.DataFrame:
     """Completed orders placed before ``cutoff`` (at or before it with ``inclusive``), in id
     order; ``restrict`` is an extra SQL condition on the orders table."""
     cutoff = pd.Timestamp(cutoff)
     aware = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff
     orders = _read(
-        f"SELECT id, customer_id, {_timestamp('ordered_at')}, total_amount, channel FROM {_table(Order)} "
+        f"SELECT id, customer_id, {_timestamp('ordered_at')}, total_amount, channel FROM {table_name(Order)} "
         f"WHERE status = 'completed' AND ordered_at {'<=' if inclusive else '<'} %s{restrict} ORDER BY id",
         F.ORDER_COLUMNS, [aware.isoformat()])
     orders = _dates(orders, "ordered_at")
@@ -173,8 +173,8 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
             return ""
         return f" AND {column} IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})"
 
-    c, o, i, p = _table(Customer), _table(Order), _table(OrderItem), _table(Product)
-    fb, it = _table(Feedback), _table(Interaction)
+    c, o, i, p = table_name(Customer), table_name(Order), table_name(OrderItem), table_name(Product)
+    fb, it = table_name(Feedback), table_name(Interaction)
 
     customers = _read(
         f"SELECT id, signup_date, status, gender, region, city, channel, marketing_consent, attributes "
@@ -183,14 +183,14 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     customers["attributes"] = _without_pii(_attributes(customers["attributes"]))
     # An out-of-range signup date reads as unknown rather than failing the run.
     signup = pd.to_datetime(customers["signup_date"], errors="coerce")
-    customers["signup_date"] = signup.where((signup >= _NS_MIN) & (signup <= _NS_MAX)).astype("datetime64[ns]")
+    customers["signup_date"] = signup.where((signup >= NS_MIN) & (signup <= _NS_MAX)).astype("datetime64[ns]")
     customers["consent"] = customers["consent"].map(
         lambda v: v in (True, "t", "true", 1, "1")).astype(bool)
     for column in ("status", "gender", "region", "city", "channel"):
         customers[column] = customers[column].astype(object).fillna("").astype(str)
 
     cutoff = as_of_aware.isoformat()
-    orders = _read_orders(as_of_aware, only('customer_id', 'orders'), inclusive=True)
+    orders = read_orders(as_of_aware, only('customer_id', 'orders'), inclusive=True)
 
     items = _read(
         f"SELECT it.order_id, o.customer_id, it.product_id, it.quantity, it.unit_price, "
@@ -238,7 +238,7 @@ def _sql_type(field) -> str:
     }[internal]
 
 
-def _utc(value: pd.Timestamp) -> pd.Timestamp:
+def as_utc(value: pd.Timestamp) -> pd.Timestamp:
     """The engine's timestamps are naive UTC; the database wants them marked as such."""
     return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
 
@@ -269,7 +269,7 @@ def _sqlite_stage(stage: str, fields: dict, frame: pd.DataFrame) -> None:
                 values.append(None)
                 continue
             if isinstance(value, pd.Timestamp):
-                value = _utc(value).to_pydatetime()
+                value = as_utc(value).to_pydatetime()
             elif column in json_columns and isinstance(value, str):
                 value = json.loads(value)
             elif isinstance(value, np.generic):
@@ -319,10 +319,10 @@ def write_rows(model, frame: pd.DataFrame) -> int:
             # Two writers of overlapping rows (a run's feedback analysis and the task analysing new
             # feedback) would each lock rows in the order its UPDATE meets them and can deadlock:
             # take the row locks first, in id order, so the second waits for the first instead.
-            cursor.execute(f"SELECT t.id FROM {_table(model)} AS t JOIN {stage} AS s ON t.id = s.id "
+            cursor.execute(f"SELECT t.id FROM {table_name(model)} AS t JOIN {stage} AS s ON t.id = s.id "
                            "ORDER BY t.id FOR UPDATE OF t")
         cursor.execute(
-            f"UPDATE {_table(model)} AS t SET " + ", ".join(f"{c} = s.{c}" for c in columns)
+            f"UPDATE {table_name(model)} AS t SET " + ", ".join(f"{c} = s.{c}" for c in columns)
             + f" FROM {stage} AS s WHERE t.id = s.id")
         written = cursor.rowcount
         if not is_postgres():

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
-from analytics.adapter import _NS_MIN, _read_orders, _table, _utc
+from analytics.adapter import NS_MIN, as_utc, read_orders, table_name
 from analytics.engine import order_summary as S
 from analytics.engine.baskets import basket_lines_from_orders
 from analytics.engine.clv import SelectionSummaries, selection_calibration_end
@@ -165,7 +165,7 @@ def read_order_summaries(cutoffs: Sequence[tuple[pd.Timestamp, bool]], *,
     restrict = "" if customer_ids is None else (
         f" AND customer_id IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})")
     if not is_postgres():
-        return [S.order_summary(_read_orders(cutoff, restrict, inclusive=inclusive), cutoff=cutoff,
+        return [S.order_summary(read_orders(cutoff, restrict, inclusive=inclusive), cutoff=cutoff,
                                 inclusive=inclusive) for cutoff, inclusive in cutoffs]
     columns = ["position", "customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS, *S.GAP_COLUMNS]
     dtypes = {c: "int64" for c in ["position", "customer_id", *S.COUNT_COLUMNS, *S.TIME_COLUMNS]}
@@ -181,12 +181,12 @@ def read_order_summaries(cutoffs: Sequence[tuple[pd.Timestamp, bool]], *,
 
 
 def _completed_cents(where: str) -> str:
-    return (f"SELECT customer_id, ordered_at, round(total_amount * 100)::bigint AS cents FROM {_table(Order)} "
+    return (f"SELECT customer_id, ordered_at, round(total_amount * 100)::bigint AS cents FROM {table_name(Order)} "
             f"WHERE status = 'completed' AND {where}")
 
 
 def _instant(value: pd.Timestamp) -> str:
-    return "'" + _utc(pd.Timestamp(value)).isoformat() + "'::timestamptz"
+    return "'" + as_utc(pd.Timestamp(value)).isoformat() + "'::timestamptz"
 
 
 def _feature_summaries_sql(cutoffs: Sequence[pd.Timestamp]) -> str:
@@ -225,7 +225,7 @@ def read_feature_summaries(cutoffs: Sequence[pd.Timestamp]) -> list[pd.DataFrame
     (:func:`_feature_summaries_sql`), the pandas path elsewhere."""
     cutoffs = [pd.Timestamp(c) for c in cutoffs]
     if not is_postgres():
-        orders = _read_orders(max(cutoffs))
+        orders = read_orders(max(cutoffs))
         return [S.order_summary(orders, cutoff=c)[S.FEATURE_COLUMNS] for c in cutoffs]
     columns = ["position", "customer_id", *S.FEATURE_COLUMNS]
     frame = _copy_frames(_feature_summaries_sql(cutoffs), columns, dict.fromkeys(columns, "int64"))
@@ -240,7 +240,7 @@ def read_window_purchase_days(start: pd.Timestamp, end: pd.Timestamp) -> pd.Data
     ``(start, end]``: one ``GROUP BY`` in PostgreSQL, the pandas path elsewhere."""
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     if not is_postgres():
-        return S.window_purchase_days(_read_orders(end, inclusive=True), start=start, end=end)
+        return S.window_purchase_days(read_orders(end, inclusive=True), start=start, end=end)
     orders = _completed_cents(f"ordered_at > {_instant(start)} AND ordered_at <= {_instant(end)}")
     sql = ("SELECT customer_id, count(*), sum(cents)::bigint FROM (SELECT customer_id, "
            f"(ordered_at AT TIME ZONE 'UTC')::date AS day, sum(cents) AS cents FROM ({orders}) AS o "
@@ -255,7 +255,7 @@ def read_monthly_cents(before: pd.Timestamp) -> pd.Series:
     before ``before``: one ``GROUP BY date_trunc`` in PostgreSQL, the pandas path elsewhere."""
     before = pd.Timestamp(before)
     if not is_postgres():
-        return S.monthly_cents(_read_orders(before), before=before)
+        return S.monthly_cents(read_orders(before), before=before)
     month = "date_trunc('month', ordered_at AT TIME ZONE 'UTC')"
     sql = (f"SELECT (EXTRACT(EPOCH FROM {month}) * 1000000)::bigint, sum(cents)::bigint "
            f"FROM ({_completed_cents(f'ordered_at < {_instant(before)}')}) AS o GROUP BY 1 ORDER BY 1")
@@ -319,9 +319,9 @@ def _baskets_sql(as_of: pd.Timestamp) -> str:
     are left out, as :func:`_dates` leaves their lines out of the items frame."""
     return (
         "SELECT o.id, o.customer_id, (EXTRACT(EPOCH FROM o.ordered_at) * 1000000)::bigint, count(*), "
-        f"array_agg(it.product_id) FROM {_table(OrderItem)} it JOIN {_table(Order)} o ON o.id = it.order_id "
+        f"array_agg(it.product_id) FROM {table_name(OrderItem)} it JOIN {table_name(Order)} o ON o.id = it.order_id "
         f"WHERE o.status = 'completed' AND o.ordered_at <= {_instant(as_of)} "
-        f"AND o.ordered_at >= {_instant(_NS_MIN)} GROUP BY o.id ORDER BY o.id")
+        f"AND o.ordered_at >= {_instant(NS_MIN)} GROUP BY o.id ORDER BY o.id")
 
 
 def _parse_baskets(text: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

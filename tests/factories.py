@@ -6,6 +6,7 @@ that a test did not ask for. A value a test depends on is passed at the call sit
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import factory
@@ -18,6 +19,11 @@ from campaigns.models import ServiceTask
 from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
 
 TEST_PASSWORD = "pw-for-tests"
+
+
+def utc_at(text: str) -> datetime:
+    """An ISO date or date-time read as UTC: ``utc_at("2026-09-30 23:59")``."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class UserFactory(DjangoModelFactory):

@@ -35,15 +35,18 @@ def artifact_store(run_id: int, name: str, value) -> None:
         run_id=run_id, name=name, defaults={"payload": zlib.compress(pickle.dumps(value), 1)})
 
 
-def artifact_load(run_id: int, name: str):
-    payload = ModelArtifact.objects.values_list("payload", flat=True).get(run_id=run_id, name=name)
+def unpickle_payload(payload) -> object:
     return pickle.loads(zlib.decompress(bytes(payload)))
+
+
+def artifact_load(run_id: int, name: str):
+    return unpickle_payload(ModelArtifact.objects.values_list("payload", flat=True).get(run_id=run_id, name=name))
 
 
 def artifact_find(run_id: int, name: str):
     """:func:`artifact_load`, or None where the run stored no such artifact (one query)."""
     payload = ModelArtifact.objects.values_list("payload", flat=True).filter(run_id=run_id, name=name).first()
-    return None if payload is None else pickle.loads(zlib.decompress(bytes(payload)))
+    return None if payload is None else unpickle_payload(payload)
 
 
 def ratings_artifact_name(first_id: int, last_id: int) -> str:

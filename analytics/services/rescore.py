@@ -1,8 +1,6 @@
 """Rescoring a few customers with the models of the last full run (its scoring snapshot)."""
 from __future__ import annotations
 
-import pickle
-import zlib
 from datetime import datetime
 
 import pandas as pd
@@ -15,7 +13,7 @@ from analytics.engine.incremental import ScoringSnapshot, rescore
 from analytics.models import ModelArtifact, ScoreRun
 from webhooks.events import SOURCE_RESCORE, churn_risk_high_watch
 
-from .artifacts import SNAPSHOT_ARTIFACT
+from .artifacts import SNAPSHOT_ARTIFACT, unpickle_payload
 
 # Events for one customer within this many seconds share one rescore: an order with ten lines
 # and its feedback arrive together, and the rescore reads whatever is committed when it runs.
@@ -43,7 +41,7 @@ def _latest_snapshot() -> tuple[int, ScoringSnapshot] | None:
     if artifact.run_id not in _snapshot_cache:
         payload = ModelArtifact.objects.values_list("payload", flat=True).get(pk=artifact.pk)
         _snapshot_cache.clear()  # keep one snapshot in memory per process
-        _snapshot_cache[artifact.run_id] = pickle.loads(zlib.decompress(bytes(payload)))
+        _snapshot_cache[artifact.run_id] = unpickle_payload(payload)
     return artifact.run_id, _snapshot_cache[artifact.run_id]
 
 

@@ -4,7 +4,7 @@ path's, and the recommender's ratings and the bundles come out the same from eit
 Needs PostgreSQL (the ``services`` mark: skipped on a laptop without it, fails in CI), e.g.
 ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_h_agg CELERY_BROKER_URL=redis://...``.
 """
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -17,15 +17,11 @@ from analytics.engine.pipeline import PRODUCT_PART, run_engine
 from analytics.services.runs import engine_settings
 from customers.demo.loader import demo_seed
 from customers.models import OrderStatus, Product
-from tests.factories import CustomerFactory, FeedbackFactory, OrderFactory, OrderItemFactory
+from tests.factories import CustomerFactory, FeedbackFactory, OrderFactory, OrderItemFactory, utc_at
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 AS_OF = pd.Timestamp("2026-10-01 15:30")
-
-
-def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture
@@ -37,19 +33,19 @@ def edge_data():
     demo_seed(n_customers=300, seed=29, as_of=AS_OF.normalize())
     first, second, third = Product.objects.order_by("id")[:3]
     twice, same_instant, at_cutoff = (CustomerFactory() for _ in range(3))
-    listed_twice = OrderFactory(customer=twice, ordered_at=_at("2026-09-01 10:00"))
+    listed_twice = OrderFactory(customer=twice, ordered_at=utc_at("2026-09-01 10:00"))
     for product in (second, first, second):
         OrderItemFactory(order=listed_twice, product=product)
     for products in ((third, first), (second,)):
-        order = OrderFactory(customer=same_instant, ordered_at=_at("2026-08-01 12:00"))
+        order = OrderFactory(customer=same_instant, ordered_at=utc_at("2026-08-01 12:00"))
         for product in products:
             OrderItemFactory(order=order, product=product)
-    FeedbackFactory(customer=same_instant, created_at=_at("2026-08-03 09:00"), rating=1)
+    FeedbackFactory(customer=same_instant, created_at=utc_at("2026-08-03 09:00"), rating=1)
     cutoff = OrderFactory(customer=at_cutoff, ordered_at=AS_OF.tz_localize("UTC").to_pydatetime())
     OrderItemFactory(order=cutoff, product=first)
     after = OrderFactory(customer=at_cutoff, ordered_at=AS_OF.tz_localize("UTC").to_pydatetime() + timedelta(seconds=1))
     OrderItemFactory(order=after, product=second)
-    refunded = OrderFactory(customer=at_cutoff, ordered_at=_at("2026-09-10 10:00"), status=OrderStatus.REFUNDED)
+    refunded = OrderFactory(customer=at_cutoff, ordered_at=utc_at("2026-09-10 10:00"), status=OrderStatus.REFUNDED)
     OrderItemFactory(order=refunded, product=third)
     return {"listed_twice": listed_twice.pk, "cutoff": cutoff.pk, "after": after.pk,
             "refunded": refunded.pk, "same_instant": same_instant.pk}

@@ -4,7 +4,6 @@ the pandas path's on the same data, and the engine scores the same from either.
 Needs PostgreSQL (the ``services`` mark: skipped on a laptop without it, fails in CI), e.g.
 ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_h_agg CELERY_BROKER_URL=redis://...``.
 """
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -19,15 +18,11 @@ from analytics.engine.pipeline import CUSTOMER_PART, feature_cutoffs, run_engine
 from analytics.services.runs import engine_settings
 from customers.demo.loader import demo_seed
 from customers.models import OrderStatus
-from tests.factories import CustomerFactory, OrderFactory
+from tests.factories import CustomerFactory, OrderFactory, utc_at
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 AS_OF = pd.Timestamp("2026-10-01 15:30")
-
-
-def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture
@@ -38,18 +33,18 @@ def edge_data():
     float sum drifts."""
     demo_seed(n_customers=300, seed=23, as_of=AS_OF.normalize())
     one, same_day, zero, midnight, at_cutoff, silent = (CustomerFactory() for _ in range(6))
-    OrderFactory(customer=one, ordered_at=_at("2026-09-30 10:00"), total_amount=Decimal("10.10"))
+    OrderFactory(customer=one, ordered_at=utc_at("2026-09-30 10:00"), total_amount=Decimal("10.10"))
     for when, amount in (("2026-03-01 08:00", "0.10"), ("2026-03-01 20:00", "0.20"), ("2026-05-15 10:00", "0.70")):
-        OrderFactory(customer=same_day, ordered_at=_at(when), total_amount=Decimal(amount))
+        OrderFactory(customer=same_day, ordered_at=utc_at(when), total_amount=Decimal(amount))
     for amount in ("0.00", "5.00"):
-        OrderFactory(customer=zero, ordered_at=_at("2025-01-10 10:00"), total_amount=Decimal(amount))
-    OrderFactory(customer=zero, ordered_at=_at("2026-02-01 10:00"), total_amount=Decimal("9.00"),
+        OrderFactory(customer=zero, ordered_at=utc_at("2025-01-10 10:00"), total_amount=Decimal(amount))
+    OrderFactory(customer=zero, ordered_at=utc_at("2026-02-01 10:00"), total_amount=Decimal("9.00"),
                  status=OrderStatus.REFUNDED)
     for when in ("2024-12-31 23:59:59.999999", "2025-01-01 00:00:00.000001", "2026-06-02 00:00", "2026-09-30 23:00"):
-        OrderFactory(customer=midnight, ordered_at=_at(when), total_amount=Decimal("12.34"))
+        OrderFactory(customer=midnight, ordered_at=utc_at(when), total_amount=Decimal("12.34"))
     OrderFactory(customer=at_cutoff, ordered_at=AS_OF.tz_localize("UTC").to_pydatetime(), total_amount=Decimal("7.00"))
-    OrderFactory(customer=at_cutoff, ordered_at=_at("2026-07-03 15:30"), total_amount=Decimal("3.00"))  # 90 days
-    OrderFactory(customer=at_cutoff, ordered_at=_at("2026-10-02 09:00"), total_amount=Decimal("8.00"))  # after
+    OrderFactory(customer=at_cutoff, ordered_at=utc_at("2026-07-03 15:30"), total_amount=Decimal("3.00"))  # 90 days
+    OrderFactory(customer=at_cutoff, ordered_at=utc_at("2026-10-02 09:00"), total_amount=Decimal("8.00"))  # after
     return {"silent": silent.pk, "same_day": same_day.pk, "zero": zero.pk, "at_cutoff": at_cutoff.pk}
 
 
@@ -66,7 +61,7 @@ def _assert_same_summary(from_sql: pd.DataFrame, from_pandas: pd.DataFrame) -> N
 def test_postgresql_summary_equals_the_pandas_summary(edge_data, days_back, inclusive):
     cutoff = AS_OF - pd.Timedelta(days=days_back)
     from_sql = aggregates.read_order_summary(cutoff, inclusive=inclusive)
-    orders = adapter._read_orders(cutoff, inclusive=inclusive)
+    orders = adapter.read_orders(cutoff, inclusive=inclusive)
     assert len(orders) > 1000
     _assert_same_summary(from_sql, S.order_summary(orders, cutoff=cutoff, inclusive=inclusive))
     assert edge_data["silent"] not in from_sql.index
@@ -114,7 +109,7 @@ def test_the_engine_summaries_equal_the_pandas_ones(edge_data):
     equal to what the engine computes from the orders frame."""
     settings = engine_settings()
     summaries = aggregates.engine_order_summaries(AS_OF, settings)
-    orders = adapter._read_orders(AS_OF, inclusive=True)
+    orders = adapter.read_orders(AS_OF, inclusive=True)
     _assert_same_summary(summaries.at_as_of, S.order_summary(orders, cutoff=AS_OF, inclusive=True))
     assert sorted(summaries.before) == feature_cutoffs(AS_OF, settings)
     for cutoff, summary in summaries.before.items():
@@ -147,12 +142,12 @@ def test_summaries_at_several_cutoffs_in_one_statement_equal_the_pandas_ones(edg
     instant = cut.tz_localize("UTC").to_pydatetime()
     for when, amount in (("2026-03-01 10:00", "1.00"), ("2026-07-03 09:00", "2.00"), (None, "4.00"), (None, "8.00"),
                          ("2026-07-03 20:00", "16.00"), ("2026-08-01 10:00", "32.00")):
-        OrderFactory(customer=straddling, ordered_at=instant if when is None else _at(when),
+        OrderFactory(customer=straddling, ordered_at=instant if when is None else utc_at(when),
                      total_amount=Decimal(amount))
-    OrderFactory(customer=late, ordered_at=_at("2026-09-01 10:00"), total_amount=Decimal("5.00"))
+    OrderFactory(customer=late, ordered_at=utc_at("2026-09-01 10:00"), total_amount=Decimal("5.00"))
     cutoffs = [(AS_OF, True), (cut, True), (cut, False), (AS_OF - pd.Timedelta(days=200), False)]
     from_sql = aggregates.read_order_summaries(cutoffs)
-    orders = adapter._read_orders(AS_OF, inclusive=True)
+    orders = adapter.read_orders(AS_OF, inclusive=True)
     for (cutoff, inclusive), summary in zip(cutoffs, from_sql, strict=True):
         _assert_same_summary(summary, S.order_summary(orders, cutoff=cutoff, inclusive=inclusive))
     at_cut, before_cut = from_sql[1].loc[straddling.pk], from_sql[2].loc[straddling.pk]
