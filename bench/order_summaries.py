@@ -2,12 +2,14 @@
 statement, on the database DATABASE_URL names (seed it first with ``bench/seed_demo.py``).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/order_summaries.py \
-        [--as-of 2026-12-06T12:00] [--repeat 3]
+        [--as-of 2026-12-06T12:00] [--repeat 3] [--work-mem 4MB,256MB] [--only full_summaries,...]
 
 Each of :func:`analytics.aggregates.engine_order_summaries`'s statements is timed as the run calls
 it (the query, its ``COPY`` out and the parse into frames), then the whole call; each is run
 ``--repeat`` times and the best and every time are printed as JSON, with the row counts and the
-server settings that decide the plans (``work_mem``, parallel workers).
+server settings that decide the plans (``work_mem``, parallel workers). With ``--work-mem``,
+every statement is timed under each ``work_mem`` given (set for this session only), one after
+the other in the same run, so their times compare.
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--as-of", dest="as_of", default="2026-12-06T12:00")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--work-mem", dest="work_mem", default="",
+                        help="comma-separated work_mem values to time each statement under")
+    parser.add_argument("--only", default="", help="comma-separated statement names")
     args = parser.parse_args()
 
     import django
@@ -54,15 +59,22 @@ def main() -> None:
         "monthly_cents": lambda: aggregates.read_monthly_cents(month_start(as_of)),
         "engine_order_summaries": lambda: aggregates.engine_order_summaries(as_of, settings),
     }
+    if args.only:
+        statements = {name: statements[name] for name in args.only.split(",")}
     seconds: dict[str, list[float]] = {}
     rows: dict[str, int] = {}
-    for name, call in statements.items():
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            result = call()
-            seconds.setdefault(name, []).append(round(time.perf_counter() - started, 2))
-        rows[name] = result.rows if name == "engine_order_summaries" else (
-            sum(len(f) for f in result) if isinstance(result, list) else len(result))
+    for work_mem in args.work_mem.split(",") if args.work_mem else [""]:
+        if work_mem:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('work_mem', %s, false)", [work_mem])
+        for name, call in statements.items():
+            label = f"{name}@{work_mem}" if work_mem else name
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                result = call()
+                seconds.setdefault(label, []).append(round(time.perf_counter() - started, 2))
+            rows[name] = result.rows if name == "engine_order_summaries" else (
+                sum(len(f) for f in result) if isinstance(result, list) else len(result))
     with connection.cursor() as cursor:
         cursor.execute("SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
                        "('work_mem', 'shared_buffers', 'max_parallel_workers_per_gather', 'jit')")
