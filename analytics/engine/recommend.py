@@ -387,6 +387,9 @@ def recommender_fit(
                                   train_items)
     popular = fit_recommender(train_ratings, product_ids, use_similarity=False)
     popular_hit, _ = _hit_rate(recommend_top_n(popular, train_ratings, eval_customers), held, train_items)
+    # The evaluation's copy of the order lines and its ratings go before the full ratings are
+    # built: at a million customers they are about a gigabyte the process need not hold twice.
+    del train_items, held, train_ratings, train_model, popular
 
     ratings = build_ratings(items=past_items, feedback=feedback, as_of=as_of)
     model = fit_recommender(_customer_sample(ratings, MAX_FIT_CUSTOMERS, rng), product_ids)
