@@ -105,11 +105,13 @@ def main() -> None:
             for start in range(0, len(text), 8 * 2**20):
                 copy.write(text[start:start + 8 * 2**20])
 
-    definition = (f"SELECT id AS customer_id, {column_list} FROM {customers} WITH NO DATA")
+    # Every table here (the old scores, the staging table, the new scores) has the score rows'
+    # shape: this query, with its rows or WITH NO DATA.
+    scores = f"SELECT id AS customer_id, {column_list} FROM {customers}"
     with raw.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_score, bench_score_new, bench_score_old")
         # The table readers see before the swap: the same scores, indexed.
-        cursor.execute(f"CREATE TABLE bench_score AS SELECT id AS customer_id, {column_list} FROM {customers}")
+        cursor.execute(f"CREATE TABLE bench_score AS {scores}")
         cursor.execute("ALTER TABLE bench_score ADD PRIMARY KEY (customer_id)")
         for statement in _index_statements("bench_score"):
             cursor.execute(statement)
@@ -118,8 +120,7 @@ def main() -> None:
     if args.with_update:
         started = time.perf_counter()
         with raw.transaction(), raw.cursor() as cursor:
-            cursor.execute(f"CREATE TEMPORARY TABLE bench_stage AS SELECT id AS customer_id, {column_list} "
-                           f"FROM {customers} WITH NO DATA")
+            cursor.execute(f"CREATE TEMPORARY TABLE bench_stage AS {scores} WITH NO DATA")
             copy_in("bench_stage")
             cursor.execute("ANALYZE bench_stage")
             cursor.execute(f"UPDATE {customers} AS t SET " + ", ".join(f"{c} = s.{c}" for c in columns)
@@ -129,7 +130,7 @@ def main() -> None:
         result["today_update_seconds"] = round(time.perf_counter() - started, 2)
 
     started_all = time.perf_counter()
-    timed("swap_create", f"CREATE TABLE bench_score_new AS {definition}")
+    timed("swap_create", f"CREATE TABLE bench_score_new AS {scores} WITH NO DATA")
     started = time.perf_counter()
     copy_in("bench_score_new")
     result["swap_copy_seconds"] = round(time.perf_counter() - started, 2)
