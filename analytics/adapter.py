@@ -2,9 +2,11 @@
 
 Reading builds the engine's frames (:mod:`analytics.engine.frames`) with one query per table:
 ``COPY ... TO STDOUT`` on PostgreSQL, parsed by pandas, and a plain cursor elsewhere. Writing puts
-every customer's score fields back in one statement per table inside one transaction: the rows
-go into a temporary table (COPY on PostgreSQL, one ``executemany`` on SQLite) and a single
-``UPDATE ... FROM`` writes them. Either way the new scores appear all at once or not at all.
+customers' scores back inside one transaction. A full run on PostgreSQL writes a new score table
+by COPY, builds its indexes and renames it in (:func:`core.table_swap.replace_table`); other
+writes put the rows into a temporary table (COPY on PostgreSQL, one ``executemany`` on SQLite)
+and one ``UPDATE ... FROM`` writes them. Either way the new scores appear all at once or not at
+all.
 
 The per-customer order summaries the customer models read (:mod:`analytics.engine.order_summary`)
 are computed by PostgreSQL where it runs (:func:`engine_order_summaries`: ``GROUP BY`` and window
@@ -27,8 +29,18 @@ from django.db import connection, transaction
 
 from analytics.engine import frames as F
 from core.db import copy_frame, is_postgres
+from core.table_swap import replace_table
 from customers import bounds
-from customers.models import SCORE_FIELDS, Customer, Feedback, Interaction, Order, OrderItem, Product
+from customers.models import (
+    SCORE_FIELDS,
+    Customer,
+    CustomerScore,
+    Feedback,
+    Interaction,
+    Order,
+    OrderItem,
+    Product,
+)
 from customers.pii import pii_attribute_columns
 
 logger = logging.getLogger(__name__)
@@ -292,6 +304,7 @@ def write_rows(model, frame: pd.DataFrame) -> int:
     if frame.empty:
         return 0
     fields = {f.name: f for f in model._meta.concrete_fields}
+    key = model._meta.pk.column
     columns = list(frame.columns)
     integers = [c for c in columns if fields[c].get_internal_type() in _INTEGER_FIELDS]
     if integers:
@@ -319,11 +332,11 @@ def write_rows(model, frame: pd.DataFrame) -> int:
             # Two writers of overlapping rows (a run's feedback analysis and the task analysing new
             # feedback) would each lock rows in the order its UPDATE meets them and can deadlock:
             # take the row locks first, in id order, so the second waits for the first instead.
-            cursor.execute(f"SELECT t.id FROM {table_name(model)} AS t JOIN {stage} AS s ON t.id = s.id "
-                           "ORDER BY t.id FOR UPDATE OF t")
+            cursor.execute(f"SELECT t.{key} FROM {table_name(model)} AS t JOIN {stage} AS s ON t.{key} = s.id "
+                           f"ORDER BY t.{key} FOR UPDATE OF t")
         cursor.execute(
             f"UPDATE {table_name(model)} AS t SET " + ", ".join(f"{c} = s.{c}" for c in columns)
-            + f" FROM {stage} AS s WHERE t.id = s.id")
+            + f" FROM {stage} AS s WHERE t.{key} = s.id")
         written = cursor.rowcount
         if not is_postgres():
             cursor.execute(f"DROP TABLE temp.{stage}")  # PostgreSQL drops it at COMMIT
@@ -334,8 +347,12 @@ def write_rows(model, frame: pd.DataFrame) -> int:
 _CAPPED_SCORES = ("total_spent", "clv_12m")
 
 
-def write_scores(scores: pd.DataFrame) -> int:
-    """Write customers' score fields (``scores`` indexed by customer id) in one transaction.
+def write_scores(scores: pd.DataFrame, *, replace: bool = False) -> int:
+    """Write customers' scores (``scores`` indexed by customer id) in one transaction.
+
+    ``replace`` (a full run, on PostgreSQL): build a new score table holding these rows and swap
+    it in (:func:`core.table_swap.replace_table`): customers not in ``scores`` keep their row as
+    it was, and so do the score columns ``scores`` lacks. Otherwise the rows are updated.
 
     Money aggregates are capped at what their columns hold: a sum past 14 digits stored on
     SQLite made every later read of the customer fail, and PostgreSQL refuses it outright.
@@ -347,4 +364,31 @@ def write_scores(scores: pd.DataFrame) -> int:
         for column in capped:
             scores[column] = pd.to_numeric(scores[column], errors="coerce").clip(
                 lower=0, upper=float(bounds.MAX_AGGREGATE))
-    return write_rows(Customer, scores)
+    if not (replace and is_postgres()) or scores.empty:
+        return write_rows(CustomerScore, scores)
+    return _replace_scores(scores)
+
+
+def _replace_scores(scores: pd.DataFrame) -> int:
+    fields = {f.name: f for f in CustomerScore._meta.concrete_fields}
+    table = CustomerScore._meta.db_table
+    missing = [c for c in SCORE_FIELDS if c not in scores.columns]
+    rows = scores.astype({c: "Int64" for c in scores.columns
+                          if fields[c].get_internal_type() in _INTEGER_FIELDS})
+    rows = rows.reset_index(names="customer_id")
+    rows["customer_id"] = rows["customer_id"].astype("int64")
+    for column in scores.columns:
+        if fields[column].get_internal_type() == "DateTimeField":
+            rows[column] = pd.to_datetime(rows[column], utc=True)
+
+    def load(new: str) -> None:
+        copy_frame(new, rows)
+        if missing:   # columns this write does not carry keep their values
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {new} AS n SET " + ", ".join(f"{c} = t.{c}" for c in missing)
+                               + f" FROM {table_name(CustomerScore)} AS t WHERE t.customer_id = n.customer_id")
+
+    with transaction.atomic():
+        timings = replace_table(table, load, key="customer_id")
+    logger.info("score table replaced: %s", {k: round(v, 3) for k, v in timings.items()})
+    return len(rows)

@@ -73,10 +73,11 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from customers.models import Customer
+    from customers.models import Customer, CustomerScore
 
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Customer._meta.db_table}")
+        for model in (Customer, CustomerScore):
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
     # As production serves it: behind TLS (no redirect to https) and from collected static files.
     call_command("collectstatic", interactive=False, verbosity=0)
     client = Client(SERVER_NAME="127.0.0.1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
+from django.contrib.admin.utils import display_for_field
 from django.utils.html import format_html
 
 
@@ -32,3 +33,16 @@ def stored_json(model, field_name: str):
 def record_names(names, json_fields) -> list[str]:
     """``names`` with each JSON field replaced by its display's name."""
     return [f"{name}_record" if name in json_fields else name for name in names]
+
+
+def field_display(model, field_name: str, *, ordering: str | None = None):
+    """A read-only admin display of ``obj.<field_name>`` shown as ``model``'s field of that name
+    (label, choices, number and date formats): for a field the admin's model reads through a
+    relation, such as a customer's scores. ``ordering`` makes its list column sortable."""
+    field = model._meta.get_field(field_name)
+
+    @admin.display(description=field.verbose_name, ordering=ordering)
+    def display(model_admin, obj) -> str:
+        return display_for_field(getattr(obj, field_name), field, model_admin.get_empty_value_display())
+
+    return display

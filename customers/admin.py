@@ -17,13 +17,14 @@ from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin_display import record_names, stored_json
+from core.admin_display import field_display, record_names, stored_json
 from customers.permissions import can_change_interaction
 
 from .admin_site import PiiAdminMixin
 from .models import (
     SCORE_FIELDS,
     Customer,
+    CustomerScore,
     Feedback,
     Interaction,
     Order,
@@ -54,12 +55,12 @@ class CustomerAdmin(PiiAdminMixin, SimpleHistoryAdmin):
     )
     list_select_related = ("owner",)
     search_fields = ("name", "external_id", "email", "phone")
-    list_filter = ("status", "rfm_segment", "value_segment", "value_tier", "churn_risk",
-                   "lifecycle_stage", "channel", "marketing_consent", "region")
+    list_filter = ("status", "score__rfm_segment", "score__value_segment", "score__value_tier",
+                   "score__churn_risk", "score__lifecycle_stage", "channel", "marketing_consent", "region")
     # The churn reasons as the engine stored them (feature codes and numbers), shown as code; the
     # customer page puts them into words.
     score_fields = record_names(SCORE_FIELDS, ("churn_reasons",))
-    churn_reasons_record = stored_json(Customer, "churn_reasons")
+    churn_reasons_record = stored_json(CustomerScore, "churn_reasons")
     readonly_fields = (*score_fields, "merged_into", "created_at", "updated_at")
     raw_id_fields = ("owner",)
     inlines = (OrderInline,)
@@ -72,6 +73,11 @@ class CustomerAdmin(PiiAdminMixin, SimpleHistoryAdmin):
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
     )
     show_full_result_count = False
+
+
+# The scores live in their own table: each shows as its field there, its column sorted through it.
+for _name in SCORE_FIELDS:
+    setattr(CustomerAdmin, _name, field_display(CustomerScore, _name, ordering=f"score__{_name}"))
 
 
 @admin.register(Product)

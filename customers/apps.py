@@ -12,10 +12,13 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from . import events
         from .roles import sync_roles_after_migrate
+        from .scores import score_row_trigger_after_migrate
 
         # Later apps (campaigns, analytics) add permissions after the roles migration ran;
         # re-syncing after every migrate keeps the role groups complete.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="customers.sync_roles")
+
+        post_migrate.connect(score_row_trigger_after_migrate, sender=self, dispatch_uid="customers.score_rows")
 
         events.connect()
 

@@ -25,13 +25,14 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.api.filters import RANGE, UtcFilterSet, describe_filters, model_lookups
+from core.api.filters import RANGE, UtcFilterSet, annotated_filters, describe_filters
 
 from .models import (
     PII_FIELDS,
     SCORE_FIELDS,
     ComplaintReason,
     Customer,
+    CustomerScore,
     Feedback,
     Level,
     LifecycleStage,
@@ -133,7 +134,12 @@ class PiiFilterSetMixin:
             del self.filters[name]  # its query parameter is then ignored
 
 
-class CustomerFilter(PiiFilterSetMixin, UtcFilterSet):
+# The score filters, as Meta.fields would make them if the scores were the customer's own fields.
+ScoreFilterSet = type("ScoreFilterSet", (UtcFilterSet,),
+                      annotated_filters(CustomerScore, FILTERABLE_SCORE_FIELDS))
+
+
+class CustomerFilter(PiiFilterSetMixin, ScoreFilterSet):
     """Filters on a customer's fields, for the API and (through CustomerListFilter) the page."""
 
     pii_filters = PII_FIELDS
@@ -186,7 +192,6 @@ class CustomerFilter(PiiFilterSetMixin, UtcFilterSet):
             "owner": ["exact"],
             "signup_date": RANGE,
             "birth_date": RANGE,
-            **model_lookups(Customer, FILTERABLE_SCORE_FIELDS),
         }
 
 
@@ -221,7 +226,7 @@ class CustomerFilter(PiiFilterSetMixin, UtcFilterSet):
         return queryset.filter(Exists(complaints))
 
 
-describe_filters(CustomerFilter)  # the API's descriptions; the page keeps its labels
+describe_filters(CustomerFilter, CustomerScore)  # the API's descriptions; the page keeps its labels
 
 
 class CustomerListFilter(CustomerFilter):

@@ -1,14 +1,15 @@
 """Customers and their history: products, orders, feedback and service interactions.
 
-The score fields on :class:`Customer` belong to the analytics pipeline: it alone writes them
-(in bulk), they are read-only everywhere else, and they stay null until the first run.
+A customer's scores belong to the analytics pipeline: it alone writes them (in bulk), they are
+read-only everywhere else, and they stay null until the first run. They live in their own table
+(:mod:`customers.scores`) and are read on the customer under the same names.
 """
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -89,7 +90,8 @@ class LifecycleStage(models.TextChoices):
     REACTIVATED = "reactivated", _("Reactivated")
 
 
-# Written only by the analytics pipeline; read-only in the admin, the UI and the API.
+# The fields of CustomerScore, read on Customer under the same names. Written only by the
+# analytics pipeline; read-only in the admin, the UI and the API.
 SCORE_FIELDS = (
     "order_count", "total_spent", "first_order_at", "last_order_at", "recency_days",
     "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "value_segment", "value_tier",
@@ -106,12 +108,40 @@ class CustomerQuerySet(models.QuerySet):
         """Customers that have not been merged into another record."""
         return self.filter(merged_into__isnull=True)
 
+    def update(self, **kwargs) -> int:
+        """Update the matching customers; score names write their score rows."""
+        given = {name: kwargs.pop(name) for name in list(kwargs) if name in SCORE_FIELDS}
+        updated = 0
+        if given:
+            updated = scores.CustomerScore.objects.filter(customer__in=self.values("pk")).update(**given)
+        if kwargs or not given:
+            updated = super().update(**kwargs)
+        return updated
 
-def _score_range(field: str, low: float, high: float) -> models.CheckConstraint:
-    return models.CheckConstraint(
-        condition=Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": low, f"{field}__lte": high}),
-        name=f"customer_{field}_range",
-    )
+    update.alters_data = True
+
+    def only(self, *fields) -> CustomerQuerySet:
+        # The scores are always read with the customer (they are the manager's annotations).
+        return super().only(*([name for name in fields if name not in SCORE_FIELDS] or ["id"]))
+
+    def defer(self, *fields) -> CustomerQuerySet:
+        return super().defer(*[name for name in fields if name not in SCORE_FIELDS])
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = super().bulk_create(objs, *args, **kwargs)
+        scores.write_pending_scores(objs)
+        return objs
+
+
+class CustomerManager(models.Manager.from_queryset(CustomerQuerySet)):
+    """Customers with their scores under the scores' own names (``Customer.objects.filter(
+    churn_risk="high").order_by("-clv_12m")``), read through an inner join on the score table:
+    every customer has a score row (a database trigger adds it), and the inner join lets the
+    score table's indexes drive the list's sorts."""
+
+    def get_queryset(self) -> CustomerQuerySet:
+        return super().get_queryset().filter(score__isnull=False).annotate(
+            **{name: F(f"score__{name}") for name in SCORE_FIELDS})
 
 
 class Customer(models.Model):
@@ -156,40 +186,8 @@ class Customer(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    # Scores (analytics pipeline only).
-    order_count = models.PositiveIntegerField(_("orders"), null=True, blank=True)
-    total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2,
-                                      null=True, blank=True)
-    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
-    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
-    recency_days = models.PositiveIntegerField(_("days since last order"), null=True, blank=True)
-    rfm_r = models.PositiveSmallIntegerField(_("RFM recency"), null=True, blank=True)
-    rfm_f = models.PositiveSmallIntegerField(_("RFM frequency"), null=True, blank=True)
-    rfm_m = models.PositiveSmallIntegerField(_("RFM monetary"), null=True, blank=True)
-    rfm_segment = models.CharField(_("RFM segment"), max_length=32, choices=RfmSegment.choices,
-                                   null=True, blank=True)
-    value_segment = models.CharField(_("value segment"), max_length=10, choices=Level.choices,
-                                     null=True, blank=True)
-    value_tier = models.CharField(_("value tier"), max_length=10, choices=Level.choices,
-                                  null=True, blank=True)
-    churn_probability = models.FloatField(_("churn probability"), null=True, blank=True)
-    churn_risk = models.CharField(_("churn risk"), max_length=10, choices=Level.choices,
-                                  null=True, blank=True)
-    churn_reasons = models.JSONField(_("churn reasons"), null=True, blank=True)
-    p_alive = models.FloatField(_("probability alive"), null=True, blank=True)
-    expected_orders_90d = models.FloatField(_("expected orders in 90 days"), null=True, blank=True)
-    clv_12m = models.DecimalField(_("12-month CLV"), max_digits=14, decimal_places=2,
-                                  null=True, blank=True)
-    lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=12,
-                                       choices=LifecycleStage.choices, null=True, blank=True)
-    loyalty_score = models.FloatField(_("loyalty"), null=True, blank=True)
-    sentiment_score = models.FloatField(_("sentiment"), null=True, blank=True)
-    satisfaction_group = models.CharField(_("satisfaction group"), max_length=20,
-                                          choices=SatisfactionGroup.choices, null=True, blank=True)
-    scores_updated_at = models.DateTimeField(_("scores updated at"), null=True, blank=True)
-
-    history = HistoricalRecords(excluded_fields=list(SCORE_FIELDS) + ["updated_at"])
-    objects = CustomerQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+    objects = CustomerManager()
 
     class Meta:
         verbose_name = _("customer")
@@ -206,39 +204,16 @@ class Customer(models.Model):
             models.CheckConstraint(condition=Q(phone="") | Q(phone__regex=E164_REGEX),
                                    name="customer_phone_e164"),
             models.CheckConstraint(condition=~Q(external_id=""), name="customer_external_id_not_blank"),
-            models.CheckConstraint(condition=Q(total_spent__isnull=True) | Q(total_spent__gte=0),
-                                   name="customer_total_spent_non_negative"),
-            models.CheckConstraint(condition=Q(clv_12m__isnull=True) | Q(clv_12m__gte=0),
-                                   name="customer_clv_non_negative"),
-            bounds.at_most("total_spent", "customer", bounds.MAX_AGGREGATE, nullable=True),
-            bounds.at_most("clv_12m", "customer", bounds.MAX_AGGREGATE, nullable=True),
             bounds.date_floor("birth_date", "customer", nullable=True),
             bounds.date_floor("signup_date", "customer", nullable=True),
             bounds.date_floor("marketing_consent_at", "customer", nullable=True),
-            _score_range("rfm_r", 1, 5),
-            _score_range("rfm_f", 1, 5),
-            _score_range("rfm_m", 1, 5),
-            _score_range("churn_probability", 0, 1),
-            _score_range("p_alive", 0, 1),
-            _score_range("loyalty_score", 0, 1),
-            _score_range("sentiment_score", -1, 1),
         ]
         indexes = [
-            models.Index(fields=[field], name=f"customer_{field}_idx") for field in (
-                "rfm_segment", "value_segment", "value_tier", "churn_risk", "lifecycle_stage",
-                "last_order_at", "loyalty_score", "p_alive", "sentiment_score",
-            )
-        ] + [
-            # One per sort order of the customer list (customers.filters.sort_order), with the id
-            # tie-breaker: the first page of a sort is an index read, not a sort of every row.
-            # Ascending ones also serve the range filters on the same field.
-            models.Index(fields=[field, "id"], name=f"customer_{field}_idx") for field in (
-                "name", "churn_probability", "clv_12m", "total_spent", "recency_days", "order_count",
-            )
+            # The list's default sort, by name with the id tie-breaker: its first page is an
+            # index read. The score sorts are indexed on CustomerScore.
+            models.Index(fields=["name", "id"], name="customer_name_idx"),
         ]
-        # PostgreSQL also gets (field DESC NULLS LAST, id) indexes for the descending sorts and
-        # trigram indexes for the search: customers/migrations/0004_ui360_*.py (SQLite cannot
-        # build either).
+        # PostgreSQL also gets trigram indexes for the search: customers/migrations/0004_*.py.
 
     def __str__(self) -> str:
         return self.name or self.external_id or f"#{self.pk}"
@@ -259,7 +234,29 @@ class Customer(models.Model):
         self.email = normalise_email(self.email)
         self.phone = normalise_phone(self.phone)
         self.external_id = self.external_id or None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            given = self.__dict__.get("_scores") or {}
+            written = {name: given.get(name) for name in update_fields if name in SCORE_FIELDS}
+            kwargs["update_fields"] = [name for name in update_fields if name not in SCORE_FIELDS]
+            if written:
+                scores.CustomerScore.objects.filter(pk=self.pk).update(**written)
+            if not kwargs["update_fields"]:
+                return
+        adding = self._state.adding
         super().save(*args, **kwargs)
+        if adding:
+            scores.write_pending_scores([self])
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        if fields is None or set(fields) & set(SCORE_FIELDS):
+            self.__dict__.pop("_scores", None)
+            self._state.fields_cache.pop("score", None)
+        if fields is not None:
+            fields = [name for name in fields if name not in SCORE_FIELDS]
+            if not fields:
+                return
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
 
 class Product(models.Model):
@@ -504,3 +501,8 @@ class SavedFilter(models.Model):
     def __str__(self) -> str:
         return self.name
 
+
+
+from . import scores  # noqa: E402  (the score table refers back to Customer)
+
+CustomerScore = scores.CustomerScore

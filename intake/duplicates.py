@@ -38,7 +38,7 @@ from simple_history.utils import bulk_update_with_history, get_history_manager_f
 
 from customers.events import KINDS as RECORD_KINDS
 from customers.events import records_changed_publish
-from customers.models import SCORE_FIELDS, Customer
+from customers.models import Customer
 
 from .models import CustomerMerge
 from .quality import duplicate_pair_count_forget
@@ -130,8 +130,10 @@ def duplicate_pairs(*, threshold: float = FUZZY_NAME_THRESHOLD) -> list[Duplicat
 # (``moved`` = {"orders": [...], ...}) are read by ``_plan`` and undone the same way, without
 # the per-row checks they did not record.
 
-# Relations to Customer that are not records of the customer: the merge rows themselves.
-NOT_MOVED = {("intake.customermerge", "survivor"), ("intake.customermerge", "duplicate")}
+# Relations to Customer that are not records of the customer: the merge rows themselves, and
+# the scores (each customer keeps its own row; the next run scores the survivor on the union).
+NOT_MOVED = {("intake.customermerge", "survivor"), ("intake.customermerge", "duplicate"),
+             ("customers.customerscore", "customer")}
 LEGACY_KEYS = {"orders": "orders", "feedback": "feedback", "interactions": "interactions",
                "merged_customers": "merged_from"}
 
@@ -170,11 +172,10 @@ def _snapshot(customer: Customer) -> dict:
 
 
 def _digest_fields(model, fk: models.Field) -> list[str]:
-    """The columns that say whether a row was edited: all but its key, the moved foreign key,
-    timestamps the database keeps, and the scores the analytics writer rewrites on its own."""
+    """The columns that say whether a row was edited: all but its key, the moved foreign key and
+    timestamps the database keeps (the scores, which the analytics rewrite on their own, are in
+    a table of their own)."""
     skip = {model._meta.pk.attname, fk.attname}
-    if model is Customer:
-        skip |= {*SCORE_FIELDS, "scores_updated_at"}
     return [f.attname for f in model._meta.concrete_fields
             if f.attname not in skip and not getattr(f, "auto_now", False)]
 

@@ -52,10 +52,6 @@ def results_write(run_id: int, output, *, timings: dict, counts: dict) -> dict[s
     scores = output.scores.copy()
     scores["scores_updated_at"] = pd.Timestamp(now)
     started = time.perf_counter()
-    with churn_risk_high_watch(source=SOURCE_FULL_RUN, score_run_id=run_id):
-        written = adapter.write_scores(scores)
-    timings["write_scores"] = round(time.perf_counter() - started, 3)
-    started = time.perf_counter()
     history = prediction_history_store(run=ScoreRun.objects.get(pk=run_id), scores=output.scores)
     timings["write_history"] = round(time.perf_counter() - started, 3)
 
@@ -105,6 +101,13 @@ def results_write(run_id: int, output, *, timings: dict, counts: dict) -> dict[s
     if output.snapshot is not None:
         ModelArtifact.objects.create(run_id=run_id, name=SNAPSHOT_ARTIFACT,
                                      payload=zlib.compress(pickle.dumps(output.snapshot)))
+
+    # The scores last: on PostgreSQL a new score table is swapped in, and the customer pages wait
+    # for the swap's lock from then until this transaction commits.
+    started = time.perf_counter()
+    with churn_risk_high_watch(source=SOURCE_FULL_RUN, score_run_id=run_id):
+        written = adapter.write_scores(scores, replace=True)
+    timings["write_scores"] = round(time.perf_counter() - started, 3)
 
     written_counts = {"scored": written, "history": history, "segments": len(profiles), "recommendations": n_recs,
                       "rules": len(rules), "forecast_months": len(points)}

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
@@ -35,11 +35,11 @@ from analytics.engine.pipeline import (
 )
 from analytics.engine.recommend import recommend_top_n
 from analytics.models import ModelArtifact, RealisedAccuracy, RecommendationStage, ScoreRun
-from core.db import bulk_insert, is_postgres
+from core.db import bulk_insert
 from core.failures import FailureKind, failure_detail, failure_kind
 from core.leases import lease_expire, lease_renew, lease_until
 from customers import bounds
-from customers.models import Customer, Order
+from customers.models import Order
 
 from .artifacts import (
     PENDING_EXPLAINED,
@@ -435,18 +435,6 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
     except Exception as exc:
         _fail(run_id, exc, timings)
         raise
-    if is_postgres():
-        # Every customer row was just rewritten, leaving a dead copy of each. Until autovacuum
-        # gets to them (it is off on some servers, these machines included) index scans wade
-        # through them and the planner works from the unscored table's statistics: at 100,000
-        # customers after a few runs a filtered customer list took 400-600 ms instead of 60-90.
-        # VACUUM (ANALYZE) costs 2-7 s here, after the commit; inside a caller's transaction
-        # (a test, a shell) only ANALYZE is possible.
-        started = time.perf_counter()
-        table = connection.ops.quote_name(Customer._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {table}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {table}")
-        timings["vacuum_analyze"] = round(time.perf_counter() - started, 3)
     # After the commit, from the new scores.
     dashboard_figures_store(run_id, timings)
     _realised_accuracy_update(run)

@@ -32,16 +32,35 @@ def model_lookups(model: type[models.Model], names) -> dict[str, list[str]]:
     return lookups
 
 
-def describe_filters(filterset: django_filters.FilterSet) -> None:
-    """Give every filter a description for the schema, from its model field's verbose name."""
-    model = filterset._meta.model
+def annotated_filters(model: type[models.Model], names) -> dict[str, django_filters.Filter]:
+    """Filters on fields of ``model`` that the filtered queryset carries under the same names
+    (a customer's scores, annotated by its manager): named and typed as ``Meta.fields`` would
+    name and type them for fields of the queryset's own model (:func:`model_lookups`)."""
+    filters = {}
+    for name, lookups in model_lookups(model, names).items():
+        field = model._meta.get_field(name)
+        for lookup in lookups:
+            key = name if lookup == "exact" else f"{name}__{lookup}"
+            filters[key] = django_filters.FilterSet.filter_for_field(field, name, lookup)
+    return filters
+
+
+def describe_filters(filterset: django_filters.FilterSet, *annotated: type[models.Model]) -> None:
+    """Give every filter a description for the schema, from its model field's verbose name (or
+    that of the field of an ``annotated`` model the queryset carries under the same name)."""
+    models_ = (filterset._meta.model, *annotated)
     for filter_ in filterset.base_filters.values():
         if filter_.extra.get("help_text"):
             continue
         field_name, lookup = filter_.field_name, filter_.lookup_expr
-        try:
-            verbose = str(model._meta.get_field(field_name).verbose_name)
-        except FieldDoesNotExist:  # a method filter: it carries its own help text
+        verbose = None
+        for model in models_:
+            try:
+                verbose = str(model._meta.get_field(field_name).verbose_name)
+                break
+            except FieldDoesNotExist:
+                continue
+        if verbose is None:  # a method filter: it carries its own help text
             continue
         text = {
             "exact": verbose,

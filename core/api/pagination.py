@@ -69,8 +69,13 @@ class KeysetPagination(CursorPagination):
         self.descending = self.term.startswith("-")
         try:
             self.field = queryset.model._meta.get_field(self.field_name)
-        except FieldDoesNotExist as exc:  # a view listing a field its model lacks
-            raise AssertionError(f"cannot order by {self.field_name!r}") from exc
+        except FieldDoesNotExist as exc:
+            # A field the queryset carries as an annotation (a customer's scores) is its
+            # expression's field; a view listing a field its model lacks is a bug.
+            annotation = queryset.query.annotations.get(self.field_name)
+            if annotation is None:
+                raise AssertionError(f"cannot order by {self.field_name!r}") from exc
+            self.field = annotation.output_field
 
         cursor = self._decode(request)
         forward = cursor is None or cursor.forward

@@ -18,6 +18,7 @@ from customers.models import (
     SCORE_FIELDS,
     ComplaintReason,
     Customer,
+    CustomerScore,
     Feedback,
     Interaction,
     Order,
@@ -124,6 +125,13 @@ class CustomerSerializer(PiiHidingMixin, DescribedModelSerializer):
         fields = ("id", *CUSTOMER_FIELDS, "merged_into", "created_at", "updated_at", *SCORE_FIELDS)
         read_only_fields = ("merged_into", "created_at", "updated_at", *SCORE_FIELDS)
         extra_kwargs = {"owner": {"queryset": get_user_model().objects.filter(is_active=True)}}
+
+    def build_field(self, field_name, info, model_class, nested_depth):
+        # The scores are the score table's fields, read on the customer under the same names:
+        # typed (and in the schema) as those fields.
+        if field_name in SCORE_FIELDS:
+            return self.build_standard_field(field_name, CustomerScore._meta.get_field(field_name))
+        return super().build_field(field_name, info, model_class, nested_depth)
 
     def validate_email(self, value: str) -> str:
         try:

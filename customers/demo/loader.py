@@ -42,7 +42,7 @@ from django.utils import timezone
 from core.db import bulk_create_rows, copy_rows, drop_secondary_indexes, execute_all, is_postgres
 from customers.demo.generator import DemoData, generate_demo
 from customers.events import feedback_text_changed_publish
-from customers.models import Customer, Feedback, Interaction, Order, OrderItem, Product
+from customers.models import Customer, CustomerScore, Feedback, Interaction, Order, OrderItem, Product
 from customers.roles import ROLES
 
 DEMO_PASSWORD = "demo"
@@ -253,7 +253,9 @@ def demo_load(*, data: DemoData, flush: bool = False) -> LoadResult:
         product_ids, counts["products"] = timed("products", _products, data, write)
         restore: list[str] = []
         if postgres:
-            bulk_tables = [m._meta.db_table for m in (Customer, Order, OrderItem, Feedback, Interaction)]
+            # The score table too: the customers' trigger adds a row per customer to it.
+            bulk_tables = [m._meta.db_table for m in (Customer, CustomerScore, Order, OrderItem, Feedback,
+                                                      Interaction)]
             restore = timed("drop_indexes", drop_secondary_indexes, bulk_tables)
         stages = (
             ("customers", Customer, lambda: _customer_rows(data, customer_offset, now)),

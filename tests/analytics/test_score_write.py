@@ -1,5 +1,6 @@
-"""The score writer's set-based path (a temporary table and one ``UPDATE ... FROM``) stores exactly
-what the ORM's ``bulk_update`` stores, NULLs included; the run draws and stores the word clouds
+"""The score writer's set-based paths (a temporary table and one ``UPDATE ... FROM``; on
+PostgreSQL a full run's new score table swapped in) store exactly what the ORM's ``bulk_update``
+stores, NULLs included; the run draws and stores the word clouds
 and the pages only serve them."""
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from analytics.services.feedback import feedback_analyse_pending
 from analytics.services.figures import wordcloud_artifact_name
 from crm_site.celery import app as celery_app
 from customers.demo.loader import demo_seed
-from customers.models import SCORE_FIELDS, Customer, Feedback
+from customers.models import SCORE_FIELDS, Customer, CustomerScore, Feedback
 from tests.conftest import scored_demo
 
 AS_OF = "2026-10-01"
@@ -40,18 +41,18 @@ def _raw_scores() -> list[tuple]:
     conversions (so a number stored as text, or a timestamp in another format, shows)."""
     columns = ", ".join(connection.ops.quote_name(c) for c in SCORE_FIELDS)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, {columns} FROM {Customer._meta.db_table} ORDER BY id")
+        cursor.execute(f"SELECT customer_id, {columns} FROM {CustomerScore._meta.db_table} ORDER BY customer_id")
         return cursor.fetchall()
 
 
 def _orm_write(frame: pd.DataFrame) -> None:
     """The reference: each value set on a model instance, written by ``bulk_update``."""
-    fields = {f.name: f for f in Customer._meta.concrete_fields}
+    fields = {f.name: f for f in CustomerScore._meta.concrete_fields}
     integers = [c for c in frame.columns if fields[c].get_internal_type() in adapter._INTEGER_FIELDS]
     frame = frame.astype({c: "Int64" for c in integers})
     batch = []
     for pk, values in frame.to_dict("index").items():
-        customer = Customer(pk=pk)
+        customer = CustomerScore(pk=pk)
         for column, value in values.items():
             if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
                 value = None
@@ -63,7 +64,7 @@ def _orm_write(frame: pd.DataFrame) -> None:
                 value = value.item()
             setattr(customer, column, value)
         batch.append(customer)
-    Customer.objects.bulk_update(batch, list(frame.columns), batch_size=500)
+    CustomerScore.objects.bulk_update(batch, list(frame.columns), batch_size=500)
 
 
 def _engine_scores() -> pd.DataFrame:
@@ -87,6 +88,10 @@ def test_a_run_writes_exactly_what_bulk_update_wrote(scored):
     assert scores[["p_alive", "sentiment_score", "first_order_at"]].isna().any().all()
     assert adapter.write_scores(scores) == len(scores) == 150
     set_based = _raw_scores()
+    Customer.objects.update(rfm_segment=None, churn_reasons=None, total_spent=0, p_alive=None,
+                            scores_updated_at=None)
+    assert adapter.write_scores(scores, replace=True) == 150
+    assert _raw_scores() == set_based
     Customer.objects.update(rfm_segment=None, churn_reasons=None, total_spent=0, p_alive=None,
                             scores_updated_at=None)
     _orm_write(scores)
@@ -120,6 +125,10 @@ def test_any_scores_with_gaps_are_stored_as_the_orm_stores_them(rows):
     Customer.objects.filter(pk__in=frame.index).update(order_count=7, total_spent=1, p_alive=0.5,
                                                         rfm_segment="Promising", churn_reasons=[])
     assert adapter.write_scores(frame) == len(rows)
+    assert _raw_scores() == expected
+    Customer.objects.filter(pk__in=frame.index).update(order_count=3, total_spent=2, p_alive=0.25,
+                                                        rfm_segment="Champions", churn_reasons=[1])
+    assert adapter.write_scores(frame, replace=True) == len(rows)
     assert _raw_scores() == expected
     Customer.objects.filter(pk__in=frame.index).delete()
 

@@ -125,7 +125,7 @@ def test_deleting_feedback_or_an_interaction_rescores_the_customer(
         scored_db, api, django_capture_on_commit_callbacks):
     manager = api("Manager")
     for model, url in ((Feedback, "/api/feedback/"), (Interaction, "/api/interactions/")):
-        record = model.objects.filter(customer__order_count__gt=0).first()
+        record = model.objects.filter(customer__score__order_count__gt=0).first()
         # Older than any rescore (the run above may have been in this same second).
         Customer.objects.filter(pk=record.customer_id).update(scores_updated_at=OLD)
         with django_capture_on_commit_callbacks(execute=True):

@@ -1,0 +1,125 @@
+"""Replace every row of a table by building a new one and renaming it in (PostgreSQL).
+
+Rewriting every row of a table in place costs a new version of each row, an entry in each of
+its indexes and the write-ahead log of both, and leaves as many dead rows for vacuum. Building
+the replacement instead costs one COPY and one build per index: the table is filled without
+indexes, its indexes are built once over the loaded rows, and a short locked step at the end
+brings in the rows written to the old table meanwhile, drops the rows whose parent has gone,
+and renames the new table and its indexes and constraints to the old names. Readers see the old
+rows until the caller's transaction commits and the new ones after: they wait only for the
+locked step.
+
+The new table copies the old one's columns, defaults and check constraints (``CREATE TABLE ...
+(LIKE ...)``), and its indexes and foreign keys are read back from the catalogue, so it is
+exactly what the migrations built (unique constraints' names are their indexes' names, as
+Django makes them). Nothing may refer to the table by foreign key (the drop
+refuses), and grants on it are not carried over.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from django.db import OperationalError, connection, transaction
+
+logger = logging.getLogger(__name__)
+
+# The locked step waits this long for readers and writers of the table to finish, and is tried
+# this many times: a writer that takes the same locks in the other order (a new customer whose
+# trigger adds its score row) can deadlock with it, and PostgreSQL then cancels one of the two.
+LOCK_TIMEOUT = "30s"
+LOCK_ATTEMPTS = 5
+
+_LOCK_FAILURES = {"55P03", "40P01"}   # lock_not_available, deadlock_detected
+_INDEX_DEF = re.compile(r"^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON )(\S+)( USING .*)$")
+
+
+def replace_table(table: str, load: Callable[[str], None], *, key: str) -> dict[str, float]:
+    """Replace the rows of ``table`` by those ``load(new_table)`` writes into an empty copy of it.
+
+    Run inside the caller's transaction. Rows of ``table`` whose ``key`` the load did not write
+    (rows added while it ran, or rows the caller did not mean to replace) are kept as they are;
+    rows whose foreign key no longer finds its parent are dropped. Returns seconds per step.
+    """
+    q = connection.ops.quote_name
+    new = f"{table}_next"
+    timings = {}
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {q(new)}")
+        cursor.execute(f"CREATE TABLE {q(new)} (LIKE {q(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    load(q(new))
+    timings["load"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.relname, pg_get_indexdef(i.indexrelid),
+                      CASE WHEN i.indisprimary THEN 'PRIMARY KEY'
+                           WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
+                                           AND k.contype = 'u') THEN 'UNIQUE' END
+                 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                WHERE i.indrelid = %s::regclass ORDER BY NOT i.indisprimary, c.relname""", [q(table)])
+        indexes = cursor.fetchall()
+        cursor.execute(
+            """SELECT c.conname, pg_get_constraintdef(c.oid), c.confrelid::regclass::text,
+                      (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(num, n)
+                         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num),
+                      (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(num, n)
+                         JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num)
+                 FROM pg_constraint c WHERE c.conrelid = %s::regclass AND c.contype = 'f'""", [q(table)])
+        foreign_keys = cursor.fetchall()
+        for name, definition, _ in indexes:
+            match = _INDEX_DEF.match(definition)
+            cursor.execute(f"{match[1]}{q(_building(name))}{match[3]}{q(new)}{match[5]}")
+        cursor.execute(f"ANALYZE {q(new)}")
+    timings["indexes"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                _swap(cursor, table, new, key=key, indexes=indexes, foreign_keys=foreign_keys)
+                cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+            break
+        except OperationalError as exc:
+            # A lock timeout or a deadlock: the savepoint released the locks; try again.
+            if getattr(exc.__cause__, "sqlstate", None) not in _LOCK_FAILURES or attempt == LOCK_ATTEMPTS:
+                raise
+            logger.warning("replacing %s: lock not granted, attempt %d of %d", table, attempt, LOCK_ATTEMPTS)
+    timings["swap"] = time.perf_counter() - started
+    return timings
+
+
+def _building(name: str) -> str:
+    return f"{name[:58]}_next"
+
+
+def _swap(cursor, table: str, new: str, *, key: str, indexes, foreign_keys) -> None:
+    q = connection.ops.quote_name
+    # Parents first (what a writer of a child row locks first), then the table itself.
+    for _, _, parent, _, _ in foreign_keys:
+        cursor.execute(f"LOCK TABLE {parent} IN SHARE ROW EXCLUSIVE MODE")
+    cursor.execute(f"LOCK TABLE {q(table)} IN ACCESS EXCLUSIVE MODE")
+    # The table cannot be dropped with checks of its foreign keys still pending from earlier
+    # writes in this transaction (Django's are deferred to the commit): run them now.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute(f"INSERT INTO {q(new)} SELECT * FROM {q(table)} AS t "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM {q(new)} AS n WHERE n.{q(key)} = t.{q(key)})")
+    for _, _, parent, columns, parent_columns in foreign_keys:
+        match = " AND ".join(f"p.{q(pc)} = n.{q(c)}" for c, pc in zip(columns, parent_columns))
+        cursor.execute(f"DELETE FROM {q(new)} AS n WHERE NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {match})")
+    cursor.execute(f"DROP TABLE {q(table)}")
+    cursor.execute(f"ALTER TABLE {q(new)} RENAME TO {q(table)}")
+    for name, _, constraint in indexes:
+        if constraint:   # the index becomes the constraint's, under the constraint's name
+            cursor.execute(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} {constraint} "
+                           f"USING INDEX {q(_building(name))}")
+        else:
+            cursor.execute(f"ALTER INDEX {q(_building(name))} RENAME TO {q(name)}")
+    for name, definition, _, _, _ in foreign_keys:
+        cursor.execute(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} {definition}")
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")   # back to Django's INITIALLY DEFERRED

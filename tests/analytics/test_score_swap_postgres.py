@@ -1,0 +1,93 @@
+"""A full run's score write on PostgreSQL: a new score table, filled by COPY, indexed, and swapped in.
+
+What the swap must keep: the table exactly as the migrations built it (columns, check
+constraints, indexes, primary and foreign key, under their names), the trigger that gives every
+new customer a score row, the rows of customers the write did not carry (created while it ran,
+or merged and so left out), and no row for a customer deleted meanwhile.
+
+Needs PostgreSQL (the ``services`` mark: skipped on a laptop without it, fails in CI).
+"""
+import pandas as pd
+import pytest
+from django.db import connection
+
+from analytics import adapter
+from core.table_swap import replace_table
+from customers.models import Customer, CustomerScore
+from tests.factories import CustomerFactory
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
+
+TABLE = CustomerScore._meta.db_table
+
+
+@pytest.fixture(autouse=True)
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the swap is PostgreSQL's; SQLite updates the rows")
+
+
+def _schema() -> dict:
+    return connection.introspection.get_constraints(connection.cursor(), TABLE)
+
+
+def _tables() -> set[str]:
+    return set(connection.introspection.table_names())
+
+
+def test_the_swapped_table_is_the_one_the_migrations_built_and_keeps_its_trigger():
+    kept, scored = CustomerFactory(), CustomerFactory()
+    Customer.objects.filter(pk=kept.pk).update(churn_risk="low", order_count=4)
+    before = _schema()
+    # The primary key, the foreign key to the customer, the checks and the sort indexes.
+    assert [c["foreign_key"] for c in before.values() if c["foreign_key"]] == [("customers_customer", "id")]
+    assert sum(1 for c in before.values() if c["index"]) >= 19
+    frame = pd.DataFrame({"churn_risk": ["high"], "churn_probability": [0.9], "order_count": [2.0]},
+                         index=[scored.pk])
+    assert adapter.write_scores(frame, replace=True) == 1
+
+    assert _schema() == before
+    assert f"{TABLE}_next" not in _tables()
+    scored_row, kept_row = (Customer.objects.get(pk=c.pk) for c in (scored, kept))
+    assert (scored_row.churn_risk, scored_row.churn_probability, scored_row.order_count) == ("high", 0.9, 2)
+    assert (kept_row.churn_risk, kept_row.order_count) == ("low", 4)
+    # The trigger still gives a new customer its row, in the new table.
+    assert CustomerScore.objects.filter(pk=CustomerFactory().pk).exists()
+
+
+def test_customers_created_or_deleted_while_the_table_is_built_are_right_after_the_swap():
+    staying, leaving = CustomerFactory(), CustomerFactory()
+    Customer.objects.filter(pk=staying.pk).update(value_tier="medium")
+    arrived = []
+
+    def load(new: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {new} (customer_id, value_tier) VALUES (%s, 'high'), (%s, 'low')",
+                           [staying.pk, leaving.pk])
+        # Meanwhile a customer arrives (its trigger writes its row into the old table) and one
+        # goes (its row leaves the old table; the new one still has it).
+        arrived.append(Customer.objects.create(name="Arrived", value_tier="low"))
+        Customer.objects.filter(pk=leaving.pk).delete()
+
+    timings = replace_table(TABLE, load, key="customer_id")
+
+    assert set(timings) == {"load", "indexes", "swap"}
+    assert CustomerScore.objects.get(pk=staying.pk).value_tier == "high"
+    assert CustomerScore.objects.get(pk=arrived[0].pk).value_tier == "low"
+    assert not CustomerScore.objects.filter(pk=leaving.pk).exists()
+    assert Customer.objects.count() == CustomerScore.objects.count() == 2
+
+
+def test_the_list_reads_the_swapped_scores_through_the_join():
+    customers = [CustomerFactory() for _ in range(5)]
+    merged = CustomerFactory(merged_into=customers[0])
+    Customer.objects.filter(pk=merged.pk).update(churn_risk="medium")
+    frame = pd.DataFrame({"churn_probability": [0.1, 0.5, 0.9, 0.3, 0.7],
+                          "churn_risk": ["low", "medium", "high", "low", "high"]},
+                         index=[c.pk for c in customers])
+    adapter.write_scores(frame, replace=True)
+    ordered = list(Customer.objects.live().filter(churn_risk="high").order_by("-churn_probability")
+                   .values_list("pk", flat=True))
+    assert ordered == [customers[2].pk, customers[4].pk]
+    # The merged customer was not in the write: its row is as it was.
+    assert Customer.objects.get(pk=merged.pk).churn_risk == "medium"
