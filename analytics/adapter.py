@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +29,7 @@ from django.db import connection, transaction
 
 from analytics.engine import frames as F
 from core.db import copy_frame, is_postgres
-from core.table_swap import replace_table
+from core.table_swap import Replacement, replacement_build
 from customers import bounds
 from customers.models import (
     SCORE_FIELDS,
@@ -348,11 +348,21 @@ _CAPPED_SCORES = ("total_spent", "clv_12m")
 
 
 def write_scores(scores: pd.DataFrame, *, replace: bool = False) -> int:
-    """Write customers' scores (``scores`` indexed by customer id) in one transaction.
+    """Write customers' scores (``scores`` indexed by customer id) in one transaction; see
+    :func:`scores_write_prepare`. Returns rows written."""
+    with transaction.atomic():
+        return scores_write_prepare(scores, replace=replace)()
 
-    ``replace`` (a full run, on PostgreSQL): build a new score table holding these rows and swap
-    it in (:func:`core.table_swap.replace_table`): customers not in ``scores`` keep their row as
-    it was, and so do the score columns ``scores`` lacks. Otherwise the rows are updated.
+
+def scores_write_prepare(scores: pd.DataFrame, *, replace: bool = False) -> Callable[[], int]:
+    """Prepare the write of customers' scores (``scores`` indexed by customer id) and return the
+    function that makes it, to call in the same transaction; it returns rows written.
+
+    ``replace`` (a full run, on PostgreSQL): a new score table holding these rows is built now,
+    with its indexes, and the function swaps it in (:mod:`core.table_swap`): customers not in
+    ``scores`` keep their row as it was, and so do the score columns ``scores`` lacks. A caller
+    with other writes to make between the two keeps the customer pages' wait to the swap.
+    Otherwise the function updates the rows.
 
     Money aggregates are capped at what their columns hold: a sum past 14 digits stored on
     SQLite made every later read of the customer fail, and PostgreSQL refuses it outright.
@@ -365,13 +375,19 @@ def write_scores(scores: pd.DataFrame, *, replace: bool = False) -> int:
             scores[column] = pd.to_numeric(scores[column], errors="coerce").clip(
                 lower=0, upper=float(bounds.MAX_AGGREGATE))
     if not (replace and is_postgres()) or scores.empty:
-        return write_rows(CustomerScore, scores)
-    return _replace_scores(scores)
+        return lambda: write_rows(CustomerScore, scores)
+    replacement = _scores_replacement(scores)
+
+    def swap_in() -> int:
+        timings = replacement.swap_in(key="customer_id")
+        logger.info("score table replaced: %s", {k: round(v, 3) for k, v in timings.items()})
+        return len(scores)
+
+    return swap_in
 
 
-def _replace_scores(scores: pd.DataFrame) -> int:
+def _scores_replacement(scores: pd.DataFrame) -> Replacement:
     fields = {f.name: f for f in CustomerScore._meta.concrete_fields}
-    table = CustomerScore._meta.db_table
     missing = [c for c in SCORE_FIELDS if c not in scores.columns]
     rows = scores.astype({c: "Int64" for c in scores.columns
                           if fields[c].get_internal_type() in _INTEGER_FIELDS})
@@ -388,7 +404,4 @@ def _replace_scores(scores: pd.DataFrame) -> int:
                 cursor.execute(f"UPDATE {new} AS n SET " + ", ".join(f"{c} = t.{c}" for c in missing)
                                + f" FROM {table_name(CustomerScore)} AS t WHERE t.customer_id = n.customer_id")
 
-    with transaction.atomic():
-        timings = replace_table(table, load, key="customer_id")
-    logger.info("score table replaced: %s", {k: round(v, 3) for k, v in timings.items()})
-    return len(rows)
+    return replacement_build(CustomerScore._meta.db_table, load)

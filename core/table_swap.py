@@ -4,7 +4,8 @@ Rewriting every row of a table in place costs a new version of each row, an entr
 its indexes and the write-ahead log of both, and leaves as many dead rows for vacuum. Building
 the replacement instead costs one COPY and one build per index: the table is filled without
 indexes, its indexes are built once over the loaded rows, and a short locked step at the end
-brings in the rows written to the old table meanwhile, drops the rows whose parent has gone,
+brings in the rows written to the old table meanwhile, drops the rows whose parent has gone
+(or clears the reference, where it may be NULL),
 and renames the new table and its indexes and constraints to the old names. Readers see the old
 rows until the caller's transaction commits and the new ones after: they wait only for the
 locked step.
@@ -21,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.db import OperationalError, connection, transaction
 
@@ -36,12 +38,44 @@ _LOCK_FAILURES = {"55P03", "40P01"}   # lock_not_available, deadlock_detected
 _INDEX_DEF = re.compile(r"^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON )(\S+)( USING .*)$")
 
 
-def replace_table(table: str, load: Callable[[str], None], *, key: str) -> dict[str, float]:
-    """Replace the rows of ``table`` by those ``load(new_table)`` writes into an empty copy of it.
+@dataclass
+class Replacement:
+    """A table's replacement, built and indexed inside the caller's transaction but not yet
+    swapped in: the old table is untouched and unlocked until :meth:`swap_in`."""
 
-    Run inside the caller's transaction. Rows of ``table`` whose ``key`` the load did not write
-    (rows added while it ran, or rows the caller did not mean to replace) are kept as they are;
-    rows whose foreign key no longer finds its parent are dropped. Returns seconds per step.
+    table: str
+    new: str
+    indexes: list
+    foreign_keys: list
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def swap_in(self, *, key: str | None) -> dict[str, float]:
+        """Put the replacement in the table's place. ``key``: bring in the old table's rows whose
+        ``key`` the replacement lacks (rows added meanwhile, rows the load did not mean to
+        replace); None: the replacement holds every row there is to be. Returns seconds per step."""
+        started = time.perf_counter()
+        for attempt in range(1, LOCK_ATTEMPTS + 1):
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                    _swap(cursor, self, key=key)
+                    cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+                break
+            except OperationalError as exc:
+                # A lock timeout or a deadlock: the savepoint released the locks; try again.
+                if getattr(exc.__cause__, "sqlstate", None) not in _LOCK_FAILURES or attempt == LOCK_ATTEMPTS:
+                    raise
+                logger.warning("replacing %s: lock not granted, attempt %d of %d", self.table, attempt,
+                               LOCK_ATTEMPTS)
+        self.timings["swap"] = time.perf_counter() - started
+        return self.timings
+
+
+def replacement_build(table: str, load: Callable[[str], None]) -> Replacement:
+    """An empty copy of ``table`` that ``load(new_table)`` fills, then indexed as ``table`` is.
+
+    Run inside the caller's transaction, and swap it in (:meth:`Replacement.swap_in`) in the same
+    one. Locks nothing the table's readers or writers need.
     """
     q = connection.ops.quote_name
     new = f"{table}_next"
@@ -49,7 +83,8 @@ def replace_table(table: str, load: Callable[[str], None], *, key: str) -> dict[
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {q(new)}")
-        cursor.execute(f"CREATE TABLE {q(new)} (LIKE {q(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        cursor.execute(f"CREATE TABLE {q(new)} (LIKE {q(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+                       "INCLUDING IDENTITY)")
     load(q(new))
     timings["load"] = time.perf_counter() - started
 
@@ -68,7 +103,9 @@ def replace_table(table: str, load: Callable[[str], None], *, key: str) -> dict[
                       (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(num, n)
                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num),
                       (SELECT array_agg(a.attname ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(num, n)
-                         JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num)
+                         JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num),
+                      (SELECT bool_and(NOT a.attnotnull) FROM unnest(c.conkey) k(num)
+                         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num)
                  FROM pg_constraint c WHERE c.conrelid = %s::regclass AND c.contype = 'f'""", [q(table)])
         foreign_keys = cursor.fetchall()
         for name, definition, _ in indexes:
@@ -76,42 +113,44 @@ def replace_table(table: str, load: Callable[[str], None], *, key: str) -> dict[
             cursor.execute(f"{match[1]}{q(_building(name))}{match[3]}{q(new)}{match[5]}")
         cursor.execute(f"ANALYZE {q(new)}")
     timings["indexes"] = time.perf_counter() - started
+    return Replacement(table, new, indexes, foreign_keys, timings)
 
-    started = time.perf_counter()
-    for attempt in range(1, LOCK_ATTEMPTS + 1):
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                _swap(cursor, table, new, key=key, indexes=indexes, foreign_keys=foreign_keys)
-                cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
-            break
-        except OperationalError as exc:
-            # A lock timeout or a deadlock: the savepoint released the locks; try again.
-            if getattr(exc.__cause__, "sqlstate", None) not in _LOCK_FAILURES or attempt == LOCK_ATTEMPTS:
-                raise
-            logger.warning("replacing %s: lock not granted, attempt %d of %d", table, attempt, LOCK_ATTEMPTS)
-    timings["swap"] = time.perf_counter() - started
-    return timings
+
+def replace_table(table: str, load: Callable[[str], None], *, key: str | None) -> dict[str, float]:
+    """Replace the rows of ``table`` by those ``load(new_table)`` writes into an empty copy of it:
+    :func:`replacement_build`, then :meth:`Replacement.swap_in`. Returns seconds per step."""
+    return replacement_build(table, load).swap_in(key=key)
 
 
 def _building(name: str) -> str:
     return f"{name[:58]}_next"
 
 
-def _swap(cursor, table: str, new: str, *, key: str, indexes, foreign_keys) -> None:
+def _swap(cursor, replacement: Replacement, *, key: str | None) -> None:
     q = connection.ops.quote_name
+    table, new = replacement.table, replacement.new
+    indexes, foreign_keys = replacement.indexes, replacement.foreign_keys
     # Parents first (what a writer of a child row locks first), then the table itself.
-    for _, _, parent, _, _ in foreign_keys:
+    for _, _, parent, *_ in foreign_keys:
         cursor.execute(f"LOCK TABLE {parent} IN SHARE ROW EXCLUSIVE MODE")
     cursor.execute(f"LOCK TABLE {q(table)} IN ACCESS EXCLUSIVE MODE")
     # The table cannot be dropped with checks of its foreign keys still pending from earlier
     # writes in this transaction (Django's are deferred to the commit): run them now.
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    cursor.execute(f"INSERT INTO {q(new)} SELECT * FROM {q(table)} AS t "
-                   f"WHERE NOT EXISTS (SELECT 1 FROM {q(new)} AS n WHERE n.{q(key)} = t.{q(key)})")
-    for _, _, parent, columns, parent_columns in foreign_keys:
+    if key is not None:
+        cursor.execute(f"INSERT INTO {q(new)} SELECT * FROM {q(table)} AS t "
+                       f"WHERE NOT EXISTS (SELECT 1 FROM {q(new)} AS n WHERE n.{q(key)} = t.{q(key)})")
+    for _, _, parent, columns, parent_columns, nullable in foreign_keys:
+        # A row whose parent went meanwhile loses the reference where it may (as Django's
+        # SET_NULL would), else the row. A NULL refers to nothing, as the foreign key sees it.
+        present = " AND ".join(f"n.{q(c)} IS NOT NULL" for c in columns)
         match = " AND ".join(f"p.{q(pc)} = n.{q(c)}" for c, pc in zip(columns, parent_columns))
-        cursor.execute(f"DELETE FROM {q(new)} AS n WHERE NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {match})")
+        orphans = f"{present} AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {match})"
+        if nullable:
+            cursor.execute(f"UPDATE {q(new)} AS n SET " + ", ".join(f"{q(c)} = NULL" for c in columns)
+                           + f" WHERE {orphans}")
+        else:
+            cursor.execute(f"DELETE FROM {q(new)} AS n WHERE {orphans}")
     cursor.execute(f"DROP TABLE {q(table)}")
     cursor.execute(f"ALTER TABLE {q(new)} RENAME TO {q(table)}")
     for name, _, constraint in indexes:
@@ -120,6 +159,6 @@ def _swap(cursor, table: str, new: str, *, key: str, indexes, foreign_keys) -> N
                            f"USING INDEX {q(_building(name))}")
         else:
             cursor.execute(f"ALTER INDEX {q(_building(name))} RENAME TO {q(name)}")
-    for name, definition, _, _, _ in foreign_keys:
+    for name, definition, *_ in foreign_keys:
         cursor.execute(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} {definition}")
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")   # back to Django's INITIALLY DEFERRED

@@ -22,7 +22,8 @@ from analytics.models import (
     ScoreRun,
     SegmentProfile,
 )
-from core.db import drop_secondary_indexes, execute_all, is_postgres
+from core.db import is_postgres
+from core.table_swap import replacement_build
 from customers.models import Customer, Product
 from webhooks.events import SOURCE_FULL_RUN, churn_risk_high_watch
 
@@ -47,10 +48,29 @@ def _replace_all(model) -> None:
 
 @transaction.atomic
 def results_write(run_id: int, output, *, timings: dict, counts: dict) -> dict[str, int]:
-    """Scores, profiles, recommendations, rules, forecast and the run's success: all or none."""
-    now = timezone.now()
+    """Scores, profiles, recommendations, rules, forecast and the run's success: all or none.
+
+    On PostgreSQL the new score table is built first and swapped in last, so the customer pages
+    wait for its lock only from the swap to the commit, not while the rest is written.
+    """
     scores = output.scores.copy()
-    scores["scores_updated_at"] = pd.Timestamp(now)
+    scores["scores_updated_at"] = pd.Timestamp(timezone.now())
+    with churn_risk_high_watch(source=SOURCE_FULL_RUN, score_run_id=run_id):
+        started = time.perf_counter()
+        scores_publish = adapter.scores_write_prepare(scores, replace=True)
+        prepared = time.perf_counter() - started
+        written_counts, cards = _records_write(run_id, output, timings)
+        started = time.perf_counter()
+        written_counts = {"scored": scores_publish(), **written_counts}
+        timings["write_scores"] = round(prepared + time.perf_counter() - started, 3)
+    ScoreRun.objects.filter(pk=run_id).update(
+        status=ScoreRun.Status.SUCCEEDED, finished_at=timezone.now(), stage="done", progress=100,
+        model_cards=cards, counts={**counts, **written_counts}, timings=timings)
+    return written_counts
+
+
+def _records_write(run_id: int, output, timings: dict) -> tuple[dict[str, int], dict]:
+    """Everything of a run but the scores; returns the counts written and the model cards."""
     started = time.perf_counter()
     history = prediction_history_store(run=ScoreRun.objects.get(pk=run_id), scores=output.scores)
     timings["write_history"] = round(time.perf_counter() - started, 3)
@@ -102,39 +122,38 @@ def results_write(run_id: int, output, *, timings: dict, counts: dict) -> dict[s
         ModelArtifact.objects.create(run_id=run_id, name=SNAPSHOT_ARTIFACT,
                                      payload=zlib.compress(pickle.dumps(output.snapshot)))
 
-    # The scores last: on PostgreSQL a new score table is swapped in, and the customer pages wait
-    # for the swap's lock from then until this transaction commits.
-    started = time.perf_counter()
-    with churn_risk_high_watch(source=SOURCE_FULL_RUN, score_run_id=run_id):
-        written = adapter.write_scores(scores, replace=True)
-    timings["write_scores"] = round(time.perf_counter() - started, 3)
-
-    written_counts = {"scored": written, "history": history, "segments": len(profiles), "recommendations": n_recs,
-                      "rules": len(rules), "forecast_months": len(points)}
-    ScoreRun.objects.filter(pk=run_id).update(
-        status=ScoreRun.Status.SUCCEEDED, finished_at=timezone.now(), stage="done", progress=100,
-        model_cards=cards, counts={**counts, **written_counts}, timings=timings)
-    return written_counts
+    return ({"history": history, "segments": len(profiles), "recommendations": n_recs, "rules": len(rules),
+             "forecast_months": len(points)}, cards)
 
 
 def _publish_recommendations(run_id: int) -> int:
-    """Replace the live recommendations with the ones the run's chunks staged."""
-    _replace_all(Recommendation)
-    columns = "customer_id, product_id, rank, score, because_of_id, run_id"
+    """Replace the live recommendations with the ones the run's chunks staged.
+
+    On PostgreSQL a new table is filled from the stage, indexed and swapped in (as the scores
+    are), so the pages reading recommendations wait only for the swap, not for the copy of
+    millions of rows; elsewhere the table is emptied and refilled.
+    """
     table, stage = Recommendation._meta.db_table, RecommendationStage._meta.db_table
-    insert = (f"INSERT INTO {table} ({columns}) SELECT customer_id, product_id, rank, score, "
-              f"because_of_id, run_id FROM {stage} WHERE run_id = %s "
-              # A customer merged away while the run ranked: the row has no home any more.
-              f"AND customer_id IN (SELECT id FROM {Customer._meta.db_table}) "
-              f"AND product_id IN (SELECT id FROM {Product._meta.db_table})")
-    # A million rows: checking the foreign keys row by row at COMMIT cost ~40 s at 100,000
-    # customers; dropping them and adding them back validates each once, as one join.
-    restore = drop_secondary_indexes([table]) if is_postgres() else []
-    with connection.cursor() as cursor:
-        cursor.execute(insert, [run_id])
-        inserted = cursor.rowcount
-    execute_all(restore)
-    RecommendationStage.objects.filter(run_id=run_id).delete()
+    columns = "customer_id, product_id, rank, score, because_of_id, run_id"
+
+    def load(target: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage} WHERE run_id = %s "
+                # A customer merged away while the run ranked: the row has no home any more.
+                f"AND customer_id IN (SELECT id FROM {Customer._meta.db_table}) "
+                f"AND product_id IN (SELECT id FROM {Product._meta.db_table})", [run_id])
+            return cursor.rowcount
+
+    if is_postgres():
+        replacement_build(table, load).swap_in(key=None)
+        inserted = Recommendation.objects.count()
+    else:
+        _replace_all(Recommendation)
+        inserted = load(connection.ops.quote_name(table))
+    # The stage holds this run's rows only (the run's start deleted what failed runs left, and
+    # its lease keeps other runs out): emptied at once rather than deleted row by row.
+    _replace_all(RecommendationStage)
     return inserted
 
 

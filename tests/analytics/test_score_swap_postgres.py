@@ -1,4 +1,5 @@
-"""A full run's score write on PostgreSQL: a new score table, filled by COPY, indexed, and swapped in.
+"""A full run's writes on PostgreSQL: new score and recommendation tables, filled by COPY or from
+the run's stage, indexed, and swapped in.
 
 What the swap must keep: the table exactly as the migrations built it (columns, check
 constraints, indexes, primary and foreign key, under their names), the trigger that gives every
@@ -10,11 +11,14 @@ Needs PostgreSQL (the ``services`` mark: skipped on a laptop without it, fails i
 import pandas as pd
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from analytics import adapter
+from analytics.models import Recommendation, RecommendationStage, ScoreRun
+from analytics.services import results
 from core.table_swap import replace_table
 from customers.models import Customer, CustomerScore
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, ProductFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -91,3 +95,39 @@ def test_the_list_reads_the_swapped_scores_through_the_join():
     assert ordered == [customers[2].pk, customers[4].pk]
     # The merged customer was not in the write: its row is as it was.
     assert Customer.objects.get(pk=merged.pk).churn_risk == "medium"
+
+
+def test_recommendations_swap_in_run_after_run_and_lose_what_went_meanwhile():
+    """The live recommendations are swapped in from the run's stage the same way: twice in a row
+    (the second new table gets its own id sequence), with the table's unique constraint and
+    foreign keys back under their names, a deleted product's rows gone and a deleted reason
+    product cleared."""
+    customers = [CustomerFactory() for _ in range(2)]
+    products = [ProductFactory() for _ in range(3)]
+    table = Recommendation._meta.db_table
+    before = connection.introspection.get_constraints(connection.cursor(), table)
+    for attempt in range(2):
+        run = ScoreRun.objects.create(as_of=timezone.now(), status="succeeded")
+        RecommendationStage.objects.bulk_create([
+            RecommendationStage(run_id=run.pk, customer_id=c.pk, product_id=p.pk, rank=rank, score=1.0 / rank,
+                                because_of_id=products[2].pk)
+            for c in customers for rank, p in enumerate(products[:2], start=1)])
+        assert results._publish_recommendations(run.pk) == 4
+        assert not RecommendationStage.objects.exists()
+        assert connection.introspection.get_constraints(connection.cursor(), table) == before
+        assert set(Recommendation.objects.values_list("run_id", flat=True)) == {run.pk}
+    # New rows still get ids from the swapped-in table's own sequence.
+    Recommendation.objects.filter(rank=2).delete()
+    Recommendation.objects.create(customer=customers[0], product=products[2], rank=2, score=0.1, run=run)
+
+    def load(new: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {new} (customer_id, product_id, rank, score, because_of_id, run_id) "
+                           f"SELECT customer_id, product_id, rank, score, because_of_id, run_id FROM {table}")
+        # Meanwhile a product (the reason for every row) and a recommended product go.
+        Recommendation.objects.filter(product=products[2]).delete()
+        products[2].delete()
+
+    replace_table(table, load, key=None)
+    rows = list(Recommendation.objects.order_by("customer_id", "rank").values_list("product_id", "because_of_id"))
+    assert rows == [(products[0].pk, None), (products[0].pk, None)]
