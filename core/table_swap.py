@@ -4,17 +4,17 @@ Rewriting every row of a table in place costs a new version of each row, an entr
 its indexes and the write-ahead log of both, and leaves as many dead rows for vacuum. Building
 the replacement instead costs one COPY and one build per index: the table is filled without
 indexes, its indexes are built once over the loaded rows, and a short locked step at the end
-brings in the rows written to the old table meanwhile, drops the rows whose parent has gone
-(or clears the reference, where it may be NULL),
-and renames the new table and its indexes and constraints to the old names. Readers see the old
-rows until the caller's transaction commits and the new ones after: they wait only for the
-locked step.
+brings in the rows written to the old table meanwhile and renames the new table and its indexes
+and constraints to the old names; after the commit, rows whose parent went meanwhile are
+dropped (or lose the reference, where it may be NULL) and the foreign keys validated. Readers
+see the old rows until the caller's transaction commits and the new ones after: they wait only
+from the locked step to the commit.
 
-The new table copies the old one's columns, defaults and check constraints (``CREATE TABLE ...
-(LIKE ...)``), and its indexes and foreign keys are read back from the catalogue, so it is
-exactly what the migrations built (unique constraints' names are their indexes' names, as
-Django makes them). Nothing may refer to the table by foreign key (the drop
-refuses), and grants on it are not carried over.
+The new table copies the old one's columns, defaults, identity and check constraints (``CREATE
+TABLE ... (LIKE ...)``), and its indexes and foreign keys are read back from the catalogue, so it
+is what the migrations built (unique constraints' names are their indexes' names, as Django
+makes them). Nothing may refer to the table by foreign key (the drop refuses), and grants on it
+are not carried over.
 """
 from __future__ import annotations
 
@@ -140,17 +140,6 @@ def _swap(cursor, replacement: Replacement, *, key: str | None) -> None:
     if key is not None:
         cursor.execute(f"INSERT INTO {q(new)} SELECT * FROM {q(table)} AS t "
                        f"WHERE NOT EXISTS (SELECT 1 FROM {q(new)} AS n WHERE n.{q(key)} = t.{q(key)})")
-    for _, _, parent, columns, parent_columns, nullable in foreign_keys:
-        # A row whose parent went meanwhile loses the reference where it may (as Django's
-        # SET_NULL would), else the row. A NULL refers to nothing, as the foreign key sees it.
-        present = " AND ".join(f"n.{q(c)} IS NOT NULL" for c in columns)
-        match = " AND ".join(f"p.{q(pc)} = n.{q(c)}" for c, pc in zip(columns, parent_columns))
-        orphans = f"{present} AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {match})"
-        if nullable:
-            cursor.execute(f"UPDATE {q(new)} AS n SET " + ", ".join(f"{q(c)} = NULL" for c in columns)
-                           + f" WHERE {orphans}")
-        else:
-            cursor.execute(f"DELETE FROM {q(new)} AS n WHERE {orphans}")
     cursor.execute(f"DROP TABLE {q(table)}")
     cursor.execute(f"ALTER TABLE {q(new)} RENAME TO {q(table)}")
     for name, _, constraint in indexes:
@@ -159,6 +148,32 @@ def _swap(cursor, replacement: Replacement, *, key: str | None) -> None:
                            f"USING INDEX {q(_building(name))}")
         else:
             cursor.execute(f"ALTER INDEX {q(_building(name))} RENAME TO {q(name)}")
+    # The foreign keys come back NOT VALID: enforced for every later write at once, and checked
+    # against the rows there are after the commit (orphans_clear), outside the lock.
     for name, definition, *_ in foreign_keys:
-        cursor.execute(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} {definition}")
+        definition = definition.removesuffix(" NOT VALID")
+        cursor.execute(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} {definition} NOT VALID")
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")   # back to Django's INITIALLY DEFERRED
+    transaction.on_commit(lambda: orphans_clear(table, foreign_keys), robust=True)
+
+
+def orphans_clear(table: str, foreign_keys) -> None:
+    """After the swap's commit: the rows whose parent went while the replacement was built lose
+    the reference where it may be NULL (as Django's SET_NULL would), else the row; then each
+    foreign key is validated. Neither blocks the table's readers or writers for long: each
+    statement locks only the rows it changes, and VALIDATE takes a lock that lets them work. A
+    failure is logged (the scores are committed by then); the next swap tries again."""
+    q = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name, _, parent, columns, parent_columns, nullable in foreign_keys:
+            present = " AND ".join(f"n.{q(c)} IS NOT NULL" for c in columns)
+            match = " AND ".join(f"p.{q(pc)} = n.{q(c)}" for c, pc in zip(columns, parent_columns))
+            orphans = f"{present} AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {match})"
+            if nullable:
+                cursor.execute(f"UPDATE {q(table)} AS n SET " + ", ".join(f"{q(c)} = NULL" for c in columns)
+                               + f" WHERE {orphans}")
+            else:
+                cursor.execute(f"DELETE FROM {q(table)} AS n WHERE {orphans}")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")   # ALTER TABLE refuses pending checks
+            cursor.execute(f"ALTER TABLE {q(table)} VALIDATE CONSTRAINT {q(name)}")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
 from . import bounds
@@ -27,11 +28,10 @@ def _score_range(field: str, low: float, high: float) -> models.CheckConstraint:
     )
 
 
-
 class CustomerScore(models.Model):
     """A customer's scores: one row per customer (a database trigger adds it with the customer),
     written only by the analytics pipeline. A full run writes a new table and swaps it in
-    (analytics.adapter.swap_scores); single customers' rescoring updates rows.
+    (analytics.adapter.scores_write_prepare); single customers' rescoring updates rows.
 
     Read them on the customer, under the same names: :class:`CustomerManager` annotates them, and
     an instance loaded any other way reads its score row.
@@ -142,11 +142,12 @@ def _score_attribute(name: str) -> property:
 
 
 def _score_display(name: str):
+    """``Customer.get_<name>_display()``, as Django makes it for a field with choices."""
     field = CustomerScore._meta.get_field(name)
 
-    def display(customer) -> str:
+    def display(customer):
         value = getattr(customer, name)
-        return str(dict(field.flatchoices).get(value, value))
+        return force_str(dict(field.flatchoices).get(value, value), strings_only=True)
 
     return display
 

@@ -59,7 +59,8 @@ def test_the_swapped_table_is_the_one_the_migrations_built_and_keeps_its_trigger
     assert CustomerScore.objects.filter(pk=CustomerFactory().pk).exists()
 
 
-def test_customers_created_or_deleted_while_the_table_is_built_are_right_after_the_swap():
+def test_customers_created_or_deleted_while_the_table_is_built_are_right_after_the_swap(
+        django_capture_on_commit_callbacks):
     staying, leaving = CustomerFactory(), CustomerFactory()
     Customer.objects.filter(pk=staying.pk).update(value_tier="medium")
     arrived = []
@@ -73,13 +74,19 @@ def test_customers_created_or_deleted_while_the_table_is_built_are_right_after_t
         arrived.append(Customer.objects.create(name="Arrived", value_tier="low"))
         Customer.objects.filter(pk=leaving.pk).delete()
 
-    timings = replace_table(TABLE, load, key="customer_id")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        timings = replace_table(TABLE, load, key="customer_id")
+    assert len(callbacks) == 1   # the orphan's row goes, and the foreign key is validated, after the commit
 
     assert set(timings) == {"load", "indexes", "swap"}
     assert CustomerScore.objects.get(pk=staying.pk).value_tier == "high"
     assert CustomerScore.objects.get(pk=arrived[0].pk).value_tier == "low"
     assert not CustomerScore.objects.filter(pk=leaving.pk).exists()
     assert Customer.objects.count() == CustomerScore.objects.count() == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT bool_and(convalidated) FROM pg_constraint WHERE conrelid = %s::regclass "
+                       "AND contype = 'f'", [TABLE])
+        assert cursor.fetchone()[0] is True
 
 
 def test_the_list_reads_the_swapped_scores_through_the_join():
@@ -97,7 +104,7 @@ def test_the_list_reads_the_swapped_scores_through_the_join():
     assert Customer.objects.get(pk=merged.pk).churn_risk == "medium"
 
 
-def test_recommendations_swap_in_run_after_run_and_lose_what_went_meanwhile():
+def test_recommendations_swap_in_run_after_run_and_lose_what_went_meanwhile(django_capture_on_commit_callbacks):
     """The live recommendations are swapped in from the run's stage the same way: twice in a row
     (the second new table gets its own id sequence), with the table's unique constraint and
     foreign keys back under their names, a deleted product's rows gone and a deleted reason
@@ -112,7 +119,8 @@ def test_recommendations_swap_in_run_after_run_and_lose_what_went_meanwhile():
             RecommendationStage(run_id=run.pk, customer_id=c.pk, product_id=p.pk, rank=rank, score=1.0 / rank,
                                 because_of_id=products[2].pk)
             for c in customers for rank, p in enumerate(products[:2], start=1)])
-        assert results._publish_recommendations(run.pk) == 4
+        with django_capture_on_commit_callbacks(execute=True):
+            assert results._publish_recommendations(run.pk) == 4
         assert not RecommendationStage.objects.exists()
         assert connection.introspection.get_constraints(connection.cursor(), table) == before
         assert set(Recommendation.objects.values_list("run_id", flat=True)) == {run.pk}
@@ -128,6 +136,7 @@ def test_recommendations_swap_in_run_after_run_and_lose_what_went_meanwhile():
         Recommendation.objects.filter(product=products[2]).delete()
         products[2].delete()
 
-    replace_table(table, load, key=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        replace_table(table, load, key=None)
     rows = list(Recommendation.objects.order_by("customer_id", "rank").values_list("product_id", "because_of_id"))
     assert rows == [(products[0].pk, None), (products[0].pk, None)]
