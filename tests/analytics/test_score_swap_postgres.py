@@ -25,12 +25,6 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db]
 TABLE = CustomerScore._meta.db_table
 
 
-@pytest.fixture(autouse=True)
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("the swap is PostgreSQL's; SQLite updates the rows")
-
-
 def _schema() -> dict:
     return connection.introspection.get_constraints(connection.cursor(), TABLE)
 
