@@ -135,26 +135,28 @@ def _publish_recommendations(run_id: int) -> int:
     """
     table, stage = Recommendation._meta.db_table, RecommendationStage._meta.db_table
     columns = "customer_id, product_id, rank, score, because_of_id, run_id"
+    written = {}
 
-    def load(target: str) -> int:
+    def load(target: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage} WHERE run_id = %s "
                 # A customer merged away while the run ranked: the row has no home any more.
                 f"AND customer_id IN (SELECT id FROM {Customer._meta.db_table}) "
                 f"AND product_id IN (SELECT id FROM {Product._meta.db_table})", [run_id])
-            return cursor.rowcount
+            written["rows"] = cursor.rowcount
 
     if is_postgres():
+        # The swap drops no row inside this transaction (orphans go after the commit), so the
+        # rows the load wrote are the rows there are.
         replacement_build(table, load).swap_in(key=None)
-        inserted = Recommendation.objects.count()
     else:
         _replace_all(Recommendation)
-        inserted = load(connection.ops.quote_name(table))
+        load(connection.ops.quote_name(table))
     # The stage holds this run's rows only (the run's start deleted what failed runs left, and
     # its lease keeps other runs out): emptied at once rather than deleted row by row.
     _replace_all(RecommendationStage)
-    return inserted
+    return written["rows"]
 
 
 def dashboard_figures_store(run_id: int, timings: dict) -> None:
