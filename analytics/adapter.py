@@ -9,9 +9,9 @@ and one ``UPDATE ... FROM`` writes them. Either way the new scores appear all at
 all.
 
 The per-customer order summaries the customer models read (:mod:`analytics.engine.order_summary`)
-are computed by PostgreSQL where it runs (:func:`engine_order_summaries`: ``GROUP BY`` and window
-functions, streamed out one row per customer), so a run's customer part reads no order there;
-elsewhere the engine computes them from the orders. Likewise the product part's baskets, each
+are computed from one narrow read of the orders where PostgreSQL runs (three integers per order
+in COPY's binary form, :mod:`analytics.aggregates`), not from the orders frame; elsewhere the
+engine computes them from the orders frame, with the same code. Likewise the product part's baskets, each
 order's distinct products (:mod:`analytics.engine.baskets`): PostgreSQL groups the order lines by
 order and streams one row per order (:func:`engine_baskets`), not one per line.
 """
@@ -90,7 +90,7 @@ def _timestamp(column: str) -> str:
 
 
 NS_MIN = pd.Timestamp("1677-09-22")
-_NS_MAX = pd.Timestamp("2262-04-10")
+NS_MAX = pd.Timestamp("2262-04-10")
 
 
 def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -108,7 +108,7 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
             values = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
             values = values.dt.tz_convert(None)
         # pandas 3 may parse year 1 at microsecond resolution; nanoseconds cannot hold it.
-        values = values.where((values >= NS_MIN) & (values <= _NS_MAX))
+        values = values.where((values >= NS_MIN) & (values <= NS_MAX))
         frame[column] = values.astype("datetime64[ns]")
         unreadable = frame[column].isna()
         if unreadable.any():
@@ -195,7 +195,7 @@ def read_frames(as_of: pd.Timestamp, customer_ids: Sequence[int] | None = None,
     customers["attributes"] = _without_pii(_attributes(customers["attributes"]))
     # An out-of-range signup date reads as unknown rather than failing the run.
     signup = pd.to_datetime(customers["signup_date"], errors="coerce")
-    customers["signup_date"] = signup.where((signup >= NS_MIN) & (signup <= _NS_MAX)).astype("datetime64[ns]")
+    customers["signup_date"] = signup.where((signup >= NS_MIN) & (signup <= NS_MAX)).astype("datetime64[ns]")
     customers["consent"] = customers["consent"].map(
         lambda v: v in (True, "t", "true", 1, "1")).astype(bool)
     for column in ("status", "gender", "region", "city", "channel"):

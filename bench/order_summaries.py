@@ -1,11 +1,13 @@
-"""Time the order summaries PostgreSQL computes for a score run's customer part, statement by
-statement, on the database DATABASE_URL names (seed it first with ``bench/seed_demo.py``).
+"""Time the order summaries of a score run's customer part, part by part, on the database
+DATABASE_URL names (seed it first with ``bench/seed_demo.py``).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/order_summaries.py \
         [--as-of 2026-12-06T12:00] [--repeat 3] [--work-mem 4MB,256MB] [--only full_summaries,...]
 
-Each of :func:`analytics.aggregates.engine_order_summaries`'s statements is timed as the run calls
-it (the query, its ``COPY`` out and the parse into frames), then the whole call; each is run
+The read of the orders alone (:func:`analytics.aggregates.read_order_ledger`: the query, its
+binary ``COPY`` out and the parse into arrays) is timed first, then each kind of summary as a
+caller outside the run gets it (each reads the orders again), then the run's whole call
+(:func:`analytics.aggregates.engine_order_summaries`: one read, every summary); each is run
 ``--repeat`` times and the best and every time are printed as JSON, with the row counts and the
 server settings that decide the plans (``work_mem``, parallel workers). With ``--work-mem``,
 every statement is timed under each ``work_mem`` given (set for this session only), one after
@@ -53,6 +55,7 @@ def main() -> None:
     cutoffs = feature_cutoffs(as_of, settings)
     calibration_end = selection_calibration_end(as_of)
     statements = {
+        "ledger_read": lambda: aggregates.read_order_ledger(as_of),
         "full_summaries": lambda: aggregates.read_order_summaries([(as_of, True), (calibration_end, True)]),
         "feature_summaries": lambda: aggregates.read_feature_summaries(cutoffs),
         "holdout_purchase_days": lambda: aggregates.read_window_purchase_days(calibration_end, as_of),

@@ -1,5 +1,6 @@
-"""PostgreSQL's order summary (GROUP BY and window functions, streamed one row per customer) equals
-the pandas path's on the same data, and the engine scores the same from either.
+"""The order summaries from PostgreSQL's narrow binary read of the orders equal the plain pandas
+summaries of the orders frame (``tests/analytics/engine/summary_reference.py``) on the same data,
+and the engine scores the same from either.
 
 Needs PostgreSQL (the ``services`` mark: skipped on a laptop without it, fails in CI), e.g.
 ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_h_agg CELERY_BROKER_URL=redis://...``.
@@ -18,6 +19,11 @@ from analytics.engine.pipeline import CUSTOMER_PART, feature_cutoffs, run_engine
 from analytics.services.runs import engine_settings
 from customers.demo.loader import demo_seed
 from customers.models import OrderStatus
+from tests.analytics.engine.summary_reference import (
+    reference_monthly_cents,
+    reference_summary,
+    reference_window_purchase_days,
+)
 from tests.factories import CustomerFactory, OrderFactory, utc_at
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
@@ -63,7 +69,7 @@ def test_postgresql_summary_equals_the_pandas_summary(edge_data, days_back, incl
     from_sql = aggregates.read_order_summary(cutoff, inclusive=inclusive)
     orders = adapter.read_orders(cutoff, inclusive=inclusive)
     assert len(orders) > 1000
-    _assert_same_summary(from_sql, S.order_summary(orders, cutoff=cutoff, inclusive=inclusive))
+    _assert_same_summary(from_sql, reference_summary(orders, cutoff=cutoff, inclusive=inclusive))
     assert edge_data["silent"] not in from_sql.index
 
 
@@ -105,23 +111,23 @@ def test_the_engine_scores_the_same_from_either_summary(edge_data):
 
 
 def test_the_engine_summaries_equal_the_pandas_ones(edge_data):
-    """One statement's summaries at every cutoff, the CLV holdout window and the months, each
-    equal to what the engine computes from the orders frame."""
+    """One read's summaries at every cutoff, the CLV holdout window and the months, each equal to
+    the plain pandas summary of the orders frame."""
     settings = engine_settings()
     summaries = aggregates.engine_order_summaries(AS_OF, settings)
     orders = adapter.read_orders(AS_OF, inclusive=True)
-    _assert_same_summary(summaries.at_as_of, S.order_summary(orders, cutoff=AS_OF, inclusive=True))
+    _assert_same_summary(summaries.at_as_of, reference_summary(orders, cutoff=AS_OF, inclusive=True))
     assert sorted(summaries.before) == feature_cutoffs(AS_OF, settings)
     for cutoff, summary in summaries.before.items():
         assert len(summary) > 100
-        pd.testing.assert_frame_equal(summary, S.order_summary(orders, cutoff=cutoff)[S.FEATURE_COLUMNS])
+        pd.testing.assert_frame_equal(summary, reference_summary(orders, cutoff=cutoff)[S.FEATURE_COLUMNS])
     calibration_end = selection_calibration_end(AS_OF)
     _assert_same_summary(summaries.selection.calibration,
-                         S.order_summary(orders, cutoff=calibration_end, inclusive=True))
-    holdout = S.window_purchase_days(orders, start=calibration_end, end=AS_OF)
+                         reference_summary(orders, cutoff=calibration_end, inclusive=True))
+    holdout = reference_window_purchase_days(orders, start=calibration_end, end=AS_OF)
     assert len(holdout) > 10
     pd.testing.assert_frame_equal(summaries.selection.holdout, holdout)
-    months = S.monthly_cents(orders, before=month_start(AS_OF))
+    months = reference_monthly_cents(orders, before=month_start(AS_OF))
     assert len(months) > 12
     pd.testing.assert_series_equal(summaries.monthly_cents, months)
     # The customer at the cutoff bought at as_of itself (in the holdout window (as_of - 90 days,
@@ -132,8 +138,8 @@ def test_the_engine_summaries_equal_the_pandas_ones(edge_data):
     assert edge_data["at_cutoff"] not in summaries.before[AS_OF - pd.Timedelta(days=90)].index
 
 
-def test_summaries_at_several_cutoffs_in_one_statement_equal_the_pandas_ones(edge_data):
-    """One pass computes every cutoff's summary from each customer's prefix of orders and days:
+def test_summaries_at_several_cutoffs_from_one_read_equal_the_pandas_ones(edge_data):
+    """One read serves every cutoff's summary from each customer's prefix of orders and days:
     a purchase day cut by a cutoff (orders before and after it on one UTC day, two at the same
     instant as the cutoff), a customer whose only orders come after the earlier cutoffs, and
     strict and inclusive cutoffs at the same instant."""
@@ -149,7 +155,7 @@ def test_summaries_at_several_cutoffs_in_one_statement_equal_the_pandas_ones(edg
     from_sql = aggregates.read_order_summaries(cutoffs)
     orders = adapter.read_orders(AS_OF, inclusive=True)
     for (cutoff, inclusive), summary in zip(cutoffs, from_sql, strict=True):
-        _assert_same_summary(summary, S.order_summary(orders, cutoff=cutoff, inclusive=inclusive))
+        _assert_same_summary(summary, reference_summary(orders, cutoff=cutoff, inclusive=inclusive))
     at_cut, before_cut = from_sql[1].loc[straddling.pk], from_sql[2].loc[straddling.pk]
     assert at_cut[["order_count", "purchase_days", "first_day_cents", "total_cents"]].tolist() == [4, 2, 100, 1500]
     assert before_cut[["order_count", "purchase_days", "total_cents"]].tolist() == [2, 2, 300]

@@ -2,9 +2,16 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.engine import clv, features, lifecycle, rfm
-from analytics.engine.order_summary import SUMMARY_COLUMNS, order_summary
+from analytics.engine.order_summary import FEATURE_COLUMNS, SUMMARY_COLUMNS, OrderLedger, order_summary
+from tests.analytics.engine.summary_reference import (
+    reference_monthly_cents,
+    reference_summary,
+    reference_window_purchase_days,
+)
 
 CUTOFF = pd.Timestamp("2026-06-30 12:00")
 
@@ -78,3 +85,61 @@ def test_orders_at_one_instant_give_no_infinite_gap_ratio():
     assert table.loc[3, "mean_gap_days"] == 0
     assert np.isnan(table.loc[3, "recency_gap_ratio"])
     assert np.isfinite(table["recency_gap_ratio"].dropna()).all()
+
+
+# Orders of a few customers over two years, at whole seconds, with amounts in cents: the
+# cases a sorted-array summary gets wrong first (one order, one day, same instants, runs of
+# days) arise often with this few customers and days.
+_ORDER_ROWS = st.lists(
+    st.tuples(st.integers(1, 6), st.integers(0, 2 * 365 * 86_400 // 3_600), st.integers(0, 3_600 - 1),
+              st.integers(0, 50_000)),
+    max_size=60)
+_START = pd.Timestamp("2025-01-01")
+
+
+def _random_orders(rows) -> pd.DataFrame:
+    return _orders([(i, customer, _START + pd.Timedelta(hours=hour, seconds=second), amount / 100, "web")
+                    for i, (customer, hour, second, amount) in enumerate(rows, start=1)])
+
+
+def _assert_same(ledger: pd.DataFrame, reference: pd.DataFrame) -> None:
+    pd.testing.assert_index_equal(ledger.index, reference.index, exact=False)
+    pd.testing.assert_frame_equal(ledger.reset_index(drop=True), reference.reset_index(drop=True),
+                                  check_index_type=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=_ORDER_ROWS, cutoff_hours=st.integers(0, 2 * 365 * 24 + 48), inclusive=st.booleans(),
+       cutoff_on_an_order=st.booleans())
+def test_the_ledger_summary_equals_the_plain_pandas_summary(rows, cutoff_hours, inclusive, cutoff_on_an_order):
+    orders = _random_orders(rows)
+    cutoff = _START + pd.Timedelta(hours=cutoff_hours)
+    if cutoff_on_an_order and rows:
+        cutoff = orders["ordered_at"].iloc[len(rows) // 2]
+    ledger = OrderLedger.from_orders(orders)
+    _assert_same(ledger.summary(cutoff, inclusive=inclusive), reference_summary(orders, cutoff=cutoff, inclusive=inclusive))
+    _assert_same(ledger.summary(cutoff, inclusive=inclusive, days=False),
+                 reference_summary(orders, cutoff=cutoff, inclusive=inclusive)[FEATURE_COLUMNS])
+    start = cutoff - pd.Timedelta(days=200)
+    _assert_same(ledger.window_purchase_days(start=start, end=cutoff),
+                 reference_window_purchase_days(orders, start=start, end=cutoff))
+    pd.testing.assert_series_equal(ledger.monthly_cents(before=cutoff), reference_monthly_cents(orders, before=cutoff),
+                                   check_freq=False)
+
+
+def test_the_ledger_summary_keeps_the_edge_cases():
+    orders = edge_case_orders()
+    for inclusive in (False, True):
+        _assert_same(order_summary(orders, cutoff=CUTOFF, inclusive=inclusive),
+                     reference_summary(orders, cutoff=CUTOFF, inclusive=inclusive))
+    assert order_summary(orders.iloc[:0], cutoff=CUTOFF).empty
+    assert OrderLedger.from_orders(orders).window_purchase_days(start=CUTOFF, end=CUTOFF).empty
+
+
+def test_customer_ids_too_far_apart_for_one_sort_key_sort_the_same():
+    """Ids whose span times the days would overflow the single sort key take the two-key sort."""
+    orders = edge_case_orders()
+    far = orders.assign(customer_id=orders["customer_id"] * 2 ** 52)
+    ledger = OrderLedger.from_orders(far)
+    assert (np.diff(ledger.customer_ids) >= 0).all()
+    _assert_same(ledger.summary(CUTOFF), reference_summary(far, cutoff=CUTOFF))
