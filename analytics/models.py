@@ -142,14 +142,22 @@ class SegmentProfile(models.Model):
 
 
 class Recommendation(models.Model):
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE,
+    """A product ranked for a customer by the last full run: ten rows per customer, the whole
+    table rebuilt and swapped in by each run (``results._publish_recommendations``).
+
+    Two foreign keys carry no index of their own, since each index is built again over every row
+    by each run (ten million at a million customers): the customer's, which the unique
+    (customer, rank) index serves, and the run's, which is the same for every row.
+    """
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, db_index=False,
                                  related_name="recommendations")
     product = models.ForeignKey("customers.Product", on_delete=models.CASCADE, related_name="+")
     rank = models.PositiveSmallIntegerField()
     score = models.FloatField()
     because_of = models.ForeignKey("customers.Product", null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
-    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, db_index=False, related_name="+")
 
     class Meta:
         ordering = ["customer", "rank"]

@@ -90,11 +90,14 @@ def _records_write(run_id: int, output, timings: dict) -> tuple[dict[str, int], 
     n_recs = _publish_recommendations(run_id)
     timings["write_recommendations"] = round(time.perf_counter() - started, 3)
     cards = dict(output.cards)
+    started = time.perf_counter()
     if "recommendations" in cards and n_recs:
         popular = Recommendation.objects.filter(because_of__isnull=True).count()
         cards["recommendations"] = {**cards["recommendations"], "params": {
             **cards["recommendations"].get("params", {}), "share_popular": round(popular / n_recs, 4)}}
+    timings["write_share_popular"] = round(time.perf_counter() - started, 3)
 
+    started = time.perf_counter()
     AssociationRule.objects.exclude(run_id=run_id).delete()
     rules = output.rules
     AssociationRule.objects.bulk_create([
@@ -115,12 +118,15 @@ def _records_write(run_id: int, output, timings: dict) -> tuple[dict[str, int], 
                 lower=None if pd.isna(row["lower"]) else float(row["lower"]),
                 upper=None if pd.isna(row["upper"]) else float(row["upper"])))
     RevenueForecast.objects.bulk_create(points)
+    timings["write_rules_forecast"] = round(time.perf_counter() - started, 3)
 
+    started = time.perf_counter()
     ModelArtifact.objects.exclude(run_id=run_id).delete()
     ModelArtifact.objects.filter(run_id=run_id, name__startswith=PENDING_PREFIX).delete()
     if output.snapshot is not None:
         ModelArtifact.objects.create(run_id=run_id, name=SNAPSHOT_ARTIFACT,
                                      payload=zlib.compress(pickle.dumps(output.snapshot)))
+    timings["write_artifacts"] = round(time.perf_counter() - started, 3)
 
     return ({"history": history, "segments": len(profiles), "recommendations": n_recs, "rules": len(rules),
              "forecast_months": len(points)}, cards)
