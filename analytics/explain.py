@@ -8,6 +8,7 @@ family; the numbers are filled in after translation so the catalogue holds one e
 """
 from __future__ import annotations
 
+import math
 import re
 
 from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext, ngettext_lazy, pgettext
@@ -127,12 +128,21 @@ def usual_gap_days(customer: Customer) -> float | None:
     return span / (customer.order_count - 1) or None
 
 
-def _number(value, *, whole: bool = False) -> str:
+# Features that count the days elapsed since something: shown as whole days gone by (32.6 days
+# since the last order is "32 days"), as the stored ``recency_days`` score counts them, so a
+# reason never says "33 days" beside a headline's "32 days ago".
+_ELAPSED_DAYS = frozenset({"recency_days", "tenure_days"})
+
+
+def _number(value, *, whole: bool = False, elapsed: bool = False) -> str:
     """A figure as staff read it: whole numbers bare, others to one decimal; ``whole`` rounds
-    (days are counted, not measured: "33 days", never "32.6 days")."""
+    (days are counted, not measured: "33 days", never "32.6 days"); ``elapsed`` counts the whole
+    days gone by."""
     if value is None:
         return "?"
     value = float(value)
+    if elapsed and math.isfinite(value):
+        return f"{math.floor(value):d}"
     if whole or abs(value - round(value)) < 0.05 or abs(value) >= 100:
         return f"{round(value):d}"
     return f"{value:.1f}"
@@ -164,9 +174,9 @@ def reason_label(reason: dict) -> str:
             "attribute": gettext(_ATTRIBUTES[feature]), "value": reason.get("value"),
             "typical": reason.get("typical") or "?"}
     key = _phrase_key(feature)
-    whole = feature.endswith("_days")
-    numbers = {"value": _number(reason.get("value"), whole=whole),
-               "typical": _number(reason.get("typical"), whole=whole)}
+    whole, elapsed = feature.endswith("_days"), feature in _ELAPSED_DAYS
+    numbers = {"value": _number(reason.get("value"), whole=whole, elapsed=elapsed),
+               "typical": _number(reason.get("typical"), whole=whole, elapsed=elapsed)}
     if key is None:
         return f"{translate_feature(FEATURE_LABELS.get(feature, feature))}: {numbers['value']} ({numbers['typical']})"
     if key.endswith("_window"):

@@ -1,5 +1,10 @@
 """Churn reasons in words: the customer's own figures against the typical customer's."""
+import math
+import re
+
 from django.utils import translation
+from hypothesis import given
+from hypothesis import strategies as st
 
 from analytics.explain import reason_label
 
@@ -8,7 +13,9 @@ def test_days_are_whole_and_other_figures_keep_one_decimal():
     with translation.override("en"):
         assert reason_label({"feature": "recency_days", "value": 32.6, "typical": 121.7,
                              "direction": "up", "contribution": 0.4}) == (
-            "no order for 33 days, a typical customer last ordered 122 days ago")
+            "no order for 32 days, a typical customer last ordered 121 days ago")
+        assert reason_label({"feature": "mean_gap_days", "value": 32.6, "typical": 121.7}) == (
+            "orders every 33 days on average, customers typically order every 122 days")
         text = reason_label({"feature": "orders_365d", "value": 2.5, "typical": 4,
                              "direction": "up", "contribution": 0.2})
         assert "2.5" in text and "365" in text
@@ -52,3 +59,15 @@ def test_the_chinese_churn_sentence_keeps_its_reasons_apart():
         assert churn_explanation(customer).endswith(
             "pushes the risk up: spent 3.3 in the last 365 days, a typical customer 41.6; "
             "1 order so far, a typical customer has 6.")
+
+
+@given(days=st.floats(min_value=0, max_value=20_000, allow_nan=False),
+       typical=st.floats(min_value=0, max_value=20_000, allow_nan=False))
+def test_a_recency_reason_counts_the_days_the_stored_score_counts(days, typical):
+    """The stored ``recency_days`` is the whole days gone by since the last order (the
+    pipeline floors it) and the headline and list show it; the churn reason beside them reads
+    the same float from the features, so it must show the same whole number of days."""
+    with translation.override("en"):
+        text = reason_label({"feature": "recency_days", "value": days, "typical": typical})
+    own, other = (int(n) for n in re.findall(r"\d+", text))
+    assert (own, other) == (math.floor(days), math.floor(typical))
