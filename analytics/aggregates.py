@@ -74,7 +74,7 @@ def read_order_ledger(until: pd.Timestamp, *, since: pd.Timestamp | None = None,
 
     On PostgreSQL three integer columns are streamed with ``COPY ... (FORMAT binary)`` and read by
     numpy in place, 32 MB at a time: no text to parse, no Python object per order. Aggregating in
-    the database instead (``GROUP BY`` and window functions) took 180 s of one core at ten
+    the database instead (``GROUP BY`` and window functions) took 190 s of one core at ten
     million orders, most of it the per-day and per-customer aggregates' bookkeeping (README, "The
     order summary in numpy"). Elsewhere the ledger is built from :func:`read_orders`' frame.
     Orders whose time pandas cannot hold are left out on both paths, as :func:`read_orders` does.

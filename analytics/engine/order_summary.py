@@ -75,7 +75,7 @@ class OrderLedger:
     Every summary is a prefix in time of each customer's orders, so one sort serves every cutoff:
     a summary masks the arrays (they stay sorted) and reduces each customer's run and each
     purchase day's run with ``np.add.reduceat`` and friends. No Python object per order or
-    customer: at ten million orders a summary takes about a second. On PostgreSQL the adapter
+    customer: at ten million orders a summary takes a few seconds. On PostgreSQL the adapter
     builds the ledger from three columns streamed in COPY's binary form, elsewhere
     :meth:`from_orders` builds it from the orders frame; the summaries are then the same code.
     """
@@ -94,7 +94,7 @@ class OrderLedger:
         """Sorted by customer, then calendar day: the runs every summary reduces. Within a day the
         order is left as it comes, since nothing a summary reads depends on it (first and last
         order are a minimum and a maximum). One sort of one integer key: sorting by customer and
-        exact time (``np.lexsort``) took four times as long at ten million orders."""
+        exact time (``np.lexsort``) took twice as long at ten million orders."""
         if not len(self):
             return self
         day = self.at // DAY_NS

@@ -358,7 +358,7 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
         pending = artifact_find(run_id, explain_artifact_name(first_id, last_id))
         if pending is not None:
             # Stored as the JSON the write takes: dumping a million reasons in the finish, on one
-            # worker, took most of its 20 s of collecting at a million customers.
+            # worker, took about half of its 20 s of collecting at a million customers.
             explained = pending.explain()
             artifact_store(run_id, explain_artifact_name(first_id, last_id, explained=True),
                            pd.Series([json.dumps(r) for r in explained], index=explained.index, dtype="object"))
