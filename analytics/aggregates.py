@@ -25,7 +25,7 @@ from analytics.engine.baskets import basket_lines_from_orders
 from analytics.engine.clv import SelectionSummaries, selection_calibration_end
 from analytics.engine.forecast import month_start
 from analytics.engine.pipeline import EngineSettings, feature_cutoffs
-from core.db import is_postgres
+from core.db import BINARY_COPY_SIGNATURE, is_postgres
 from customers.models import Order, OrderItem
 
 # COPY's output is parsed this many bytes at a time: at a million customers the orders' ledger is
@@ -53,7 +53,6 @@ def _copy_lines(sql: str, options: str) -> Iterator[bytes]:
 # microseconds since 2000-01-01 UTC, cents) make every row 38 bytes, which numpy reads in place.
 _LEDGER_ROW = np.dtype([("fields", ">i2"), ("customer_length", ">i4"), ("customer_id", ">i8"),
                         ("at_length", ">i4"), ("at", ">i8"), ("cents_length", ">i4"), ("cents", ">i8")])
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _POSTGRES_EPOCH_US = 946_684_800_000_000
 
 
@@ -66,9 +65,8 @@ def _ledger_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             rows["cents"].astype("int64"))
 
 
-def read_order_ledger(until: pd.Timestamp, *, since: pd.Timestamp | None = None,
-                      customer_ids: Sequence[int] | None = None) -> S.OrderLedger:
-    """The completed orders placed at or before ``until`` (and after ``since``) as an
+def read_order_ledger(until: pd.Timestamp, *, customer_ids: Sequence[int] | None = None) -> S.OrderLedger:
+    """The completed orders placed at or before ``until`` as an
     :class:`~analytics.engine.order_summary.OrderLedger`, from which every order summary of a run
     is computed.
 
@@ -81,8 +79,6 @@ def read_order_ledger(until: pd.Timestamp, *, since: pd.Timestamp | None = None,
     """
     restrict = "" if customer_ids is None else (
         f" AND customer_id IN ({','.join(str(int(i)) for i in customer_ids) or 'NULL'})")
-    if since is not None:
-        restrict += f" AND ordered_at > {_instant(since)}"
     if not is_postgres():
         return S.OrderLedger.from_orders(read_orders(until, restrict, inclusive=True))
     sql = (f"SELECT customer_id::bigint, ordered_at, round(total_amount * 100)::bigint FROM {table_name(Order)} "
@@ -95,7 +91,7 @@ def read_order_ledger(until: pd.Timestamp, *, since: pd.Timestamp | None = None,
         for block in copy:
             pending += block
             if header and len(pending) >= 19:
-                if bytes(pending[:11]) != _COPY_SIGNATURE:
+                if bytes(pending[:len(BINARY_COPY_SIGNATURE)]) != BINARY_COPY_SIGNATURE:
                     raise ValueError("unexpected COPY header from the database")
                 del pending[:19 + int.from_bytes(pending[15:19], "big")]
                 header = False
@@ -111,11 +107,6 @@ def read_order_ledger(until: pd.Timestamp, *, since: pd.Timestamp | None = None,
     return S.OrderLedger.of(customer, at, cents)
 
 
-def _naive(cutoff: pd.Timestamp) -> pd.Timestamp:
-    cutoff = pd.Timestamp(cutoff)
-    return cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo is not None else cutoff
-
-
 def read_order_summary(cutoff: pd.Timestamp, *, inclusive: bool = False,
                        customer_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Per-customer order summary before ``cutoff`` (:mod:`analytics.engine.order_summary`) of
@@ -127,31 +118,8 @@ def read_order_summaries(cutoffs: Sequence[tuple[pd.Timestamp, bool]], *,
                          customer_ids: Sequence[int] | None = None) -> list[pd.DataFrame]:
     """The order summaries at several ``(cutoff, inclusive)`` pairs, in their order, from one read
     of the orders up to the latest."""
-    cutoffs = [(_naive(cutoff), inclusive) for cutoff, inclusive in cutoffs]
     ledger = read_order_ledger(max(cutoff for cutoff, _ in cutoffs), customer_ids=customer_ids)
     return [ledger.summary(cutoff, inclusive=inclusive) for cutoff, inclusive in cutoffs]
-
-
-def read_feature_summaries(cutoffs: Sequence[pd.Timestamp]) -> list[pd.DataFrame]:
-    """The order summaries strictly before each cutoff, their
-    :data:`~analytics.engine.order_summary.FEATURE_COLUMNS` only."""
-    cutoffs = [_naive(c) for c in cutoffs]
-    ledger = read_order_ledger(max(cutoffs))
-    return [ledger.summary(c, days=False) for c in cutoffs]
-
-
-def read_window_purchase_days(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """:meth:`~analytics.engine.order_summary.OrderLedger.window_purchase_days` of the completed
-    orders in ``(start, end]``."""
-    start, end = _naive(start), _naive(end)
-    return read_order_ledger(end, since=start).window_purchase_days(start=start, end=end)
-
-
-def read_monthly_cents(before: pd.Timestamp) -> pd.Series:
-    """:meth:`~analytics.engine.order_summary.OrderLedger.monthly_cents` of the completed orders
-    strictly before ``before``."""
-    before = _naive(before)
-    return read_order_ledger(before).monthly_cents(before=before)
 
 
 def _instant(value: pd.Timestamp) -> str:
@@ -186,7 +154,7 @@ def engine_order_summaries(as_of: pd.Timestamp, settings: EngineSettings) -> Eng
     orders frame it holds (reading the orders a second time would gain nothing)."""
     if not is_postgres():
         return None
-    as_of = _naive(as_of)
+    as_of = pd.Timestamp(as_of)
     cutoffs = feature_cutoffs(as_of, settings)
     calibration_end = selection_calibration_end(as_of)
     ledger = read_order_ledger(as_of)

@@ -5,8 +5,8 @@ DATABASE_URL names (seed it first with ``bench/seed_demo.py``).
         [--as-of 2026-12-06T12:00] [--repeat 3] [--work-mem 4MB,256MB] [--only full_summaries,...]
 
 The read of the orders alone (:func:`analytics.aggregates.read_order_ledger`: the query, its
-binary ``COPY`` out and the parse into arrays) is timed first, then each kind of summary as a
-caller outside the run gets it (each reads the orders again), then the run's whole call
+binary ``COPY`` out and the parse into arrays) is timed first, then each kind of summary computed
+from that one ledger, then the run's whole call
 (:func:`analytics.aggregates.engine_order_summaries`: one read, every summary); each is run
 ``--repeat`` times and the best and every time are printed as JSON, with the row counts and the
 server settings that decide the plans (``work_mem``, parallel workers). With ``--work-mem``,
@@ -54,12 +54,13 @@ def main() -> None:
     settings = engine_settings()
     cutoffs = feature_cutoffs(as_of, settings)
     calibration_end = selection_calibration_end(as_of)
+    ledger = aggregates.read_order_ledger(as_of)
     statements = {
         "ledger_read": lambda: aggregates.read_order_ledger(as_of),
-        "full_summaries": lambda: aggregates.read_order_summaries([(as_of, True), (calibration_end, True)]),
-        "feature_summaries": lambda: aggregates.read_feature_summaries(cutoffs),
-        "holdout_purchase_days": lambda: aggregates.read_window_purchase_days(calibration_end, as_of),
-        "monthly_cents": lambda: aggregates.read_monthly_cents(month_start(as_of)),
+        "full_summaries": lambda: [ledger.summary(c, inclusive=True) for c in (as_of, calibration_end)],
+        "feature_summaries": lambda: [ledger.summary(c, days=False) for c in cutoffs],
+        "holdout_purchase_days": lambda: ledger.window_purchase_days(start=calibration_end, end=as_of),
+        "monthly_cents": lambda: ledger.monthly_cents(before=month_start(as_of)),
         "engine_order_summaries": lambda: aggregates.engine_order_summaries(as_of, settings),
     }
     if args.only:

@@ -91,7 +91,8 @@ def copy_frame(table: str, rows: pd.DataFrame, *, float_format: str | None = Non
 # COPY's binary form (https://www.postgresql.org/docs/current/sql-copy.html, "Binary Format"):
 # a signature, a flags word and an empty header extension; then per row a 16-bit field count
 # and per field a 32-bit length (-1 for NULL) and the value in network byte order; -1 at the end.
-_COPY_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+BINARY_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_COPY_BINARY_HEADER = BINARY_COPY_SIGNATURE + bytes(8)
 # The column types whose binary value is a plain big-endian number numpy can write.
 _BINARY_TYPES = {"bigint": ">i8", "integer": ">i4", "smallint": ">i2", "double precision": ">f8",
                  "real": ">f4", "boolean": "?"}
