@@ -74,6 +74,18 @@ def _tasks_in_process_unless_services(request):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts and ends in the site's default language: a page requested in Chinese
+    leaves zh-hans active on the thread, and a later test that renders text outside a request
+    (a task's message, a form's error) would read Chinese where it expects English."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: ids repeat between tests, cached pages must not."""
     from django.core.cache import cache
