@@ -79,6 +79,8 @@ def _label_choices(customers) -> None:
 def customer_list(request: HttpRequest) -> HttpResponse:
     filterset = _filtered(request)
     paginator = CappedPaginator(filterset.qs, PAGE_SIZE)
+    if not paginator.capped:  # few enough to sort them all: read the matches, not the sort index
+        paginator.object_list = filterset.matches_first(paginator.object_list)
     page = paginator.get_page(request.GET.get("page"))
     _label_choices(page.object_list)
     status = 400 if filterset.is_bound and filterset.form.errors else 200

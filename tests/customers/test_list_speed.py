@@ -2,15 +2,65 @@
 a capped count shown honestly, unscored customers last in every sort, regions by index."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from customers import views
-from customers.filters import region_choices
-from customers.models import Customer
+from customers.filters import SORTS, CustomerListFilter, region_choices
+from customers.models import Customer, CustomerScore
 
 pytestmark = pytest.mark.django_db
 
+# Few distinct values, so sorts meet ties (the id decides) and unscored customers (last).
+_SCORE = st.fixed_dictionaries({
+    "name": st.sampled_from(["Ann", "Bo", "bo", "Cy", "Ann"]),
+    "churn_probability": st.none() | st.sampled_from([0.0, 0.2, 0.5, 0.9]),
+    "clv_12m": st.none() | st.sampled_from([Decimal("0.00"), Decimal("10.50"), Decimal("99.99")]),
+    "total_spent": st.none() | st.sampled_from([Decimal("0.00"), Decimal("5.00"), Decimal("120.00")]),
+    "recency_days": st.none() | st.integers(0, 3),
+    "order_count": st.none() | st.integers(0, 3),
+})
 
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=st.lists(_SCORE, min_size=1, max_size=9), churn_min=st.sampled_from(["", "0.2"]))
+def test_the_order_is_the_same_whether_the_matches_or_the_sort_index_are_read_first(rows, churn_min):
+    Customer.objects.all().delete()
+    for row in rows:
+        customer = Customer.objects.create(name=row["name"])
+        CustomerScore.objects.filter(customer=customer).update(
+            **{k: v for k, v in row.items() if k != "name"})
+    for sort in SORTS:
+        filterset = CustomerListFilter(QueryDict(f"sort={sort}&churn_min={churn_min}"),
+                                       queryset=Customer.objects.live(), user=AnonymousUser())
+        by_index = list(filterset.qs.values_list("id", flat=True))
+        by_matches = list(filterset.matches_first(filterset.qs).values_list("id", flat=True))
+        assert by_matches == by_index, sort
+
+
+def _order_by(queries) -> str:
+    page = [q["sql"] for q in queries if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]]
+    return page[-1].split("ORDER BY", 1)[1]
+
+
+def test_few_matches_are_sorted_after_they_are_read_and_many_through_the_sort_index(
+        client, role_user, world, monkeypatch):
+    client.force_login(role_user("Sales"))
+    with CaptureQueriesContext(connection) as few:
+        client.get("/customers/", {"sort": "-recency", "churn_min": "0.5"})
+    assert '"recency_days" + 0' in _order_by(few)  # an expression: no index to walk
+    monkeypatch.setattr(views, "LIST_COUNT_CAP", 1)
+    with CaptureQueriesContext(connection) as many:
+        client.get("/customers/", {"sort": "-recency"})
+    assert "+ 0" not in _order_by(many) and "DESC" in _order_by(many)
 
 
 def test_count_past_the_cap_says_more_than_and_pages_stop_there(client, role_user, world, monkeypatch):
