@@ -132,6 +132,7 @@ TIMING_LABELS = {
     "write_scores": gettext_noop("saving scores"),
     "write_history": gettext_noop("saving the prediction history"),
     "write_recommendations": gettext_noop("saving recommendations"),
+    "write_recommendations_ahead": gettext_noop("building recommendations beside the score write"),
     "dashboard": gettext_noop("dashboard figures"),
     "vacuum_analyze": gettext_noop("database maintenance"),
 }

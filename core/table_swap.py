@@ -15,6 +15,10 @@ TABLE ... (LIKE ...)``), and its indexes and foreign keys are read back from the
 is what the migrations built (unique constraints' names are their indexes' names, as Django
 makes them). Nothing may refer to the table by foreign key (the drop refuses), and grants on it
 are not carried over.
+
+The replacement may also be built and committed on another connection, to run beside the
+caller's own work, and swapped in later by the caller; :func:`replacement_drop` drops it when
+the caller fails before the swap.
 """
 from __future__ import annotations
 
@@ -78,7 +82,7 @@ def replacement_build(table: str, load: Callable[[str], None]) -> Replacement:
     one. Locks nothing the table's readers or writers need.
     """
     q = connection.ops.quote_name
-    new = f"{table}_next"
+    new = _next(table)
     timings = {}
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -120,6 +124,18 @@ def replace_table(table: str, load: Callable[[str], None], *, key: str | None) -
     """Replace the rows of ``table`` by those ``load(new_table)`` writes into an empty copy of it:
     :func:`replacement_build`, then :meth:`Replacement.swap_in`. Returns seconds per step."""
     return replacement_build(table, load).swap_in(key=key)
+
+
+def replacement_drop(table: str) -> None:
+    """Drop the replacement of ``table`` that a build committed (on a connection of its own, to
+    run beside other work) and nothing swapped in: a failed run's. The next build would drop
+    it too, but not before it has held its rows' disk space until then."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(_next(table))}")
+
+
+def _next(table: str) -> str:
+    return f"{table}_next"
 
 
 def _building(name: str) -> str:

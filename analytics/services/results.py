@@ -6,6 +6,7 @@ import logging
 import pickle
 import time
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
 from django.db import connection, transaction
@@ -23,7 +24,7 @@ from analytics.models import (
     SegmentProfile,
 )
 from core.db import is_postgres
-from core.table_swap import replacement_build
+from core.table_swap import Replacement, replacement_build, replacement_drop
 from customers.models import Customer, Product
 from webhooks.events import SOURCE_FULL_RUN, churn_risk_high_watch
 
@@ -47,11 +48,14 @@ def _replace_all(model) -> None:
 
 
 @transaction.atomic
-def results_write(run_id: int, output, *, timings: dict, counts: dict) -> dict[str, int]:
+def results_write(run_id: int, output, *, timings: dict, counts: dict,
+                  recommendations_ahead: Future | None = None) -> dict[str, int]:
     """Scores, profiles, recommendations, rules, forecast and the run's success: all or none.
 
     On PostgreSQL the new score table is built first and swapped in last, so the customer pages
     wait for its lock only from the swap to the commit, not while the rest is written.
+    ``recommendations_ahead``: the recommendations table being built beside this write
+    (:func:`recommendations_build_ahead`), swapped in here.
     """
     scores = output.scores.copy()
     scores["scores_updated_at"] = pd.Timestamp(timezone.now())
@@ -59,7 +63,7 @@ def results_write(run_id: int, output, *, timings: dict, counts: dict) -> dict[s
         started = time.perf_counter()
         scores_publish = adapter.scores_write_prepare(scores, replace=True)
         prepared = time.perf_counter() - started
-        written_counts, cards = _records_write(run_id, output, timings)
+        written_counts, cards = _records_write(run_id, output, timings, recommendations_ahead)
         started = time.perf_counter()
         written_counts = {"scored": scores_publish(), **written_counts}
         timings["write_scores"] = round(prepared + time.perf_counter() - started, 3)
@@ -69,7 +73,8 @@ def results_write(run_id: int, output, *, timings: dict, counts: dict) -> dict[s
     return written_counts
 
 
-def _records_write(run_id: int, output, timings: dict) -> tuple[dict[str, int], dict]:
+def _records_write(run_id: int, output, timings: dict,
+                   recommendations_ahead: Future | None) -> tuple[dict[str, int], dict]:
     """Everything of a run but the scores; returns the counts written and the model cards."""
     started = time.perf_counter()
     history = prediction_history_store(run=ScoreRun.objects.get(pk=run_id), scores=output.scores)
@@ -87,7 +92,7 @@ def _records_write(run_id: int, output, timings: dict) -> tuple[dict[str, int], 
     ])
 
     started = time.perf_counter()
-    n_recs = _publish_recommendations(run_id)
+    n_recs = _publish_recommendations(run_id, recommendations_ahead, timings)
     timings["write_recommendations"] = round(time.perf_counter() - started, 3)
     cards = dict(output.cards)
     started = time.perf_counter()
@@ -132,16 +137,41 @@ def _records_write(run_id: int, output, timings: dict) -> tuple[dict[str, int], 
              "forecast_months": len(points)}, cards)
 
 
-def _publish_recommendations(run_id: int) -> int:
+def _publish_recommendations(run_id: int, ahead: Future | None = None, timings: dict | None = None) -> int:
     """Replace the live recommendations with the ones the run's chunks staged.
 
     On PostgreSQL a new table is filled from the stage, indexed and swapped in (as the scores
     are), so the pages reading recommendations wait only for the swap, not for the copy of
-    millions of rows; elsewhere the table is emptied and refilled.
+    millions of rows; elsewhere the table is emptied and refilled. ``ahead``: that table is
+    being built on another connection (:func:`recommendations_build_ahead`); wait for it and
+    swap it in.
     """
-    table, stage = Recommendation._meta.db_table, RecommendationStage._meta.db_table
+    if ahead is not None:
+        replacement, rows, seconds = ahead.result()
+        if timings is not None:
+            timings["write_recommendations_ahead"] = round(seconds, 3)
+        replacement.swap_in(key=None)
+    elif is_postgres():
+        written = {}
+        # The swap drops no row inside this transaction (orphans go after the commit), so the
+        # rows the load wrote are the rows there are.
+        replacement_build(_recommendations_table(), _recommendations_load(run_id, written)).swap_in(key=None)
+        rows = written["rows"]
+    else:
+        written = {}
+        _replace_all(Recommendation)
+        _recommendations_load(run_id, written)(connection.ops.quote_name(_recommendations_table()))
+        rows = written["rows"]
+    # The stage holds this run's rows only (the run's start deleted what failed runs left, and
+    # its lease keeps other runs out): emptied at once rather than deleted row by row.
+    _replace_all(RecommendationStage)
+    return rows
+
+
+def _recommendations_load(run_id: int, written: dict):
+    """A load for the recommendations table: the run's staged rows; ``written["rows"]`` counts them."""
+    stage = RecommendationStage._meta.db_table
     columns = "customer_id, product_id, rank, score, because_of_id, run_id"
-    written = {}
 
     def load(target: str) -> None:
         with connection.cursor() as cursor:
@@ -152,17 +182,51 @@ def _publish_recommendations(run_id: int) -> int:
                 f"AND product_id IN (SELECT id FROM {Product._meta.db_table})", [run_id])
             written["rows"] = cursor.rowcount
 
-    if is_postgres():
-        # The swap drops no row inside this transaction (orphans go after the commit), so the
-        # rows the load wrote are the rows there are.
-        replacement_build(table, load).swap_in(key=None)
-    else:
-        _replace_all(Recommendation)
-        load(connection.ops.quote_name(table))
-    # The stage holds this run's rows only (the run's start deleted what failed runs left, and
-    # its lease keeps other runs out): emptied at once rather than deleted row by row.
-    _replace_all(RecommendationStage)
-    return written["rows"]
+    return load
+
+
+def recommendations_build_ahead(run_id: int) -> Future | None:
+    """Start building the run's new recommendations table (from its stage, with its indexes) on
+    a connection of its own, in a thread, while this one writes the scores: the build is
+    PostgreSQL's work (an INSERT ... SELECT of ten million rows and four index builds at a
+    million customers), so it takes the server's other core instead of waiting its turn in the
+    write. It commits the table under its building name; :func:`results_write` swaps it in, and
+    :func:`recommendations_ahead_discard` drops it if the run fails first.
+
+    None (the write builds the table itself) on SQLite, and inside a caller's transaction (a
+    test, a shell), whose uncommitted rows another connection cannot see.
+    """
+    if not is_postgres() or connection.in_atomic_block:
+        return None
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"score-run-{run_id}-recommendations")
+    future = executor.submit(_recommendations_build_committed, run_id)
+    executor.shutdown(wait=False)
+    return future
+
+
+def _recommendations_build_committed(run_id: int) -> tuple[Replacement, int, float]:
+    started = time.perf_counter()
+    written = {}
+    try:
+        with transaction.atomic():
+            replacement = replacement_build(_recommendations_table(), _recommendations_load(run_id, written))
+        return replacement, written["rows"], time.perf_counter() - started
+    finally:
+        connection.close()   # this thread's own connection
+
+
+def recommendations_ahead_discard(ahead: Future) -> None:
+    """After a failed write: wait for the build started ahead, and drop the table it committed
+    (the write's rollback also undoes a swap, which leaves it under its building name)."""
+    try:
+        ahead.result()
+    except Exception:  # noqa: BLE001 - the run's own failure is what is reported
+        logger.exception("building recommendations ahead")
+    replacement_drop(_recommendations_table())
+
+
+def _recommendations_table() -> str:
+    return Recommendation._meta.db_table
 
 
 def dashboard_figures_store(run_id: int, timings: dict) -> None:

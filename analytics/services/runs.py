@@ -58,7 +58,12 @@ from .artifacts import (
 from .feedback import feedback_analyse_pending
 from .figures import wordclouds_store
 from .history import prediction_history_prune, prediction_history_store, realised_accuracy_evaluate
-from .results import dashboard_figures_store, results_write
+from .results import (
+    dashboard_figures_store,
+    recommendations_ahead_discard,
+    recommendations_build_ahead,
+    results_write,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -421,9 +426,13 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
         return run
     timings = dict(run.timings)
     counts = dict(run.counts)
+    recommendations_ahead = None
     try:
         if run.fitted_at is not None:
             timings["ranking"] = round((_now() - run.fitted_at).total_seconds(), 3)
+        # Every chunk has staged its recommendations: their table is built from here on, beside
+        # the word clouds, the collect and the score table.
+        recommendations_ahead = recommendations_build_ahead(run_id)
         # Drawn before the write's transaction, which would otherwise hold the write lock (SQLite)
         # for the seconds they take; the write then deletes the previous run's.
         _progress(run_id, "wordclouds", 91)
@@ -433,10 +442,13 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
         output = combine(*(artifact_load(run_id, PENDING_PARTS[part]) for part in (CUSTOMER_PART, PRODUCT_PART)))
         output = _churn_reasons_collect(run_id, output)
         timings["write_collect"] = round(time.perf_counter() - started, 3)
-        counts.update(results_write(run_id, output, timings=timings, counts=counts))
+        counts.update(results_write(run_id, output, timings=timings, counts=counts,
+                                    recommendations_ahead=recommendations_ahead))
         timings["write"] = round(time.perf_counter() - started, 3)
         ScoreRun.objects.filter(pk=run_id).update(timings=timings, counts=counts)
     except Exception as exc:
+        if recommendations_ahead is not None:
+            recommendations_ahead_discard(recommendations_ahead)
         _fail(run_id, exc, timings)
         raise
     if is_postgres() and not connection.in_atomic_block:

@@ -10,7 +10,7 @@ Needs PostgreSQL (the ``services`` mark: skipped on a laptop without it, fails i
 """
 import pandas as pd
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics import adapter
@@ -134,3 +134,51 @@ def test_recommendations_swap_in_run_after_run_and_lose_what_went_meanwhile(djan
         replace_table(table, load, key=None)
     rows = list(Recommendation.objects.order_by("customer_id", "rank").values_list("product_id", "because_of_id"))
     assert rows == [(products[0].pk, None), (products[0].pk, None)]
+
+
+def _stage(run: ScoreRun, customers, products) -> None:
+    RecommendationStage.objects.bulk_create([
+        RecommendationStage(run_id=run.pk, customer_id=c.pk, product_id=p.pk, rank=rank, score=1.0 / rank)
+        for c in customers for rank, p in enumerate(products, start=1)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recommendations_built_beside_the_write_are_swapped_in_or_dropped_with_a_failed_run():
+    """The table built ahead, on the thread's own connection, is the stage's rows under the
+    migrations' schema once swapped in; a write that fails after it was built leaves the live
+    recommendations as they were and no table under the building name."""
+    customers = [CustomerFactory() for _ in range(3)]
+    products = [ProductFactory() for _ in range(2)]
+    table = Recommendation._meta.db_table
+    before = connection.introspection.get_constraints(connection.cursor(), table)
+    run = ScoreRun.objects.create(as_of=timezone.now(), status="succeeded")
+    _stage(run, customers, products)
+
+    ahead = results.recommendations_build_ahead(run.pk)
+    assert ahead is not None
+    _, rows, _ = ahead.result(timeout=60)
+    assert rows == 6 and f"{table}_next" in _tables()   # committed by the other connection
+    timings = {}
+    with transaction.atomic():
+        assert results._publish_recommendations(run.pk, ahead, timings) == 6
+    assert timings["write_recommendations_ahead"] > 0
+    assert f"{table}_next" not in _tables()
+    assert connection.introspection.get_constraints(connection.cursor(), table) == before
+    assert sorted(Recommendation.objects.values_list("customer_id", "rank", "product_id")) == sorted(
+        (c.pk, rank, p.pk) for c in customers for rank, p in enumerate(products, start=1))
+
+    failing = ScoreRun.objects.create(as_of=timezone.now(), status="failed")
+    _stage(failing, customers[:1], products[:1])
+    ahead = results.recommendations_build_ahead(failing.pk)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        results._publish_recommendations(failing.pk, ahead, {})
+        raise RuntimeError("the write fails after the swap, before the commit")
+    results.recommendations_ahead_discard(ahead)
+    assert f"{table}_next" not in _tables()
+    assert Recommendation.objects.count() == 6
+    assert set(Recommendation.objects.values_list("run_id", flat=True)) == {run.pk}
+
+
+def test_inside_a_callers_transaction_the_write_builds_the_recommendations_itself():
+    # pytest-django's transaction holds rows another connection could not see.
+    assert results.recommendations_build_ahead(1) is None

@@ -41,6 +41,10 @@ def test_a_queued_run_is_executed_by_the_worker(celery_worker_process):
     # Fitted once, ranked as three chunk tasks (100 customers each, see start_worker), finished.
     assert done.chunks_total == done.chunks_done == 3
     assert done.counts["recommendations"] == 3000
+    # The worker's finish built the recommendations table on a connection of its own, beside
+    # the score write, and swapped it in: nothing of it is left under its building name.
+    assert done.timings["write_recommendations_ahead"] > 0
+    assert "analytics_recommendation_next" not in connection.introspection.table_names()
     buyers = Customer.objects.filter(order_count__gt=0)
     assert buyers.count() > 200
     assert not buyers.filter(churn_probability__isnull=True).exists()
