@@ -217,12 +217,17 @@ def _recommendations_build_committed(run_id: int) -> tuple[Replacement, int, flo
 
 def recommendations_ahead_discard(ahead: Future) -> None:
     """After a failed write: wait for the build started ahead, and drop the table it committed
-    (the write's rollback also undoes a swap, which leaves it under its building name)."""
+    (the write's rollback also undoes a swap, which leaves it under its building name). Never
+    raises: the run's own failure is what is recorded and reported, and a table left behind is
+    dropped by the next run's build."""
     try:
         ahead.result()
-    except Exception:  # noqa: BLE001 - the run's own failure is what is reported
+    except Exception:  # noqa: BLE001 - logged; see above
         logger.exception("building recommendations ahead")
-    replacement_drop(_recommendations_table())
+    try:
+        replacement_drop(_recommendations_table())
+    except Exception:  # noqa: BLE001 - logged; see above
+        logger.exception("dropping the recommendations built ahead")
 
 
 def _recommendations_table() -> str:

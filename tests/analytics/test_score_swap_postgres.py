@@ -182,3 +182,19 @@ def test_recommendations_built_beside_the_write_are_swapped_in_or_dropped_with_a
 def test_inside_a_callers_transaction_the_write_builds_the_recommendations_itself():
     # pytest-django's transaction holds rows another connection could not see.
     assert results.recommendations_build_ahead(1) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_discarding_what_was_built_ahead_never_hides_the_runs_own_failure(monkeypatch):
+    """The discard runs in the failed run's except clause, before the failure is recorded: a
+    failing build, and a failing drop, are logged there, not raised in the failure's place."""
+    run = ScoreRun.objects.create(as_of=timezone.now(), status="failed")
+    _stage(run, [CustomerFactory()], [ProductFactory()])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(results, "_recommendations_load", broken)
+    results.recommendations_ahead_discard(results.recommendations_build_ahead(run.pk))
+    monkeypatch.setattr(results, "replacement_drop", broken)
+    results.recommendations_ahead_discard(results.recommendations_build_ahead(run.pk))
