@@ -151,16 +151,16 @@ def _publish_recommendations(run_id: int, ahead: Future | None = None, timings: 
         if timings is not None:
             timings["write_recommendations_ahead"] = round(seconds, 3)
         replacement.swap_in(key=None)
-    elif is_postgres():
-        written = {}
-        # The swap drops no row inside this transaction (orphans go after the commit), so the
-        # rows the load wrote are the rows there are.
-        replacement_build(_recommendations_table(), _recommendations_load(run_id, written)).swap_in(key=None)
-        rows = written["rows"]
     else:
-        written = {}
-        _replace_all(Recommendation)
-        _recommendations_load(run_id, written)(connection.ops.quote_name(_recommendations_table()))
+        table, written = Recommendation._meta.db_table, {}
+        load = _recommendations_load(run_id, written)
+        if is_postgres():
+            # The swap drops no row inside this transaction (orphans go after the commit), so the
+            # rows the load wrote are the rows there are.
+            replacement_build(table, load).swap_in(key=None)
+        else:
+            _replace_all(Recommendation)
+            load(connection.ops.quote_name(table))
         rows = written["rows"]
     # The stage holds this run's rows only (the run's start deleted what failed runs left, and
     # its lease keeps other runs out): emptied at once rather than deleted row by row.
@@ -209,7 +209,8 @@ def _recommendations_build_committed(run_id: int) -> tuple[Replacement, int, flo
     written = {}
     try:
         with transaction.atomic():
-            replacement = replacement_build(_recommendations_table(), _recommendations_load(run_id, written))
+            replacement = replacement_build(Recommendation._meta.db_table,
+                                            _recommendations_load(run_id, written))
         return replacement, written["rows"], time.perf_counter() - started
     finally:
         connection.close()   # this thread's own connection
@@ -225,13 +226,9 @@ def recommendations_ahead_discard(ahead: Future) -> None:
     except Exception:  # noqa: BLE001 - logged; see above
         logger.exception("building recommendations ahead")
     try:
-        replacement_drop(_recommendations_table())
+        replacement_drop(Recommendation._meta.db_table)
     except Exception:  # noqa: BLE001 - logged; see above
         logger.exception("dropping the recommendations built ahead")
-
-
-def _recommendations_table() -> str:
-    return Recommendation._meta.db_table
 
 
 def dashboard_figures_store(run_id: int, timings: dict) -> None:
