@@ -238,12 +238,14 @@ def _is_numeric(key: str, features: pd.DataFrame) -> bool:
 
 
 def _own_level(features: pd.DataFrame, attribute: str, levels: list[str]) -> pd.Series:
+    """Per row, the level whose one-hot column is set ("" where none is)."""
     present = [c for c in levels if c in features]
     if not present:
         return pd.Series("", index=features.index)
-    onehot = features[present]
-    level = onehot.idxmax(axis=1).str.split("=", n=1).str[1]
-    return level.where(onehot.max(axis=1) > 0, "")
+    onehot = np.nan_to_num(features[present].to_numpy(dtype="float64"), nan=-np.inf)
+    names = np.array([c.split("=", 1)[1] for c in present], dtype=object)
+    level = np.where(onehot.max(axis=1) > 0, names[onehot.argmax(axis=1)], "")
+    return pd.Series(level, index=features.index, dtype=object)
 
 
 def churn_reasons(model, x: pd.DataFrame, features: pd.DataFrame, risk: pd.Series,
@@ -279,25 +281,20 @@ def churn_reasons(model, x: pd.DataFrame, features: pd.DataFrame, risk: pd.Serie
     order = np.argsort(-pushed, axis=1, kind="stable")[:, :top * CANDIDATES_PER_REASON]
     confirmed = _confirmed(model, x, order, pushed, keys, sign, typical, top)
     values = {k: v.to_numpy() for k, v in own.items()}
-    out = []
-    for row in range(len(x)):
-        reasons = []
-        for rank, j in enumerate(order[row]):
-            if pushed[row, j] < MIN_CONTRIBUTION or len(reasons) == top:
-                break
-            if not confirmed[row, rank]:
-                continue
-            key = keys[j]
-            value = values[key][row]
-            numeric = key in numeric_keys
-            reasons.append({
-                "feature": key,
-                "value": round(float(value), 4) if numeric else str(value),
-                "typical": typical.numeric.get(key) if numeric else typical.categories.get(key),
-                "direction": UP if sign[row] > 0 else DOWN,
-                "contribution": round(float(grouped[row, j]), 4),
-            })
-        out.append(reasons)
+    out = [[] for _ in range(len(x))]
+    # Row-major: each row's confirmed candidates in rank order, at most ``top`` of them.
+    for row, rank in zip(*np.nonzero(confirmed)):
+        j = order[row, rank]
+        key = keys[j]
+        value = values[key][row]
+        numeric = key in numeric_keys
+        out[row].append({
+            "feature": key,
+            "value": round(float(value), 4) if numeric else str(value),
+            "typical": typical.numeric.get(key) if numeric else typical.categories.get(key),
+            "direction": UP if sign[row] > 0 else DOWN,
+            "contribution": round(float(grouped[row, j]), 4),
+        })
     return out
 
 
@@ -312,28 +309,63 @@ def _confirmed(model, x: pd.DataFrame, order: np.ndarray, pushed: np.ndarray, ke
     no order in 90 days has a positive push against an average of 0.8 orders, yet the typical
     customer has none either. One extra prediction per candidate rank drops such reasons.
 
-    Only the candidates :func:`churn_reasons` can still show are checked: a rank below
-    ``MIN_CONTRIBUTION`` is never shown, and a row with ``top`` reasons confirmed takes no more.
+    Only the candidates :func:`churn_reasons` can still show are checked, so what is confirmed
+    is what it shows: a rank below ``MIN_CONTRIBUTION`` is never shown, and a row with ``top``
+    reasons confirmed takes no more. The first ``top`` ranks are open to every row, so they are
+    checked in one prediction; each later rank depends on what the ranks before it confirmed.
     """
     # Isotonic calibration is flat in places: a log-odds move inside a flat step leaves the served
     # probability where it was, and a reason that does not move the number it explains is no reason.
     base, served = decision_and_probability(model, x)
+    matrix = x.to_numpy(dtype="float64")
+    moves = {j: _typical_assignment(x.columns, key, typical) for j, key in enumerate(keys)}
+    rows = np.arange(len(x))
+    candidate = pushed[rows[:, None], order] >= MIN_CONTRIBUTION
     out = np.zeros(order.shape, dtype=bool)
-    shown = np.zeros(len(x), dtype=np.int64)
-    for rank in range(order.shape[1]):
-        column = order[:, rank]
-        live = np.flatnonzero((pushed[np.arange(len(x)), column] >= MIN_CONTRIBUTION) & (shown < top))
+    first = min(top, order.shape[1])
+    live, ranks = np.nonzero(candidate[:, :first])
+    out[live, ranks] = _moved_confirms(model, x.columns, matrix, live, order[live, ranks], moves,
+                                       base, served, sign)
+    shown = out.sum(axis=1)
+    for rank in range(first, order.shape[1]):
+        live = np.flatnonzero(candidate[:, rank] & (shown < top))
         if not len(live):
             break
-        moved = x.iloc[live].copy()
-        for j in np.unique(column[live]):
-            if keys[j] in typical.numeric or keys[j] in typical.categories:
-                _set_typical(moved, moved.index[column[live] == j], keys[j], typical)
-        moved_decision, moved_probability = decision_and_probability(model, moved)
-        out[live, rank] = ((sign[live] * (base[live] - moved_decision) >= MIN_CONTRIBUTION)
-                           & (sign[live] * (served[live] - moved_probability) > 0))
+        out[live, rank] = _moved_confirms(model, x.columns, matrix, live, order[live, rank], moves,
+                                          base, served, sign)
         shown += out[:, rank]
     return out
+
+
+def _moved_confirms(model, columns, matrix: np.ndarray, rows: np.ndarray, key_index: np.ndarray,
+                    moves: dict[int, tuple[np.ndarray, np.ndarray]], base: np.ndarray,
+                    served: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """For each (row, key) pair: the :func:`_confirmed` test of moving that row's key to typical."""
+    moved = matrix[rows]
+    for j in np.unique(key_index):
+        at, values = moves[j]
+        if len(at):
+            moved[np.ix_(np.flatnonzero(key_index == j), at)] = values
+    moved_decision, moved_probability = decision_and_probability(model, pd.DataFrame(moved, columns=columns))
+    return ((sign[rows] * (base[rows] - moved_decision) >= MIN_CONTRIBUTION)
+            & (sign[rows] * (served[rows] - moved_probability) > 0))
+
+
+def _typical_assignment(columns, key: str, typical: Typical) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``columns`` and the values that move feature ``key`` to its typical value: a
+    number and its missing flag cleared, or a category's one-hot columns set to the typical level
+    (a rare typical level has no column: all are cleared). Nothing for a key with no typical value."""
+    columns = list(columns)
+    if key in typical.numeric:
+        assign = {key: typical.numeric[key], key + MISSING_SUFFIX: 0.0}
+    elif key in typical.categories:
+        assign = {c: 0.0 for c in columns if c.startswith(f"{key}=")}
+        assign[f"{key}={typical.categories[key]}"] = 1.0
+    else:
+        assign = {}
+    present = [(columns.index(c), v) for c, v in assign.items() if c in columns]
+    return (np.array([i for i, _ in present], dtype=np.int64),
+            np.array([v for _, v in present], dtype="float64"))
 
 
 def move_to_typical(x: pd.DataFrame, rows, key: str, typical: Typical) -> pd.DataFrame:
@@ -341,18 +373,7 @@ def move_to_typical(x: pd.DataFrame, rows, key: str, typical: Typical) -> pd.Dat
     columns set to the typical level). What a reason claims: this value, made typical, lowers
     (or, for a protective reason, raises) the risk."""
     moved = x.copy()
-    _set_typical(moved, rows, key, typical)
+    at, values = _typical_assignment(x.columns, key, typical)
+    for column, value in zip(x.columns[at], values):
+        moved.loc[rows, column] = value
     return moved
-
-
-def _set_typical(x: pd.DataFrame, rows, key: str, typical: Typical) -> None:
-    """:func:`move_to_typical` in place."""
-    if key in typical.numeric:
-        x.loc[rows, key] = typical.numeric[key]
-        if key + MISSING_SUFFIX in x:
-            x.loc[rows, key + MISSING_SUFFIX] = 0.0
-    else:
-        columns = [c for c in x.columns if c.startswith(f"{key}=")]
-        x.loc[rows, columns] = 0.0
-        if f"{key}={typical.categories[key]}" in x:  # a rare typical level has no column
-            x.loc[rows, f"{key}={typical.categories[key]}"] = 1.0
