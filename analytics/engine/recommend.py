@@ -337,6 +337,12 @@ MAX_FIT_CUSTOMERS = 30_000
 # Customers whose held-out last basket is scored for the model card: a hit rate over 20,000
 # customers has a standard error under 0.4 points.
 MAX_EVAL_CUSTOMERS = 20_000
+# The evaluation reads the order lines of at most this many customers, drawn at random: its
+# held-out customers, its model's fit sample and its baseline's popularity all come from them.
+# Splitting off every customer's last basket and rating every line a second time made the
+# recommender take 43 s instead of 28 s on the million-customer demo (19 million order lines), for
+# a hit rate within 0.2 points of it (0.307 against 0.306), and peak at 3.1 GB instead of 2.5.
+MAX_EVAL_SAMPLE_CUSTOMERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -369,14 +375,15 @@ def recommender_fit(
     Evaluation: each customer's last order before ``as_of`` is held out, the model is refitted on
     the rest, and hit rate at 10 counts customers with at least one *new* product of that basket in
     their list (re-bought products cannot be recommended, so they cannot count). The baseline
-    recommends the most-bought products the customer does not have yet.
+    recommends the most-bought products the customer does not have yet. Past
+    ``MAX_EVAL_SAMPLE_CUSTOMERS`` customers, all of this is measured on a random sample of them.
     """
     as_of = pd.Timestamp(as_of)
     rng = np.random.default_rng(seed)
     past_items = _before(items, "ordered_at", as_of)
     product_ids = products["product_id"].to_numpy()
 
-    train_items, held = _last_basket_split(past_items)
+    train_items, held = _last_basket_split(_customer_sample(past_items, MAX_EVAL_SAMPLE_CUSTOMERS, rng))
     train_ratings = build_ratings(items=train_items, feedback=feedback, as_of=as_of)
     eval_customers = np.unique(held["customer_id"].to_numpy())
     if len(eval_customers) > MAX_EVAL_CUSTOMERS:

@@ -139,6 +139,19 @@ def test_beats_popularity_on_last_basket(result):
     assert card.params["n_evaluated"] > 1000
 
 
+def test_a_long_customer_list_is_evaluated_on_a_sample_of_it(demo, as_of, fitted, monkeypatch):
+    """Past MAX_EVAL_SAMPLE_CUSTOMERS buyers the card is measured on a random sample of them;
+    the ratings every customer is ranked from are all still there."""
+    buyers = demo.items.loc[demo.items["ordered_at"] < as_of, "customer_id"].nunique()
+    monkeypatch.setattr(recommend, "MAX_EVAL_SAMPLE_CUSTOMERS", buyers // 2)
+    sampled = recommend.recommender_fit(products=demo.products, items=demo.items, feedback=demo.feedback,
+                                        as_of=as_of)
+    assert 0 < sampled.card.params["n_evaluated"] <= buyers // 2
+    assert sampled.card.params["n_evaluated"] < 0.75 * fitted.card.params["n_evaluated"]
+    assert sampled.card.metrics["hit_rate_at_10"] > sampled.card.baseline["hit_rate_at_10"]
+    pd.testing.assert_frame_equal(sampled.ratings, fitted.ratings)
+
+
 def test_every_customer_gets_ten_unbought_products(result, demo, as_of):
     recs = result.items
     assert set(recs.index) == set(demo.customers["customer_id"])
