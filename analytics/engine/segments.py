@@ -44,6 +44,12 @@ SILHOUETTE_SAMPLE = 3000
 # scikit-learn's default number of k-means++ restarts before 1.4; more restarts make the chosen
 # partition stable across seeds.
 KMEANS_N_INIT = 10
+# k-means is fitted on at most this many customers drawn at random, and every customer is then
+# assigned to the nearest of its centres: three standardised numbers per customer place the
+# centres as well from 100,000 points as from a million. On the million-customer demo the 40 fits
+# on every buyer made segmenting take 35 s instead of 15; 99.6% of buyers keep their value label
+# and the silhouettes move by less than 0.002.
+KMEANS_FIT_SAMPLE = 100_000
 # Depth 3 = at most 8 leaves: at most three conditions per rule, still readable aloud.
 RULE_TREE_DEPTH = 3
 VALUE_LABELS = ("high", "medium", "low")
@@ -172,19 +178,22 @@ def segment_customers(
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(x), size=min(SILHOUETTE_SAMPLE, len(x)), replace=False)
     candidates = [k] if k is not None else list(K_CANDIDATES)
-    best: tuple[float, int, KMeans] | None = None
+    best: tuple[float, int, KMeans, np.ndarray] | None = None
     silhouettes: dict[int, float] = {}
+    fit_rows = (np.sort(rng.choice(len(x), size=KMEANS_FIT_SAMPLE, replace=False))
+                if len(x) > KMEANS_FIT_SAMPLE else None)
     for n_clusters in candidates:
-        model = KMeans(n_clusters=n_clusters, n_init=KMEANS_N_INIT, random_state=seed).fit(x)
-        score = float(silhouette_score(x[sample], model.labels_[sample]))
+        model = KMeans(n_clusters=n_clusters, n_init=KMEANS_N_INIT, random_state=seed)
+        members = model.fit(x).labels_ if fit_rows is None else model.fit(x[fit_rows]).predict(x)
+        score = float(silhouette_score(x[sample], members[sample]))
         silhouettes[n_clusters] = score
         if best is None or score > best[0]:
-            best = (score, n_clusters, model)
+            best = (score, n_clusters, model, members)
     assert best is not None
-    score, n_clusters, model = best
+    score, n_clusters, model, members = best
 
     assignments = rfm.copy()
-    assignments.insert(0, "segment", model.labels_.astype("int64"))
+    assignments.insert(0, "segment", members.astype("int64"))
     grouped = assignments.groupby("segment")
     mean_spend = grouped["monetary_total"].mean()
     labels = _value_labels(mean_spend)
@@ -218,7 +227,8 @@ def segment_customers(
         metrics={"silhouette": score, "rule_fidelity": fidelity, "k": float(n_clusters)},
         baseline={"silhouette": baseline},
         params={"k_candidates": candidates, "silhouettes": silhouettes, "seed": seed,
-                "n_customers": int(len(rfm)), "sample": int(len(sample))},
+                "n_customers": int(len(rfm)), "sample": int(len(sample)),
+                "fit_sample": int(len(x) if fit_rows is None else len(fit_rows))},
         notes="baseline: three groups by spend tertile, silhouette on the same log1p-standardised RFM",
     )
     return SegmentResult(assignments=assignments, profiles=profiles, card=card)

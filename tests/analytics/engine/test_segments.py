@@ -55,6 +55,22 @@ def test_profiles_are_consistent(demo, as_of):
     assert 3 <= result.card.metrics["k"] <= 6
 
 
+def test_many_customers_are_clustered_on_a_sample_and_all_assigned(demo, as_of, monkeypatch):
+    """Past KMEANS_FIT_SAMPLE buyers k-means is fitted on a random sample of them; every buyer
+    still gets a segment, and nearly always the value the full fit gives."""
+    kw = dict(customers=demo.customers, orders=demo.orders, as_of=as_of, seed=1)
+    full = segments.segment_customers(**kw)
+    fit_sample = len(full.assignments) // 4
+    monkeypatch.setattr(segments, "KMEANS_FIT_SAMPLE", fit_sample)
+    sampled = segments.segment_customers(**kw)
+    assert full.card.params["fit_sample"] == len(full.assignments)
+    assert sampled.card.params["fit_sample"] == fit_sample
+    assert sampled.assignments.index.equals(full.assignments.index)
+    assert sampled.profiles["size"].sum() == len(full.assignments)
+    same = sampled.assignments["value_label"] == full.assignments["value_label"]
+    assert same.mean() > 0.9
+
+
 def test_fixed_k_above_three_labels_extremes_only(demo, as_of):
     result = segments.segment_customers(customers=demo.customers, orders=demo.orders, as_of=as_of, k=5)
     labels = result.profiles["value_label"].tolist()
