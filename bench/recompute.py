@@ -1,7 +1,7 @@
 """Time a full score run against its I/O floor, on the database DATABASE_URL names.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python bench/recompute.py \
-        --customers 100000 [--seed 42] [--reseed] [--workers 2] [--skip-in-process]
+        --customers 100000 [--seed 42] [--reseed] [--workers 2] [--skip-in-process] [--worker-logs DIR]
 
 Loads ``seed_demo`` data when the database holds a different number of customers (or with
 ``--reseed``), then measures in one process, one after the other:
@@ -50,6 +50,8 @@ def main() -> None:
                         help="also time the run through this many Celery worker processes")
     parser.add_argument("--skip-in-process", action="store_true",
                         help="time only the worker run (large databases)")
+    parser.add_argument("--worker-logs", type=Path, default=None,
+                        help="directory for the workers' logs at INFO level (step timings of the write)")
     args = parser.parse_args()
 
     import django
@@ -109,7 +111,7 @@ def main() -> None:
         run_seconds = time.perf_counter() - started
         result.update(_report("full_run", run, run_seconds, floor))
     if args.workers:
-        result.update(_worker_run(args.workers, floor))
+        result.update(_worker_run(args.workers, floor, args.worker_logs))
         run = ScoreRun.objects.first()
 
     with connection.cursor() as cursor:
@@ -184,7 +186,7 @@ def _report(prefix: str, run, seconds: float, floor: float) -> dict:
     }
 
 
-def _worker_run(workers: int, floor: float) -> dict:
+def _worker_run(workers: int, floor: float, logs: Path | None = None) -> dict:
     """Request a run and wait for ``workers`` solo-pool Celery processes to finish it."""
     import subprocess
 
@@ -201,9 +203,13 @@ def _worker_run(workers: int, floor: float) -> dict:
     db = connection.settings_dict
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"}
     # Solo pools: each worker is one process, whose peak memory /proc reports.
+    if logs is not None:
+        logs.mkdir(parents=True, exist_ok=True)
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crm_site", "worker", "--pool=solo", "--loglevel=WARNING",
-         f"--hostname=bench{n}@%h", "--without-gossip", "--without-mingle"],
+        [sys.executable, "-m", "celery", "-A", "crm_site", "worker", "--pool=solo",
+         f"--loglevel={'WARNING' if logs is None else 'INFO'}",
+         f"--hostname=bench{n}@%h", "--without-gossip", "--without-mingle",
+         *([] if logs is None else [f"--logfile={logs / f'worker{n}.log'}"])],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(workers)]
     try:
         deadline = time.monotonic() + 60
