@@ -3,6 +3,7 @@ retention of import files."""
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import zipfile
 from datetime import timedelta
@@ -25,6 +26,15 @@ from .conftest import write_xlsx
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def _csv_limit_restored():
+    """A reader sets the csv module's process-wide field limit from the setting these tests
+    lower; a later test's reader in this process must not inherit the lowered limit."""
+    limit = csv.field_size_limit()
+    yield
+    csv.field_size_limit(limit)
 
 
 def _rows(data: bytes):
