@@ -78,7 +78,7 @@ def copy_frame(table: str, rows: pd.DataFrame, *, float_format: str | None = Non
             # numpy formats ISO-8601 in C; pandas' date_format calls strftime per value, which
             # made formatting the orders' timestamps take longer than the COPY itself.
             # Microseconds kept: a timestamp COPY writes must read back as the ORM would store it.
-            utc = rows[column].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+            utc = _utc_microseconds(rows[column])
             text = np.char.add(np.datetime_as_string(utc, unit="us"), "Z").astype(object)
             text[np.isnat(utc)] = None
             rows[column] = text
@@ -111,15 +111,13 @@ _VARIABLE_CHUNK_BYTES = 8_000_000
 @dataclass(frozen=True)
 class _Field:
     """One column in COPY's binary form: NULL mask, and either ``fixed`` (rows x bytes, every
-    value the same length) or ``lengths`` and ``blob`` (each value's bytes, one after another)."""
+    value the same length) or ``blob`` (each value's bytes, one after another) with ``offsets``
+    (where each row's value starts in it, and where the last ends)."""
 
     null: np.ndarray
     fixed: np.ndarray | None = None
-    lengths: np.ndarray | None = None
+    offsets: np.ndarray | None = None
     blob: np.ndarray | None = None
-
-    def offsets(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.lengths)])
 
 
 def _binary_fields(table: str, rows: pd.DataFrame, float_format: str | None) -> list[_Field] | None:
@@ -150,8 +148,8 @@ def _binary_field(column: str, series: pd.Series, kind: str, float_format: str |
             return None
         return _text_field(series, null, _TEXT_PREFIX.get(kind, b""))
     if kind == "timestamp with time zone" and isinstance(series.dtype, pd.DatetimeTZDtype):
-        utc = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
-        values = np.where(null, 0, utc.astype("int64") - _POSTGRES_EPOCH_US).astype(">i8")
+        since = _utc_microseconds(series).astype("int64") - _POSTGRES_EPOCH_US
+        values = np.where(null, 0, since).astype(">i8")
         return _Field(null, fixed=values.view(np.uint8).reshape(len(series), 8))
     numeric = _NUMERIC.match(kind)
     if numeric and float_format is None and series.dtype.kind in "fiu":
@@ -164,9 +162,14 @@ def _text_field(series: pd.Series, null: np.ndarray, prefix: bytes) -> _Field:
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     encoded = [prefix + (u if isinstance(u, str) else str(u)).encode("utf-8") for u in uniques]
     sizes = np.array([len(e) for e in encoded] + [0], dtype=np.int64)
-    lengths = sizes[codes]   # code -1 (NULL) takes the trailing 0
+    offsets = np.concatenate([[0], np.cumsum(sizes[codes])])   # code -1 (NULL) takes the trailing 0
     blob = np.frombuffer(b"".join([encoded[c] for c in codes[codes >= 0]]), dtype=np.uint8)
-    return _Field(null | (codes < 0), lengths=lengths, blob=blob)
+    return _Field(null | (codes < 0), offsets=offsets, blob=blob)
+
+
+def _utc_microseconds(series: pd.Series) -> np.ndarray:
+    """An aware datetime column as naive UTC to the microsecond (what PostgreSQL keeps)."""
+    return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
 
 
 def _numeric_field(series: pd.Series, null: np.ndarray, precision: int, scale: int) -> _Field | None:
@@ -231,8 +234,8 @@ def _binary_values(column: str, series: pd.Series, dtype: np.dtype) -> np.ndarra
 def _binary_chunks(fields: list[_Field], n: int) -> list[slice]:
     """Row ranges per COPY write: ``COPY_CHUNK_ROWS``, fewer where long texts would make the
     write's variable-length bytes pass ``_VARIABLE_CHUNK_BYTES``."""
-    variable = sum((f.lengths for f in fields if f.lengths is not None), np.zeros(n, dtype=np.int64))
-    bounds, start, ends = [], 0, np.cumsum(variable)
+    ends = sum((f.offsets[1:] for f in fields if f.offsets is not None), np.zeros(n, dtype=np.int64))
+    bounds, start = [], 0
     while start < n:
         room = (ends[start - 1] if start else 0) + _VARIABLE_CHUNK_BYTES
         stop = min(n, start + COPY_CHUNK_ROWS, max(start + 1, int(np.searchsorted(ends, room, side="right"))))
@@ -247,7 +250,8 @@ def _binary_copy(fields: list[_Field], rows: slice) -> bytes:
     column (per byte of a text column's values)."""
     n = rows.stop - rows.start
     nulls = [f.null[rows] for f in fields]
-    sizes = [np.where(null, 0, f.fixed.shape[1] if f.fixed is not None else f.lengths[rows])
+    sizes = [np.where(null, 0, f.fixed.shape[1] if f.fixed is not None
+                      else np.diff(f.offsets[rows.start:rows.stop + 1]))
              for f, null in zip(fields, nulls, strict=True)]
     lengths = 2 + sum(4 + size for size in sizes)
     start = np.cumsum(lengths) - lengths
@@ -264,8 +268,7 @@ def _binary_copy(fields: list[_Field], rows: slice) -> bytes:
         if field.fixed is not None:
             put(position[~null], field.fixed[rows][~null])
         elif size.sum():
-            offsets = field.offsets()
-            blob = field.blob[offsets[rows.start]:offsets[rows.stop]]
+            blob = field.blob[field.offsets[rows.start]:field.offsets[rows.stop]]
             source = np.cumsum(size) - size   # each value's first byte in this chunk's blob
             out[np.repeat(position - source, size) + np.arange(len(blob))] = blob
         position = position + size

@@ -319,36 +319,32 @@ def _confirmed(model, x: pd.DataFrame, order: np.ndarray, pushed: np.ndarray, ke
     base, served = decision_and_probability(model, x)
     matrix = x.to_numpy(dtype="float64")
     moves = {j: _typical_assignment(x.columns, key, typical) for j, key in enumerate(keys)}
-    rows = np.arange(len(x))
-    candidate = pushed[rows[:, None], order] >= MIN_CONTRIBUTION
+
+    def confirms(rows: np.ndarray, key_index: np.ndarray) -> np.ndarray:
+        """For each (row, key) pair: does moving that row's key to typical confirm the reason?"""
+        moved = matrix[rows]
+        for j in np.unique(key_index):
+            at, values = moves[j]
+            if len(at):
+                moved[np.ix_(np.flatnonzero(key_index == j), at)] = values
+        moved_decision, moved_probability = decision_and_probability(
+            model, pd.DataFrame(moved, columns=x.columns))
+        return ((sign[rows] * (base[rows] - moved_decision) >= MIN_CONTRIBUTION)
+                & (sign[rows] * (served[rows] - moved_probability) > 0))
+
+    candidate = pushed[np.arange(len(x))[:, None], order] >= MIN_CONTRIBUTION
     out = np.zeros(order.shape, dtype=bool)
     first = min(top, order.shape[1])
     live, ranks = np.nonzero(candidate[:, :first])
-    out[live, ranks] = _moved_confirms(model, x.columns, matrix, live, order[live, ranks], moves,
-                                       base, served, sign)
+    out[live, ranks] = confirms(live, order[live, ranks])
     shown = out.sum(axis=1)
     for rank in range(first, order.shape[1]):
         live = np.flatnonzero(candidate[:, rank] & (shown < top))
         if not len(live):
             break
-        out[live, rank] = _moved_confirms(model, x.columns, matrix, live, order[live, rank], moves,
-                                          base, served, sign)
+        out[live, rank] = confirms(live, order[live, rank])
         shown += out[:, rank]
     return out
-
-
-def _moved_confirms(model, columns, matrix: np.ndarray, rows: np.ndarray, key_index: np.ndarray,
-                    moves: dict[int, tuple[np.ndarray, np.ndarray]], base: np.ndarray,
-                    served: np.ndarray, sign: np.ndarray) -> np.ndarray:
-    """For each (row, key) pair: the :func:`_confirmed` test of moving that row's key to typical."""
-    moved = matrix[rows]
-    for j in np.unique(key_index):
-        at, values = moves[j]
-        if len(at):
-            moved[np.ix_(np.flatnonzero(key_index == j), at)] = values
-    moved_decision, moved_probability = decision_and_probability(model, pd.DataFrame(moved, columns=columns))
-    return ((sign[rows] * (base[rows] - moved_decision) >= MIN_CONTRIBUTION)
-            & (sign[rows] * (served[rows] - moved_probability) > 0))
 
 
 def _typical_assignment(columns, key: str, typical: Typical) -> tuple[np.ndarray, np.ndarray]:
