@@ -2,7 +2,8 @@
 
 A full run is a chain of chords. ``score_run_full`` starts it (feedback analysis), then the two
 engine parts fit in parallel (``score_run_part``: the customer models, and the recommender with
-the bundles), each model once; ``score_run_rank`` then fans out ``score_run_chunk`` tasks that rank
+the bundles), each model once, and ``score_run_draw`` draws the word clouds on whichever worker is
+free first; ``score_run_rank`` then fans out ``score_run_chunk`` tasks that rank
 customer id ranges on whichever workers are free, and ``score_run_finish`` writes everything in
 one transaction. Every task of a run goes to the queue its first task came from, so a deployment
 can give score runs workers of their own. More workers, shorter runs.
@@ -39,14 +40,19 @@ def score_run_full(self, run_id: int) -> int:
         return run_id
     if runs.score_run_start(run_id=run_id):
         route = _queue(self)
-        chord(score_run_part.si(run_id, part).set(**route) for part in PENDING_PARTS)(
-            score_run_rank.si(run_id).set(**route))
+        fits = [score_run_part.si(run_id, part).set(**route) for part in PENDING_PARTS]
+        chord([*fits, score_run_draw.si(run_id).set(**route)])(score_run_rank.si(run_id).set(**route))
     return run_id
 
 
 @shared_task(acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
 def score_run_part(run_id: int, part: str) -> bool:
     return runs.score_run_fit_part(run_id=run_id, part=part)
+
+
+@shared_task(acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
+def score_run_draw(run_id: int) -> bool:
+    return runs.score_run_draw(run_id=run_id)
 
 
 @shared_task(bind=True, acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)

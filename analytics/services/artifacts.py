@@ -20,6 +20,8 @@ from analytics.models import ModelArtifact
 PENDING_PREFIX = "pending_"
 PENDING_PARTS = {CUSTOMER_PART: f"{PENDING_PREFIX}customers", PRODUCT_PART: f"{PENDING_PREFIX}products"}
 PENDING_RECOMMENDER = f"{PENDING_PREFIX}recommender"
+# Stored by the task that draws the run's figures beside the two parts, with its timings.
+PENDING_FIGURES_META = f"{PENDING_PREFIX}figures_meta"
 # The stored models of the last successful run, which rescoring uses.
 SNAPSHOT_ARTIFACT = "scoring_snapshot"
 

@@ -310,8 +310,12 @@ def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monke
     def refit(*args, **kwargs):
         raise AssertionError("a stored part was fitted again")
 
+    # The word clouds are drawn by a third task beside the parts, once.
+    assert runs.score_run_draw(run_id=run.pk)
     monkeypatch.setattr(runs, "run_engine", refit)
+    monkeypatch.setattr(runs, "wordclouds_store", refit)
     assert runs.score_run_fit_part(run_id=run.pk, part="customers")
+    assert runs.score_run_draw(run_id=run.pk)
     monkeypatch.undo()
     with pytest.raises(ValueError, match="unknown engine part"):
         runs.score_run_fit_part(run_id=run.pk, part="everything")
@@ -321,7 +325,8 @@ def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monke
     run.refresh_from_db()
     assert run.chunks_total == 4 and run.progress == 82
     assert run.counts["customers"] == 400 and run.counts["orders"] > 0 and run.counts["order_lines"] > 0
-    assert {"read_customers", "read_products", "churn", "recommendations", "bundles"} <= set(run.timings)
+    assert {"read_customers", "read_products", "churn", "recommendations", "bundles",
+            "wordclouds"} <= set(run.timings)
     assert {"churn", "recommendations"} <= set(run.peak_memory_mb)
     for first, last in ranges:
         runs.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)

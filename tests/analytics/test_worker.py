@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from django.db import connection
 
-from analytics.models import ScoreRun
+from analytics.models import ModelArtifact, ScoreRun
 from analytics.services import runs
 from customers.demo.loader import demo_seed
 from customers.models import Customer
@@ -41,6 +41,9 @@ def test_a_queued_run_is_executed_by_the_worker(celery_worker_process):
     # Fitted once, ranked as three chunk tasks (100 customers each, see start_worker), finished.
     assert done.chunks_total == done.chunks_done == 3
     assert done.counts["recommendations"] == 3000
+    # The word clouds were drawn by their own task beside the two parts, and kept.
+    assert "wordclouds" in done.timings
+    assert ModelArtifact.objects.filter(run_id=done.pk, name__startswith="wordcloud_").count() == 2
     # The worker's finish built the recommendations table on a connection of its own, beside
     # the score write, and swapped it in: nothing of it is left under its building name.
     assert done.timings["write_recommendations_ahead"] > 0
