@@ -19,11 +19,19 @@ is a ceiling that only a stuck task reaches.
 from datetime import datetime
 
 from celery import chord, shared_task
+from celery.signals import worker_init
 
+from analytics.engine.reasons import explainer_import
 from analytics.services import feedback, rescore, runs
 from analytics.services.artifacts import PENDING_PARTS
 
 RUN_TIME_LIMIT = 3 * 3600
+
+
+@worker_init.connect
+def _worker_imports(**_kwargs) -> None:
+    """Before a worker takes tasks (a prefork pool's children inherit it)."""
+    explainer_import()
 
 
 def _queue(task) -> dict:

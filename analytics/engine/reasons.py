@@ -125,6 +125,13 @@ def _split_patterns(tree, x: np.ndarray, splits: np.ndarray) -> np.ndarray:
     return keys
 
 
+def explainer_import() -> None:
+    """Import shap (about 1.4 s: numba) ahead of the first tree explanation. A worker calls it
+    when it starts; otherwise each worker's first ranking chunk of a run paid it, on the run's
+    critical path."""
+    import shap  # noqa: F401
+
+
 def tree_shap(explainer, x: np.ndarray) -> np.ndarray:
     """``explainer.shap_values(x)`` (path-dependent TreeSHAP, no base value), computed once per
     tree for each distinct way a row can pass that tree.
@@ -138,7 +145,7 @@ def tree_shap(explainer, x: np.ndarray) -> np.ndarray:
     of the time (``bench/churn_reasons.py``). Trees with categorical splits, which a threshold
     key cannot describe, are explained row by row.
     """
-    import shap  # ~1.5 s to import (numba); only runs that explain a tree model pay it
+    import shap  # ~1.4 s to import (numba): a worker pays it when it starts (explainer_import)
 
     phi = np.zeros(x.shape, dtype="float64")
     if not len(x):
