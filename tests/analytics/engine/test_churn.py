@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from analytics.engine import churn
 from analytics.engine.features import (
@@ -166,6 +167,30 @@ def test_deterministic_for_a_seed(small_demo, as_of):
     a, b = churn.predict_churn(**kw), churn.predict_churn(**kw)
     pd.testing.assert_frame_equal(a.scores, b.scores)
     assert a.card == b.card
+
+
+def test_a_one_model_calibration_fits_its_candidate_once(small_demo, as_of, monkeypatch):
+    """Served as one model (a large training set), a candidate's fit on the whole fit window is
+    the one its calibration makes: gradient boosting is fitted once per calibration fold and once
+    on every row, for the evaluated model, and as often again only when it serves. The card's
+    candidate AUC is the evaluated model's (a Platt map keeps the order)."""
+    monkeypatch.setattr(churn, "ONE_MODEL_MIN_SAMPLES", 0)
+    fits = []
+    fit = HistGradientBoostingClassifier.fit
+
+    def counted(self, x, y, *args, **kwargs):
+        fits.append(len(x))
+        return fit(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", counted)
+    result = churn.predict_churn(customers=small_demo.customers, orders=small_demo.orders,
+                                 feedback=small_demo.feedback, interactions=small_demo.interactions,
+                                 as_of=as_of)
+    served = result.card.name == "churn_hist_gradient_boosting_calibrated"
+    assert len(fits) == (churn.CALIBRATION_FOLDS + 1) * (2 if served else 1)
+    assert result.card.params["calibration_models"] == 1
+    chosen = result.card.name.removeprefix("churn_").removesuffix("_calibrated")
+    assert result.card.params["candidate_roc_auc"][chosen] == pytest.approx(result.card.metrics["roc_auc"])
 
 
 def test_too_little_history_is_an_error(make_frames):
