@@ -45,3 +45,28 @@ def test_model_cards_are_measured_on_a_sample_and_scores_do_not_depend_on_it(sma
     assert capped_churn.card.name == whole_churn.card.name
     pd.testing.assert_series_equal(capped_churn.scores["churn_probability"],
                                    whole_churn.scores["churn_probability"])
+
+
+@pytest.mark.parametrize("churn_window_days", [loyalty.LOYALTY_HORIZON_DAYS, 60])
+def test_feature_tables_are_kept_only_for_a_loyalty_model_of_its_own(small_demo, as_of, monkeypatch,
+                                                                     churn_window_days):
+    """Loyalty is read off churn when churn's window is loyalty's horizon: the tables churn
+    builds would then be kept for nobody. Over another window loyalty fits its own model on the
+    same tables, and finds them built."""
+    from analytics.engine import pipeline
+
+    seen = {}
+    for module, name in ((churn, "predict_churn"), (loyalty, "predict_loyalty")):
+        def kept(*args, _fit=getattr(module, name), _name=name, **kwargs):
+            seen[_name] = features._shared is not None
+            return _fit(*args, **kwargs)
+        monkeypatch.setattr(module, name, kept)
+    pipeline.run_engine(customers=small_demo.customers, orders=small_demo.orders, items=small_demo.items,
+                        products=small_demo.products, feedback_frame=small_demo.feedback,
+                        interactions=small_demo.interactions, as_of=as_of,
+                        settings=pipeline.EngineSettings(churn_window_days=churn_window_days),
+                        parts=frozenset({pipeline.CUSTOMER_PART}))
+    if churn_window_days == loyalty.LOYALTY_HORIZON_DAYS:
+        assert seen == {"predict_churn": False}
+    else:
+        assert seen == {"predict_churn": True, "predict_loyalty": True}
