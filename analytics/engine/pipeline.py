@@ -44,6 +44,14 @@ SCORE_COLUMNS = [
     "churn_risk", "churn_reasons", "p_alive", "expected_orders_90d", "clv_12m", "lifecycle_stage",
     "loyalty_score", "sentiment_score", "satisfaction_group",
 ]
+# The numeric and time score columns' dtypes; the others (labels, reasons) hold objects. A
+# million customers' scores took 1.1 GB as a Python object per cell, and as long to pickle.
+SCORE_DTYPES = {
+    **dict.fromkeys(("order_count", "recency_days", "rfm_r", "rfm_f", "rfm_m"), "Int64"),
+    **dict.fromkeys(("first_order_at", "last_order_at"), "datetime64[ns]"),
+    **dict.fromkeys(("total_spent", "churn_probability", "p_alive", "expected_orders_90d", "clv_12m",
+                     "loyalty_score", "sentiment_score"), "float64"),
+}
 EXPECTED_ORDERS_DAYS = 90
 # Bundles on a retail catalogue: support 0.3 % keeps apriori fast (bench/bundles.py) and the
 # rules numerous enough to cover most products; 20 % confidence keeps weak pairs out.
@@ -151,7 +159,8 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
         raise ValueError(f"unknown engine parts: {sorted(unknown)}")
     as_of = pd.Timestamp(as_of)
     ids = pd.Index(customers["customer_id"].astype("int64"), name="customer_id")
-    scores = pd.DataFrame(index=ids, columns=SCORE_COLUMNS, dtype="object")
+    scores = pd.DataFrame({column: pd.Series(index=ids, dtype=SCORE_DTYPES.get(column, "object"))
+                           for column in SCORE_COLUMNS})
     cards: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     timings: dict[str, float] = {}
