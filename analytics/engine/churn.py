@@ -67,12 +67,14 @@ from . import attributes, reasons
 from .features import (
     CATEGORICAL_COLUMNS,
     MAX_EVAL_ROWS,
+    MAX_FIT_ROWS,
     RECENT_WINDOWS,
     binned_rate_baseline,
     build_features,
     fit_sample,
     labelled_snapshot,
     model_matrix,
+    sample_positions,
     top_decile_lift,
 )
 from .frames import ModelCard
@@ -252,6 +254,12 @@ def _latest_complaint_reason(feedback: pd.DataFrame | None, before: pd.Timestamp
     return fb.sort_values(["created_at", "feedback_id"]).groupby("customer_id")["complaint_reason"].last()
 
 
+def _one_class_check(y_fit: pd.Series, y_eval: pd.Series) -> None:
+    for name, y in (("fit", y_fit), ("evaluation", y_eval)):
+        if y.nunique() < 2:
+            raise ValueError(f"the {name} window has only one class; not enough history to fit churn")
+
+
 def _evaluate(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
     return {
         "roc_auc": float(roc_auc_score(y, score)),
@@ -317,13 +325,33 @@ def predict_churn(
     encoder = None
     if label == "behavioural":
         horizon = pd.Timedelta(days=horizon_days)
-        x_final, y_final_repeat = labelled_snapshot(**frames, cutoff=as_of - horizon, horizon_days=horizon_days)
+        # Features are built only for the rows read: the fit window's sample, and of the latest
+        # window the served model's sample, the card's and the churners the complaint-reason
+        # tree learns from. The labels are every buyer's, so the samples are those of the whole.
+        given = _latest_complaint_reason(feedback, as_of).index
+
+        def sampled(labels: pd.Series, cap: int) -> pd.Index:
+            keep = sample_positions(len(labels), seed=seed, max_rows=cap)
+            return labels.index if keep is None else labels.index[keep]
+
+        def final_rows(repeat: pd.Series) -> pd.Index:
+            churned = repeat.index[repeat.to_numpy() == 0]
+            return (churned[churned.isin(given)].union(sampled(repeat, MAX_FIT_ROWS))
+                    .union(sampled(repeat, MAX_EVAL_ROWS)))
+
+        x_final, y_final_repeat = labelled_snapshot(**frames, cutoff=as_of - horizon, horizon_days=horizon_days,
+                                                    rows=final_rows)
         y_final = 1 - y_final_repeat
-        x_fit, y_fit_repeat = labelled_snapshot(
-            **frames, cutoff=as_of - 2 * horizon, horizon_days=horizon_days
-        )
+        x_fit, y_fit_repeat = labelled_snapshot(**frames, cutoff=as_of - 2 * horizon, horizon_days=horizon_days,
+                                                rows=lambda repeat: sampled(repeat, MAX_FIT_ROWS))
         y_fit = 1 - y_fit_repeat
-        x_eval, y_eval = x_final, y_final
+        _one_class_check(y_fit, y_final)
+        n_fit_available, n_eval_available = len(y_fit), len(y_final)
+        y_fit = y_fit.loc[x_fit.index]
+        train, evaluated = sampled(y_final, MAX_FIT_ROWS), sampled(y_final, MAX_EVAL_ROWS)
+        x_train, y_train = x_final.loc[train], y_final.loc[train]
+        x_eval, y_eval = x_final.loc[evaluated], y_final.loc[evaluated]
+        y_final = y_final.loc[x_final.index]
         holdout = "time: fit at as_of-2N, evaluate at as_of-N"
     else:
         encoder = attributes.fit_encoder(attributes.attribute_table(customers))
@@ -337,18 +365,15 @@ def predict_churn(
         x_fit, x_eval, y_fit, y_eval = train_test_split(
             x_final, y_final, test_size=EXPLICIT_HOLDOUT_SHARE, stratify=y_final, random_state=seed
         )
+        _one_class_check(y_fit, y_eval)
+        n_fit_available, n_eval_available = len(x_fit), len(x_eval)
+        x_fit, y_fit = fit_sample(x_fit, y_fit, seed=seed)
+        x_train, y_train = fit_sample(x_final, y_final, seed=seed)
+        x_eval, y_eval = fit_sample(x_eval, y_eval, seed=seed, max_rows=MAX_EVAL_ROWS)
         holdout = f"stratified random {EXPLICIT_HOLDOUT_SHARE:.0%} (explicit status has no time to split on)"
-    for name, y in (("fit", y_fit), ("evaluation", y_eval)):
-        if y.nunique() < 2:
-            raise ValueError(f"the {name} window has only one class; not enough history to fit churn")
-    x_final, x_fit, x_eval = (x.drop(columns=list(NON_MONOTONE_FEATURES), errors="ignore")
-                              for x in (x_final, x_fit, x_eval))
+    x_final, x_fit, x_train, x_eval = (x.drop(columns=list(NON_MONOTONE_FEATURES), errors="ignore")
+                                       for x in (x_final, x_fit, x_train, x_eval))
     columns = list(x_final.columns)
-    n_fit_available = len(x_fit)
-    x_fit, y_fit = fit_sample(x_fit, y_fit, seed=seed)
-    x_train, y_train = fit_sample(x_final, y_final, seed=seed)
-    n_eval_available = len(x_eval)
-    x_eval, y_eval = fit_sample(x_eval, y_eval, seed=seed, max_rows=MAX_EVAL_ROWS)
 
     candidates = _candidates(seed, columns)
     # One calibration for the evaluated and the served fit (the smaller set decides), so the

@@ -13,7 +13,7 @@ Two layers:
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -127,8 +127,11 @@ def build_features(
     interactions: pd.DataFrame | None = None,
     cutoff: pd.Timestamp,
     summaries: Summaries | None = None,
+    only: pd.Index | None = None,
 ) -> pd.DataFrame:
-    """Features of every customer known before ``cutoff``, indexed by customer_id.
+    """Features of every customer known before ``cutoff``, indexed by customer_id; with
+    ``only``, of those of them whose ids it holds (the same rows: a customer's features are
+    their own).
 
     A customer is known if they signed up before the cutoff or ordered before it. Customers with
     no order yet have ``frequency`` 0 and NaN recency; the models only score customers with at
@@ -145,13 +148,15 @@ def build_features(
     caller gets a copy.
     """
     key = (id(customers), id(orders), id(summaries), id(feedback), id(interactions), pd.Timestamp(cutoff))
-    if _shared is not None and key in _shared:
-        return _shared[key].copy()
+    shared = _shared if only is None else None   # a part is not the table another caller wants
+    if shared is not None and key in shared:
+        return shared[key].copy()
     cutoff = pd.Timestamp(cutoff)
     summary = summary_before(orders, cutoff, summaries)
-    known = customers.loc[
-        (customers["signup_date"] < cutoff) | customers["customer_id"].isin(summary.index)
-    ].set_index("customer_id")
+    wanted = (customers["signup_date"] < cutoff) | customers["customer_id"].isin(summary.index)
+    if only is not None:
+        wanted &= customers["customer_id"].isin(only)
+    known = customers.loc[wanted].set_index("customer_id")
     index = known.index
 
     def per_customer(column: str) -> pd.Series:
@@ -218,8 +223,8 @@ def build_features(
         values = known[column].fillna("").astype(str)
         for level in levels:
             out[f"{column}={level}"] = (values == level).astype("int64").to_numpy()
-    if _shared is not None:
-        _shared[key] = out
+    if shared is not None:
+        shared[key] = out
         return out.copy()
     return out
 
@@ -277,19 +282,35 @@ def labelled_snapshot(
     cutoff: pd.Timestamp,
     horizon_days: int,
     summaries: Summaries | None = None,
+    rows: Callable[[pd.Series], pd.Index] | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Model matrix of customers with at least one order before ``cutoff`` and their repeat label.
 
     The label window ``[cutoff, cutoff + horizon_days)`` must end on or before the ``as_of`` of
     the run, otherwise the label would be read from the future; callers place their cutoffs so.
+
+    ``rows``, given every such customer's label (indexed by id, in the matrix's order), returns
+    the ids the caller will read: only their features are built, and the matrix holds only them
+    (the label stays whole). A caller that fits on a sample of a million customers builds the
+    sample's features, not everyone's.
     """
+    cutoff = pd.Timestamp(cutoff)
+    only = None
+    if rows is not None:
+        summary = summary_before(orders, cutoff, summaries)
+        bought = summary.index[(summary["order_count"] > 0).to_numpy()]
+        ids = pd.Index(customers["customer_id"].loc[customers["customer_id"].isin(bought)], name="customer_id")
+        y = repeat_purchase_labels(orders=orders, customer_ids=ids, cutoff=cutoff, horizon_days=horizon_days,
+                                   summaries=summaries)
+        only = rows(y)
     features = build_features(
         customers=customers, orders=orders, feedback=feedback, interactions=interactions, cutoff=cutoff,
-        summaries=summaries,
+        summaries=summaries, only=only,
     )
     x = model_matrix(features.loc[features["frequency"] > 0])
-    y = repeat_purchase_labels(orders=orders, customer_ids=x.index, cutoff=cutoff, horizon_days=horizon_days,
-                               summaries=summaries)
+    if rows is None:
+        y = repeat_purchase_labels(orders=orders, customer_ids=x.index, cutoff=cutoff,
+                                   horizon_days=horizon_days, summaries=summaries)
     return x, y
 
 
@@ -335,10 +356,17 @@ MAX_FIT_ROWS = 40_000
 MAX_EVAL_ROWS = 200_000
 
 
+def sample_positions(n: int, *, seed: int, max_rows: int = MAX_FIT_ROWS) -> np.ndarray | None:
+    """The positions :func:`fit_sample` keeps of ``n`` rows, in order; None for all of them."""
+    if n <= max_rows:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+
+
 def fit_sample(x: pd.DataFrame, y: pd.Series, *, seed: int,
                max_rows: int = MAX_FIT_ROWS) -> tuple[pd.DataFrame, pd.Series]:
     """A seeded random subset of at most ``max_rows`` rows of (x, y), in the original order."""
-    if len(x) <= max_rows:
+    keep = sample_positions(len(x), seed=seed, max_rows=max_rows)
+    if keep is None:
         return x, y
-    keep = np.sort(np.random.default_rng(seed).choice(len(x), size=max_rows, replace=False))
     return x.iloc[keep], y.iloc[keep]

@@ -70,3 +70,38 @@ def test_feature_tables_are_kept_only_for_a_loyalty_model_of_its_own(small_demo,
         assert seen == {"predict_churn": False}
     else:
         assert seen == {"predict_churn": True, "predict_loyalty": True}
+
+
+def test_churn_builds_the_features_of_its_samples_only_and_scores_as_from_everyones(small_demo, as_of,
+                                                                                    monkeypatch):
+    """Churn fits on samples: it builds the features of the sampled customers (and of the
+    churners the complaint-reason tree learns from), and its scores and card are those it gets
+    from everyone's features, sampled afterwards."""
+    frames = {**_frames(small_demo), "as_of": as_of}
+    monkeypatch.setattr(churn, "MAX_FIT_ROWS", 150)
+    monkeypatch.setattr(churn, "MAX_EVAL_ROWS", 300)
+    build = features.build_features
+    sizes = []
+
+    def everyone(*, only=None, **kwargs):
+        table = build(**kwargs)   # every customer's features, then the rows asked for
+        return table if only is None else table.loc[table.index.isin(only)]
+
+    def counted(**kwargs):
+        table = build(**kwargs)
+        sizes.append((kwargs.get("only") is not None, len(table)))
+        return table
+
+    monkeypatch.setattr(features, "build_features", everyone)
+    whole = churn.predict_churn(**frames)
+    monkeypatch.setattr(features, "build_features", counted)
+    sampled = churn.predict_churn(**frames)
+
+    pd.testing.assert_frame_equal(sampled.scores, whole.scores)
+    assert sampled.card == whole.card
+    assert whole.card.params["n_fit"] == 150 and whole.card.params["n_fit_available"] > 2 * 150
+    assert whole.card.params["n_eval"] == 300 and whole.card.params["n_eval_available"] > 300
+    parts = [n for part, n in sizes if part]
+    assert len(parts) == 2 and parts[1] == 150   # the latest window's rows, then the fit window's
+    given = churn._latest_complaint_reason(small_demo.feedback, as_of).index
+    assert parts[0] <= 150 + 300 + len(given) and parts[0] < whole.card.params["n_eval_available"]
