@@ -323,12 +323,13 @@ def predict_churn(
     frames = {"customers": customers, "orders": orders, "feedback": feedback, "interactions": interactions,
               "summaries": summaries}
     encoder = None
+    latest_reasons = _latest_complaint_reason(feedback, as_of)
     if label == "behavioural":
         horizon = pd.Timedelta(days=horizon_days)
         # Features are built only for the rows read: the fit window's sample, and of the latest
         # window the served model's sample, the card's and the churners the complaint-reason
         # tree learns from. The labels are every buyer's, so the samples are those of the whole.
-        given = _latest_complaint_reason(feedback, as_of).index
+        given = latest_reasons.index
 
         def sampled(labels: pd.Series, cap: int) -> pd.Index:
             keep = sample_positions(len(labels), seed=seed, max_rows=cap)
@@ -443,7 +444,7 @@ def predict_churn(
                              features=readable_now.reindex(x_now.index), risk=scores["churn_risk"])
     scores["churn_reasons"] = pending.explain() if explain else None
     scores["likely_complaint_reason"] = _likely_complaint_reasons(
-        feedback=feedback, as_of=as_of, x_train=x_final, y_train=y_final, x_now=x_now,
+        reasons=latest_reasons, x_train=x_final, y_train=y_final, x_now=x_now,
         at_risk=scores["churn_risk"] != "low", seed=seed,
     )
     scores.index.name = "customer_id"
@@ -500,16 +501,15 @@ def explicit_matrix(*, customers: pd.DataFrame, orders: pd.DataFrame | None, fee
 
 
 def _likely_complaint_reasons(
-    *, feedback, as_of, x_train, y_train, x_now, at_risk: pd.Series, seed: int
+    *, reasons: pd.Series, x_train, y_train, x_now, at_risk: pd.Series, seed: int
 ) -> pd.Series:
     """Complaint reason for at-risk customers; "" for the others.
 
-    A customer's own latest recorded complaint reason wins. Otherwise a shallow tree, fitted on
+    A customer's own latest recorded complaint reason (``reasons``, by customer id) wins. Otherwise a shallow tree, fitted on
     churned customers' features -> the reason they gave, predicts the reason similar customers
     gave. Too few churners with a reason (< ``COMPLAINT_MIN_TRAINING``) -> no prediction.
     """
     out = pd.Series("", index=x_now.index, dtype="object")
-    reasons = _latest_complaint_reason(feedback, as_of)
     churned = y_train.index[y_train.to_numpy() == 1]
     training = reasons.reindex(churned).dropna()
     predicted = pd.Series("", index=x_now.index, dtype="object")

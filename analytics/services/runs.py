@@ -454,7 +454,7 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
         if run.fitted_at is not None:
             timings["ranking"] = round((_now() - run.fitted_at).total_seconds(), 3)
         # Every chunk has staged its recommendations: their table is built from here on, beside
-        # the word clouds, the collect and the score table.
+        # the collect and the score table.
         recommendations_ahead = recommendations_build_ahead(run_id)
         started = time.perf_counter()
         _progress(run_id, "write", 92)
