@@ -25,7 +25,7 @@ from analytics.engine.baskets import basket_lines_from_orders
 from analytics.engine.clv import SelectionSummaries, selection_calibration_end
 from analytics.engine.forecast import month_start
 from analytics.engine.pipeline import EngineSettings, feature_cutoffs
-from core.db import BINARY_COPY_SIGNATURE, is_postgres
+from core.db import BINARY_COPY_SIGNATURE, POSTGRES_EPOCH_US, is_postgres
 from customers.models import Order, OrderItem
 
 # COPY's output is parsed this many bytes at a time: at a million customers the orders' ledger is
@@ -53,7 +53,6 @@ def _copy_lines(sql: str, options: str) -> Iterator[bytes]:
 # microseconds since 2000-01-01 UTC, cents) make every row 38 bytes, which numpy reads in place.
 _LEDGER_ROW = np.dtype([("fields", ">i2"), ("customer_length", ">i4"), ("customer_id", ">i8"),
                         ("at_length", ">i4"), ("at", ">i8"), ("cents_length", ">i4"), ("cents", ">i8")])
-_POSTGRES_EPOCH_US = 946_684_800_000_000
 
 
 def _ledger_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,7 +60,7 @@ def _ledger_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if ((rows["fields"] != 3).any() or (rows["customer_length"] != 8).any() or (rows["at_length"] != 8).any()
             or (rows["cents_length"] != 8).any()):
         raise ValueError("unexpected order rows from the database")
-    return (rows["customer_id"].astype("int64"), (rows["at"].astype("int64") + _POSTGRES_EPOCH_US) * 1000,
+    return (rows["customer_id"].astype("int64"), (rows["at"].astype("int64") + POSTGRES_EPOCH_US) * 1000,
             rows["cents"].astype("int64"))
 
 

@@ -102,8 +102,9 @@ _BINARY_TYPES = {"bigint": ">i8", "integer": ">i4", "smallint": ">i2", "double p
 _TEXT_PREFIX = {"text": b"", "jsonb": b"\x01", "json": b""}
 _VARCHAR = re.compile(r"^character varying(\(\d+\))?$")
 _NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
-# timestamptz's binary value: microseconds since 2000-01-01 00:00 UTC.
-_POSTGRES_EPOCH_US = 946_684_800_000_000
+# timestamptz's binary value, in and out: microseconds since 2000-01-01 00:00 UTC, which is
+# this many microseconds after the Unix epoch.
+POSTGRES_EPOCH_US = 946_684_800_000_000
 # Bytes of variable-length values per COPY write: the scatter's index is eight times as large.
 _VARIABLE_CHUNK_BYTES = 8_000_000
 
@@ -148,7 +149,7 @@ def _binary_field(column: str, series: pd.Series, kind: str, float_format: str |
             return None
         return _text_field(series, null, _TEXT_PREFIX.get(kind, b""))
     if kind == "timestamp with time zone" and isinstance(series.dtype, pd.DatetimeTZDtype):
-        since = _utc_microseconds(series).astype("int64") - _POSTGRES_EPOCH_US
+        since = _utc_microseconds(series).astype("int64") - POSTGRES_EPOCH_US
         values = np.where(null, 0, since).astype(">i8")
         return _Field(null, fixed=values.view(np.uint8).reshape(len(series), 8))
     numeric = _NUMERIC.match(kind)

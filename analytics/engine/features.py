@@ -303,6 +303,7 @@ def labelled_snapshot(
         y = repeat_purchase_labels(orders=orders, customer_ids=ids, cutoff=cutoff, horizon_days=horizon_days,
                                    summaries=summaries)
         only = rows(y)
+        summaries = {**(summaries or {}), cutoff: summary}   # computed once, from orders too
     features = build_features(
         customers=customers, orders=orders, feedback=feedback, interactions=interactions, cutoff=cutoff,
         summaries=summaries, only=only,
