@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from analytics.engine import recommend
 
@@ -204,3 +207,16 @@ def test_demo_reasons_are_bought_similar_and_the_largest_contribution(result, fi
         contributions = {p: sims[at.get_loc(p)] * rating for p, rating in bought.items()}
         assert reason in bought and sims[at.get_loc(reason)] > 0
         assert contributions[reason] == pytest.approx(max(contributions.values()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(scores=st.integers(1, 8).flatmap(lambda rows: st.integers(1, 30).flatmap(
+           lambda cols: arrays(np.float64, (rows, cols), elements=st.sampled_from(
+               [-np.inf, 0.0, -0.0, 0.25, 0.5, 0.5000001, 1.0, 3.0, np.inf])))),
+       n=st.integers(1, 32))
+def test_the_top_positions_are_those_a_stable_sort_keeps(scores, n):
+    """Ranking keeps each customer's first n products of a stable sort of the scores (ties by
+    catalogue position); the partition that replaces the sort keeps the same, in the same order,
+    whatever the ties (few values, both zeros, infinities, bought products at -inf)."""
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :n]
+    np.testing.assert_array_equal(recommend.top_positions(scores, n), expected)
