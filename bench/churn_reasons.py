@@ -60,7 +60,8 @@ def main() -> None:
     models = {f"{chosen} served": result.model, f"{chosen} mean of folds": folds}
     if chosen != "logistic_regression":
         models["logistic_regression"] = churn._calibrated(
-            churn._candidates(SEED, list(result.columns))["logistic_regression"], len(x_fit)).fit(x_fit, y)
+            churn._candidates(SEED, list(result.columns))["logistic_regression"], x_fit,
+            pd.Series(y, index=x_fit.index), n_samples=len(x_fit), seed=SEED)
     for name, model in models.items():
         start = time.perf_counter()
         risk = churn.risk_band(pd.Series(model.predict_proba(x)[:, 1], index=x.index))

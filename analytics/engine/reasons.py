@@ -13,8 +13,8 @@ to the average customer of its training set:
 * scaled logistic regression: its own terms ``coef_j * (x_ij - mean_j) / scale_j``, which with
   the intercept add up to ``decision_function`` exactly.
 
-The served model is a ``CalibratedClassifierCV``: on large training sets one base model fitted on
-every training row under one monotone calibrator (``ensemble=False``), on small ones the mean of
+The served model is a ``CalibratedClassifierCV``: on large training sets one base model, held
+frozen, under one monotone calibrator fitted on rows the model did not see, on small ones the mean of
 one base model per calibration fold, each under its own calibrator. We explain the base models and
 average their contributions, so the contributions sum (with the mean expected value) to the mean
 of their log-odds. That is the model that produced the number, not a refit stand-in; the
@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -101,10 +102,15 @@ def typical_values(features: pd.DataFrame) -> Typical:
 
 
 def fold_estimators(model) -> list:
-    """The base models whose outputs make the served probability (one per calibration fold)."""
+    """The base models whose outputs make the served probability (one per calibration fold, or
+    the one fitted before its calibration, which holds it frozen)."""
     if hasattr(model, "calibrated_classifiers_"):
-        return [c.estimator for c in model.calibrated_classifiers_]
+        return [_unfrozen(c.estimator) for c in model.calibrated_classifiers_]
     return [model]
+
+
+def _unfrozen(estimator):
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
 
 
 def _split_patterns(tree, x: np.ndarray, splits: np.ndarray) -> np.ndarray:
@@ -211,7 +217,7 @@ def decision_and_probability(model, x: pd.DataFrame) -> tuple[np.ndarray, np.nda
     folds = getattr(model, "calibrated_classifiers_", None)
     if (folds is not None and len(folds) == 1 and len(folds[0].calibrators) == 1
             and folds[0].method in ("sigmoid", "isotonic")):
-        log_odds = folds[0].estimator.decision_function(x)
+        log_odds = _unfrozen(folds[0].estimator).decision_function(x)
         return log_odds, folds[0].calibrators[0].predict(log_odds)
     return decision(model, x), model.predict_proba(x)[:, 1]
 

@@ -170,10 +170,10 @@ def test_deterministic_for_a_seed(small_demo, as_of):
 
 
 def test_a_one_model_calibration_fits_its_candidate_once(small_demo, as_of, monkeypatch):
-    """Served as one model (a large training set), a candidate's fit on the whole fit window is
-    the one its calibration makes: gradient boosting is fitted once per calibration fold and once
-    on every row, for the evaluated model, and as often again only when it serves. The card's
-    candidate AUC is the evaluated model's (a Platt map keeps the order)."""
+    """Served as one model (a large training set), a candidate is fitted once, on the rows of its
+    window that its Platt map is not fitted on: gradient boosting once for the evaluated model,
+    and once more only when it serves. The card's candidate AUC is the evaluated model's (a Platt
+    map keeps the order)."""
     monkeypatch.setattr(churn, "ONE_MODEL_MIN_SAMPLES", 0)
     fits = []
     fit = HistGradientBoostingClassifier.fit
@@ -187,10 +187,13 @@ def test_a_one_model_calibration_fits_its_candidate_once(small_demo, as_of, monk
                                  feedback=small_demo.feedback, interactions=small_demo.interactions,
                                  as_of=as_of)
     served = result.card.name == "churn_hist_gradient_boosting_calibrated"
-    assert len(fits) == (churn.CALIBRATION_FOLDS + 1) * (2 if served else 1)
-    assert result.card.params["calibration_models"] == 1
+    assert len(fits) == (2 if served else 1)
+    params = result.card.params
+    held_out = churn.calibration_rows(params["n_fit"])
+    assert params["calibration_models"] == 1 and params["calibration_held_out"] == held_out > 0
+    assert fits[0] == params["n_fit"] - held_out
     chosen = result.card.name.removeprefix("churn_").removesuffix("_calibrated")
-    assert result.card.params["candidate_roc_auc"][chosen] == pytest.approx(result.card.metrics["roc_auc"])
+    assert params["candidate_roc_auc"][chosen] == pytest.approx(result.card.metrics["roc_auc"])
 
 
 def test_too_little_history_is_an_error(make_frames):

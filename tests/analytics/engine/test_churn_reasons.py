@@ -100,9 +100,9 @@ def test_contributions_add_up_to_the_served_models_log_odds(seeded):
 def test_the_logistic_model_is_explained_by_its_own_terms(seeded):
     """The other candidate, served through the same calibration: coef * z, exactly."""
     _, result, _, x = seeded
-    model = churn._calibrated(churn._candidates(0, list(x.columns))["logistic_regression"], len(x))
     labels = (result.scores["churn_risk"] == "high").astype(int).reindex(x.index)
-    model.fit(x, labels)
+    model = churn._calibrated(churn._candidates(0, list(x.columns))["logistic_regression"], x, labels,
+                              n_samples=len(x), seed=0)
     phi, expected = reasons.contributions(model, x)
     np.testing.assert_allclose(phi.sum(axis=1) + expected, reasons.decision(model, x), atol=1e-9)
     fold = reasons.fold_estimators(model)[0]

@@ -78,7 +78,7 @@ def test_churn_builds_the_features_of_its_samples_only_and_scores_as_from_everyo
     churners the complaint-reason tree learns from), and its scores and card are those it gets
     from everyone's features, sampled afterwards."""
     frames = {**_frames(small_demo), "as_of": as_of}
-    monkeypatch.setattr(churn, "MAX_FIT_ROWS", 150)
+    monkeypatch.setattr(churn, "FIT_ROWS_CAP", 150)
     monkeypatch.setattr(churn, "MAX_EVAL_ROWS", 300)
     build = features.build_features
     sizes = []
