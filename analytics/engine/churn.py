@@ -24,9 +24,10 @@ Candidates: a scaled logistic regression and a histogram gradient-boosting ensem
 (scikit-learn's fast GBDT, after LightGBM, Ke et al. 2017). The one with the higher holdout ROC-AUC wins and is calibrated
 with ``CalibratedClassifierCV``. On a training set of at least ``ONE_MODEL_MIN_SAMPLES`` rows one
 model serves, fitted once, under a Platt map fitted on rows of the same window it was not fitted
-on (a fifth of them, at most ``MAX_CALIBRATION_ROWS``). On fewer rows the served probability is the mean over the calibration folds
-of each fold's model under its own map: isotonic (Zadrozny & Elkan 2002), or Platt below
-``ISOTONIC_MIN_SAMPLES`` because the scikit-learn user guide warns isotonic overfits small sets.
+on (a fifth of them, at most ``MAX_CALIBRATION_ROWS``). On fewer rows the served probability is
+the mean over the calibration folds of each fold's model under its own map: isotonic (Zadrozny &
+Elkan 2002), or Platt below ``ISOTONIC_MIN_SAMPLES`` because the scikit-learn user guide warns
+isotonic overfits small sets.
 
 Reasons explain the probability served: the served model's own additive contributions (exact
 TreeSHAP for the boosted trees, the linear terms for the logistic model), of its one base model or
@@ -114,6 +115,8 @@ HGB_PARAMS = {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 15, "l2_r
 COMPLAINT_TREE_DEPTH = 3
 COMPLAINT_TREE_MIN_LEAF = 5
 COMPLAINT_MIN_TRAINING = 20
+# Rows the complaint-reason tree predicts at a time (its class probabilities are rows x reasons).
+PREDICT_BLOCK_ROWS = 100_000
 # Share of customers held out when the label is explicit (one snapshot, no time to split on).
 EXPLICIT_HOLDOUT_SHARE = 0.3
 # Sign of the churn probability's dependence on each feature a longer silence changes (module
@@ -449,6 +452,7 @@ def predict_churn(
     if label == "behavioural":
         features_now = build_features(**frames, cutoff=as_of)
         readable_now = features_now.loc[features_now["frequency"] > 0]
+        del features_now   # every customer's table, beside its buyers' copy (300 MB at 1M)
         x_now = model_matrix(readable_now)[x_final.columns]
     else:
         x_now = x_final
@@ -529,16 +533,20 @@ def _likely_complaint_reasons(
     churned customers' features -> the reason they gave, predicts the reason similar customers
     gave. Too few churners with a reason (< ``COMPLAINT_MIN_TRAINING``) -> no prediction.
     """
+    own = reasons.reindex(x_now.index).fillna("")
     out = pd.Series("", index=x_now.index, dtype="object")
+    at_risk = at_risk.to_numpy()
+    out[at_risk] = own[at_risk]
     churned = y_train.index[y_train.to_numpy() == 1]
     training = reasons.reindex(churned).dropna()
-    predicted = pd.Series("", index=x_now.index, dtype="object")
     if len(training) >= COMPLAINT_MIN_TRAINING:
         tree = DecisionTreeClassifier(
             max_depth=COMPLAINT_TREE_DEPTH, min_samples_leaf=COMPLAINT_TREE_MIN_LEAF, random_state=seed
         ).fit(x_train.loc[training.index], training.to_numpy())
-        predicted[:] = tree.predict(x_now)
-    own = reasons.reindex(x_now.index).fillna("")
-    chosen = own.where(own != "", predicted)
-    out[at_risk.to_numpy()] = chosen[at_risk.to_numpy()]
+        # Predicted only where it is shown (at risk, no reason of their own), a block at a time:
+        # the tree's class probabilities for every buyer at once were 430 MB at a million.
+        wanted = np.flatnonzero(at_risk & (own.to_numpy() == ""))
+        for start in range(0, len(wanted), PREDICT_BLOCK_ROWS):
+            block = wanted[start:start + PREDICT_BLOCK_ROWS]
+            out.iloc[block] = tree.predict(x_now.iloc[block])
     return out

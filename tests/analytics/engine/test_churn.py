@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.tree import DecisionTreeClassifier
 
 from analytics.engine import churn
 from analytics.engine.features import (
@@ -244,3 +245,37 @@ def test_features_match_a_direct_count(rows):
             assert out.loc[customer, "recency_days"] > 0
         else:
             assert np.isnan(out.loc[customer, "recency_days"])
+
+
+def test_the_complaint_reason_tree_predicts_in_blocks_only_where_it_is_shown(monkeypatch):
+    """At risk: the customer's own latest reason, else the tree's; low risk: nothing. The tree
+    predicts a block of rows at a time and only for those it fills, with the same answers as one
+    prediction for everyone."""
+    rng = np.random.default_rng(5)
+    ids = pd.Index(np.arange(1, 301), name="customer_id")
+    x = pd.DataFrame(rng.normal(size=(300, 3)), index=ids, columns=["a", "b", "c"])
+    reasons = pd.Series(np.where(x["a"] > 0, "price", "delivery"), index=ids).iloc[::3]
+    y = pd.Series(1, index=ids)
+    at_risk = pd.Series(rng.random(300) < 0.6, index=ids)
+    predicted = []
+    predict = DecisionTreeClassifier.predict
+
+    def counted(self, rows, *args, **kwargs):
+        predicted.append(len(rows))
+        return predict(self, rows, *args, **kwargs)
+
+    monkeypatch.setattr(DecisionTreeClassifier, "predict", counted)
+    kwargs = dict(reasons=reasons, x_train=x, y_train=y, x_now=x, at_risk=at_risk, seed=0)
+    whole = churn._likely_complaint_reasons(**kwargs)
+    monkeypatch.setattr(churn, "PREDICT_BLOCK_ROWS", 7)
+    blocks = churn._likely_complaint_reasons(**kwargs)
+    pd.testing.assert_series_equal(blocks, whole)
+    shown = int((at_risk & ~ids.isin(reasons.index)).sum())
+    assert predicted[0] == shown and max(predicted[1:]) == 7 and sum(predicted[1:]) == shown
+    assert (whole[~at_risk] == "").all()
+    own = reasons.index[at_risk.loc[reasons.index].to_numpy()]
+    assert (whole.loc[own] == reasons.loc[own]).all()
+    tree = DecisionTreeClassifier(max_depth=churn.COMPLAINT_TREE_DEPTH, min_samples_leaf=churn.COMPLAINT_TREE_MIN_LEAF,
+                                  random_state=0).fit(x.loc[reasons.index], reasons.to_numpy())
+    rest = ids[at_risk.to_numpy() & ~ids.isin(reasons.index)]
+    assert (whole.loc[rest].to_numpy() == predict(tree, x.loc[rest])).all()
