@@ -118,6 +118,14 @@ def population_gap(orders: pd.DataFrame, *, as_of: pd.Timestamp, summary: pd.Dat
     return _population_gap(stats["median_gap"].clip(lower=MIN_TYPICAL_GAP_DAYS))
 
 
+def _select(conditions: list[np.ndarray], labels: list[str], *, default: str) -> np.ndarray:
+    """``np.select`` of labels, as an object array of the labels themselves: a fixed-width
+    string array is a copy of the longest label per row (120 MB at a million customers) that
+    pandas then turns into a new string object per row."""
+    choices = np.array([*labels, default], dtype=object)
+    return choices[np.select(conditions, list(range(len(labels))), default=len(labels))]
+
+
 def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd.Timestamp,
                      p_alive: pd.Series | None = None, churn_risk: pd.Series | None = None,
                      population_gap_days: float | None = None,
@@ -186,9 +194,8 @@ def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd
         ("at_risk", "silent_over_2x_gap", silent_2x),
         ("at_risk", "p_alive_low", alive_low),
     ]
-    stage = np.select([c for _, _, c in conditions], [s for s, _, _ in conditions], default="active")
-    reason = np.select([c for _, _, c in conditions], [r for _, r, _ in conditions],
-                       default="within_usual_gap")
+    stage = _select([c for _, _, c in conditions], [s for s, _, _ in conditions], default="active")
+    reason = _select([c for _, _, c in conditions], [r for _, r, _ in conditions], default="within_usual_gap")
 
     out = pd.DataFrame({
         "lifecycle_stage": stage,
@@ -196,7 +203,8 @@ def lifecycle_stages(customers: pd.DataFrame, orders: pd.DataFrame, *, as_of: pd
         "purchase_days": n_days.to_numpy(),
         "recency_days": recency.to_numpy(),
         "typical_gap_days": typical_gap.where(has_orders).to_numpy(),
-        "gap_source": np.where(~has_orders, "", np.where(stats["median_gap"].notna(), "own", "population")),
+        "gap_source": _select([~has_orders.to_numpy(), stats["median_gap"].notna().to_numpy()], ["", "own"],
+                              default="population"),
         "p_alive": alive.to_numpy(),
         "churn_risk": risk.to_numpy(),
     }, index=ids)
