@@ -275,7 +275,8 @@ def test_the_complaint_reason_tree_predicts_in_blocks_only_where_it_is_shown(mon
     assert (whole[~at_risk] == "").all()
     own = reasons.index[at_risk.loc[reasons.index].to_numpy()]
     assert (whole.loc[own] == reasons.loc[own]).all()
-    tree = DecisionTreeClassifier(max_depth=churn.COMPLAINT_TREE_DEPTH, min_samples_leaf=churn.COMPLAINT_TREE_MIN_LEAF,
+    tree = DecisionTreeClassifier(max_depth=churn.COMPLAINT_TREE_DEPTH,
+                                  min_samples_leaf=churn.COMPLAINT_TREE_MIN_LEAF,
                                   random_state=0).fit(x.loc[reasons.index], reasons.to_numpy())
     rest = ids[at_risk.to_numpy() & ~ids.isin(reasons.index)]
     assert (whole.loc[rest].to_numpy() == predict(tree, x.loc[rest])).all()
