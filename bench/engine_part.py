@@ -39,7 +39,7 @@ def main() -> None:
     from django.utils import timezone
 
     from analytics import adapter
-    from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART, peak_rss_mb
+    from analytics.engine.pipeline import peak_rss_mb
     from analytics.models import ScoreRun
     from analytics.services.artifacts import artifact_load, pending_meta_name
     from analytics.services.runs import score_run_fit_part
@@ -60,10 +60,9 @@ def main() -> None:
                                   lease_expires_at=timezone.now() + ScoreRun.lease_duration)
     try:
         started = time.perf_counter()
-        part = PRODUCT_PART if args.part == "products" else CUSTOMER_PART
-        score_run_fit_part(run_id=run.pk, part=part)
+        score_run_fit_part(run_id=run.pk, part=args.part)
         seconds = time.perf_counter() - started
-        meta = artifact_load(run.pk, pending_meta_name(part))
+        meta = artifact_load(run.pk, pending_meta_name(args.part))
     finally:
         run.delete()
     print(json.dumps({"part_seconds": round(seconds, 2), "timings": meta["timings"],

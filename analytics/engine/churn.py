@@ -236,7 +236,7 @@ def silence_violations(model: object, columns: list[str] | tuple[str, ...]) -> l
 def _calibrated(model: object, x: pd.DataFrame, y: pd.Series, *, n_samples: int,
                 seed: int) -> CalibratedClassifierCV:
     """``model`` calibrated on (x, y), for a training set of ``n_samples`` rows (module notes)."""
-    if n_samples >= ONE_MODEL_MIN_SAMPLES:
+    if _one_model(n_samples):
         held_out = np.zeros(len(x), dtype=bool)
         held_out[sample_positions(len(x), seed=seed, max_rows=calibration_rows(len(x)))] = True
         fitted = clone(model).fit(x.iloc[~held_out], y.iloc[~held_out])
@@ -244,6 +244,11 @@ def _calibrated(model: object, x: pd.DataFrame, y: pd.Series, *, n_samples: int,
             x.iloc[held_out], y.iloc[held_out])
     method = "isotonic" if n_samples >= ISOTONIC_MIN_SAMPLES else "sigmoid"
     return CalibratedClassifierCV(clone(model), method=method, cv=CALIBRATION_FOLDS).fit(x, y)
+
+
+def _one_model(n_samples: int) -> bool:
+    """Whether a training set of ``n_samples`` rows is served by one model (module notes)."""
+    return n_samples >= ONE_MODEL_MIN_SAMPLES
 
 
 def calibration_rows(n: int) -> int:
@@ -362,10 +367,11 @@ def predict_churn(
             return (churned[churned.isin(given)].union(sampled(repeat, FIT_ROWS_CAP))
                     .union(sampled(repeat, MAX_EVAL_ROWS)))
 
-        x_final, y_final_repeat = labelled_snapshot(**frames, cutoff=as_of - horizon, horizon_days=horizon_days,
-                                                    rows=final_rows)
+        x_final, y_final_repeat = labelled_snapshot(**frames, cutoff=as_of - horizon,
+                                                    horizon_days=horizon_days, rows=final_rows)
         y_final = 1 - y_final_repeat
-        x_fit, y_fit_repeat = labelled_snapshot(**frames, cutoff=as_of - 2 * horizon, horizon_days=horizon_days,
+        x_fit, y_fit_repeat = labelled_snapshot(**frames, cutoff=as_of - 2 * horizon,
+                                                horizon_days=horizon_days,
                                                 rows=lambda repeat: sampled(repeat, FIT_ROWS_CAP))
         y_fit = 1 - y_fit_repeat
         _one_class_check(y_fit, y_final)
@@ -404,7 +410,7 @@ def predict_churn(
     n_calibration = min(len(x_fit), len(x_train))
     candidate_auc, refused, calibrated_fits = {}, {}, {}
     for name, model in candidates.items():
-        if n_calibration >= ONE_MODEL_MIN_SAMPLES:
+        if _one_model(n_calibration):
             # A one-model calibration fits the candidate once, as the model it serves: that fit
             # is the candidate's own, not fitted a second time.
             calibrated_fits[name] = _calibrated(model, x_fit, y_fit, n_samples=n_calibration, seed=seed)
@@ -466,7 +472,7 @@ def predict_churn(
                              features=readable_now.reindex(x_now.index), risk=scores["churn_risk"])
     scores["churn_reasons"] = pending.explain() if explain else None
     scores["likely_complaint_reason"] = _likely_complaint_reasons(
-        reasons=latest_reasons, x_train=x_final, y_train=y_final, x_now=x_now,
+        latest=latest_reasons, x_train=x_final, y_train=y_final, x_now=x_now,
         at_risk=scores["churn_risk"] != "low", seed=seed,
     )
     scores.index.name = "customer_id"
@@ -479,8 +485,7 @@ def predict_churn(
               "refused_candidates": refused,
               "left_out_features": list(NON_MONOTONE_FEATURES),
               "calibration": calibrated.method, "calibration_models": len(final_model.calibrated_classifiers_),
-              "calibration_held_out": (calibration_rows(len(x_fit)) if n_calibration >= ONE_MODEL_MIN_SAMPLES
-                                       else 0),
+              "calibration_held_out": calibration_rows(len(x_fit)) if _one_model(n_calibration) else 0,
               "holdout": holdout, "seed": seed,
               "n_fit": int(len(x_fit)), "n_fit_available": int(n_fit_available),
               "n_eval": int(len(x_eval)), "n_eval_available": int(n_eval_available),
@@ -525,20 +530,21 @@ def explicit_matrix(*, customers: pd.DataFrame, orders: pd.DataFrame | None, fee
 
 
 def _likely_complaint_reasons(
-    *, reasons: pd.Series, x_train, y_train, x_now, at_risk: pd.Series, seed: int
+    *, latest: pd.Series, x_train, y_train, x_now, at_risk: pd.Series, seed: int
 ) -> pd.Series:
     """Complaint reason for at-risk customers; "" for the others.
 
-    A customer's own latest recorded complaint reason (``reasons``, by customer id) wins. Otherwise a shallow tree, fitted on
-    churned customers' features -> the reason they gave, predicts the reason similar customers
-    gave. Too few churners with a reason (< ``COMPLAINT_MIN_TRAINING``) -> no prediction.
+    A customer's own latest recorded complaint reason (``latest``, by customer id) wins.
+    Otherwise a shallow tree, fitted on churned customers' features -> the reason they gave,
+    predicts the reason similar customers gave. Too few churners with a reason
+    (< ``COMPLAINT_MIN_TRAINING``) -> no prediction.
     """
-    own = reasons.reindex(x_now.index).fillna("")
+    own = latest.reindex(x_now.index).fillna("")
     out = pd.Series("", index=x_now.index, dtype="object")
     at_risk = at_risk.to_numpy()
     out[at_risk] = own[at_risk]
     churned = y_train.index[y_train.to_numpy() == 1]
-    training = reasons.reindex(churned).dropna()
+    training = latest.reindex(churned).dropna()
     if len(training) >= COMPLAINT_MIN_TRAINING:
         tree = DecisionTreeClassifier(
             max_depth=COMPLAINT_TREE_DEPTH, min_samples_leaf=COMPLAINT_TREE_MIN_LEAF, random_state=seed

@@ -265,7 +265,7 @@ def test_the_complaint_reason_tree_predicts_in_blocks_only_where_it_is_shown(mon
         return predict(self, rows, *args, **kwargs)
 
     monkeypatch.setattr(DecisionTreeClassifier, "predict", counted)
-    kwargs = dict(reasons=reasons, x_train=x, y_train=y, x_now=x, at_risk=at_risk, seed=0)
+    kwargs = dict(latest=reasons, x_train=x, y_train=y, x_now=x, at_risk=at_risk, seed=0)
     whole = churn._likely_complaint_reasons(**kwargs)
     monkeypatch.setattr(churn, "PREDICT_BLOCK_ROWS", 7)
     blocks = churn._likely_complaint_reasons(**kwargs)
