@@ -143,7 +143,8 @@ class SegmentProfile(models.Model):
 
 class Recommendation(models.Model):
     """A product ranked for a customer by the last full run: ten rows per customer, the whole
-    table rebuilt and swapped in by each run (``results._publish_recommendations``).
+    table rebuilt by each run's ranking tasks and swapped in by its finish
+    (``results._publish_recommendations``).
 
     Two foreign keys carry no index of their own, since each index is built again over every row
     by each run (ten million at a million customers): the customer's, which the unique
@@ -167,11 +168,12 @@ class Recommendation(models.Model):
 
 
 class RecommendationStage(models.Model):
-    """Recommendations of a run still in progress, written by its chunk tasks.
+    """Recommendations of a run still in progress, written by its chunk tasks, on SQLite.
 
-    No foreign keys and one index: chunks COPY into it in parallel without checking keys row by
-    row, and the run's final transaction moves the rows into :class:`Recommendation` in one
-    ``INSERT ... SELECT``, so readers never see a half-ranked run.
+    No foreign keys: chunks insert without checking keys row by row, and the run's final
+    transaction moves the rows into :class:`Recommendation` in one ``INSERT ... SELECT``, so
+    readers never see a half-ranked run. On PostgreSQL the chunks COPY straight into the new
+    recommendations table that the final transaction swaps in (``results.recommendations_stage``).
     """
 
     run_id = models.BigIntegerField()

@@ -75,23 +75,26 @@ class Replacement:
         return self.timings
 
 
-def replacement_build(table: str, load: Callable[[str], None]) -> Replacement:
-    """An empty copy of ``table`` that ``load(new_table)`` fills, then indexed as ``table`` is.
+def replacement_create(table: str) -> str:
+    """An empty copy of ``table`` under its building name (dropping one a failed run left), for
+    :func:`replacement_index` to index once it is filled; returns that name, quoted for SQL.
 
-    Run inside the caller's transaction, and swap it in (:meth:`Replacement.swap_in`) in the same
-    one. Locks nothing the table's readers or writers need.
-    """
+    Filled by the caller's transaction (:func:`replacement_build`), or by others after this one
+    commits: a score run's ranking tasks each COPY their customers' rows into it."""
+    new = replacement_table(table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {new}")
+        cursor.execute(f"CREATE TABLE {new} (LIKE {connection.ops.quote_name(table)} INCLUDING DEFAULTS "
+                       "INCLUDING CONSTRAINTS INCLUDING IDENTITY)")
+    return new
+
+
+def replacement_index(table: str) -> Replacement:
+    """Index the filled copy of ``table`` (:func:`replacement_create`) as ``table`` is indexed,
+    and analyse it. Run inside the transaction that swaps it in, or commit it and swap it in
+    later (:meth:`Replacement.swap_in`). Locks nothing the table's readers or writers need."""
     q = connection.ops.quote_name
     new = _next(table)
-    timings = {}
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {q(new)}")
-        cursor.execute(f"CREATE TABLE {q(new)} (LIKE {q(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-                       "INCLUDING IDENTITY)")
-    load(q(new))
-    timings["load"] = time.perf_counter() - started
-
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -116,8 +119,21 @@ def replacement_build(table: str, load: Callable[[str], None]) -> Replacement:
             match = _INDEX_DEF.match(definition)
             cursor.execute(f"{match[1]}{q(_building(name))}{match[3]}{q(new)}{match[5]}")
         cursor.execute(f"ANALYZE {q(new)}")
-    timings["indexes"] = time.perf_counter() - started
-    return Replacement(table, new, indexes, foreign_keys, timings)
+    return Replacement(table, new, indexes, foreign_keys, {"indexes": time.perf_counter() - started})
+
+
+def replacement_build(table: str, load: Callable[[str], None]) -> Replacement:
+    """An empty copy of ``table`` that ``load(new_table)`` fills, then indexed as ``table`` is.
+
+    Run inside the caller's transaction, and swap it in (:meth:`Replacement.swap_in`) in the same
+    one. Locks nothing the table's readers or writers need.
+    """
+    started = time.perf_counter()
+    load(replacement_create(table))
+    loaded = time.perf_counter() - started
+    replacement = replacement_index(table)
+    replacement.timings = {"load": loaded, **replacement.timings}
+    return replacement
 
 
 def replace_table(table: str, load: Callable[[str], None], *, key: str | None) -> dict[str, float]:
@@ -131,7 +147,12 @@ def replacement_drop(table: str) -> None:
     run beside other work) and nothing swapped in: a failed run's. The next build would drop
     it too, but not before it has held its rows' disk space until then."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(_next(table))}")
+        cursor.execute(f"DROP TABLE IF EXISTS {replacement_table(table)}")
+
+
+def replacement_table(table: str) -> str:
+    """The building name of ``table``'s replacement (:func:`replacement_create`), quoted for SQL."""
+    return connection.ops.quote_name(_next(table))
 
 
 def _next(table: str) -> str:

@@ -23,8 +23,14 @@ from analytics.models import (
     ScoreRun,
     SegmentProfile,
 )
-from core.db import is_postgres
-from core.table_swap import Replacement, replacement_build, replacement_drop
+from core.db import bulk_insert, copy_frame, is_postgres
+from core.table_swap import (
+    Replacement,
+    replacement_create,
+    replacement_drop,
+    replacement_index,
+    replacement_table,
+)
 from customers.models import Customer, Product
 from webhooks.events import SOURCE_FULL_RUN, churn_risk_high_watch
 
@@ -137,64 +143,96 @@ def _records_write(run_id: int, output, timings: dict,
              "forecast_months": len(points)}, cards)
 
 
+def recommendations_stage_open(run_id: int) -> None:
+    """Before a run's ranking tasks: an empty place for the rows they stage.
+
+    On PostgreSQL that is the new recommendations table itself, under its building name and
+    without indexes: the tasks COPY into it, and the finish indexes it and swaps it in, so ten
+    million rows at a million customers are written once, not staged and then copied. Elsewhere
+    it is the stage table (:class:`RecommendationStage`), cleared of what failed runs left.
+    """
+    if is_postgres():
+        replacement_create(Recommendation._meta.db_table)
+    else:
+        RecommendationStage.objects.exclude(run_id=run_id).delete()
+
+
+def recommendations_stage(rows: pd.DataFrame) -> None:
+    """A ranking task's rows (``run_id``, ``customer_id``, ``product_id``, ``rank``, ``score``,
+    ``because_of_id``) into the place :func:`recommendations_stage_open` made for them."""
+    if is_postgres():
+        copy_frame(replacement_table(Recommendation._meta.db_table), rows)
+    else:
+        bulk_insert(RecommendationStage, rows)
+
+
 def _publish_recommendations(run_id: int, ahead: Future | None = None, timings: dict | None = None) -> int:
     """Replace the live recommendations with the ones the run's chunks staged.
 
-    On PostgreSQL a new table is filled from the stage, indexed and swapped in (as the scores
-    are), so the pages reading recommendations wait only for the swap, not for the copy of
-    millions of rows; elsewhere the table is emptied and refilled. ``ahead``: that table is
-    being built on another connection (:func:`recommendations_build_ahead`); wait for it and
-    swap it in.
+    On PostgreSQL the table they were COPYed into is indexed and swapped in (as the scores are),
+    so the pages reading recommendations wait only for the swap; elsewhere the table is emptied
+    and refilled from the stage. ``ahead``: the table is being indexed on another connection
+    (:func:`recommendations_build_ahead`); wait for it and swap it in.
     """
     if ahead is not None:
         replacement, rows, seconds = ahead.result()
         if timings is not None:
             timings["write_recommendations_ahead"] = round(seconds, 3)
         replacement.swap_in(key=None)
+    elif is_postgres():
+        replacement, rows = _recommendations_index(run_id)
+        replacement.swap_in(key=None)
     else:
-        table, written = Recommendation._meta.db_table, {}
-        load = _recommendations_load(run_id, written)
-        if is_postgres():
-            # The swap drops no row inside this transaction (orphans go after the commit), so the
-            # rows the load wrote are the rows there are.
-            replacement_build(table, load).swap_in(key=None)
-        else:
-            _replace_all(Recommendation)
-            load(connection.ops.quote_name(table))
-        rows = written["rows"]
-    # The stage holds this run's rows only (the run's start deleted what failed runs left, and
-    # its lease keeps other runs out): emptied at once rather than deleted row by row.
-    _replace_all(RecommendationStage)
+        _replace_all(Recommendation)
+        rows = _recommendations_load(run_id)
+        # The stage holds this run's rows only (the run's plan deleted what failed runs left, and
+        # its lease keeps other runs out): emptied at once rather than deleted row by row.
+        _replace_all(RecommendationStage)
     return rows
 
 
-def _recommendations_load(run_id: int, written: dict):
-    """A load for the recommendations table: the run's staged rows; ``written["rows"]`` counts them."""
-    stage = RecommendationStage._meta.db_table
+def _recommendations_index(run_id: int) -> tuple[Replacement, int]:
+    """PostgreSQL: the run's new recommendations table, indexed, and how many rows it holds.
+
+    Rows of another run are dropped first: a ranking task of an earlier run that outlived that
+    run's lease could still have COPYed into the table this run's plan created. The references to
+    customers merged away and products deleted while the run ranked are cleared after the swap's
+    commit, as for the scores (:func:`core.table_swap.orphans_clear`).
+    """
+    table = replacement_table(Recommendation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FILTER (WHERE run_id = %s), count(*) FROM {table}", [run_id])
+        rows, every = cursor.fetchone()
+        if every != rows:
+            cursor.execute(f"DELETE FROM {table} WHERE run_id <> %s", [run_id])
+    return replacement_index(Recommendation._meta.db_table), rows
+
+
+def _recommendations_load(run_id: int) -> int:
+    """Elsewhere than PostgreSQL: the run's staged rows into the emptied recommendations table."""
+    stage = connection.ops.quote_name(RecommendationStage._meta.db_table)
     columns = "customer_id, product_id, rank, score, because_of_id, run_id"
-
-    def load(target: str) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage} WHERE run_id = %s "
-                # A customer merged away while the run ranked: the row has no home any more.
-                f"AND customer_id IN (SELECT id FROM {Customer._meta.db_table}) "
-                f"AND product_id IN (SELECT id FROM {Product._meta.db_table})", [run_id])
-            written["rows"] = cursor.rowcount
-
-    return load
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(Recommendation._meta.db_table)} ({columns}) "
+            f"SELECT {columns} FROM {stage} WHERE run_id = %s "
+            # A customer merged away while the run ranked: the row has no home any more.
+            f"AND customer_id IN (SELECT id FROM {connection.ops.quote_name(Customer._meta.db_table)}) "
+            f"AND product_id IN (SELECT id FROM {connection.ops.quote_name(Product._meta.db_table)})",
+            [run_id])
+        return cursor.rowcount
 
 
 def recommendations_build_ahead(run_id: int) -> Future | None:
-    """Start building the run's new recommendations table (from its stage, with its indexes) on
-    a connection of its own, in a thread, while this one writes the scores: the build is
-    PostgreSQL's work (an INSERT ... SELECT of ten million rows and four index builds at a
-    million customers), so it takes the server's other core instead of waiting its turn in the
-    write. It commits the table under its building name; :func:`results_write` swaps it in, and
+    """Start indexing the run's new recommendations table (filled by its ranking tasks) on a
+    connection of its own, in a thread, while this one writes the scores: the index builds are
+    PostgreSQL's work (four over ten million rows at a million customers), so they take the
+    server's other core instead of waiting their turn in the write. It commits the table under
+    its building name; :func:`results_write` swaps it in, and
     :func:`recommendations_ahead_discard` drops it if the run fails first.
 
-    None (the write builds the table itself) on SQLite, and inside a caller's transaction (a
-    test, a shell), whose uncommitted rows another connection cannot see.
+    None (the write does it itself) on SQLite, and inside a caller's transaction (a test, a
+    shell), whose uncommitted rows another connection cannot see.
     """
     if not is_postgres() or connection.in_atomic_block:
         return None
@@ -206,12 +244,10 @@ def recommendations_build_ahead(run_id: int) -> Future | None:
 
 def _recommendations_build_committed(run_id: int) -> tuple[Replacement, int, float]:
     started = time.perf_counter()
-    written = {}
     try:
         with transaction.atomic():
-            replacement = replacement_build(Recommendation._meta.db_table,
-                                            _recommendations_load(run_id, written))
-        return replacement, written["rows"], time.perf_counter() - started
+            replacement, rows = _recommendations_index(run_id)
+        return replacement, rows, time.perf_counter() - started
     finally:
         connection.close()   # this thread's own connection
 

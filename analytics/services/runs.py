@@ -34,8 +34,8 @@ from analytics.engine.pipeline import (
     run_engine,
 )
 from analytics.engine.recommend import recommend_top_n
-from analytics.models import ModelArtifact, RealisedAccuracy, RecommendationStage, ScoreRun
-from core.db import bulk_insert, is_postgres
+from analytics.models import ModelArtifact, RealisedAccuracy, ScoreRun
+from core.db import is_postgres
 from core.failures import FailureKind, failure_detail, failure_kind
 from core.leases import lease_expire, lease_renew, lease_until
 from customers import bounds
@@ -63,6 +63,8 @@ from .results import (
     dashboard_figures_store,
     recommendations_ahead_discard,
     recommendations_build_ahead,
+    recommendations_stage,
+    recommendations_stage_open,
     results_write,
 )
 
@@ -332,7 +334,7 @@ def score_run_plan(*, run_id: int) -> list[tuple[int, int]] | None:
         figures = artifact_find(run_id, PENDING_FIGURES_META)
         if figures is not None:
             timings.update(figures["timings"])
-        RecommendationStage.objects.exclude(run_id=run_id).delete()  # left by failed runs
+        recommendations_stage_open(run_id)
     except Exception as exc:
         _fail(run_id, exc, timings)
         raise
@@ -376,9 +378,9 @@ def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
     """Rank the customers with ids in [first_id, last_id] with the run's fitted recommender, and
     explain the churn probability of those the churn model scored.
 
-    Safe to run twice (a worker killed mid-chunk gets its message redelivered): the chunk's
-    staged rows are replaced, in one transaction, and its reasons stored again. Returns the
-    recommendation rows staged.
+    Safe to run twice (a worker killed mid-chunk gets its message redelivered): the chunk stages
+    its rows in the transaction that takes its ratings, so it stages them once, and its reasons
+    are stored again. Returns the recommendation rows staged (0 when staged already).
     """
     if ScoreRun.objects.filter(pk=run_id, status__in=ScoreRun.ENDED).exists():
         return 0
@@ -418,9 +420,13 @@ def _rank_chunk(run_id: int, first_id: int, last_id: int) -> int:
         "because_of_id": recs["reason_product_id"].astype("Int64"),
     })
     with transaction.atomic():
-        RecommendationStage.objects.filter(run_id=run_id, customer_id__gte=first_id,
-                                           customer_id__lte=last_id).delete()
-        bulk_insert(RecommendationStage, rows)
+        # The range's ratings are taken in the transaction that stages its rows: a redelivered
+        # task finds them gone and stages nothing twice (one delivered twice at once waits here
+        # for the other's commit, then finds them gone).
+        taken, _ = ModelArtifact.objects.filter(run_id=run_id, name=ratings_artifact_name(first_id, last_id)).delete()
+        if not taken:
+            return 0
+        recommendations_stage(rows)
     return len(rows)
 
 

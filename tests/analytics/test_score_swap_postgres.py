@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics import adapter
-from analytics.models import Recommendation, RecommendationStage, ScoreRun
+from analytics.models import Recommendation, ScoreRun
 from analytics.services import results
 from core.table_swap import replace_table
 from customers.models import Customer, CustomerScore
@@ -99,23 +99,20 @@ def test_the_list_reads_the_swapped_scores_through_the_join():
 
 
 def test_recommendations_swap_in_run_after_run_and_lose_what_went_meanwhile(django_capture_on_commit_callbacks):
-    """The live recommendations are swapped in from the run's stage the same way: twice in a row
-    (the second new table gets its own id sequence), with the table's unique constraint and
-    foreign keys back under their names, a deleted product's rows gone and a deleted reason
-    product cleared."""
+    """The live recommendations are swapped in the same way, from the new table the run's chunks
+    COPYed into: twice in a row (the second new table gets its own id sequence), with the
+    table's unique constraint and foreign keys back under their names, a deleted product's rows
+    gone and a deleted reason product cleared."""
     customers = [CustomerFactory() for _ in range(2)]
     products = [ProductFactory() for _ in range(3)]
     table = Recommendation._meta.db_table
     before = connection.introspection.get_constraints(connection.cursor(), table)
     for attempt in range(2):
         run = ScoreRun.objects.create(as_of=timezone.now(), status="succeeded")
-        RecommendationStage.objects.bulk_create([
-            RecommendationStage(run_id=run.pk, customer_id=c.pk, product_id=p.pk, rank=rank, score=1.0 / rank,
-                                because_of_id=products[2].pk)
-            for c in customers for rank, p in enumerate(products[:2], start=1)])
+        _stage(run, customers, products[:2], because_of=products[2])
         with django_capture_on_commit_callbacks(execute=True):
             assert results._publish_recommendations(run.pk) == 4
-        assert not RecommendationStage.objects.exists()
+        assert f"{table}_next" not in _tables()
         assert connection.introspection.get_constraints(connection.cursor(), table) == before
         assert set(Recommendation.objects.values_list("run_id", flat=True)) == {run.pk}
     # New rows still get ids from the swapped-in table's own sequence.
@@ -136,10 +133,29 @@ def test_recommendations_swap_in_run_after_run_and_lose_what_went_meanwhile(djan
     assert rows == [(products[0].pk, None), (products[0].pk, None)]
 
 
-def _stage(run: ScoreRun, customers, products) -> None:
-    RecommendationStage.objects.bulk_create([
-        RecommendationStage(run_id=run.pk, customer_id=c.pk, product_id=p.pk, rank=rank, score=1.0 / rank)
-        for c in customers for rank, p in enumerate(products, start=1)])
+def _stage(run: ScoreRun, customers, products, *, because_of=None, opened: bool = False) -> None:
+    """What a run's plan and one ranking chunk do: open the new table, COPY the chunk's rows."""
+    if not opened:
+        results.recommendations_stage_open(run.pk)
+    rows = [(run.pk, c.pk, p.pk, rank, 1.0 / rank, because_of and because_of.pk)
+            for c in customers for rank, p in enumerate(products, start=1)]
+    frame = pd.DataFrame(rows, columns=["run_id", "customer_id", "product_id", "rank", "score", "because_of_id"])
+    results.recommendations_stage(frame.astype({"because_of_id": "Int64"}))
+
+
+def test_rows_a_late_chunk_of_an_earlier_run_copied_in_are_not_swapped_in():
+    """A ranking task of a run whose lease ran out may still COPY into the table the next run's
+    plan created: the finish keeps the run's own rows only."""
+    customers = [CustomerFactory() for _ in range(2)]
+    products = [ProductFactory() for _ in range(2)]
+    stale = ScoreRun.objects.create(as_of=timezone.now(), status="failed")
+    run = ScoreRun.objects.create(as_of=timezone.now(), status="succeeded")
+    _stage(run, customers, products)
+    _stage(stale, customers[:1], products, opened=True)
+    with transaction.atomic():
+        assert results._publish_recommendations(run.pk) == 4
+    assert set(Recommendation.objects.values_list("run_id", flat=True)) == {run.pk}
+    assert Recommendation.objects.count() == 4
 
 
 @pytest.mark.django_db(transaction=True)
@@ -194,7 +210,7 @@ def test_discarding_what_was_built_ahead_never_hides_the_runs_own_failure(monkey
     def broken(*args, **kwargs):
         raise RuntimeError("connection lost")
 
-    monkeypatch.setattr(results, "_recommendations_load", broken)
+    monkeypatch.setattr(results, "replacement_index", broken)
     results.recommendations_ahead_discard(results.recommendations_build_ahead(run.pk))
     monkeypatch.setattr(results, "replacement_drop", broken)
     results.recommendations_ahead_discard(results.recommendations_build_ahead(run.pk))
