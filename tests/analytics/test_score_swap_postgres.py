@@ -8,15 +8,19 @@ or merged and so left out), and no row for a customer deleted meanwhile.
 
 Needs PostgreSQL (the ``services`` mark: skipped on a laptop without it, fails in CI).
 """
+import threading
+import time
+
 import pandas as pd
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics import adapter
+from analytics.engine.recommend import fit_recommender
 from analytics.models import Recommendation, ScoreRun
-from analytics.services import results
-from core.table_swap import replace_table
+from analytics.services import artifacts, results, runs
+from core.table_swap import replace_table, replacement_drop
 from customers.models import Customer, CustomerScore
 from tests.factories import CustomerFactory, ProductFactory
 
@@ -214,3 +218,47 @@ def test_discarding_what_was_built_ahead_never_hides_the_runs_own_failure(monkey
     results.recommendations_ahead_discard(results.recommendations_build_ahead(run.pk))
     monkeypatch.setattr(results, "replacement_drop", broken)
     results.recommendations_ahead_discard(results.recommendations_build_ahead(run.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_delivered_twice_at_once_stages_its_rows_once(monkeypatch):
+    """Two deliveries of one ranking chunk running together (a broker redelivering a message
+    whose worker is slow, not dead): the second takes the range's ratings only after the first
+    has committed them away, and stages nothing."""
+    customers = [CustomerFactory() for _ in range(3)]
+    products = [ProductFactory() for _ in range(4)]
+    run = ScoreRun.objects.create(as_of=timezone.now(), status="running")
+    ratings = pd.DataFrame({"customer_id": [customers[0].pk, customers[1].pk, customers[2].pk],
+                            "product_id": [products[0].pk, products[1].pk, products[0].pk],
+                            "rating": [5.0, 4.0, 3.0]})
+    ids = [c.pk for c in customers]
+    artifacts.artifact_store(run.pk, artifacts.PENDING_RECOMMENDER,
+                             fit_recommender(ratings, [p.pk for p in products]))
+    artifacts.chunk_ratings_store(run.pk, [(min(ids), max(ids))], pd.Series(ids), ratings)
+    results.recommendations_stage_open(run.pk)
+    staging, stage = threading.Event(), results.recommendations_stage
+
+    def slow_stage(rows):
+        stage(rows)
+        staging.set()      # the first delivery holds its transaction open a while longer
+        time.sleep(1)
+
+    monkeypatch.setattr(runs, "recommendations_stage", slow_stage)
+    staged = []
+
+    def deliver():
+        try:
+            staged.append(runs._rank_chunk(run.pk, min(ids), max(ids)))
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=deliver)
+    first.start()
+    assert staging.wait(timeout=60)
+    second = threading.Thread(target=deliver)
+    second.start()
+    first.join(timeout=60)
+    second.join(timeout=60)
+    assert sorted(staged) == [0, 3 * 3]   # each customer ranks the three products it lacks
+    assert results._recommendations_index(run.pk)[1] == 9
+    replacement_drop(Recommendation._meta.db_table)
