@@ -247,6 +247,30 @@ def test_features_match_a_direct_count(rows):
             assert np.isnan(out.loc[customer, "recency_days"])
 
 
+def test_churn_probabilities_predicted_in_blocks_are_those_of_one_prediction(monkeypatch):
+    """The served model predicts every buyer a block of rows at a time: the same probabilities,
+    to the last bit, as one prediction for all of them."""
+    rng = np.random.default_rng(11)
+    x = pd.DataFrame(rng.normal(size=(500, 4)), columns=["a", "b", "c", "d"])
+    x.iloc[::17, 2] = np.nan
+    y = (x["a"] + rng.normal(size=500) > 0).astype(int)
+    model = churn._calibrated(HistGradientBoostingClassifier(max_iter=30, random_state=0), x, y,
+                              n_samples=len(x), seed=0)
+    whole = model.predict_proba(x)[:, 1]
+    sizes = []
+    predict_proba = type(model).predict_proba
+
+    def counted(self, rows):
+        sizes.append(len(rows))
+        return predict_proba(self, rows)
+
+    monkeypatch.setattr(type(model), "predict_proba", counted)
+    monkeypatch.setattr(churn, "PREDICT_BLOCK_ROWS", 64)
+    blocks = churn._positive_probability(model, x)
+    assert np.array_equal(blocks, whole)
+    assert max(sizes) == 64 and sum(sizes) == len(x)
+
+
 def test_the_complaint_reason_tree_predicts_in_blocks_only_where_it_is_shown(monkeypatch):
     """At risk: the customer's own latest reason, else the tree's; low risk: nothing. The tree
     predicts a block of rows at a time and only for those it fills, with the same answers as one
