@@ -54,37 +54,6 @@ class _Deflated:
         return payload
 
 
-def shared_values(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each text column's equal values made one object, before it is pickled.
-
-    pickle remembers every object it writes, so that a second reference to it costs a few bytes;
-    a score column of a million strings built one by one ("high", "high", ...) is a million
-    objects to remember. The customers part's output at a million customers has eight such
-    columns: pickling it held 500 MB more than the output itself, the part's peak. With one
-    object per distinct value there are a handful to remember. Values (None and NaN included)
-    and dtypes are unchanged; a column of values that cannot be hashed (lists) is left as it is.
-    """
-    shared = None
-    for column in frame.columns:
-        dtype = frame[column].dtype
-        if not (dtype == object or (isinstance(dtype, pd.StringDtype) and dtype.storage == "python")):
-            continue
-        values = frame[column].to_numpy(dtype=object)
-        try:
-            codes, uniques = pd.factorize(values)
-        except TypeError:
-            continue
-        present = codes >= 0
-        if not present.any():
-            continue
-        if shared is None:
-            shared = frame.copy(deep=False)
-        values = values.copy()
-        values[present] = np.asarray(uniques, dtype=object)[codes[present]]
-        shared[column] = pd.Series(values, index=frame.index, dtype=dtype)
-    return frame if shared is None else shared
-
-
 def artifact_store(run_id: int, name: str, value) -> None:
     sink = _Deflated()
     pickle.dump(value, sink, protocol=pickle.HIGHEST_PROTOCOL)

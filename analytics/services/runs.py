@@ -55,7 +55,6 @@ from .artifacts import (
     explain_artifact_name,
     pending_meta_name,
     ratings_artifact_name,
-    shared_values,
 )
 from .feedback import feedback_analyse_pending
 from .figures import wordclouds_store
@@ -300,8 +299,7 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             for first, last in ranges:
                 artifact_store(run_id, explain_artifact_name(first, last),
                                output.churn_pending.between(first, last))
-        artifact_store(run_id, PENDING_PARTS[part],
-                       replace(output, scores=shared_values(output.scores), recommender=None, churn_pending=None))
+        artifact_store(run_id, PENDING_PARTS[part], replace(output, recommender=None, churn_pending=None))
         timings[f"store_{part}"] = round(time.perf_counter() - started, 3)
         meta["timings"] = {**timings, **output.timings}
         meta["peak_rss_mb"] = output.peak_rss_mb
