@@ -130,7 +130,8 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
                order_summaries: Summaries | None = None,
                selection_summaries: clv.SelectionSummaries | None = None,
                monthly_cents: pd.Series | None = None,
-               basket_lines: pd.DataFrame | None = None) -> EngineOutput:
+               basket_lines: pd.DataFrame | None = None,
+               release_summaries: bool = False) -> EngineOutput:
     """Fit the models of ``parts`` (both by default) and assemble their output.
 
     ``order_summary`` is the orders' per-customer summary at ``as_of``, inclusive
@@ -145,6 +146,9 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
     ``basket_lines`` is what the product part reads of the order lines, each order's distinct
     products (:mod:`analytics.engine.baskets`), when the caller has it (PostgreSQL's adapter
     groups the lines by order in the database); without it the engine builds it from ``items``.
+    ``release_summaries``: empty ``order_summaries`` once the last stage that reads them is done,
+    for a caller that has no other use for them: at a million customers they are 300 MB that the
+    stages after loyalty would otherwise hold at their peak.
 
     ``explain_churn=False`` fits churn without explaining its customers: the output's
     ``churn_pending`` holds what the reasons need, for the caller to explain in ranges of
@@ -238,6 +242,10 @@ def run_engine(*, customers: pd.DataFrame, orders: pd.DataFrame, items: pd.DataF
             loyal = stage("loyalty", lambda: loyalty.loyalty_from_churn(churned)
                           if same_event and churned is not None
                           else loyalty.predict_loyalty(**common, seed=settings.seed))
+        # Nothing after loyalty reads the summaries before the feature cutoffs.
+        before.clear()
+        if release_summaries and order_summaries is not None:
+            order_summaries.clear()
         if churned is not None:
             frame = churned.scores
             scores.loc[frame.index, "churn_probability"] = frame["churn_probability"].clip(0, 1)

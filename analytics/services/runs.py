@@ -268,6 +268,11 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
                 started = time.perf_counter()
         frames = adapter.read_frames(as_of, **_part_frames(part, summaries, baskets))
         timings[f"read_{part}"] = round(time.perf_counter() - started, 3)
+        counts = ({"customers": len(frames.customers), "orders": _order_count(frames, summaries)}
+                  if part == CUSTOMER_PART else
+                  {"order_lines": len(frames.items) if baskets is None else baskets.order_lines})
+        if summaries is not None:   # counted before the engine lets the summaries go
+            counts["order_summary_rows"] = summaries.rows
 
         output = run_engine(
             customers=frames.customers, orders=frames.orders, items=frames.items,
@@ -275,16 +280,12 @@ def score_run_fit_part(*, run_id: int, part: str, chunk_size: int | None = None)
             interactions=frames.interactions, as_of=as_of,
             settings=engine_settings(),
             on_stage=lambda stage, pct: _progress(run_id, stage, 5 + int(pct * 0.75)),
-            rank_recommendations=False, explain_churn=False, parts=frozenset({part}),
+            rank_recommendations=False, explain_churn=False, parts=frozenset({part}), release_summaries=True,
             **(summaries.engine_arguments() if summaries is not None else {}),
             **(baskets.engine_arguments() if baskets is not None else {}),
         )
         started = time.perf_counter()
-        meta = {"counts": ({"customers": len(frames.customers), "orders": _order_count(frames, summaries)}
-                           if part == CUSTOMER_PART else
-                           {"order_lines": len(frames.items) if baskets is None else baskets.order_lines})}
-        if summaries is not None:
-            meta["counts"]["order_summary_rows"] = summaries.rows
+        meta = {"counts": counts}
         # Both parts cut their customers into ranges the same way; a chunk ranks the products
         # part's customers of its range and explains the customers part's churn customers of it.
         size = chunk_size or settings.SCORE_RUN_CHUNK_CUSTOMERS
@@ -423,7 +424,8 @@ def _rank_chunk(run_id: int, first_id: int, last_id: int) -> int:
         # The range's ratings are taken in the transaction that stages its rows: a redelivered
         # task finds them gone and stages nothing twice (one delivered twice at once waits here
         # for the other's commit, then finds them gone).
-        taken, _ = ModelArtifact.objects.filter(run_id=run_id, name=ratings_artifact_name(first_id, last_id)).delete()
+        ratings = ModelArtifact.objects.filter(run_id=run_id, name=ratings_artifact_name(first_id, last_id))
+        taken, _ = ratings.delete()
         if not taken:
             return 0
         recommendations_stage(rows)
