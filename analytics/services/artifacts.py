@@ -104,7 +104,8 @@ def _payload(run_id: int, name: str) -> bytes | None:
     """An artifact's stored bytes; on PostgreSQL read in bytea's binary form (in text form, hex
     decoded on arrival, a 60 MB payload held 240 MB while it was read)."""
     if not is_postgres():
-        payload = ModelArtifact.objects.values_list("payload", flat=True).filter(run_id=run_id, name=name).first()
+        payload = (ModelArtifact.objects.values_list("payload", flat=True)
+                   .filter(run_id=run_id, name=name).first())
         return None if payload is None else bytes(payload)
     with _binding_cursor() as cursor:
         cursor.execute(f"SELECT payload FROM {_table()} WHERE run_id = %s AND name = %s", [run_id, name],

@@ -539,7 +539,7 @@ def backtest_run(*, as_of: datetime, requested_by=None) -> ScoreRun:
             customers=frames.customers, orders=frames.orders, items=frames.items, products=frames.products,
             feedback_frame=frames.feedback, interactions=frames.interactions, as_of=_naive(as_of),
             settings=engine_settings(), rank_recommendations=False, parts=frozenset({CUSTOMER_PART}),
-            **(summaries.engine_arguments() if summaries is not None else {}))
+            release_summaries=True, **(summaries.engine_arguments() if summaries is not None else {}))
         started = time.perf_counter()
         with transaction.atomic():
             stored = prediction_history_store(run=run, scores=output.scores)

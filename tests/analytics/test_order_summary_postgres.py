@@ -93,7 +93,8 @@ def test_the_engine_scores_the_same_from_either_summary(edge_data):
     from_pandas = run_engine(**common)
     # From the database's summaries alone: without them the engine would fail on no orders.
     summaries = aggregates.engine_order_summaries(AS_OF, engine_settings())
-    from_sql = run_engine(**{**common, "orders": None}, **summaries.engine_arguments(), release_summaries=True)
+    from_sql = run_engine(**{**common, "orders": None}, **summaries.engine_arguments(),
+                          release_summaries=True)
     assert summaries.before == {}   # let go once loyalty, their last reader, was done
     assert not from_sql.skipped and set(from_sql.cards) == set(from_pandas.cards)
     for name in ("clv", "churn", "loyalty", "segments", "forecast"):

@@ -45,7 +45,8 @@ def _staged(run_id: int | None = None) -> int:
         cursor.execute("SELECT to_regclass(%s)", [table])
         if cursor.fetchone()[0] is None:
             return 0
-        cursor.execute(f"SELECT count(*) FILTER (WHERE %s IS NULL OR run_id = %s) FROM {table}", [run_id, run_id])
+        cursor.execute(f"SELECT count(*) FILTER (WHERE %s IS NULL OR run_id = %s) FROM {table}",
+                       [run_id, run_id])
         return cursor.fetchone()[0]
 
 

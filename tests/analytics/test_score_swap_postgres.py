@@ -143,7 +143,8 @@ def _stage(run: ScoreRun, customers, products, *, because_of=None, opened: bool 
         results.recommendations_stage_open(run.pk)
     rows = [(run.pk, c.pk, p.pk, rank, 1.0 / rank, because_of and because_of.pk)
             for c in customers for rank, p in enumerate(products, start=1)]
-    frame = pd.DataFrame(rows, columns=["run_id", "customer_id", "product_id", "rank", "score", "because_of_id"])
+    frame = pd.DataFrame(rows, columns=["run_id", "customer_id", "product_id", "rank", "score",
+                                        "because_of_id"])
     results.recommendations_stage(frame.astype({"because_of_id": "Int64"}))
 
 

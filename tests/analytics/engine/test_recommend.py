@@ -228,27 +228,30 @@ def _ratings_written_out(items: pd.DataFrame, feedback: pd.DataFrame, as_of: pd.
     own order, else the customer's latest order at most the window before it)."""
     past = items.loc[items["ordered_at"] < as_of]
     counts = past.groupby(["customer_id", "product_id"])["order_id"].nunique().rename("orders").reset_index()
-    growth = np.log(counts["orders"].clip(upper=recommend.SATURATION_ORDERS)) / np.log(recommend.SATURATION_ORDERS)
+    saturation = recommend.SATURATION_ORDERS
+    growth = np.log(counts["orders"].clip(upper=saturation)) / np.log(saturation)
     counts["rating"] = recommend.BASE_RATING + (recommend.MAX_RATING - recommend.BASE_RATING) * growth
     rated = feedback.loc[(feedback["created_at"] < as_of) & feedback["rating"].notna()]
     orders = past.drop_duplicates("order_id")[["customer_id", "order_id", "ordered_at"]]
     linked = pd.merge_asof(
-        rated.sort_values("created_at")[["customer_id", "created_at", "rating"]], orders.sort_values("ordered_at"),
+        rated.sort_values("created_at")[["customer_id", "created_at", "rating"]],
+        orders.sort_values("ordered_at"),
         left_on="created_at", right_on="ordered_at", by="customer_id", direction="backward",
         tolerance=pd.Timedelta(days=recommend.FEEDBACK_ORDER_WINDOW_DAYS)).dropna(subset=["order_id"])
     lines = past.drop_duplicates(["order_id", "product_id"])[["order_id", "customer_id", "product_id"]]
     explicit = (linked[["order_id", "rating"]].astype({"order_id": "int64"}).merge(lines, on="order_id")
                 .groupby(["customer_id", "product_id"])["rating"].mean().rename("explicit"))
     out = counts.merge(explicit, on=["customer_id", "product_id"], how="left")
-    blended = (1 - recommend.FEEDBACK_WEIGHT) * out["rating"] + recommend.FEEDBACK_WEIGHT * out["explicit"].clip(1, 5)
+    weight = recommend.FEEDBACK_WEIGHT
+    blended = (1 - weight) * out["rating"] + weight * out["explicit"].clip(1, 5)
     out["rating"] = blended.fillna(out["rating"])
     return out[["customer_id", "product_id", "rating"]]
 
 
 @settings(max_examples=60, deadline=None)
 @given(lines=st.lists(st.tuples(st.integers(1, 25), st.integers(1, 6)), min_size=1, max_size=80),
-       reviews=st.lists(st.tuples(st.integers(1, 5), st.integers(0, 400), st.one_of(st.none(), st.integers(1, 5))),
-                        max_size=15))
+       reviews=st.lists(st.tuples(st.integers(1, 5), st.integers(0, 400),
+                                  st.one_of(st.none(), st.integers(1, 5))), max_size=15))
 def test_ratings_follow_their_rules_whatever_the_order_of_the_lines(lines, reviews):
     """Lines in any order, an order listing a product twice, orders across the cutoff, feedback
     with and without an order to link to: the counted and blended ratings are the rules'."""
@@ -264,4 +267,5 @@ def test_ratings_follow_their_rules_whatever_the_order_of_the_lines(lines, revie
     }).astype({"customer_id": "int64", "created_at": "datetime64[ns]", "rating": "float64"})
     got = recommend.build_ratings(items=items, feedback=feedback, as_of=AS_OF)
     expected = _ratings_written_out(items, feedback, AS_OF)
-    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True), check_exact=False)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True),
+                                  check_exact=False)
