@@ -28,6 +28,18 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def binding_cursor():
+    """PostgreSQL: a psycopg cursor on this connection (and so in its transaction) that sends its
+    parameters apart from the query (``%b`` for bytes in binary form) and may take results in
+    binary form (``execute(..., binary=True)``). Django's own cursor binds parameters into the
+    query text, where bytes go escaped to hex: a 60 MB payload held 480 MB of copies on its way
+    out and 240 MB on its way back."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def bulk_insert(model: type[models.Model], rows: pd.DataFrame) -> None:
     """Insert ``rows`` (columns named by attname, e.g. ``customer_id``) into ``model``'s table."""
     if rows.empty:

@@ -79,8 +79,8 @@ def replacement_create(table: str) -> str:
     """An empty copy of ``table`` under its building name (dropping one a failed run left), for
     :func:`replacement_index` to index once it is filled; returns that name, quoted for SQL.
 
-    Filled by the caller's transaction (:func:`replacement_build`), or by others after this one
-    commits: a score run's ranking tasks each COPY their customers' rows into it."""
+    Filled by the caller's transaction (:func:`replacement_build`), or, once this one commits,
+    by other connections, each COPYing its share of the rows."""
     new = replacement_table(table)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {new}")

@@ -10,13 +10,12 @@ import zlib
 
 import numpy as np
 import pandas as pd
-import psycopg
 from django.db import connection
 from django.utils import timezone
 
 from analytics.engine.pipeline import CUSTOMER_PART, PRODUCT_PART
 from analytics.models import ModelArtifact
-from core.db import is_postgres
+from core.db import binding_cursor, is_postgres
 
 # Artifacts a run keeps between its tasks, deleted when it finishes: each engine part's output
 # and its meta, and from the products part the fitted recommender and each chunk's customers
@@ -61,10 +60,9 @@ def artifact_store(run_id: int, name: str, value) -> None:
     if not is_postgres():
         ModelArtifact.objects.update_or_create(run_id=run_id, name=name, defaults={"payload": payload})
         return
-    # The payload goes in bytea's binary form (psycopg's %b): as a query parameter in text form
-    # it is escaped to hex, and a 60 MB part output held 480 MB of copies on its way out, the
-    # customers part's peak at a million customers.
-    with _binding_cursor() as cursor:
+    # In bytea's binary form (core.db.binding_cursor): escaped, a part's output at a million
+    # customers made the customers part's peak.
+    with binding_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {_table()} (run_id, name, payload, created_at) VALUES (%s, %s, %b, %s) "
             "ON CONFLICT (run_id, name) DO UPDATE SET payload = EXCLUDED.payload",
@@ -88,26 +86,18 @@ def artifact_find(run_id: int, name: str):
     return None if payload is None else unpickle_payload(payload)
 
 
-def _binding_cursor() -> psycopg.Cursor:
-    """A cursor on this connection (and so in its transaction) that sends its parameters apart
-    from the query and may take results in binary form: Django's own binds them into the query
-    text, where bytes can only go escaped."""
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
-
-
 def _table() -> str:
     return connection.ops.quote_name(ModelArtifact._meta.db_table)
 
 
 def _payload(run_id: int, name: str) -> bytes | None:
-    """An artifact's stored bytes; on PostgreSQL read in bytea's binary form (in text form, hex
-    decoded on arrival, a 60 MB payload held 240 MB while it was read)."""
+    """An artifact's stored bytes; on PostgreSQL read in bytea's binary form
+    (:func:`core.db.binding_cursor`)."""
     if not is_postgres():
         payload = (ModelArtifact.objects.values_list("payload", flat=True)
                    .filter(run_id=run_id, name=name).first())
         return None if payload is None else bytes(payload)
-    with _binding_cursor() as cursor:
+    with binding_cursor() as cursor:
         cursor.execute(f"SELECT payload FROM {_table()} WHERE run_id = %s AND name = %s", [run_id, name],
                        binary=True)
         row = cursor.fetchone()

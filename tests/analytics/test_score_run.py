@@ -19,6 +19,7 @@ from analytics.models import (
 from analytics.services import artifacts, results, runs
 from analytics.services.figures import wordcloud_artifact_name
 from analytics.tasks import score_runs_expire
+from core.table_swap import replacement_table
 from customers.models import Customer, Feedback
 from tests.conftest import scored_demo
 
@@ -40,7 +41,7 @@ def _staged(run_id: int | None = None) -> int:
     if connection.vendor != "postgresql":
         stage = RecommendationStage.objects.all()
         return (stage if run_id is None else stage.filter(run_id=run_id)).count()
-    table = f"{Recommendation._meta.db_table}_next"
+    table = replacement_table(Recommendation._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [table])
         if cursor.fetchone()[0] is None:
