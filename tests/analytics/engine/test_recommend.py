@@ -269,3 +269,29 @@ def test_ratings_follow_their_rules_whatever_the_order_of_the_lines(lines, revie
     expected = _ratings_written_out(items, feedback, AS_OF)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True),
                                   check_exact=False)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(1, 40), st.integers(1, 12),
+                               st.sampled_from([1.0, 2.5, 3.0, 3.8613531161467867, 4.2, 5.0])),
+                     min_size=1, max_size=150, unique_by=lambda row: row[:2]))
+def test_the_trainset_is_the_one_surprise_builds(rows):
+    """The trainset built from the columns has the ids, the per-customer and per-product rating
+    lists (each in row order) and the scale Surprise's own loader gives, for ratings in any
+    order; a fit on it gives the same similarities, bit for bit."""
+    from surprise import Dataset, KNNWithMeans, Reader
+
+    ratings = pd.DataFrame(rows, columns=["customer_id", "product_id", "rating"]).astype(
+        {"customer_id": "int64", "product_id": "int64", "rating": "float64"})
+    ours = recommend.surprise_trainset(ratings)
+    theirs = Dataset.load_from_df(ratings, Reader(rating_scale=recommend.RATING_SCALE)).build_full_trainset()
+    for name in ("ur", "ir", "n_users", "n_items", "n_ratings", "rating_scale",
+                 "_raw2inner_id_users", "_raw2inner_id_items"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert list(ours.ur) == list(theirs.ur) and list(ours.ir) == list(theirs.ir)  # the same key order
+    assert {type(v) for pairs in ours.ur.values() for pair in pairs for v in pair} <= {int, float}
+    options = {"name": recommend.SIMILARITY, "user_based": False, "min_support": 1,
+               "shrinkage": recommend.SHRINKAGE}
+    ours_sim = KNNWithMeans(sim_options=options, verbose=False).fit(ours).sim
+    theirs_sim = KNNWithMeans(sim_options=options, verbose=False).fit(theirs).sim
+    np.testing.assert_array_equal(ours_sim, theirs_sim)
