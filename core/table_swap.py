@@ -11,8 +11,8 @@ see the old rows until the caller's transaction commits and the new ones after: 
 from the locked step to the commit.
 
 The new table copies the old one's columns, defaults, identity and check constraints (``CREATE
-TABLE ... (LIKE ...)``), and its indexes and foreign keys are read back from the catalogue, so it
-is what the migrations built (unique constraints' names are their indexes' names, as Django
+TABLE ... (LIKE ...)``), and its indexes, extended statistics and foreign keys are read back from
+the catalogue, so it is what the migrations built (unique constraints' names are their indexes' names, as Django
 makes them). Nothing may refer to the table by foreign key (the drop refuses), and grants on it
 are not carried over.
 
@@ -40,6 +40,7 @@ LOCK_ATTEMPTS = 5
 
 _LOCK_FAILURES = {"55P03", "40P01"}   # lock_not_available, deadlock_detected
 _INDEX_DEF = re.compile(r"^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON )(\S+)( USING .*)$")
+_STATISTICS_DEF = re.compile(r"^(CREATE STATISTICS )(\S+)( .* FROM )(\S+)$")
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Replacement:
     new: str
     indexes: list
     foreign_keys: list
+    statistics: list = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     def swap_in(self, *, key: str | None) -> dict[str, float]:
@@ -115,11 +117,19 @@ def replacement_index(table: str) -> Replacement:
                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num)
                  FROM pg_constraint c WHERE c.conrelid = %s::regclass AND c.contype = 'f'""", [q(table)])
         foreign_keys = cursor.fetchall()
+        cursor.execute("SELECT stxname, pg_get_statisticsobjdef(oid) FROM pg_statistic_ext "
+                       "WHERE stxrelid = %s::regclass ORDER BY stxname", [q(table)])
+        statistics = cursor.fetchall()
         for name, definition, _ in indexes:
             match = _INDEX_DEF.match(definition)
             cursor.execute(f"{match[1]}{q(_building(name))}{match[3]}{q(new)}{match[5]}")
+        # Before the ANALYZE, which computes them.
+        for name, definition in statistics:
+            match = _STATISTICS_DEF.match(definition)
+            cursor.execute(f"{match[1]}{q(_building(name))}{match[3]}{q(new)}")
         cursor.execute(f"ANALYZE {q(new)}")
-    return Replacement(table, new, indexes, foreign_keys, {"indexes": time.perf_counter() - started})
+    return Replacement(table, new, indexes, foreign_keys, statistics,
+                       {"indexes": time.perf_counter() - started})
 
 
 def replacement_build(table: str, load: Callable[[str], None]) -> Replacement:
@@ -185,6 +195,8 @@ def _swap(cursor, replacement: Replacement, *, key: str | None) -> None:
                            f"USING INDEX {q(_building(name))}")
         else:
             cursor.execute(f"ALTER INDEX {q(_building(name))} RENAME TO {q(name)}")
+    for name, _ in replacement.statistics:   # the old table's went with it
+        cursor.execute(f"ALTER STATISTICS {q(_building(name))} RENAME TO {q(name)}")
     # The foreign keys come back NOT VALID: enforced for every later write at once, and checked
     # against the rows there are after the commit (orphans_clear), outside the lock.
     for name, definition, *_ in foreign_keys:

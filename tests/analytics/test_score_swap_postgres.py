@@ -57,6 +57,39 @@ def test_the_swapped_table_is_the_one_the_migrations_built_and_keeps_its_trigger
     assert CustomerScore.objects.filter(pk=CustomerFactory().pk).exists()
 
 
+def _statistics() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stxname FROM pg_statistic_ext WHERE stxrelid = %s::regclass ORDER BY stxname",
+                       [TABLE])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _estimated_rows(where: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLE} WHERE {where}")
+        return cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+
+
+def test_the_planner_knows_which_labels_go_together_after_every_swap():
+    """Half the customers are of high value and a third at risk, but only 30 are both: taken as
+    independent, the two filters would be expected to match 500 of the 3,000. The statistics of
+    each pair of label columns survive the swap under their names and are computed for the new
+    rows, so the estimate is the 30 there are."""
+    before = _statistics()
+    assert "score_value_segment_lifecycle_stage_mcv" in before and len(before) == 15
+    customers = Customer.objects.bulk_create([Customer(name=f"C{i}") for i in range(3000)])
+    at_risk = [i % 3 == 0 for i in range(3000)]
+    high = [(i % 3 != 0 and i % 2 == 0) or i < 90 for i in range(3000)]   # the 30 at risk below 90
+    frame = pd.DataFrame({"value_segment": ["high" if h else "low" for h in high],
+                          "lifecycle_stage": ["at_risk" if r else "active" for r in at_risk]},
+                         index=[c.pk for c in customers])
+    for _ in range(2):   # a first swap, and one of the table that swap built
+        adapter.write_scores(frame, replace=True)
+        assert _statistics() == before
+        assert CustomerScore.objects.filter(value_segment="high", lifecycle_stage="at_risk").count() == 30
+        assert 15 <= _estimated_rows("value_segment = 'high' AND lifecycle_stage = 'at_risk'") <= 60
+
+
 def test_customers_created_or_deleted_while_the_table_is_built_are_right_after_the_swap(
         django_capture_on_commit_callbacks):
     staying, leaving = CustomerFactory(), CustomerFactory()
