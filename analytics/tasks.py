@@ -2,10 +2,10 @@
 
 A full run is a chain of chords. ``score_run_full`` starts it (feedback analysis), then the two
 engine parts fit in parallel (``score_run_part``: the customer models, and the recommender with
-the bundles), each model once, and ``score_run_draw`` draws the word clouds on whichever worker is
-free first; ``score_run_rank`` then fans out ``score_run_chunk`` tasks that rank
+the bundles), each model once; ``score_run_rank`` then fans out ``score_run_chunk`` tasks that rank
 customer id ranges on whichever workers are free, and ``score_run_finish`` writes everything in
-one transaction. Every task of a run goes to the queue its first task came from, so a deployment
+one transaction. The finish sends ``score_run_draw``, which draws the word clouds, to the other
+workers as it starts: the only time a worker is otherwise idle. Every task of a run goes to the queue its first task came from, so a deployment
 can give score runs workers of their own. More workers, shorter runs.
 
 acks_late + reject_on_worker_lost (settings): a worker killed mid-task leaves the message on
@@ -49,7 +49,7 @@ def score_run_full(self, run_id: int) -> int:
     if runs.score_run_start(run_id=run_id):
         route = _queue(self)
         fits = [score_run_part.si(run_id, part).set(**route) for part in PENDING_PARTS]
-        chord([*fits, score_run_draw.si(run_id).set(**route)])(score_run_rank.si(run_id).set(**route))
+        chord(fits)(score_run_rank.si(run_id).set(**route))
     return run_id
 
 
@@ -78,8 +78,11 @@ def score_run_chunk(run_id: int, first_id: int, last_id: int) -> int:
     return runs.score_run_rank_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
 
 
-@shared_task(acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
-def score_run_finish(run_id: int) -> int:
+@shared_task(bind=True, acks_late=True, time_limit=RUN_TIME_LIMIT, soft_time_limit=RUN_TIME_LIMIT - 300)
+def score_run_finish(self, run_id: int) -> int:
+    # Drawn by a free worker while this one writes; the finish draws them itself if they are
+    # not stored by the time it commits (one worker, or a busy queue).
+    score_run_draw.si(run_id).apply_async(**_queue(self))
     runs.score_run_finish(run_id=run_id)
     return run_id
 
