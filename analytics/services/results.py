@@ -6,6 +6,7 @@ import logging
 import pickle
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
@@ -55,13 +56,15 @@ def _replace_all(model) -> None:
 
 @transaction.atomic
 def results_write(run_id: int, output, *, timings: dict, counts: dict,
-                  recommendations_ahead: Future | None = None) -> dict[str, int]:
+                  recommendations_ahead: Future | None = None,
+                  before_publish: Callable[[], None] | None = None) -> dict[str, int]:
     """Scores, profiles, recommendations, rules, forecast and the run's success: all or none.
 
     On PostgreSQL the new score table is built first and swapped in last, so the customer pages
     wait for its lock only from the swap to the commit, not while the rest is written.
     ``recommendations_ahead``: the recommendations table being built beside this write
-    (:func:`recommendations_build_ahead`), swapped in here.
+    (:func:`recommendations_build_ahead`), swapped in here. ``before_publish`` is called once the
+    score table is built, before any table is swapped in.
     """
     scores = output.scores.copy()
     scores["scores_updated_at"] = pd.Timestamp(timezone.now())
@@ -69,6 +72,8 @@ def results_write(run_id: int, output, *, timings: dict, counts: dict,
         started = time.perf_counter()
         scores_publish = adapter.scores_write_prepare(scores, replace=True)
         prepared = time.perf_counter() - started
+        if before_publish is not None:
+            before_publish()
         written_counts, cards = _records_write(run_id, output, timings, recommendations_ahead)
         started = time.perf_counter()
         written_counts = {"scored": scores_publish(), **written_counts}

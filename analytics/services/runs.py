@@ -350,6 +350,7 @@ def score_run_fit(*, run_id: int, chunk_size: int | None = None) -> list[tuple[i
         return None
     for part in PENDING_PARTS:
         score_run_fit_part(run_id=run_id, part=part, chunk_size=chunk_size)
+    score_run_draw(run_id=run_id)
     return score_run_plan(run_id=run_id)
 
 
@@ -467,15 +468,9 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
         output = combine(*(artifact_load(run_id, PENDING_PARTS[part]) for part in (CUSTOMER_PART, PRODUCT_PART)))
         output = _churn_reasons_collect(run_id, output)
         timings["write_collect"] = round(time.perf_counter() - started, 3)
-        # The run's word clouds are visible with its scores: drawn here unless a free worker
-        # has stored them meanwhile (score_run_draw).
-        figures = artifact_find(run_id, PENDING_FIGURES_META)
-        if figures is None:
-            score_run_draw(run_id=run_id)
-            figures = artifact_load(run_id, PENDING_FIGURES_META)
-        timings.update(figures["timings"])
         counts.update(results_write(run_id, output, timings=timings, counts=counts,
-                                    recommendations_ahead=recommendations_ahead))
+                                    recommendations_ahead=recommendations_ahead,
+                                    before_publish=lambda: _figures_take(run_id, timings)))
         timings["write"] = round(time.perf_counter() - started, 3)
         ScoreRun.objects.filter(pk=run_id).update(timings=timings, counts=counts)
     except Exception as exc:
@@ -497,6 +492,17 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
     _realised_accuracy_update(run)
     run.refresh_from_db()
     return run
+
+
+def _figures_take(run_id: int, timings: dict) -> None:
+    """The run's word clouds are visible with its scores: drawn here unless a free worker has
+    stored them meanwhile (:func:`score_run_draw`, sent as the finish started). Called once the
+    new score table is built, as late as the write can wait without holding a lock readers need."""
+    figures = artifact_find(run_id, PENDING_FIGURES_META)
+    if figures is None:
+        score_run_draw(run_id=run_id)
+        figures = artifact_load(run_id, PENDING_FIGURES_META)
+    timings.update(figures["timings"])
 
 
 def _realised_accuracy_update(run: ScoreRun) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import connection
 
+from analytics import selectors
 from analytics.models import (
     AssociationRule,
     ModelArtifact,
@@ -353,3 +354,20 @@ def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monke
     assert done.status == "succeeded" and done.counts["recommendations"] > 0 and done.counts["rules"] >= 0
     assert "wordclouds" in done.timings
     assert set(ModelArtifact.objects.values_list("name", flat=True)) == KEPT_ARTIFACTS
+
+
+def test_the_finish_draws_the_word_clouds_no_worker_drew(scored_db):
+    """The word clouds' own task is sent as the finish starts; on a single busy worker it comes
+    after the finish, so the finish draws them itself before the scores are swapped in, and the
+    late task then finds the run ended."""
+    run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    assert runs.score_run_start(run_id=run.pk)
+    for part in ("customers", "products"):
+        assert runs.score_run_fit_part(run_id=run.pk, part=part, chunk_size=200)
+    for first, last in runs.score_run_plan(run_id=run.pk):
+        runs.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
+    assert not ModelArtifact.objects.filter(run=run, name__startswith="wordcloud_").exists()
+    done = runs.score_run_finish(run_id=run.pk)
+    assert done.status == "succeeded" and "wordclouds" in done.timings
+    assert selectors.wordclouds_stored() == {"en", "zh"}
+    assert not runs.score_run_draw(run_id=run.pk)
