@@ -99,3 +99,28 @@ def test_too_few_customers_is_an_error(make_frames):
     f = make_frames(orders=[(1, "2026-01-01", 5.0), (2, "2026-01-02", 6.0)])
     with pytest.raises(ValueError, match="at least"):
         segments.segment_customers(customers=f["customers"], orders=f["orders"], as_of=AS_OF)
+
+
+def test_each_candidates_silhouette_is_the_one_its_sampled_features_give(demo, as_of, monkeypatch):
+    """The sample's distances are computed once for every k tried and the baseline; each
+    silhouette is still exactly the one scikit-learn gives from the sampled features."""
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    sampled, scored = [], []
+
+    def distances(features):
+        sampled.append(features)
+        return pairwise_distances(features)
+
+    def score(matrix, labels, **kwargs):
+        value = silhouette_score(matrix, labels, **kwargs)
+        scored.append((value, silhouette_score(sampled[-1], labels)))
+        return value
+
+    monkeypatch.setattr(segments, "pairwise_distances", distances)
+    monkeypatch.setattr(segments, "silhouette_score", score)
+    result = segments.segment_customers(customers=demo.customers, orders=demo.orders, as_of=as_of, seed=1)
+    assert len(sampled) == 1 and len(scored) == len(segments.K_CANDIDATES) + 1   # and the baseline
+    assert all(precomputed == from_features for precomputed, from_features in scored)
+    assert list(result.card.params["silhouettes"].values()) == [value for value, _ in scored[:-1]]
+    assert result.card.baseline["silhouette"] == scored[-1][0]
