@@ -5,8 +5,9 @@ engine parts fit in parallel (``score_run_part``: the customer models, and the r
 the bundles), each model once; ``score_run_rank`` then fans out ``score_run_chunk`` tasks that rank
 customer id ranges on whichever workers are free, and ``score_run_finish`` writes everything in
 one transaction. The finish sends ``score_run_draw``, which draws the word clouds, to the other
-workers as it starts: the only time a worker is otherwise idle. Every task of a run goes to the queue its first task came from, so a deployment
-can give score runs workers of their own. More workers, shorter runs.
+workers as it starts: the only time a worker is otherwise idle. Every task of a run goes to the
+queue its first task came from, so a deployment can give score runs workers of their own. More
+workers, shorter runs.
 
 acks_late + reject_on_worker_lost (settings): a worker killed mid-task leaves the message on
 the queue and another worker runs it again; each service is safe to repeat (a fitted run is not

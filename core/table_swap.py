@@ -12,9 +12,9 @@ from the locked step to the commit.
 
 The new table copies the old one's columns, defaults, identity and check constraints (``CREATE
 TABLE ... (LIKE ...)``), and its indexes, extended statistics and foreign keys are read back from
-the catalogue, so it is what the migrations built (unique constraints' names are their indexes' names, as Django
-makes them). Nothing may refer to the table by foreign key (the drop refuses), and grants on it
-are not carried over.
+the catalogue, so it is what the migrations built (unique constraints' names are their indexes'
+names, as Django makes them). Nothing may refer to the table by foreign key (the drop refuses),
+and grants on it are not carried over.
 
 The replacement may also be built and committed on another connection, to run beside the
 caller's own work, and swapped in later by the caller; :func:`replacement_drop` drops it when

@@ -186,11 +186,11 @@ def surprise_trainset(ratings: pd.DataFrame) -> Trainset:
     """Surprise's trainset of ``ratings`` (customer_id, product_id, rating), equal to
     ``Dataset.load_from_df(...).build_full_trainset()``: the same inner ids (by first appearance),
     each customer's and product's ratings in row order, the same Python ints and floats, so a
-    fit on it gives the same similarities bit for bit (tests/analytics/test_recommend.py).
+    fit on it gives the same similarities bit for bit (tests/analytics/engine/test_recommend.py).
 
     Built from the columns at once rather than a row at a time: Surprise makes a tuple of every
-    rating, then reads them back one by one into its dictionaries, which took 0.7 s of each fit
-    at 100,000 customers (two fits a run).
+    rating, then reads them back one by one into its dictionaries (0.24-0.37 s for the 177,000
+    ratings of a fit at 100,000 customers, against 0.16-0.20 s; two fits a run).
     """
     user_codes, users = pd.factorize(ratings["customer_id"], sort=False)
     item_codes, items = pd.factorize(ratings["product_id"], sort=False)

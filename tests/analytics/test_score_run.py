@@ -360,7 +360,8 @@ def test_the_finish_draws_the_word_clouds_no_worker_drew(scored_db):
     """The word clouds' own task is sent as the finish starts; on a single busy worker it comes
     after the finish, so the finish draws them itself before the scores are swapped in, and the
     late task then finds the run ended."""
-    run = ScoreRun.objects.create(as_of=AS_OF, lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    run = ScoreRun.objects.create(as_of=AS_OF,
+                                  lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
     assert runs.score_run_start(run_id=run.pk)
     for part in ("customers", "products"):
         assert runs.score_run_fit_part(run_id=run.pk, part=part, chunk_size=200)
