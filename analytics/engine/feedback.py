@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import pairwise_distances, silhouette_score
 
 from analytics.engine.complaint_reasons import complaint_reasons_many
 from analytics.engine.frames import ModelCard
@@ -434,16 +434,24 @@ def _threshold_labels(score: pd.Series) -> pd.Series:
 SILHOUETTE_SAMPLE = 5000
 
 
-def _silhouette(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
-    distinct = len(set(labels))
-    if distinct < 2 or distinct >= len(labels):
-        return float("nan")
-    if len(labels) > SILHOUETTE_SAMPLE:
-        sample = np.random.default_rng(seed).choice(len(labels), size=SILHOUETTE_SAMPLE, replace=False)
-        features, labels = features[sample], np.asarray(labels)[sample]
-        if len(set(labels)) < 2:
-            return float("nan")
-    return float(silhouette_score(features, labels))
+def _silhouettes(features: np.ndarray, *labellings: np.ndarray, seed: int = 0,
+                 sample_size: int = SILHOUETTE_SAMPLE) -> list[float]:
+    """The silhouette of each labelling of ``features`` (NaN where it has one group, or as many
+    groups as points), on one sample of them: their distances are computed once for all."""
+    sample = (np.random.default_rng(seed).choice(len(features), size=sample_size, replace=False)
+              if len(features) > sample_size else slice(None))
+    distances = None
+    scores = []
+    for labels in labellings:
+        distinct = len(set(labels))
+        labels = np.asarray(labels)[sample]
+        if distinct < 2 or distinct >= len(features) or len(set(labels)) < 2:
+            scores.append(float("nan"))
+            continue
+        if distances is None:
+            distances = pairwise_distances(features[sample])
+        scores.append(float(silhouette_score(distances, labels, metric="precomputed")))
+    return scores
 
 
 def satisfaction_groups(feedback: pd.DataFrame, *, as_of: pd.Timestamp, seed: int = 0) -> SatisfactionResult:
@@ -495,11 +503,11 @@ def _satisfaction_card(features: pd.DataFrame, *, seed: int, params: dict) -> Mo
     model.fit(train_matrix)
     cuts = np.quantile(train["satisfaction_score"], [1 / 3, 2 / 3])
     baseline_labels = np.digitize(test["satisfaction_score"].to_numpy(), cuts)
+    silhouette, baseline = _silhouettes(test_matrix, model.predict(test_matrix), baseline_labels, seed=seed)
     return ModelCard(
         name="feedback.satisfaction_groups",
-        metrics={"silhouette": _silhouette(test_matrix, model.predict(test_matrix), seed),
-                 "holdout_customers": float(n_test)},
-        baseline={"silhouette": _silhouette(test_matrix, baseline_labels, seed)},
+        metrics={"silhouette": silhouette, "holdout_customers": float(n_test)},
+        baseline={"silhouette": baseline},
         params=params,
         notes="Held-out customers assigned to the nearest training centre; baseline = terciles of "
               "the combined rating+sentiment score.",

@@ -8,8 +8,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
+from analytics.engine import feedback
 from analytics.engine.feedback import (
     CJK_FONT_PATH,
     analyse_feedback,
@@ -245,3 +248,26 @@ def test_satisfaction_with_too_few_customers():
     assert result.card.metrics == {}
     empty = satisfaction_groups(tiny.iloc[:0], as_of=pd.Timestamp("2024-02-01"))
     assert empty.customers.empty
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 60), groups=st.lists(st.integers(1, 5), min_size=1, max_size=3), seed=st.integers(0, 5))
+def test_satisfaction_silhouettes_are_scikit_learns_from_the_features(n, groups, seed):
+    """Every labelling is scored on one sample from one distance matrix: each silhouette is the
+    one scikit-learn gives from the sampled features, NaN where a labelling has one group or as
+    many groups as points, also past the sample size."""
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, 2))
+    labellings = [rng.integers(0, k, size=n) for k in groups]
+    sample = (np.random.default_rng(seed).choice(n, size=40, replace=False) if n > 40 else np.arange(n))
+    expected = []
+    for labels in labellings:
+        distinct, sampled = len(set(labels)), labels[sample]
+        if distinct < 2 or distinct >= n or len(set(sampled)) < 2:
+            expected.append(None)
+        else:
+            expected.append(float(silhouette_score(features[sample], sampled)))
+    got = feedback._silhouettes(features, *labellings, seed=seed, sample_size=40)
+    assert [None if np.isnan(g) else g for g in got] == expected
