@@ -356,6 +356,7 @@ def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monke
     assert set(ModelArtifact.objects.values_list("name", flat=True)) == KEPT_ARTIFACTS
 
 
+@pytest.mark.django_db
 def test_the_finish_draws_the_word_clouds_no_worker_drew(scored_db):
     """The word clouds' own task is sent as the finish starts; on a single busy worker it comes
     after the finish, so the finish draws them itself before the scores are swapped in, and the
@@ -372,3 +373,29 @@ def test_the_finish_draws_the_word_clouds_no_worker_drew(scored_db):
     assert done.status == "succeeded" and "wordclouds" in done.timings
     assert selectors.wordclouds_stored() == {"en", "zh"}
     assert not runs.score_run_draw(run_id=run.pk)
+
+
+@pytest.mark.django_db
+def test_word_clouds_that_cannot_be_drawn_cost_the_clouds_not_the_run(scored_db, monkeypatch):
+    """Drawing fails (the figures' store refused) in the task and again in the finish: the run
+    still succeeds with its scores, without clouds, and says so nowhere as a failure."""
+    run = ScoreRun.objects.create(as_of=AS_OF,
+                                  lease_expires_at=datetime.now(timezone.utc) + timedelta(minutes=5))
+    assert runs.score_run_start(run_id=run.pk)
+    for part in ("customers", "products"):
+        assert runs.score_run_fit_part(run_id=run.pk, part=part, chunk_size=200)
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("the figures' store refused")
+
+    monkeypatch.setattr(runs, "artifact_store", refused)
+    assert not runs.score_run_draw(run_id=run.pk)
+    assert ScoreRun.objects.get(pk=run.pk).status == "running"
+    monkeypatch.undo()
+    for first, last in runs.score_run_plan(run_id=run.pk):
+        runs.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
+    monkeypatch.setattr(runs, "wordclouds_store", refused)
+    done = runs.score_run_finish(run_id=run.pk)
+    assert done.status == "succeeded" and done.error == "" and "wordclouds" not in done.timings
+    assert not ModelArtifact.objects.filter(run=run, name__startswith="wordcloud_").exists()
+    assert Customer.objects.exclude(churn_probability=None).exists()
