@@ -43,7 +43,6 @@ from customers.models import CustomerScore, Order
 
 from .artifacts import (
     PENDING_EXPLAINED,
-    PENDING_FIGURES_META,
     PENDING_PARTS,
     PENDING_PREFIX,
     PENDING_RECOMMENDER,
@@ -57,7 +56,7 @@ from .artifacts import (
     ratings_artifact_name,
 )
 from .feedback import feedback_analyse_pending
-from .figures import wordclouds_store
+from .figures import figures_take, score_run_draw
 from .history import prediction_history_prune, prediction_history_store, realised_accuracy_evaluate
 from .results import (
     dashboard_figures_store,
@@ -354,29 +353,6 @@ def score_run_fit(*, run_id: int, chunk_size: int | None = None) -> list[tuple[i
     return score_run_plan(run_id=run_id)
 
 
-def score_run_draw(*, run_id: int) -> bool:
-    """Draw a started run's word clouds. They read only the analysed feedback, so a free worker
-    draws them while another writes the run (:func:`score_run_finish`): drawn in the finish they
-    held up the write by their seconds, and drawn beside the two engine parts they held up the
-    ranking (2.1 s of a 25 s run at 100,000 customers, the other worker idle). Safe to repeat;
-    False when the run ended, or when drawing failed: that costs the clouds, never the run (it
-    is logged; the finish tries once more, and the page says the next run draws them)."""
-    if ScoreRun.objects.filter(pk=run_id, status__in=ScoreRun.ENDED).exists():
-        return False
-    if ModelArtifact.objects.filter(run_id=run_id, name=PENDING_FIGURES_META).exists():
-        return True
-    timings: dict[str, float] = {}
-    try:
-        # A savepoint inside the finish's transaction: a failed statement leaves it usable.
-        with transaction.atomic():
-            wordclouds_store(run_id=run_id, timings=timings)
-            artifact_store(run_id, PENDING_FIGURES_META, {"timings": timings})
-        return True
-    except Exception:  # noqa: BLE001 - logged; the run goes on without its clouds
-        logger.exception("word clouds of score run %s", run_id)
-        return False
-
-
 def score_run_rank_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
     """Rank the customers with ids in [first_id, last_id] with the run's fitted recommender, and
     explain the churn probability of those the churn model scored.
@@ -473,7 +449,7 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
         timings["write_collect"] = round(time.perf_counter() - started, 3)
         counts.update(results_write(run_id, output, timings=timings, counts=counts,
                                     recommendations_ahead=recommendations_ahead,
-                                    before_publish=lambda: _figures_take(run_id, timings)))
+                                    before_publish=lambda: figures_take(run_id, timings)))
         timings["write"] = round(time.perf_counter() - started, 3)
         ScoreRun.objects.filter(pk=run_id).update(timings=timings, counts=counts)
     except Exception as exc:
@@ -495,17 +471,6 @@ def score_run_finish(*, run_id: int) -> ScoreRun:
     _realised_accuracy_update(run)
     run.refresh_from_db()
     return run
-
-
-def _figures_take(run_id: int, timings: dict) -> None:
-    """The run's word clouds are visible with its scores: drawn here unless a free worker has
-    stored them meanwhile (:func:`score_run_draw`, sent as the finish started). Called once the
-    new score table is built, as late as the write can wait without holding a lock readers need."""
-    figures = artifact_find(run_id, PENDING_FIGURES_META)
-    if figures is None and score_run_draw(run_id=run_id):
-        figures = artifact_load(run_id, PENDING_FIGURES_META)
-    if figures is not None:
-        timings.update(figures["timings"])
 
 
 def _realised_accuracy_update(run: ScoreRun) -> None:

@@ -30,15 +30,16 @@ def add_statistics(apps, schema_editor):
 
 
 def drop_statistics(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    """Every statistic of the score table: a score run's swap keeps the names, but drop by table."""
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
         return
-    schema_editor.execute(
-        """DO $$ DECLARE s record; BEGIN
-               FOR s IN SELECT stxnamespace::regnamespace AS ns, stxname FROM pg_statistic_ext
-                         WHERE stxrelid = 'customers_customerscore'::regclass LOOP
-                   EXECUTE format('DROP STATISTICS %I.%I', s.ns, s.stxname);
-               END LOOP;
-           END $$""")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stxnamespace::regnamespace::text, stxname FROM pg_statistic_ext "
+                       "WHERE stxrelid = 'customers_customerscore'::regclass")
+        found = cursor.fetchall()
+    for schema, name in found:
+        schema_editor.execute(f"DROP STATISTICS {schema}.{connection.ops.quote_name(name)}")
 
 
 class Migration(migrations.Migration):

@@ -17,7 +17,7 @@ from analytics.models import (
     ScoreRun,
     SegmentProfile,
 )
-from analytics.services import artifacts, results, runs
+from analytics.services import artifacts, figures, results, runs
 from analytics.services.figures import wordcloud_artifact_name
 from analytics.tasks import score_runs_expire
 from core.table_swap import replacement_table
@@ -332,7 +332,7 @@ def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monke
     # The word clouds are drawn by a task of their own (sent as the finish starts), once.
     assert runs.score_run_draw(run_id=run.pk)
     monkeypatch.setattr(runs, "run_engine", refit)
-    monkeypatch.setattr(runs, "wordclouds_store", refit)
+    monkeypatch.setattr(figures, "wordclouds_store", refit)
     assert runs.score_run_fit_part(run_id=run.pk, part="customers")
     assert runs.score_run_draw(run_id=run.pk)
     monkeypatch.undo()
@@ -348,7 +348,7 @@ def test_parts_fit_in_any_order_and_redeliveries_repeat_nothing(scored_db, monke
     assert {"churn", "recommendations"} <= set(run.peak_memory_mb)
     for first, last in ranges:
         runs.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
-    monkeypatch.setattr(runs, "wordclouds_store", refit)   # drawn already: the finish takes them
+    monkeypatch.setattr(figures, "wordclouds_store", refit)   # drawn already: the finish takes them
     done = runs.score_run_finish(run_id=run.pk)
     monkeypatch.undo()
     assert done.status == "succeeded" and done.counts["recommendations"] > 0 and done.counts["rules"] >= 0
@@ -388,13 +388,13 @@ def test_word_clouds_that_cannot_be_drawn_cost_the_clouds_not_the_run(scored_db,
     def refused(*args, **kwargs):
         raise RuntimeError("the figures' store refused")
 
-    monkeypatch.setattr(runs, "artifact_store", refused)
+    monkeypatch.setattr(figures, "artifact_store", refused)
     assert not runs.score_run_draw(run_id=run.pk)
     assert ScoreRun.objects.get(pk=run.pk).status == "running"
     monkeypatch.undo()
     for first, last in runs.score_run_plan(run_id=run.pk):
         runs.score_run_rank_chunk(run_id=run.pk, first_id=first, last_id=last)
-    monkeypatch.setattr(runs, "wordclouds_store", refused)
+    monkeypatch.setattr(figures, "wordclouds_store", refused)
     done = runs.score_run_finish(run_id=run.pk)
     assert done.status == "succeeded" and done.error == "" and "wordclouds" not in done.timings
     assert not ModelArtifact.objects.filter(run=run, name__startswith="wordcloud_").exists()
