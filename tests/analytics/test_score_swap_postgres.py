@@ -296,3 +296,37 @@ def test_a_chunk_delivered_twice_at_once_stages_its_rows_once(monkeypatch):
     assert sorted(staged) == [0, 3 * 3]   # each customer ranks the three products it lacks
     assert results._recommendations_index(run.pk)[1] == 9
     replacement_drop(Recommendation._meta.db_table)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finish_waits_for_the_worker_drawing_its_clouds_instead_of_drawing_them_again(monkeypatch):
+    """The clouds' task is still drawing when the finish comes to take them: the finish waits
+    for it and takes what it drew; the clouds are drawn once."""
+    from analytics.services import figures
+
+    run = ScoreRun.objects.create(as_of=timezone.now(), status="running")
+    drawing, calls = threading.Event(), []
+
+    def draw(*, run_id, timings):
+        calls.append(run_id)
+        drawing.set()
+        time.sleep(0.5)
+        timings["wordclouds"] = 0.5
+        return 2
+
+    monkeypatch.setattr(figures, "wordclouds_store", draw)
+
+    def worker():
+        try:
+            assert figures.score_run_draw(run_id=run.pk)
+        finally:
+            connection.close()
+
+    task = threading.Thread(target=worker)
+    task.start()
+    assert drawing.wait(10)
+    timings = {}
+    with transaction.atomic():
+        figures.figures_take(run.pk, timings)
+    task.join()
+    assert calls == [run.pk] and timings == {"wordclouds": 0.5}
