@@ -66,6 +66,16 @@ def wordclouds_store(*, run_id: int, timings: dict) -> int:
     return stored
 
 
+# PostgreSQL advisory lock class of a run's drawing (the run id is the other key).
+DRAWING_LOCK_CLASS = 0x0C10D5
+# How long a finish waits for a worker that is drawing its run's clouds.
+DRAWING_WAIT = "120s"
+
+
+def _drawn(run_id: int) -> bool:
+    return ModelArtifact.objects.filter(run_id=run_id, name=PENDING_FIGURES_META).exists()
+
+
 def score_run_draw(*, run_id: int) -> bool:
     """Draw a started run's word clouds. They read only the analysed feedback, so a free worker
     draws them while another writes the run (``runs.score_run_finish``): drawn in the finish they
@@ -75,14 +85,14 @@ def score_run_draw(*, run_id: int) -> bool:
     is logged; the finish tries once more, and the page says the next run draws them)."""
     if ScoreRun.objects.filter(pk=run_id, status__in=ScoreRun.ENDED).exists():
         return False
-    if ModelArtifact.objects.filter(run_id=run_id, name=PENDING_FIGURES_META).exists():
+    if _drawn(run_id):
         return True
     timings: dict[str, float] = {}
     try:
         # A savepoint inside the finish's transaction: a failed statement leaves it usable.
         with transaction.atomic():
             _drawing_lock(run_id)
-            if ModelArtifact.objects.filter(run_id=run_id, name=PENDING_FIGURES_META).exists():
+            if _drawn(run_id):
                 return True   # drawn by the one this waited for
             wordclouds_store(run_id=run_id, timings=timings)
             artifact_store(run_id, PENDING_FIGURES_META, {"timings": timings})
@@ -90,12 +100,6 @@ def score_run_draw(*, run_id: int) -> bool:
     except Exception:  # noqa: BLE001 - logged; the run goes on without its clouds
         logger.exception("word clouds of score run %s", run_id)
         return False
-
-
-# PostgreSQL advisory lock class of a run's drawing (the run id is the other key).
-DRAWING_LOCK_CLASS = 0x0C10D5
-# How long a finish waits for a worker that is drawing its run's clouds.
-DRAWING_WAIT = "120s"
 
 
 def _drawing_lock(run_id: int) -> None:
